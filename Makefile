@@ -1,0 +1,39 @@
+# The two commands a new user runs: `make repro` and `make test`. Both create .venv/ from the pinned
+# lock file when it is missing or older than the lock (that is all `make setup` does).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+STAMP := $(VENV)/.sdd-installed
+PIP := $(VENV)/bin/pip --disable-pip-version-check -q
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Fixed thread counts: same params + same seed -> same scores, bit for bit on CPU.
+export OMP_NUM_THREADS ?= 2
+export MKL_NUM_THREADS ?= 2
+# No telemetry calls home from the tools (the machine has no internet anyway).
+export DVC_NO_ANALYTICS := 1
+export HF_HUB_OFFLINE ?= 1
+export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
+
+.PHONY: setup repro test mlflow-ui clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	# One pip call resolves torch and everything else together (see README, "Dependencies").
+	$(PIP) install -r requirements.lock
+	$(PIP) install --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+repro: setup
+	dvc repro
+
+test: setup
+	pytest -q
+
+mlflow-ui: setup
+	mlflow ui --workers 1 --host 127.0.0.1 --port $${PORT:-5000} \
+		--backend-store-uri sqlite:///$(CURDIR)/mlflow.db --default-artifact-root $(CURDIR)/mlartifacts
+
+clean-venv:
+	rm -rf $(VENV)

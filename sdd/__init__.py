@@ -1,0 +1,3 @@
+"""sdd: a reproducible DVC pipeline for speech deepfake detection research."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,44 @@
+"""The ``sdd`` command.
+
+Each subcommand lives in its own module exposing ``cli_main(argv: list[str]) -> int``; the module is
+imported only when its subcommand runs, so ``sdd evaluate`` never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+# name -> (module, one-line help). A registry, not an if/elif chain.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "evaluate": ("sdd.evaluation", "metrics JSON from a score file and a protocol"),
+    "score": ("sdd.scoring", "score audio files with a trained model"),
+    "fetch": ("sdd.data.fetch", "download, verify and extract a corpus"),
+    "compare": ("sdd.report.compare", "comparative report across MLflow runs"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: sdd <command> [options]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `sdd <command> --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"sdd: unknown command {name!r}; expected one of {sorted(COMMANDS)}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.cli_main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

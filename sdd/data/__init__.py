@@ -1,0 +1,1 @@
+"""Corpora, manifests, the demo generator and audio I/O."""

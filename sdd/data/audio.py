@@ -1,0 +1,119 @@
+"""Audio I/O through soundfile (torchaudio's I/O needs torchcodec + FFmpeg, which we do not ship).
+
+All audio inside sdd is mono float32 in [-1, 1] at an explicit sample rate.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+__all__ = ["AudioError", "AudioInfo", "check_audio", "read_audio", "resample", "write_audio"]
+
+
+class AudioError(RuntimeError):
+    """An audio file cannot be read or decoded; the message names the file."""
+
+
+def resample(wave: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.ndarray:
+    """Band-limited polyphase resampling of the last axis from ``orig_sample_rate`` to ``sample_rate`` Hz."""
+    if orig_sample_rate == sample_rate:
+        return wave
+    g = np.gcd(int(orig_sample_rate), int(sample_rate))
+    out = resample_poly(wave, sample_rate // g, orig_sample_rate // g, axis=-1)
+    return out.astype(np.float32, copy=False)
+
+
+def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Read a whole file as mono float32.
+
+    Args:
+        path: an audio file soundfile can decode (FLAC, WAV, OGG, ...).
+        sample_rate: resample to this rate in Hz; ``None`` keeps the file's rate.
+
+    Returns:
+        ``(wave, sample_rate)`` with ``wave`` of shape (T,), channels averaged.
+
+    Raises:
+        AudioError: the file is missing, damaged or empty (the message names it).
+    """
+    try:
+        wave, sr = sf.read(os.fspath(path), dtype="float32", always_2d=True)  # (T, C)
+    except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/OSError variants
+        raise AudioError(f"{path}: cannot decode audio ({exc})") from exc
+    if wave.shape[0] == 0:
+        raise AudioError(f"{path}: audio has no samples")
+    mono = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]
+    if sample_rate is not None and sr != sample_rate:
+        mono, sr = resample(mono, sr, sample_rate), sample_rate
+    return np.ascontiguousarray(mono, dtype=np.float32), int(sr)
+
+
+def write_audio(path: str | os.PathLike[str], wave: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
+    """Write mono audio atomically (temp file in the same folder, then rename); FLAC/WAV by suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fmt = {".flac": "FLAC", ".wav": "WAV", ".ogg": "OGG"}.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unsupported audio suffix {path.suffix!r}; expected .flac, .wav or .ogg")
+    try:
+        sf.write(os.fspath(tmp), np.clip(wave, -1.0, 1.0), sample_rate, subtype=subtype, format=fmt)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a full decode of one file found.
+
+    Attributes:
+        sample_rate: the file's rate in Hz.
+        channels: number of channels.
+        frames: number of decoded frames per channel (samples at ``sample_rate``).
+    """
+
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration_s(self) -> float:
+        """Decoded duration in seconds."""
+        return self.frames / self.sample_rate
+
+
+def check_audio(path: str | os.PathLike[str], block_frames: int = 1 << 16) -> AudioInfo:
+    """Decode a whole file block by block and report its rate, channels and decoded length.
+
+    A header alone is not proof of a good file: a damaged FLAC can carry a valid header and fail
+    half-way ("flac decoder lost sync"), so every frame is decoded. Memory stays bounded by
+    ``block_frames``.
+
+    Raises:
+        AudioError: the file is missing, cannot be decoded to its end, or has no samples (the message
+            names the file and the reason).
+    """
+    frames = 0
+    try:
+        with sf.SoundFile(os.fspath(path)) as f:
+            sample_rate, channels = int(f.samplerate), int(f.channels)
+            while True:
+                block = f.read(block_frames, dtype="float32", always_2d=True)  # (t, C)
+                if block.shape[0] == 0:
+                    break
+                frames += block.shape[0]
+    except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/OSError variants
+        raise AudioError(f"{path}: cannot decode audio ({exc})") from exc
+    if frames == 0:
+        raise AudioError(f"{path}: audio has no samples")
+    if sample_rate <= 0:
+        raise AudioError(f"{path}: invalid sample rate {sample_rate}")
+    return AudioInfo(sample_rate=sample_rate, channels=channels, frames=frames)

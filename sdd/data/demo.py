@@ -1,0 +1,954 @@
+"""The built-in ``demo`` corpus: synthetic bona fide speech and spoofs in the ASVspoof 2019 LA layout.
+
+Bona fide audio comes from a source-filter model (Fant, *Acoustic Theory of Speech Production*,
+1960; Klatt, "Software for a cascade/parallel formant synthesizer", JASA 1980): a Rosenberg glottal
+pulse train (Rosenberg, JASA 1971) with a per-speaker F0 contour, jitter and shimmer, aspiration
+and breath noise, shaped frame by frame by five formant resonators, plus shaped noise for
+fricatives and plosive bursts, in a syllable-like rhythm. We deliberately differ from Klatt: the
+resonators are applied as a magnitude envelope in the STFT domain (vectorised and fast), not as
+time-domain IIR filters.
+
+Spoofs re-synthesise bona fide-like utterances of the same speakers with attack systems of distinct
+artefact families, as ASVspoof 2019 LA did (Wang et al., "ASVspoof 2019: a large-scale public
+database of synthesized, converted and replayed speech", CSL 2020): Griffin-Lim phase
+reconstruction (Griffin & Lim, IEEE TASSP 1984; fast variant of Perraudin et al., WASPAA 2013),
+LPC vocoding (Atal & Hanauer, JASA 1971), overlap-add unit concatenation (Hunt & Black, ICASSP
+1996) and a phase-vocoder pitch shift with cepstral envelope warping (Laroche & Dolson, WASPAA
+1999). Train and dev hold A01-A04; eval adds the unseen A05 (Griffin-Lim from a linear spectrogram)
+and A06 (LPC vocoder run at 8 kHz and upsampled, with the 4-8 kHz band passed through), built from
+the known families as ASVspoof 2019 did.
+
+Every utterance, bona fide and spoof alike, then passes through the same kind of random channel
+(reverberation, equalisation, coloured noise at 20-40 dB SNR, random level), so that coarse
+spectral statistics do not give the class away. The ``eval_degraded`` split holds eval-like material
+(its own speakers, attacks A01-A06) with one stronger degradation per utterance on top of that
+channel (low-SNR noise, telephone band, 8-bit mu-law, a lossy codec), after the ASVspoof 2021 LA
+channel conditions (Liu et al., IEEE/ACM TASLP 2023).
+
+Generation is deterministic: every utterance draws from its own ``np.random.Generator`` seeded from
+``(seed, split, index)``, so the bytes written do not depend on the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import functools
+import io
+import logging
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.fft
+import soundfile as sf
+from scipy.signal import fftconvolve, medfilt, resample_poly
+
+from sdd.configbase import ConfigError
+from sdd.data.audio import write_audio
+
+__all__ = [
+    "ATTACKS",
+    "DEGRADATIONS",
+    "DemoConfig",
+    "DemoSplit",
+    "SPLITS",
+    "generate_demo",
+    "protocol_path",
+    "synthesize_utterance",
+]
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------------------------
+# Configuration and layout
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoSplit:
+    """One split of the demo corpus and where it lives in the ASVspoof 2019 LA layout.
+
+    Attributes:
+        name: split name used in manifests (``train``, ``dev``, ``eval``, ``eval_degraded``).
+        file_prefix: trial id prefix; ids are ``<prefix><7 digits>``.
+        protocol: protocol file name under ``LA/ASVspoof2019_LA_cm_protocols/``.
+        audio_dir: audio folder under ``LA/`` (FLAC files live in ``<audio_dir>/flac/``).
+        attacks: attack systems of the split's spoofs.
+        degraded: whether a strong degradation follows the ordinary channel.
+    """
+
+    name: str
+    file_prefix: str
+    protocol: str
+    audio_dir: str
+    attacks: tuple[str, ...]
+    degraded: bool
+
+
+_KNOWN_ATTACKS = ("A01", "A02", "A03", "A04")
+_EVAL_ATTACKS = _KNOWN_ATTACKS + ("A05", "A06")
+
+#: The four splits, in generation order (the order also fixes speaker ids and seeds).
+SPLITS: dict[str, DemoSplit] = {
+    "train": DemoSplit("train", "LA_T_", "ASVspoof2019.LA.cm.train.trn.txt", "ASVspoof2019_LA_train", _KNOWN_ATTACKS, False),
+    "dev": DemoSplit("dev", "LA_D_", "ASVspoof2019.LA.cm.dev.trl.txt", "ASVspoof2019_LA_dev", _KNOWN_ATTACKS, False),
+    "eval": DemoSplit("eval", "LA_E_", "ASVspoof2019.LA.cm.eval.trl.txt", "ASVspoof2019_LA_eval", _EVAL_ATTACKS, False),
+    "eval_degraded": DemoSplit(
+        "eval_degraded", "LA_G_", "ASVspoof2019.LA.cm.eval_degraded.trl.txt", "ASVspoof2019_LA_eval_degraded",
+        _EVAL_ATTACKS, True,
+    ),
+}
+
+_PROTOCOL_DIR = "ASVspoof2019_LA_cm_protocols"
+_SUPPORTED_RATES = (16000, 24000, 32000, 48000)
+
+
+def protocol_path(root: Path, split: str) -> Path:
+    """The protocol file of ``split`` under a generated corpus root (the ``out_dir`` of generation)."""
+    if split not in SPLITS:
+        raise KeyError(f"demo split {split!r} does not exist; expected one of {sorted(SPLITS)}")
+    return Path(root) / "LA" / _PROTOCOL_DIR / SPLITS[split].protocol
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Parameters of the demo corpus (params.yaml ``corpora.demo``).
+
+    Attributes:
+        seed: data-generation seed (independent of the training seed).
+        n_per_split: bona fide utterances per split, and spoof utterances per split (spread evenly
+            over the split's attacks).
+        sample_rate: output sample rate in Hz (a multiple of 8000 between 16 and 48 kHz).
+        min_duration_s: shortest utterance, seconds.
+        max_duration_s: longest utterance, seconds.
+        n_speakers_per_split: speakers per split; speakers are disjoint across splits.
+        snr_db_min: lowest SNR of the ordinary channel noise, dB.
+        snr_db_max: highest SNR of the ordinary channel noise, dB.
+        degraded_snr_db_min: lowest SNR of the ``noise`` degradation of ``eval_degraded``, dB.
+        degraded_snr_db_max: highest SNR of the ``noise`` degradation, dB.
+    """
+
+    seed: int = 0
+    n_per_split: int = 300
+    sample_rate: int = 16000
+    min_duration_s: float = 2.0
+    max_duration_s: float = 4.0
+    n_speakers_per_split: int = 20
+    snr_db_min: float = 20.0
+    snr_db_max: float = 40.0
+    degraded_snr_db_min: float = 5.0
+    degraded_snr_db_max: float = 15.0
+
+    def __post_init__(self) -> None:
+        n_attacks = max(len(s.attacks) for s in SPLITS.values())
+        if self.seed < 0:
+            raise ConfigError(f"corpora.demo.seed: got {self.seed}; expected an integer >= 0")
+        if not n_attacks <= self.n_per_split <= 100_000:
+            raise ConfigError(
+                f"corpora.demo.n_per_split: got {self.n_per_split}; expected {n_attacks}..100000 "
+                f"(every one of the {n_attacks} eval attacks needs at least one utterance)"
+            )
+        if self.sample_rate not in _SUPPORTED_RATES:
+            raise ConfigError(f"corpora.demo.sample_rate: got {self.sample_rate}; expected one of {_SUPPORTED_RATES}")
+        if not 0.5 <= self.min_duration_s <= self.max_duration_s <= 30.0:
+            raise ConfigError(
+                f"corpora.demo.min_duration_s/max_duration_s: got {self.min_duration_s}/{self.max_duration_s}; "
+                "expected 0.5 <= min_duration_s <= max_duration_s <= 30"
+            )
+        if not 1 <= self.n_speakers_per_split <= 2000:
+            raise ConfigError(
+                f"corpora.demo.n_speakers_per_split: got {self.n_speakers_per_split}; expected 1..2000"
+            )
+        if not 0.0 <= self.snr_db_min <= self.snr_db_max <= 80.0:
+            raise ConfigError(
+                f"corpora.demo.snr_db_min/snr_db_max: got {self.snr_db_min}/{self.snr_db_max}; "
+                "expected 0 <= snr_db_min <= snr_db_max <= 80"
+            )
+        if not -10.0 <= self.degraded_snr_db_min <= self.degraded_snr_db_max <= 80.0:
+            raise ConfigError(
+                f"corpora.demo.degraded_snr_db_min/degraded_snr_db_max: got {self.degraded_snr_db_min}/"
+                f"{self.degraded_snr_db_max}; expected -10 <= degraded_snr_db_min <= degraded_snr_db_max <= 80"
+            )
+
+
+# ----------------------------------------------------------------------------------------------
+# STFT helpers (centred frames, Hann window, weighted overlap-add inverse)
+# ----------------------------------------------------------------------------------------------
+
+
+def _stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """(T,) signal -> (F, n_fft // 2 + 1) complex STFT with centred Hann frames, F = 1 + T // hop."""
+    pad = n_fft // 2
+    xp = np.pad(x, (pad, pad + hop))
+    n_frames = 1 + len(x) // hop
+    frames = np.lib.stride_tricks.sliding_window_view(xp, n_fft)[::hop][:n_frames]  # (F, n_fft)
+    return scipy.fft.rfft(frames * np.hanning(n_fft + 1)[:-1], axis=1)
+
+
+def _istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
+    """Inverse of :func:`_stft` by weighted overlap-add; returns (length,) float64."""
+    win = np.hanning(n_fft + 1)[:-1]
+    frames = scipy.fft.irfft(spec, n=n_fft, axis=1) * win  # (F, n_fft)
+    n_frames = frames.shape[0]
+    ratio = n_fft // hop
+    total = n_frames * hop + (ratio - 1) * hop
+    out = np.zeros(total)
+    wsum = np.zeros(total)
+    w2 = np.tile(win**2, (n_frames, 1))
+    for r in range(ratio):
+        out[r * hop : r * hop + n_frames * hop] += frames[:, r * hop : (r + 1) * hop].reshape(-1)
+        wsum[r * hop : r * hop + n_frames * hop] += w2[:, r * hop : (r + 1) * hop].reshape(-1)
+    pad = n_fft // 2
+    out = out[pad : pad + length] / np.maximum(wsum[pad : pad + length], 1e-3)
+    if out.size < length:
+        out = np.pad(out, (0, length - out.size))
+    return out
+
+
+def _rfft_full(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """Spectrum of a whole (T,) signal zero-padded to a fast FFT length; returns (spectrum, that length)."""
+    n = scipy.fft.next_fast_len(len(x), real=True)
+    return scipy.fft.rfft(x, n=n), n
+
+
+def _filter_full(x: np.ndarray, sample_rate: int, gain: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Zero-phase filtering of a whole (T,) signal by the magnitude response ``gain(freqs_hz)``."""
+    spectrum, n = _rfft_full(x)
+    return scipy.fft.irfft(spectrum * gain(np.fft.rfftfreq(n, 1 / sample_rate)), n=n)[: len(x)]
+
+
+def _fft_sizes(sample_rate: int) -> tuple[int, int]:
+    """(n_fft, hop) of 32 ms / 8 ms frames."""
+    n_fft = int(round(0.032 * sample_rate))
+    return n_fft, n_fft // 4
+
+
+def _smooth(x: np.ndarray, width: int, axis: int = 0) -> np.ndarray:
+    """Moving average of odd ``width`` along ``axis`` with edge padding."""
+    if width <= 1:
+        return x
+    width = width | 1
+    kernel = np.ones(width) / width
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (width // 2, width // 2)
+    xp = np.pad(x, pad, mode="edge")
+    return np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="valid"), axis, xp)
+
+
+# ----------------------------------------------------------------------------------------------
+# Bona fide: source-filter synthesis
+# ----------------------------------------------------------------------------------------------
+
+# Peterson & Barney (JASA 1952) adult male averages: F1, F2, F3 in Hz.
+_VOWELS = np.array(
+    [
+        [270, 2290, 3010], [390, 1990, 2550], [530, 1840, 2480], [660, 1720, 2410], [730, 1090, 2440],
+        [570, 840, 2410], [440, 1020, 2240], [300, 870, 2240], [640, 1190, 2390], [490, 1350, 1690],
+    ],
+    dtype=np.float64,
+)
+
+
+@dataclass(frozen=True)
+class _Voice:
+    """Per-speaker voice parameters of the source-filter model."""
+
+    f0_hz: float  # median F0
+    f0_range: float  # relative F0 excursion of accents
+    formant_scale: float  # vocal tract length factor (1 = adult male)
+    open_quotient: float  # Rosenberg open phase, fraction of a period
+    jitter: float  # relative per-frame F0 perturbation
+    shimmer: float  # relative per-period amplitude perturbation
+    breathiness: float  # aspiration noise level relative to the voiced source
+    rate: float  # syllable duration factor (1 = average)
+    fric_centre: float  # speaker's typical sibilant centre frequency, Hz
+    bandwidth_scale: float  # formant bandwidth factor
+
+
+def _make_voice(rng: np.random.Generator) -> _Voice:
+    female = rng.random() < 0.5
+    return _Voice(
+        f0_hz=float(rng.uniform(170, 250) if female else rng.uniform(85, 140)),
+        f0_range=float(rng.uniform(0.08, 0.25)),
+        formant_scale=float(rng.uniform(1.08, 1.22) if female else rng.uniform(0.92, 1.06)),
+        open_quotient=float(rng.uniform(0.45, 0.75)),
+        jitter=float(rng.uniform(0.005, 0.02)),
+        shimmer=float(rng.uniform(0.03, 0.12)),
+        breathiness=float(rng.uniform(0.02, 0.15)),
+        rate=float(rng.uniform(0.8, 1.25)),
+        fric_centre=float(rng.uniform(3500, 6500)),
+        bandwidth_scale=float(rng.uniform(0.8, 1.4)),
+    )
+
+
+@dataclass
+class _Tracks:
+    """Frame-level control tracks, F frames at the STFT hop."""
+
+    voiced: np.ndarray  # (F,) voiced source amplitude
+    noise: np.ndarray  # (F,) frication / burst amplitude
+    noise_centre: np.ndarray  # (F,) frication centre frequency, Hz
+    noise_width: np.ndarray  # (F,) frication bandwidth, Hz
+    breath: np.ndarray  # (F,) breath noise amplitude
+    formants: np.ndarray  # (F, 5) formant frequencies, Hz
+    bandwidths: np.ndarray  # (F, 5) formant bandwidths, Hz
+    f0: np.ndarray  # (F,) F0, Hz
+
+
+def _plan(voice: _Voice, n_frames: int, frame_s: float, rng: np.random.Generator) -> _Tracks:
+    """Lay out syllables (onset consonant, vowel, optional coda) and pauses over ``n_frames`` frames."""
+    n_out = n_frames
+    n_frames = n_out + int(2.0 / frame_s)  # room for the last syllable; cut back to n_out at the end
+    voiced = np.zeros(n_frames)
+    noise = np.zeros(n_frames)
+    noise_centre = np.full(n_frames, voice.fric_centre)
+    noise_width = np.full(n_frames, 1500.0)
+    breath = np.zeros(n_frames)
+    targets = np.zeros((n_frames, 3))
+    accent = np.zeros(n_frames)
+    nasal = np.zeros(n_frames)
+
+    def frames(seconds: float) -> int:
+        return max(1, int(round(seconds * voice.rate / frame_s)))
+
+    pos = frames(rng.uniform(0.03, 0.2))
+    vowel = _VOWELS[rng.integers(len(_VOWELS))]
+    targets[:pos] = vowel
+    while pos < n_out:
+        vowel = _VOWELS[rng.integers(len(_VOWELS))] * rng.uniform(0.93, 1.07, size=3)
+        onset = rng.choice(4, p=[0.3, 0.3, 0.2, 0.2])  # none, fricative, plosive, nasal
+        if onset == 1:
+            n = frames(rng.uniform(0.05, 0.13))
+            noise[pos : pos + n] = rng.uniform(0.15, 0.5) * np.hanning(n + 2)[1:-1]
+            noise_centre[pos : pos + n] = voice.fric_centre * rng.uniform(0.5, 1.2)
+            noise_width[pos : pos + n] = rng.uniform(800, 3000)
+            if rng.random() < 0.4:  # voiced fricative
+                voiced[pos : pos + n] = 0.25
+            targets[pos : pos + n] = vowel
+            pos += n
+        elif onset == 2:
+            closure = frames(rng.uniform(0.02, 0.06))
+            targets[pos : pos + closure] = vowel
+            pos += closure
+            n = frames(rng.uniform(0.015, 0.04))
+            noise[pos : pos + n] = rng.uniform(0.3, 0.8) * np.exp(-np.arange(n) / max(1.0, n / 3))
+            noise_centre[pos : pos + n] = rng.uniform(1200, 5000)
+            noise_width[pos : pos + n] = rng.uniform(2000, 5000)
+            targets[pos : pos + n] = vowel
+            pos += n
+        elif onset == 3:
+            n = frames(rng.uniform(0.04, 0.09))
+            voiced[pos : pos + n] = rng.uniform(0.3, 0.5)
+            nasal[pos : pos + n] = 1.0
+            targets[pos : pos + n] = [260.0, vowel[1] * 0.8, vowel[2]]
+            pos += n
+        n = frames(rng.uniform(0.07, 0.22))
+        voiced[pos : pos + n] = np.sin(np.linspace(0.15, np.pi - 0.15, n)) ** 0.5 * rng.uniform(0.6, 1.0)
+        targets[pos : pos + n] = vowel
+        accent[pos : pos + n] = rng.normal(0.0, 1.0) * np.hanning(n + 2)[1:-1]
+        pos += n
+        if rng.random() < 0.3:  # coda fricative
+            n = frames(rng.uniform(0.04, 0.12))
+            noise[pos : pos + n] = rng.uniform(0.1, 0.4) * np.hanning(n + 2)[1:-1]
+            noise_centre[pos : pos + n] = voice.fric_centre * rng.uniform(0.6, 1.2)
+            noise_width[pos : pos + n] = rng.uniform(800, 3000)
+            targets[pos : pos + n] = vowel
+            pos += n
+        gap = frames(rng.uniform(0.0, 0.03))
+        if rng.random() < 0.15:  # word or phrase pause, sometimes with an audible breath
+            gap = frames(rng.uniform(0.08, 0.3))
+            if rng.random() < 0.4:
+                breath[pos : pos + gap] = rng.uniform(0.03, 0.1) * np.hanning(gap + 2)[1:-1]
+        targets[pos : pos + gap] = vowel
+        pos += gap
+
+    smooth_w = max(3, int(round(0.03 / frame_s)))
+    targets = _smooth(targets, smooth_w) * voice.formant_scale  # coarticulation
+    f4 = np.full(n_frames, 3500.0 * voice.formant_scale)
+    f5 = np.full(n_frames, 4500.0 * voice.formant_scale)
+    formants = np.column_stack([targets, f4, f5])
+    formants[:, 0] = formants[:, 0] * (1 - 0.2 * nasal)
+    bandwidths = np.array([60.0, 90.0, 150.0, 250.0, 350.0]) * voice.bandwidth_scale * np.ones((n_frames, 1))
+    bandwidths[:, 0] *= 1 + 1.5 * nasal
+
+    t = np.linspace(0.0, 1.0, n_frames)
+    drift = _smooth(rng.normal(0, 1, n_frames), max(3, int(0.3 / frame_s)))
+    drift = drift / (np.std(drift) + 1e-9) * 0.03
+    log_f0 = (
+        np.log(voice.f0_hz)
+        - rng.uniform(0.05, 0.25) * t  # declination
+        + voice.f0_range * _smooth(accent, max(3, int(0.05 / frame_s)))
+        + drift
+        + voice.jitter * rng.normal(0, 1, n_frames)
+    )
+    cut = slice(0, n_out)
+    return _Tracks(
+        voiced=_smooth(voiced, 3)[cut],
+        noise=_smooth(noise, 3)[cut],
+        noise_centre=noise_centre[cut],
+        noise_width=noise_width[cut],
+        breath=breath[cut],
+        formants=formants[cut],
+        bandwidths=bandwidths[cut],
+        f0=np.exp(log_f0)[cut],
+    )
+
+
+def _resonator_envelope(freqs: np.ndarray, formants: np.ndarray, bandwidths: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Magnitude response of cascaded two-pole resonators, unity at DC.
+
+    Args:
+        freqs: (K,) bin frequencies, Hz.
+        formants: (F, M) resonance frequencies, Hz.
+        bandwidths: (F, M) bandwidths, Hz.
+
+    Returns:
+        (F, K) magnitude envelope.
+    """
+    nyq = sample_rate / 2
+    formants = np.minimum(formants, nyq * 0.95)
+    r = np.exp(-np.pi * bandwidths / sample_rate)[..., None]  # (F, M, 1)
+    theta = (2 * np.pi * formants / sample_rate)[..., None]
+    z = np.exp(-1j * 2 * np.pi * freqs / sample_rate)[None, None, :]  # (1, 1, K)
+    denom = np.abs(1 - 2 * r * np.cos(theta) * z + r**2 * z**2)
+    dc = np.abs(1 - 2 * r * np.cos(theta) + r**2)
+    return np.prod(dc / denom, axis=1)
+
+
+def _glottal_source(
+    f0_samples: np.ndarray, sample_rate: int, voice: _Voice, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rosenberg glottal flow derivative with shimmer, and the (T,) flow itself (for aspiration gating)."""
+    phase = np.cumsum(f0_samples) / sample_rate
+    period = np.floor(phase).astype(np.int64)
+    frac = phase - period
+    oq = voice.open_quotient
+    rise, fall = oq * 0.65, oq * 0.35
+    flow = np.where(
+        frac < rise,
+        0.5 * (1 - np.cos(np.pi * frac / rise)),
+        np.where(frac < rise + fall, np.cos(0.5 * np.pi * (frac - rise) / fall), 0.0),
+    )
+    amp = 1 + voice.shimmer * rng.normal(0, 1, period[-1] + 2)
+    flow = flow * amp[period]
+    deriv = np.diff(flow, prepend=flow[0])  # lip radiation
+    return deriv / (np.std(deriv) + 1e-12), flow
+
+
+def _synthesize_clean(voice: _Voice, n_samples: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """One clean bona fide-like utterance of ``n_samples`` samples, peak-normalised to 0.5."""
+    n_fft, hop = _fft_sizes(sample_rate)
+    n_frames = 1 + n_samples // hop
+    tracks = _plan(voice, n_frames, hop / sample_rate, rng)
+    t_frames = np.arange(n_frames) * hop
+    t = np.arange(n_samples)
+    f0 = np.interp(t, t_frames, tracks.f0)
+    deriv, flow = _glottal_source(f0, sample_rate, voice, rng)
+    aspiration = rng.normal(0, 1, n_samples) * (0.3 + flow) * voice.breathiness * 3
+    voiced_src = (deriv + aspiration) * np.interp(t, t_frames, tracks.voiced)
+    noise_src = rng.normal(0, 1, n_samples) * np.interp(t, t_frames, tracks.noise)
+    breath_src = rng.normal(0, 1, n_samples) * np.interp(t, t_frames, tracks.breath)
+
+    freqs = np.fft.rfftfreq(n_fft, 1 / sample_rate)  # (K,)
+    h_voiced = _resonator_envelope(freqs, tracks.formants, tracks.bandwidths, sample_rate)
+    h_voiced *= 1.0 / np.sqrt(1 + (freqs / 5000.0) ** 4)  # gentle high-frequency roll-off
+    h_noise = np.exp(-0.5 * ((freqs[None, :] - tracks.noise_centre[:, None]) / tracks.noise_width[:, None]) ** 2)
+    h_noise = h_noise * 4.0 + 0.05
+    h_breath = 1.0 / np.sqrt(1 + (freqs / 1500.0) ** 2) * 2.0
+    spec = (
+        _stft(voiced_src, n_fft, hop) * h_voiced
+        + _stft(noise_src, n_fft, hop) * h_noise
+        + _stft(breath_src, n_fft, hop) * h_breath[None, :]
+    )
+    wave = _istft(spec, n_fft, hop, n_samples)
+    return wave * (0.5 / (np.max(np.abs(wave)) + 1e-9))
+
+
+# ----------------------------------------------------------------------------------------------
+# Attacks
+# ----------------------------------------------------------------------------------------------
+
+
+def _griffin_lim(mag: np.ndarray, n_fft: int, hop: int, length: int, n_iter: int, rng: np.random.Generator) -> np.ndarray:
+    """Fast Griffin-Lim (Perraudin et al., WASPAA 2013, momentum 0.99) from an (F, K) magnitude."""
+    angles = np.exp(2j * np.pi * rng.random(mag.shape))
+    prev = np.zeros_like(angles)
+    for _ in range(n_iter):
+        rebuilt = _stft(_istft(mag * angles, n_fft, hop, length), n_fft, hop)
+        accel = rebuilt - 0.99 * prev
+        prev = rebuilt
+        angles = accel / (np.abs(accel) + 1e-12)
+    return _istft(mag * angles, n_fft, hop, length)
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n_mels, K) triangular HTK-mel filterbank with unit peaks, and its (K, n_mels) pseudo-inverse."""
+    def hz_to_mel(f: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1 + f / 700.0)
+
+    def mel_to_hz(m: np.ndarray) -> np.ndarray:
+        return 700.0 * (10 ** (m / 2595.0) - 1)
+
+    freqs = np.fft.rfftfreq(n_fft, 1 / sample_rate)
+    edges = mel_to_hz(np.linspace(0, hz_to_mel(np.array(sample_rate / 2)), n_mels + 2))
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (freqs[None, :] - lower) / (centre - lower)
+    down = (upper - freqs[None, :]) / (upper - centre)
+    basis = np.maximum(0.0, np.minimum(up, down))
+    return basis, np.linalg.pinv(basis)
+
+
+def _attack_gl_mel(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A01: mel spectrogram (80 bands) -> pseudo-inverse -> 12 fast Griffin-Lim iterations."""
+    n_fft, hop = _fft_sizes(sample_rate)
+    mag = np.abs(_stft(wave, n_fft, hop))
+    basis, inverse = _mel_basis(sample_rate, n_fft, 80)
+    mel = mag @ basis.T  # (F, 80)
+    lin = np.maximum(mel @ inverse.T, 0.0)
+    return _griffin_lim(lin, n_fft, hop, len(wave), 12, rng)
+
+
+def _attack_gl_linear(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A05 (unseen): linear magnitude of 64 ms / 16 ms frames -> 8 fast Griffin-Lim iterations."""
+    n_fft, hop = 2 * _fft_sizes(sample_rate)[0], _fft_sizes(sample_rate)[0] // 2
+    mag = np.abs(_stft(wave, n_fft, hop))
+    return _griffin_lim(mag, n_fft, hop, len(wave), 8, rng)
+
+
+def _levinson(r: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Levinson-Durbin over frames: (F, order + 1) autocorrelation -> ((F, order + 1) LPC, (F,) error)."""
+    a = np.zeros((r.shape[0], order + 1))
+    a[:, 0] = 1.0
+    err = r[:, 0].copy()
+    for i in range(1, order + 1):
+        acc = r[:, i] + np.sum(a[:, 1:i] * r[:, i - 1 : 0 : -1], axis=1)
+        k = -acc / err
+        prev = a.copy()
+        a[:, 1:i] = prev[:, 1:i] + k[:, None] * prev[:, i - 1 : 0 : -1]
+        a[:, i] = k
+        err = err * (1 - k**2)
+    return a, np.maximum(err, 1e-12)
+
+
+def _lpc_vocode(wave: np.ndarray, sample_rate: int, order: int, rng: np.random.Generator) -> np.ndarray:
+    """LPC analysis-synthesis (Atal & Hanauer 1971): autocorrelation pitch + voicing, pulse/noise excitation.
+
+    The excitation has no jitter or shimmer and hard voiced/unvoiced switching; each frame's energy
+    is matched to the input frame's.
+    """
+    n_fft, hop = _fft_sizes(sample_rate)
+    spec = _stft(wave, n_fft, hop)  # (F, K)
+    power = np.abs(spec) ** 2
+    acf = scipy.fft.irfft(power, n=n_fft, axis=1)  # (F, n_fft)
+    r = acf[:, : order + 1].copy()
+    r[:, 0] = r[:, 0] * 1.0001 + 1e-9
+    lag_win = np.exp(-0.5 * (2 * np.pi * 60.0 * np.arange(order + 1) / sample_rate) ** 2)  # 60 Hz lag window
+    a, err = _levinson(r * lag_win, order)
+    env = np.sqrt(err)[:, None] / np.abs(scipy.fft.rfft(a, n=n_fft, axis=1))  # (F, K)
+
+    # pitch: normalised autocorrelation peak over 60-400 Hz lags on a double-length transform
+    acf2 = scipy.fft.irfft(np.abs(scipy.fft.rfft(scipy.fft.irfft(spec, n=n_fft, axis=1), n=2 * n_fft, axis=1)) ** 2, axis=1)
+    lo, hi = int(sample_rate / 400), int(sample_rate / 60)
+    seg = acf2[:, lo:hi] / (acf2[:, :1] + 1e-12)
+    lag = lo + np.argmax(seg, axis=1)
+    voiced = (np.max(seg, axis=1) > 0.4) & (acf2[:, 0] > 1e-4 * np.max(acf2[:, 0]))
+    f0 = medfilt(sample_rate / lag, 5)
+    t = np.arange(len(wave))
+    t_frames = np.arange(spec.shape[0]) * hop
+    f0_s = np.interp(t, t_frames, f0)
+    v_s = np.interp(t, t_frames, medfilt(voiced.astype(np.float64), 5))
+    phase = np.cumsum(f0_s) / sample_rate
+    pulses = np.diff(np.floor(phase), prepend=0.0) * np.sqrt(sample_rate / f0_s)
+    excitation = v_s * pulses + (1 - v_s) * rng.normal(0, 1, len(wave))
+    out = _stft(excitation, n_fft, hop) * env
+    gain = np.sqrt(power.sum(axis=1) / (np.abs(out) ** 2).sum(axis=1).clip(1e-12))
+    return _istft(out * _smooth(gain, 3)[:, None], n_fft, hop, len(wave))
+
+
+def _attack_lpc(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A02: LPC vocoder at the corpus rate, order 2 + rate/1 kHz."""
+    return _lpc_vocode(wave, sample_rate, 2 + sample_rate // 1000, rng)
+
+
+def _attack_lpc_8k(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A06 (unseen): LPC vocoder (order 10) run at 8 kHz and upsampled; the 4 kHz+ band of the input passes through."""
+    low = resample_poly(wave, 1, sample_rate // 8000)
+    vocoded = resample_poly(_lpc_vocode(low, 8000, 10, rng), sample_rate // 8000, 1)[: len(wave)]
+    vocoded = np.pad(vocoded, (0, len(wave) - len(vocoded)))
+    high = _filter_full(wave, sample_rate, lambda f: (f >= 3800).astype(np.float64))
+    return vocoded + high
+
+
+def _attack_concat(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A03: overlap-add unit concatenation: 30-90 ms units re-selected within +-40 ms, 2 ms crossfades.
+
+    Units jump in time by a few pitch periods, so joins break the phase and pitch continuity
+    and some material is repeated or skipped; unit gains differ by up to 1.5 dB.
+    """
+    n = len(wave)
+    fade = int(0.002 * sample_rate)
+    out = np.zeros(n + fade)
+    weight = np.zeros(n + fade)
+    pos = 0
+    while pos < n:
+        length = int(rng.uniform(0.03, 0.09) * sample_rate)
+        src = int(np.clip(pos + rng.uniform(-0.04, 0.04) * sample_rate, 0, max(0, n - length - fade)))
+        unit = wave[src : src + length + fade]
+        win = np.ones(len(unit))
+        ramp = np.sin(np.linspace(0, np.pi / 2, fade)) ** 2
+        win[:fade] = ramp[: len(win)]
+        win[-fade:] = ramp[::-1][-len(win[-fade:]) :]
+        end = min(pos + len(unit), n + fade)
+        gain = 10 ** (rng.uniform(-1.5, 1.5) / 20)
+        out[pos:end] += (unit * win * gain)[: end - pos]
+        weight[pos:end] += win[: end - pos]
+        pos += length
+    return out[:n] / np.maximum(weight[:n], 0.1)
+
+
+def _attack_warp(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A04: phase-vocoder pitch shift of the fine structure by 0.7-0.86 or 1.16-1.42 with a cepstral envelope warp of 0.9-1.1.
+
+    The magnitude splits into a cepstrally smoothed envelope and a fine structure; the fine
+    structure is moved along frequency by the F0 factor and the envelope by the warp factor; phases
+    are re-integrated from scaled instantaneous frequencies (Laroche & Dolson 1999, without their
+    peak locking, hence the phasiness).
+    """
+    n_fft, hop = _fft_sizes(sample_rate)
+    spec = _stft(wave, n_fft, hop)
+    mag = np.abs(spec) + 1e-9
+    ceps = scipy.fft.irfft(np.log(mag), n=n_fft, axis=1)
+    lifter = np.zeros(n_fft)
+    n_ceps = int(0.0015 * sample_rate)  # 1.5 ms quefrency cut
+    lifter[:n_ceps] = 1.0
+    lifter[-n_ceps + 1 :] = 1.0
+    env = np.exp(scipy.fft.rfft(ceps * lifter, axis=1).real)
+    fine = mag / env
+    shift = float(rng.choice([-1, 1]) * rng.uniform(0.15, 0.35))
+    beta = float(np.exp(shift))
+    alpha = float(rng.uniform(0.9, 1.1))
+    bins = np.arange(mag.shape[1], dtype=np.float64)
+
+    def warp(x: np.ndarray, factor: float) -> np.ndarray:
+        return np.stack([np.interp(bins / factor, bins, row, right=row[-1]) for row in x])
+
+    new_mag = warp(fine, beta) * warp(env, alpha)
+    # instantaneous frequency per bin (rad per hop), scaled and re-integrated
+    phase = np.angle(spec)
+    expected = 2 * np.pi * hop * bins / n_fft
+    dphi = np.diff(phase, axis=0, prepend=phase[:1]) - expected
+    dphi = np.mod(dphi + np.pi, 2 * np.pi) - np.pi
+    inst = expected + dphi  # (F, K)
+    new_inst = warp(inst, beta) * beta
+    new_phase = np.cumsum(new_inst, axis=0)
+    return _istft(new_mag * np.exp(1j * new_phase), n_fft, hop, len(wave))
+
+
+@dataclass(frozen=True)
+class _Attack:
+    """A named spoofing system: ``fn(clean_wave, sample_rate, rng) -> spoof_wave`` of the same length."""
+
+    name: str
+    family: str
+    description: str
+    fn: Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
+
+
+#: Attack registry. A01-A04 are the known systems; A05, A06 are unseen variants of known families.
+ATTACKS: dict[str, _Attack] = {
+    "A01": _Attack("A01", "griffin_lim", "Griffin-Lim from an 80-band mel spectrogram", _attack_gl_mel),
+    "A02": _Attack("A02", "lpc_vocoder", "LPC vocoder, pulse/noise excitation", _attack_lpc),
+    "A03": _Attack("A03", "concatenation", "overlap-add unit concatenation", _attack_concat),
+    "A04": _Attack("A04", "envelope_warp", "cepstral envelope warp with phase-vocoder F0 shift", _attack_warp),
+    "A05": _Attack("A05", "griffin_lim", "Griffin-Lim from a linear 64 ms spectrogram (unseen)", _attack_gl_linear),
+    "A06": _Attack("A06", "lpc_vocoder", "LPC vocoder at 8 kHz, upsampled (unseen)", _attack_lpc_8k),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Channels
+# ----------------------------------------------------------------------------------------------
+
+
+def _coloured_noise(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """(n,) unit-RMS noise with a random 1/f^e power spectrum, e in [0, 1.5]."""
+    exponent = rng.uniform(0.0, 1.5)
+    noise = _filter_full(rng.normal(0, 1, n), sample_rate, lambda f: (np.maximum(f, 20.0) / 1000.0) ** (-exponent / 2))
+    return noise / (np.std(noise) + 1e-12)
+
+
+def _add_noise(wave: np.ndarray, snr_db: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    power = np.mean(wave**2) + 1e-12
+    return wave + _coloured_noise(len(wave), sample_rate, rng) * np.sqrt(power / 10 ** (snr_db / 10))
+
+
+def _channel(wave: np.ndarray, sample_rate: int, cfg: DemoConfig, rng: np.random.Generator) -> np.ndarray:
+    """The ordinary channel: reverb (p = 0.7, RT60 0.1-0.5 s, DRR 6-20 dB), random EQ, coloured noise at SNR in
+    [snr_db_min, snr_db_max]."""
+    n = len(wave)
+    if rng.random() < 0.7:
+        rt60 = rng.uniform(0.1, 0.5)
+        length = int(min(rt60, 0.4) * sample_rate)
+        tt = np.arange(length) / sample_rate
+        rir = rng.normal(0, 1, length) * np.exp(-6.9 * tt / rt60)
+        rir *= 10 ** (-rng.uniform(6, 20) / 20) / (np.sqrt(np.sum(rir**2)) + 1e-12)  # direct-to-reverberant ratio
+        rir[0] = 1.0
+        wave = fftconvolve(wave, rir)[:n]
+    # random EQ: a smooth gain curve over log frequency, +-8 dB at 7 control points, plus a tilt
+    ctrl_f = np.linspace(np.log2(50.0), np.log2(sample_rate / 2), 7)
+    ctrl_db = rng.uniform(-8, 8, 7)
+    tilt = rng.uniform(-4, 4)  # dB per octave around 1 kHz
+
+    def eq(freqs: np.ndarray) -> np.ndarray:
+        log_f = np.log2(np.maximum(freqs, 50.0))
+        return 10 ** ((np.interp(log_f, ctrl_f, ctrl_db) + tilt * (log_f - 10)) / 20)
+
+    wave = _filter_full(wave, sample_rate, eq)
+    return _add_noise(wave, rng.uniform(cfg.snr_db_min, cfg.snr_db_max), sample_rate, rng)
+
+
+def _degrade_noise(wave: np.ndarray, sample_rate: int, cfg: DemoConfig, rng: np.random.Generator) -> np.ndarray:
+    """Strong coloured noise at SNR in [degraded_snr_db_min, degraded_snr_db_max]."""
+    return _add_noise(wave, rng.uniform(cfg.degraded_snr_db_min, cfg.degraded_snr_db_max), sample_rate, rng)
+
+
+def _telephone_band(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """300-3400 Hz band through an 8 kHz round trip."""
+    factor = sample_rate // 8000
+    low = resample_poly(wave, 1, factor)
+    low = _filter_full(
+        low, 8000, lambda f: 1.0 / np.sqrt(1 + (300.0 / np.maximum(f, 1.0)) ** 8) / np.sqrt(1 + (f / 3400.0) ** 16)
+    )
+    out = resample_poly(low, factor, 1)[: len(wave)]
+    return np.pad(out, (0, len(wave) - len(out)))
+
+
+def _degrade_telephone(wave: np.ndarray, sample_rate: int, cfg: DemoConfig, rng: np.random.Generator) -> np.ndarray:
+    """Telephone band (300-3400 Hz via 8 kHz) plus line noise at 20-30 dB SNR."""
+    return _add_noise(_telephone_band(wave, sample_rate), rng.uniform(20, 30), sample_rate, rng)
+
+
+def _degrade_mulaw(wave: np.ndarray, sample_rate: int, cfg: DemoConfig, rng: np.random.Generator) -> np.ndarray:
+    """G.711-like 8-bit mu-law (mu = 255) at 8 kHz after the telephone band."""
+    band = _telephone_band(wave, sample_rate)
+    scale = 0.9 / (np.max(np.abs(band)) + 1e-9) * rng.uniform(0.3, 1.0)
+    x = np.clip(band * scale, -1, 1)
+    mu = 255.0
+    coded = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+    quant = np.round((coded + 1) / 2 * 255) / 255 * 2 - 1
+    decoded = np.sign(quant) * ((1 + mu) ** np.abs(quant) - 1) / mu
+    factor = sample_rate // 8000
+    low = resample_poly(decoded, 1, factor)  # stays band limited; the 8 kHz grid is where mu-law lives
+    out = resample_poly(low, factor, 1)[: len(wave)]
+    return np.pad(out, (0, len(wave) - len(out))) / scale
+
+
+def _degrade_codec(wave: np.ndarray, sample_rate: int, cfg: DemoConfig, rng: np.random.Generator) -> np.ndarray:
+    """Lossy codec round trip through libsndfile: Ogg Opus or Ogg Vorbis at a low quality setting."""
+    subtype = "OPUS" if rng.random() < 0.5 else "VORBIS"
+    quality = float(rng.uniform(0.0, 0.25))  # libsndfile compression level: 0 = best, 1 = smallest
+    peak = np.max(np.abs(wave)) + 1e-9
+    buf = io.BytesIO()
+    level = 1.0 - quality if subtype == "OPUS" else 0.6 + quality
+    with sf.SoundFile(
+        buf, "w", samplerate=sample_rate, channels=1, format="OGG", subtype=subtype, compression_level=level
+    ) as f:
+        f.write((wave / peak * 0.9).astype(np.float32))
+    buf.seek(0)
+    decoded, _ = sf.read(buf, dtype="float64")
+    decoded = decoded[: len(wave)]
+    return np.pad(decoded, (0, len(wave) - len(decoded))) * peak / 0.9
+
+
+#: Degradations of ``eval_degraded``; each utterance gets one, uniformly at random.
+DEGRADATIONS: dict[str, Callable[[np.ndarray, int, DemoConfig, np.random.Generator], np.ndarray]] = {
+    "noise": _degrade_noise,
+    "telephone": _degrade_telephone,
+    "mulaw": _degrade_mulaw,
+    "codec": _degrade_codec,
+}
+
+
+def _set_level(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random level: RMS at -34..-18 dBFS, scaled down if the peak would exceed 0.99."""
+    rms = np.sqrt(np.mean(wave**2)) + 1e-12
+    wave = wave * 10 ** (rng.uniform(-34, -18) / 20) / rms
+    peak = np.max(np.abs(wave))
+    return wave * (0.99 / peak) if peak > 0.99 else wave
+
+
+# ----------------------------------------------------------------------------------------------
+# Generation
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One utterance to synthesise and write."""
+
+    path: str
+    voice: _Voice
+    attack: str  # "-" for bona fide
+    n_samples: int
+    seed: tuple[int, ...]  # SeedSequence entropy
+    degraded: bool
+
+
+def synthesize_utterance(
+    voice_seed: int, utt_seed: int, attack: str, duration_s: float, cfg: DemoConfig, degraded: bool = False
+) -> np.ndarray:
+    """Synthesise one demo utterance in memory (for tests and inspection).
+
+    Args:
+        voice_seed: seed of the speaker's voice parameters.
+        utt_seed: seed of the utterance (content, attack randomness, channel).
+        attack: ``"-"`` for bona fide or a key of :data:`ATTACKS`.
+        duration_s: length in seconds.
+        cfg: the corpus config (sample rate, SNR ranges).
+        degraded: apply one of :data:`DEGRADATIONS` after the channel.
+
+    Returns:
+        (T,) float32 wave in [-1, 1], T = round(duration_s * sample_rate).
+    """
+    if attack != "-" and attack not in ATTACKS:
+        raise KeyError(f"attack {attack!r} does not exist; expected '-' or one of {sorted(ATTACKS)}")
+    voice = _make_voice(np.random.default_rng(voice_seed))
+    job = _Job("", voice, attack, int(round(duration_s * cfg.sample_rate)), (cfg.seed, utt_seed), degraded)
+    return _render(job, cfg)
+
+
+def _render(job: _Job, cfg: DemoConfig) -> np.ndarray:
+    """Clean speech -> attack (spoofs) -> channel -> degradation (eval_degraded) -> level."""
+    sr = cfg.sample_rate
+    rng_content, rng_attack, rng_channel = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(list(job.seed)).spawn(3)
+    )
+    wave = _synthesize_clean(job.voice, job.n_samples, sr, rng_content)
+    if job.attack != "-":
+        wave = ATTACKS[job.attack].fn(wave, sr, rng_attack)
+    wave = _channel(wave, sr, cfg, rng_channel)
+    if job.degraded:
+        names = sorted(DEGRADATIONS)
+        wave = DEGRADATIONS[names[rng_channel.integers(len(names))]](wave, sr, cfg, rng_channel)
+    wave = _set_level(wave, rng_channel)
+    if not np.all(np.isfinite(wave)):
+        raise FloatingPointError(f"demo synthesis produced non-finite samples for {job.path or job.seed}")
+    return wave.astype(np.float32)
+
+
+def _run_job(args: tuple[_Job, DemoConfig]) -> None:
+    job, cfg = args
+    write_audio(job.path, _render(job, cfg), cfg.sample_rate)
+
+
+def _split_jobs(cfg: DemoConfig, split_index: int, split: DemoSplit, root: Path) -> tuple[list[_Job], list[str]]:
+    """Jobs and protocol lines of one split (both in protocol order)."""
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, split_index, 0]))
+    speakers = [f"LA_{split_index * cfg.n_speakers_per_split + i + 1:04d}" for i in range(cfg.n_speakers_per_split)]
+    voices = [
+        _make_voice(np.random.default_rng(np.random.SeedSequence([cfg.seed, split_index, 1, i])))
+        for i in range(cfg.n_speakers_per_split)
+    ]
+    n_attacks = len(split.attacks)
+    systems = ["-"] * cfg.n_per_split + [split.attacks[i % n_attacks] for i in range(cfg.n_per_split)]
+    n_total = len(systems)
+    order = rng.permutation(n_total)
+    ids = rng.choice(9_000_000, size=n_total, replace=False) + 1_000_000
+    spk_index = rng.integers(cfg.n_speakers_per_split, size=n_total)
+    spk_index[: cfg.n_speakers_per_split] = np.arange(min(cfg.n_speakers_per_split, n_total))  # every speaker appears
+    durations = rng.uniform(cfg.min_duration_s, cfg.max_duration_s, size=n_total)
+    flac_dir = root / "LA" / split.audio_dir / "flac"
+    jobs, lines = [], []
+    for k in range(n_total):
+        i = int(order[k])
+        file_id = f"{split.file_prefix}{ids[i]:07d}"
+        system = systems[i]
+        jobs.append(
+            _Job(
+                path=os.fspath(flac_dir / f"{file_id}.flac"),
+                voice=voices[spk_index[k]],
+                attack=system,
+                n_samples=int(round(durations[k] * cfg.sample_rate)),
+                seed=(cfg.seed, split_index, 2, i),
+                degraded=split.degraded,
+            )
+        )
+        key = "bonafide" if system == "-" else "spoof"
+        lines.append(f"{speakers[spk_index[k]]} {file_id} - {system} {key}")
+    return jobs, lines
+
+
+def generate_demo(cfg: DemoConfig, out_dir: Path, workers: int = 2) -> None:
+    """Generate the demo corpus into ``out_dir`` in the ASVspoof 2019 LA layout.
+
+    Writes ``out_dir/LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.{train.trn,dev.trl,eval.trl,
+    eval_degraded.trl}.txt`` (5 columns ``SPEAKER FILE - SYSTEM KEY``) and
+    ``out_dir/LA/ASVspoof2019_LA_<split>/flac/<FILE>.flac`` (mono 16-bit FLAC at
+    ``cfg.sample_rate``). Everything is written to a temporary sibling folder that replaces
+    ``out_dir`` only when complete; an existing ``out_dir`` is replaced.
+
+    Args:
+        cfg: corpus parameters.
+        out_dir: destination folder (created; its parent must be writable).
+        workers: worker processes (>= 1); the output bytes do not depend on it.
+
+    Raises:
+        ValueError: ``workers`` < 1.
+    """
+    if workers < 1:
+        raise ValueError(f"generate_demo: workers must be >= 1, got {workers}")
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        jobs: list[_Job] = []
+        protocols: dict[str, list[str]] = {}
+        for split_index, split in enumerate(SPLITS.values()):
+            split_jobs, lines = _split_jobs(cfg, split_index, split, tmp)
+            (tmp / "LA" / split.audio_dir / "flac").mkdir(parents=True, exist_ok=True)
+            jobs.extend(split_jobs)
+            protocols[split.name] = lines
+        log.info("demo: synthesising %d utterances with %d worker(s) into %s", len(jobs), workers, out_dir)
+        tasks = [(job, cfg) for job in jobs]
+        if workers == 1:
+            for task in tasks:
+                _run_job(task)
+        else:
+            ctx = multiprocessing.get_context("fork")
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                for _ in pool.map(_run_job, tasks, chunksize=16):
+                    pass
+        proto_dir = tmp / "LA" / _PROTOCOL_DIR
+        proto_dir.mkdir(parents=True, exist_ok=True)
+        for name, lines in protocols.items():
+            (proto_dir / SPLITS[name].protocol).write_text("\n".join(lines) + "\n")
+        if out_dir.exists():
+            trash = out_dir.with_name(f".{out_dir.name}.old{os.getpid()}")
+            os.replace(out_dir, trash)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(trash)
+        else:
+            os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    log.info("demo: wrote %s", out_dir)
+
+
+def config_summary(cfg: DemoConfig) -> dict[str, object]:
+    """A JSON-ready description of the corpus: config, splits and attack systems."""
+    return {
+        "config": dataclasses.asdict(cfg),
+        "splits": {name: {"prefix": s.file_prefix, "attacks": list(s.attacks), "degraded": s.degraded} for name, s in SPLITS.items()},
+        "attacks": {name: {"family": a.family, "description": a.description} for name, a in ATTACKS.items()},
+        "degradations": sorted(DEGRADATIONS),
+    }

@@ -1,0 +1,48 @@
+"""Evaluate an arm's score files against the prepared manifests of every eval set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["evaluate_eval_sets", "read_score_file"]
+
+MANIFEST_COLUMNS = {"utt_id", "path", "speaker", "label", "attack", "split", "duration_s", "sample_rate", "channels", "condition"}
+
+
+def read_score_file(path: Path) -> pd.DataFrame:
+    """``utt_id score`` lines -> DataFrame(utt_id, score)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: score file missing; run the score stage")
+    return pd.read_csv(path, sep=" ", header=None, names=["utt_id", "score"], dtype={"utt_id": str, "score": float})
+
+
+def evaluate_eval_sets(
+    eval_sets: list[dict[str, str]], scores_dir: Path, manifests_dir: Path, *, ci: bool, n_resamples: int, seed: int
+) -> dict[str, Any]:
+    """``{eval set name: metrics}``, metrics from :func:`sdd.evaluation.evaluate_trials`.
+
+    Condition breakdowns cover the manifest's ``condition`` column (when not all ``-``) and any extra
+    condition columns the corpus provides (2021 codecs, compressions, ...).
+    """
+    from sdd.evaluation import evaluate_trials
+
+    out = {}
+    for e in eval_sets:
+        manifest = pd.read_csv(manifests_dir / e["corpus"] / f"{e['split']}.csv", keep_default_na=False, dtype={"utt_id": str})
+        scores = read_score_file(scores_dir / f"{e['id']}.txt")
+        ids_m, ids_s = set(manifest["utt_id"]), set(scores["utt_id"])
+        if ids_m != ids_s:
+            missing, extra = sorted(ids_m - ids_s), sorted(ids_s - ids_m)
+            raise ValueError(
+                f"{scores_dir / (e['id'] + '.txt')}: {len(missing)} trials missing (first {missing[:5]}), "
+                f"{len(extra)} extra (first {extra[:5]}) against the {e['name']} manifest; re-run the score stage"
+            )
+        trials = manifest.merge(scores, on="utt_id", how="inner")
+        conditions = [c for c in manifest.columns if c not in MANIFEST_COLUMNS]
+        if "condition" in manifest and (manifest["condition"] != "-").any():
+            conditions.insert(0, "condition")
+        out[e["name"]] = evaluate_trials(trials, condition_columns=conditions, ci=ci, n_resamples=n_resamples, seed=seed)
+    return out

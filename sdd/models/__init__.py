@@ -1,0 +1,1 @@
+"""Backbones (transformers SSL models), heads and the detector that joins them."""

@@ -1,0 +1,1 @@
+"""Comparative reports: tables, figures, Markdown and HTML (pipeline report and `sdd compare`)."""

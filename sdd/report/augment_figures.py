@@ -1,0 +1,26 @@
+"""The report's augmentation section: one spectrogram per op and the parameter distributions drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from sdd.data.audio import read_audio
+from sdd.paths import resolve
+
+__all__ = ["augment_figures"]
+
+
+def augment_figures(augment: dict, aug_dir: Path, train_manifest: Path, fig_dir: Path) -> list[tuple[str, Path]]:
+    """Draw the augmentation figures; returns ``[(caption, png path)]`` for the report."""
+    from sdd.augment.report import plot_op_spectrograms, plot_param_distributions
+
+    manifest = pd.read_csv(train_manifest, keep_default_na=False)
+    first = manifest[manifest["label"] == "bonafide"].iloc[0] if (manifest["label"] == "bonafide").any() else manifest.iloc[0]
+    wave, sr = read_audio(resolve(first["path"]), augment.get("sample_rate", 16000))
+    ops_png, params_png = fig_dir / "augment_ops.png", fig_dir / "augment_params.png"
+    plot_op_spectrograms(wave, sr, ops_png, seed=augment.get("seed", 0))
+    plot_param_distributions(pd.read_csv(aug_dir / "manifest.csv", keep_default_na=False), params_png)
+    return [(f"Augmentation: every op on one utterance ({first['utt_id']})", ops_png),
+            (f"Augmentation: parameters drawn by policy {augment.get('policy')}", params_png)]

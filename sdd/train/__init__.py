@@ -1,0 +1,1 @@
+"""Training: data pairs, regimes, gradient aligners, checkpoint averaging."""

@@ -1,0 +1,33 @@
+"""Stage `augment`: precomputed, deterministic augmented copies of the training utterances.
+
+Each copy depends only on (utt_id, policy, copy index, augment.seed); the output folder is
+persistent, so a killed run resumes where it stopped. Writes <out>/manifest.csv pairing each copy
+with its clean source and the exact parameters drawn.
+"""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from sdd.augment.params import AugmentParams
+from sdd.augment.precompute import precompute
+from sdd.config import read_plan
+from sdd.configbase import build
+from sdd.stage import run_stage
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--plan", type=Path, required=True, help="data/plan/augment.json")
+    ap.add_argument("--manifest", type=Path, required=True, help="the training corpus's train manifest")
+    ap.add_argument("--out", type=Path, required=True, help="augmented copies folder")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+
+    params = build(AugmentParams, read_plan(args.plan)["augment"], "augment")
+    precompute(pd.read_csv(args.manifest, keep_default_na=False), args.out, params, workers=args.workers)
+
+
+if __name__ == "__main__":
+    run_stage("augment", main)

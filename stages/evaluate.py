@@ -1,0 +1,29 @@
+"""Stage `evaluate@<arm>`: metrics per eval set (EER, ASVspoof5 metrics, per attack/condition, CI)."""
+
+import argparse
+from pathlib import Path
+
+from sdd import tracking
+from sdd.config import read_plan
+from sdd.eval_sets import evaluate_eval_sets
+from sdd.stage import run_stage, write_json
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--plan", type=Path, required=True, help="data/plan/evaluate.json")
+    ap.add_argument("--arm", required=True)
+    ap.add_argument("--scores", type=Path, required=True, help="score folder of the arm")
+    ap.add_argument("--manifests", type=Path, required=True, help="manifests folder")
+    ap.add_argument("--out", type=Path, required=True, help="metrics JSON of the arm")
+    args = ap.parse_args()
+
+    plan = read_plan(args.plan)
+    metrics = evaluate_eval_sets(plan["eval_sets"], args.scores, args.manifests, **plan["evaluate"])
+    with tracking.run("evaluate", plan, arm=args.arm, **plan["tracking"]) as run:
+        run.log_metrics(metrics)
+    write_json(args.out, metrics)
+
+
+if __name__ == "__main__":
+    run_stage("evaluate", main)

@@ -1,0 +1,33 @@
+"""Stage `score@<arm>`: one score file per eval set, `utt_id score`, higher = more bona fide."""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from sdd.config import ScoreParams, read_plan
+from sdd.configbase import build
+from sdd.models.detector import load_detector
+from sdd.scoring import score_manifest, write_scores
+from sdd.stage import run_stage
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--plan", type=Path, required=True, help="data/plan/score.json")
+    ap.add_argument("--model", type=Path, required=True, help="model folder")
+    ap.add_argument("--manifests", type=Path, required=True, help="manifests folder")
+    ap.add_argument("--out", type=Path, required=True, help="score folder: <eval set id>.txt")
+    args = ap.parse_args()
+
+    plan = read_plan(args.plan)
+    params = build(ScoreParams, plan["score"], "score")
+    model, arm = load_detector(args.model)
+    for e in plan["eval_sets"]:
+        manifest = pd.read_csv(args.manifests / e["corpus"] / f"{e['split']}.csv", keep_default_na=False)
+        scores = score_manifest(model, manifest, params, arm.sample_rate)
+        write_scores(args.out / f"{e['id']}.txt", manifest["utt_id"], scores)
+
+
+if __name__ == "__main__":
+    run_stage("score", main)

@@ -1,0 +1,47 @@
+"""Stage `train@<arm>`: train one arm on the training corpus; select on its dev split only.
+
+Writes the model folder (model.safetensors + config.json with the full resolved config), the
+per-step telemetry table (loss, cos(g_clean, g_aug), conflict flag) for `dvc plots`, and the
+per-epoch log and summary metrics; the same dicts go to MLflow.
+"""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from sdd import tracking
+from sdd.config import arm_from_dict, read_plan
+from sdd.models.detector import save_detector
+from sdd.stage import run_stage, write_json
+from sdd.train.loop import fit
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--plan", type=Path, required=True, help="data/plan/arms/<arm>.json")
+    ap.add_argument("--train", type=Path, required=True, help="train manifest")
+    ap.add_argument("--dev", type=Path, required=True, help="dev manifest (model selection)")
+    ap.add_argument("--augmented", type=Path, required=True, help="augment stage folder")
+    ap.add_argument("--out", type=Path, required=True, help="model folder")
+    ap.add_argument("--telemetry", type=Path, required=True, help="per-step CSV")
+    ap.add_argument("--metrics", type=Path, required=True, help="summary + per-epoch JSON")
+    args = ap.parse_args()
+
+    plan = read_plan(args.plan)
+    arm = arm_from_dict(plan["arm"])
+    read = lambda p: pd.read_csv(p, keep_default_na=False)  # noqa: E731
+    aug = read(args.augmented / "manifest.csv") if arm.regime != "clean" else None
+    with tracking.run("train", plan["arm"], arm=arm.name, **plan["tracking"]) as run:
+        model, result = fit(arm, read(args.train), read(args.dev), aug, args.augmented,
+                            on_epoch=lambda row: run.log_metrics(row, step=row["epoch"]))
+        run.log_metrics(result.summary)
+        save_detector(model, arm, args.out, extra={"train_summary": result.summary})
+        args.telemetry.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(result.telemetry).to_csv(args.telemetry, index=False)
+        write_json(args.metrics, {"summary": result.summary, "epochs": result.epochs})
+        run.log_artifact(args.telemetry, "telemetry")
+
+
+if __name__ == "__main__":
+    run_stage("train", main)

@@ -1,0 +1,169 @@
+"""The demo corpus generator: determinism, exact ASVspoof 2019 LA layout and format, audio invariants."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from sdd.configbase import ConfigError, build
+from sdd.data.demo import ATTACKS, DEGRADATIONS, SPLITS, DemoConfig, generate_demo, protocol_path, synthesize_utterance
+
+N = 8  # utterances per class per split
+CFG = DemoConfig(seed=3, n_per_split=N, n_speakers_per_split=3, min_duration_s=2.0, max_duration_s=2.5)
+
+
+def _digest(root: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file under ``root``."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _protocol(root: Path, split: str) -> list[list[str]]:
+    return [line.split(" ") for line in protocol_path(root, split).read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    generate_demo(CFG, out, workers=2)
+    return out
+
+
+def test_layout_exact(corpus: Path) -> None:
+    la = corpus / "LA"
+    protocols = sorted(p.name for p in (la / "ASVspoof2019_LA_cm_protocols").iterdir())
+    assert protocols == sorted(
+        f"ASVspoof2019.LA.cm.{s}.txt" for s in ("train.trn", "dev.trl", "eval.trl", "eval_degraded.trl")
+    )
+    assert sorted(p.name for p in la.iterdir()) == sorted(
+        ["ASVspoof2019_LA_cm_protocols"] + [f"ASVspoof2019_LA_{s}" for s in ("train", "dev", "eval", "eval_degraded")]
+    )
+    assert not list(corpus.parent.glob(".*tmp*")), "temporary folder left behind"
+
+
+@pytest.mark.parametrize("split", list(SPLITS))
+def test_protocol_format_and_files(corpus: Path, split: str) -> None:
+    rows = _protocol(corpus, split)
+    prefix = SPLITS[split].file_prefix
+    flac_dir = corpus / "LA" / SPLITS[split].audio_dir / "flac"
+    assert all(len(r) == 5 for r in rows)
+    for speaker, file_id, dash, system, key in rows:
+        assert re.fullmatch(r"LA_\d{4}", speaker)
+        assert re.fullmatch(re.escape(prefix) + r"\d{7}", file_id)
+        assert dash == "-"
+        assert key in {"bonafide", "spoof"}
+        assert (system == "-") == (key == "bonafide")
+    ids = [r[1] for r in rows]
+    assert len(set(ids)) == len(ids)
+    assert sorted(p.stem for p in flac_dir.glob("*.flac")) == sorted(ids)
+    assert sorted(p.name for p in flac_dir.iterdir()) == sorted(f"{i}.flac" for i in ids)
+
+
+@pytest.mark.parametrize("split", list(SPLITS))
+def test_balanced_counts_and_attacks(corpus: Path, split: str) -> None:
+    rows = _protocol(corpus, split)
+    keys = [r[4] for r in rows]
+    assert keys.count("bonafide") == N and keys.count("spoof") == N
+    systems = [r[3] for r in rows if r[4] == "spoof"]
+    expected = ("A01", "A02", "A03", "A04") if split in ("train", "dev") else ("A01", "A02", "A03", "A04", "A05", "A06")
+    assert SPLITS[split].attacks == expected
+    assert set(systems) == set(expected)
+    counts = [systems.count(a) for a in expected]
+    assert max(counts) - min(counts) <= 1
+
+
+def test_speakers_disjoint_across_splits(corpus: Path) -> None:
+    speakers = {s: {r[0] for r in _protocol(corpus, s)} for s in SPLITS}
+    names = list(speakers)
+    for i, a in enumerate(names):
+        assert len(speakers[a]) == CFG.n_speakers_per_split
+        for b in names[i + 1 :]:
+            assert not speakers[a] & speakers[b], (a, b)
+
+
+def test_audio_invariants(corpus: Path) -> None:
+    for split in SPLITS:
+        for path in sorted((corpus / "LA" / SPLITS[split].audio_dir / "flac").glob("*.flac")):
+            info = sf.info(str(path))
+            assert (info.samplerate, info.channels, info.format, info.subtype) == (16000, 1, "FLAC", "PCM_16")
+            wave, _ = sf.read(str(path), dtype="float64")
+            assert CFG.min_duration_s - 1e-3 <= len(wave) / 16000 <= CFG.max_duration_s + 1e-3
+            assert np.all(np.isfinite(wave))
+            assert np.max(np.abs(wave)) <= 1.0
+            assert np.sqrt(np.mean(wave**2)) > 1e-3, f"{path} is near silent"
+
+
+def test_deterministic_across_workers_and_seeds(corpus: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    generate_demo(CFG, again, workers=1)
+    assert _digest(again) == _digest(corpus)
+    other = tmp_path / "other"
+    generate_demo(DemoConfig(seed=4, n_per_split=N, n_speakers_per_split=3, min_duration_s=2.0, max_duration_s=2.5), other, workers=1)
+    a, b = _digest(corpus), _digest(other)
+    assert a.keys() != b.keys()  # different ids
+    assert sorted(a.values()) != sorted(b.values())  # different audio
+
+
+def test_regenerate_replaces_existing(tmp_path: Path) -> None:
+    cfg = DemoConfig(seed=1, n_per_split=6, n_speakers_per_split=2, min_duration_s=1.0, max_duration_s=1.0)
+    out = tmp_path / "demo"
+    (out / "stale").mkdir(parents=True)
+    generate_demo(cfg, out, workers=1)
+    assert not (out / "stale").exists()
+    assert protocol_path(out, "eval").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]
+
+
+@pytest.mark.parametrize("attack", ["-", *ATTACKS])
+def test_every_system_renders_in_range(attack: str) -> None:
+    for degraded in (False, True):
+        wave = synthesize_utterance(7, 11, attack, 1.5, DemoConfig(), degraded=degraded)
+        assert wave.shape == (24000,) and wave.dtype == np.float32
+        assert np.all(np.isfinite(wave)) and np.max(np.abs(wave)) <= 0.99 + 1e-6
+        assert np.sqrt(np.mean(wave.astype(np.float64) ** 2)) > 1e-3
+
+
+def test_degradations_change_audio() -> None:
+    cfg = DemoConfig()
+    rng = np.random.default_rng(0)
+    wave = synthesize_utterance(1, 2, "-", 1.0, cfg).astype(np.float64)
+    for name, fn in DEGRADATIONS.items():
+        out = fn(wave, cfg.sample_rate, cfg, np.random.default_rng(rng.integers(1 << 30)))
+        assert out.shape == wave.shape and np.all(np.isfinite(out)), name
+        assert not np.allclose(out, wave, atol=1e-4), name
+
+
+def test_spoof_differs_from_its_clean_source() -> None:
+    cfg = DemoConfig()
+    bona = synthesize_utterance(1, 5, "-", 1.0, cfg)
+    for attack in ATTACKS:
+        assert not np.allclose(synthesize_utterance(1, 5, attack, 1.0, cfg), bona, atol=1e-3), attack
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"n_per_split": 3}, "n_per_split"),
+        ({"sample_rate": 22050}, "sample_rate"),
+        ({"min_duration_s": 4.0, "max_duration_s": 2.0}, "min_duration_s"),
+        ({"n_speakers_per_split": 0}, "n_speakers_per_split"),
+        ({"snr_db_min": 30.0, "snr_db_max": 20.0}, "snr_db_min"),
+        ({"seed": -1}, "seed"),
+        ({"n_per_split": "many"}, "n_per_split"),
+        ({"bogus": 1}, "bogus"),
+    ],
+)
+def test_config_rejects_bad_values(data: dict, key: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        build(DemoConfig, data, "corpora.demo")
+
+
+def test_config_defaults() -> None:
+    cfg = build(DemoConfig, {}, "corpora.demo")
+    assert (cfg.seed, cfg.n_per_split, cfg.sample_rate, cfg.min_duration_s, cfg.max_duration_s) == (0, 300, 16000, 2.0, 4.0)

@@ -1,0 +1,146 @@
+"""Training loop, detector, checkpoints and scoring on tiny synthetic audio."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sdd.config import ArmConfig, ModelParams, ScoreParams, TinyBackboneParams, TrainParams
+from sdd.data.audio import write_audio
+from sdd.models.backbone import build_backbone
+from sdd.models.detector import Detector, load_detector, save_detector
+from sdd.scoring import score_paths
+from sdd.train.loop import _flat_grad, average_state_dicts, fit
+
+SR = 16000
+TINY = TinyBackboneParams(conv_channels=8, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=16)
+
+
+def make_arm(regime="dual_path", align="none", **train):
+    tp = dict(epochs=2, batch_size=4, lr=1e-3, crop_samples=3200, patience=1, average_best=2, threads=1,
+              telemetry_every=1)
+    tp.update(train)
+    return ArmConfig(name="t", corpus="synthetic", backbone="tiny-wavlm", regime=regime, align=align, lora=False,
+                     seed=3, model=ModelParams(tiny=TINY), train=TrainParams(**tp))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """8 train + 4 dev utterances (harmonic 'bona fide' vs noisy 'spoof') and an augmented copy each."""
+    root = tmp_path_factory.mktemp("corpus")
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(12):
+        label = "bonafide" if i % 2 == 0 else "spoof"
+        n = int(SR * rng.uniform(0.15, 0.3))
+        t = np.arange(n) / SR
+        f0 = rng.uniform(100, 200)
+        wave = 0.3 * np.sin(2 * np.pi * f0 * t) if label == "bonafide" else 0.3 * rng.standard_normal(n)
+        path = root / f"u{i}.flac"
+        write_audio(path, wave.astype(np.float32), SR)
+        rows.append({"utt_id": f"u{i}", "path": str(path), "label": label, "attack": "-" if label == "bonafide" else "A01",
+                     "split": "train" if i < 8 else "dev"})
+    df = pd.DataFrame(rows)
+    aug_dir = root / "aug"
+    aug_rows = []
+    for r in rows[:8]:
+        from sdd.data.audio import read_audio
+
+        w, _ = read_audio(r["path"])
+        write_audio(aug_dir / f"{r['utt_id']}__aug0.flac", w + 0.05 * rng.standard_normal(w.shape[0]).astype(np.float32), SR)
+        aug_rows.append({"utt_id": f"{r['utt_id']}__aug0", "source_utt_id": r["utt_id"], "copy": 0,
+                         "path": f"{r['utt_id']}__aug0.flac"})
+    return df[df.split == "train"], df[df.split == "dev"], pd.DataFrame(aug_rows), aug_dir
+
+
+@pytest.mark.parametrize("regime,align", [("clean", "none"), ("augmented", "none"), ("dual_path", "none"), ("dual_path", "pcgrad")])
+def test_fit_is_deterministic_and_logs_telemetry(corpus, regime, align):
+    train, dev, aug, aug_dir = corpus
+    arm = make_arm(regime, align)
+    m1, r1 = fit(arm, train, dev, aug, aug_dir)
+    m2, r2 = fit(arm, train, dev, aug, aug_dir)
+    s1, s2 = m1.state_dict(), m2.state_dict()
+    assert all(torch.equal(s1[k], s2[k]) for k in s1), "same params + seed must give identical weights"
+    assert r1.telemetry == r2.telemetry
+    assert len(r1.epochs) == 2 and all(np.isfinite(e["dev_loss"]) for e in r1.epochs)
+    if regime == "clean":
+        assert "conflict_ratio" not in r1.summary
+    else:
+        assert 0.0 <= r1.summary["conflict_ratio"] <= 1.0
+        assert all(-1.0 - 1e-6 <= row["cos"] <= 1.0 + 1e-6 for row in r1.telemetry if "cos" in row)
+    if align == "pcgrad":
+        assert "projection_ratio" in r1.summary
+
+
+def test_different_seed_gives_different_weights(corpus):
+    train, dev, aug, aug_dir = corpus
+    m1, _ = fit(make_arm("clean", epochs=1), train, dev, aug, aug_dir)
+    m2, _ = fit(dataclasses.replace(make_arm("clean", epochs=1), seed=4), train, dev, aug, aug_dir)
+    assert not torch.equal(m1.head.proj.weight, m2.head.proj.weight)
+
+
+def test_regime_needing_augmentation_without_it_is_an_error(corpus):
+    train, dev, _, _ = corpus
+    with pytest.raises(ValueError, match="augmented manifest"):
+        fit(make_arm("dual_path"), train, dev, None, None)
+
+
+def test_pooled_loss_gradient_equals_mean_of_path_gradients():
+    """DPDA's unaligned baseline (one CE over cat([x_c, x_a])) == mean of the per-path gradients."""
+    torch.manual_seed(0)
+    model = Detector(build_backbone("tiny-wavlm", TINY), ModelParams(tiny=TINY)).eval()  # no dropout
+    params = [p for p in model.parameters() if p.requires_grad]
+    x_c, x_a = torch.randn(3, 3200), torch.randn(3, 3200)
+    y, w = torch.tensor([0, 1, 1]), torch.tensor([0.1, 0.9])
+    pooled = _flat_grad(F.cross_entropy(model(torch.cat([x_c, x_a])), torch.cat([y, y]), weight=w), params)
+    g_c = _flat_grad(F.cross_entropy(model(x_c), y, weight=w), params)
+    g_a = _flat_grad(F.cross_entropy(model(x_a), y, weight=w), params)
+    assert torch.allclose(pooled, (g_c + g_a) / 2, atol=1e-6)
+
+
+def test_average_state_dicts_is_the_mean_and_does_not_alias():
+    a = {"w": torch.tensor([1.0, 3.0]), "n": torch.tensor(5)}
+    b = {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(5)}
+    avg = average_state_dicts([a, b])
+    assert torch.equal(avg["w"], torch.tensor([2.0, 4.0])) and avg["n"].item() == 5
+    avg["w"] += 1
+    assert torch.equal(a["w"], torch.tensor([1.0, 3.0]))
+    five = [{"w": torch.tensor([float(i)])} for i in range(1, 6)]
+    assert average_state_dicts(five)["w"].item() == pytest.approx(3.0)  # not (2*b1+b2+b3+b4)/5
+
+
+def test_checkpoint_round_trip_and_batched_scoring_equals_per_item(corpus, tmp_path):
+    train, dev, aug, aug_dir = corpus
+    arm = make_arm("clean", epochs=1)
+    model, _ = fit(arm, train, dev, aug, aug_dir)
+    save_detector(model, arm, tmp_path / "m")
+    loaded, arm2 = load_detector(tmp_path / "m")
+    assert arm2 == arm, "checkpoints carry their full config"
+    paths = list(dev["path"]) + list(train["path"][:3])
+    params = ScoreParams(num_samples=4000, batch_size=4, threads=1)
+    batched = score_paths(loaded, paths, params)
+    single = np.concatenate([score_paths(loaded, [p], dataclasses.replace(params, batch_size=1)) for p in paths])
+    np.testing.assert_allclose(batched, single, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(batched, score_paths(model, paths, params))
+
+
+def test_backbone_from_local_save_pretrained_directory(tmp_path):
+    torch.manual_seed(0)
+    original = build_backbone("tiny-wav2vec2", TINY)
+    original.save_pretrained(tmp_path / "tiny")
+    loaded = build_backbone(str(tmp_path / "tiny"), TINY)
+    assert type(loaded) is type(original)
+    for (k, v), (k2, v2) in zip(original.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+    x = torch.randn(2, 3200)
+    original.eval(), loaded.eval()
+    assert torch.equal(original(x).last_hidden_state, loaded(x).last_hidden_state)
+
+
+def test_frozen_backbone_trains_only_the_head():
+    model = Detector(build_backbone("tiny-wavlm", TINY), ModelParams(tiny=TINY, finetune="frozen"))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"head.proj.weight", "head.proj.bias"}
