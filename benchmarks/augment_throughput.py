@@ -84,14 +84,16 @@ def ref_filter_fir(x: np.ndarray, b: np.ndarray) -> np.ndarray:
     return y[int(n / 2) : int(y.shape[0] - n / 2)]
 
 
-def ref_lnl(rng, x, n_f=5, n_bands=5, min_f=20, max_f=8000, min_bw=100, max_bw=1000, min_coeff=10, max_coeff=100,
-            min_g=0, max_g=0, min_bias=5, max_bias=20, fs=SAMPLE_RATE):
+def ref_lnl(rng, x, n_f=5, n_bands=5, min_f=20, max_f=8000, min_bw=100, max_bw=1000, min_coeff=10,
+            max_coeff=100, min_g=0, max_g=0, min_bias=5, max_bias=20, fs=SAMPLE_RATE):
     y = np.zeros(x.shape[0])
     for i in range(n_f):
         if i == 1:
             min_g = min_g - min_bias
             max_g = max_g - max_bias
-        b = ref_gen_notch_coeffs(rng, n_bands, min_f, max_f, min_bw, max_bw, min_coeff, max_coeff, min_g, max_g, fs)
+        b = ref_gen_notch_coeffs(
+            rng, n_bands, min_f, max_f, min_bw, max_bw, min_coeff, max_coeff, min_g, max_g, fs
+        )
         y = y + ref_filter_fir(np.power(x, i + 1), b)
     y = y - np.mean(y)
     return ref_norm_wav(y, False)
@@ -110,7 +112,9 @@ def ref_isd(rng, x, p=10, g_sd=2):
 def ref_ssi(rng, x, snr_min=10, snr_max=40, n_bands=5, min_f=20, max_f=8000, min_bw=100, max_bw=1000,
             min_coeff=10, max_coeff=100, min_g=0, max_g=0, fs=SAMPLE_RATE):
     noise = rng.normal(0, 1, x.shape[0])
-    b = ref_gen_notch_coeffs(rng, n_bands, min_f, max_f, min_bw, max_bw, min_coeff, max_coeff, min_g, max_g, fs)
+    b = ref_gen_notch_coeffs(
+        rng, n_bands, min_f, max_f, min_bw, max_bw, min_coeff, max_coeff, min_g, max_g, fs
+    )
     noise = ref_filter_fir(noise, b)
     noise = ref_norm_wav(noise, True)
     snr = ref_rand_range(rng, snr_min, snr_max, False)
@@ -138,7 +142,10 @@ def speech_like(rng: np.random.Generator, duration_s: float, sample_rate: int = 
     return (0.5 * x / np.max(np.abs(x))).astype(np.float32)
 
 
-def time_fn(fn: Callable[[np.ndarray, np.random.Generator], object], waves: list[np.ndarray], seed: int) -> tuple[float, float]:
+def time_fn(
+    fn: Callable[[np.ndarray, np.random.Generator], object], waves: list[np.ndarray], seed: int
+) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) to augment every wave once, after one warm-up call."""
     rng = np.random.default_rng(seed)
     fn(waves[0], rng)  # warm-up (FFT plans, imports)
     c0, w0 = time.process_time(), time.perf_counter()

@@ -29,15 +29,20 @@ def test_every_builtin_builds(name):
     "data, key, fragment",
     [
         ({"policy": "rawboost9"}, "augment.policy", "rawboost8"),
-        ({"policies": {"mine": [{"op": "ssi"}, {"op": "noise", "snr_db": [30, 10]}]}}, "augment.policies.mine[1].snr_db", "[low, high]"),
-        ({"policies": {"mine": [{"op": "ssi", "snr_min": 50, "snr_max": 40}]}}, "augment.policies.mine[0].snr_min", "<= snr_max"),
+        ({"policies": {"mine": [{"op": "ssi"}, {"op": "noise", "snr_db": [30, 10]}]}},
+         "augment.policies.mine[1].snr_db", "[low, high]"),
+        ({"policies": {"mine": [{"op": "ssi", "snr_min": 50, "snr_max": 40}]}},
+         "augment.policies.mine[0].snr_min", "<= snr_max"),
         ({"policies": {"mine": [{"op": "warp"}]}}, "augment.policies.mine[0].op", "'lnl'"),
-        ({"policies": {"mine": [{"op": "noise", "colour": "purple"}]}}, "augment.policies.mine[0].colour", "'pink'"),
+        ({"policies": {"mine": [{"op": "noise", "colour": "purple"}]}},
+         "augment.policies.mine[0].colour", "'pink'"),
         ({"policies": {"mine": [{"op": "isd", "p": "ten"}]}}, "augment.policies.mine[0].p", "a number"),
         ({"policies": {"mine": [{"op": "isd", "wrong": 1}]}}, "augment.policies.mine[0]", "unknown key"),
         ({"policies": {"mine": [{"op": "gain", "prob": 1.5}]}}, "augment.policies.mine[0].prob", "[0, 1]"),
-        ({"policies": {"mine": [{"one_of": [{"op": "gain"}], "weights": [1, 2]}]}}, "augment.policies.mine[0].weights", "1 non-negative"),
-        ({"policies": {"mine": [{"chain": [{"op": "gain"}, {"op": "lnl", "n_f": 0}]}]}}, "augment.policies.mine[0].chain[1].n_f", "[1, 10]"),
+        ({"policies": {"mine": [{"one_of": [{"op": "gain"}], "weights": [1, 2]}]}},
+         "augment.policies.mine[0].weights", "1 non-negative"),
+        ({"policies": {"mine": [{"chain": [{"op": "gain"}, {"op": "lnl", "n_f": 0}]}]}},
+         "augment.policies.mine[0].chain[1].n_f", "[1, 10]"),
         ({"policies": {"mine": [{"op": "gain", "chain": []}]}}, "augment.policies.mine[0]", "exactly one of"),
         ({"policies": {"mine": []}}, "augment.policies.mine", "non-empty list"),
         ({"policies": {"rawboost4": [{"op": "gain"}]}}, "augment.policies", "shadow"),
@@ -56,7 +61,8 @@ def test_errors_name_the_key(data, key, fragment):
 
 
 def test_custom_policy_is_selectable_and_validated_even_when_unused():
-    p = _build({"policy": "mine", "policies": {"mine": [{"op": "noise", "snr_db": [5, 5]}, {"op": "reverb", "prob": 0.5}]}})
+    mine = [{"op": "noise", "snr_db": [5, 5]}, {"op": "reverb", "prob": 0.5}]
+    p = _build({"policy": "mine", "policies": {"mine": mine}})
     assert build_policy(p).name == "mine"
     with pytest.raises(ConfigError, match=r"augment\.policies\.other\[0\]\.gain_db"):
         _build({"policies": {"other": [{"op": "gain", "gain_db": [0, 99]}]}})

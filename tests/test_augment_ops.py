@@ -22,13 +22,15 @@ SR = 16000
 def wave():
     rng = np.random.default_rng(0)
     t = np.arange(int(1.5 * SR)) / SR
-    x = sum(np.sin(2 * np.pi * 180 * k * t + k) / k for k in range(1, 12)) * np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
+    x = sum(np.sin(2 * np.pi * 180 * k * t + k) / k for k in range(1, 12))
+    x = x * np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
     x = x + 0.02 * rng.standard_normal(t.shape[0])
     return (0.7 * x / np.abs(x).max()).astype(np.float32)
 
 
 def _ctx(wave):
-    return AugmentContext(pool=(np.roll(wave, 5000), np.roll(wave, 9000)[::-1].copy(), wave * 0.5, wave), exclude=3)
+    pool = (np.roll(wave, 5000), np.roll(wave, 9000)[::-1].copy(), wave * 0.5, wave)
+    return AugmentContext(pool=pool, exclude=3)
 
 
 def _runnable_ops():
@@ -204,8 +206,8 @@ def test_speed_length_exact(wave, factor):
 
 
 def test_composition_one_of_weights_and_prob(wave):
-    spec = [{"one_of": [{"op": "gain", "gain_db": [1, 1]}, {"op": "gain", "gain_db": [-1, -1]}], "weights": [3, 1]},
-            {"op": "noise", "prob": 0.25}]
+    gains = [{"op": "gain", "gain_db": [1, 1]}, {"op": "gain", "gain_db": [-1, -1]}]
+    spec = [{"one_of": gains, "weights": [3, 1]}, {"op": "noise", "prob": 0.25}]
     policy = Policy("t", parse_policy(spec, "t"), spec)
     rng = np.random.default_rng(9)
     chosen, applied = [], []

@@ -75,7 +75,8 @@ def test_manifest_contract(tmp_path, monkeypatch):
     assert m.equals(pd.read_csv(out / "manifest.csv", dtype={"attack": str}).astype(m.dtypes.to_dict()))
     assert list(m["utt_id"][:2]) == ["utt000__aug0", "utt000__aug1"]
     merged = m.merge(src, left_on="source_utt_id", right_on="utt_id", suffixes=("", "_src"))
-    assert (merged["label"] == merged["label_src"]).all() and (merged["speaker"] == merged["speaker_src"]).all()
+    assert (merged["label"] == merged["label_src"]).all()
+    assert (merged["speaker"] == merged["speaker_src"]).all()
     for r in merged.itertuples():
         y, sr = sf.read(out / r.path, dtype="float32")
         assert sr == SR and sf.info(out / r.path).subtype == "PCM_16"
@@ -109,7 +110,8 @@ import sys, pandas as pd
 from pathlib import Path
 from sdd.augment.precompute import precompute
 from sdd.augment.params import AugmentParams
-precompute(pd.read_csv(sys.argv[1], dtype={"attack": str}), Path(sys.argv[2]), AugmentParams(copies=2), workers=1)
+manifest = pd.read_csv(sys.argv[1], dtype={"attack": str})
+precompute(manifest, Path(sys.argv[2]), AugmentParams(copies=2), workers=1)
 """
 
 
@@ -158,7 +160,10 @@ def test_params_change_redoes_and_removes_stale(tmp_path):
 
 def test_seed_for_is_stable_and_distinct():
     assert seed_for(0, "rawboost4", "u1", 0) == seed_for(0, "rawboost4", "u1", 0)
-    keys = {seed_for(s, p, u, k) for s in (0, 1) for p in ("rawboost4", "rawboost5") for u in ("u1", "u2") for k in (0, 1)}
+    keys = {
+        seed_for(s, p, u, k)
+        for s in (0, 1) for p in ("rawboost4", "rawboost5") for u in ("u1", "u2") for k in (0, 1)
+    }
     assert len(keys) == 16
     # independent of Python's salted hash(): a fixed value
     assert seed_for(0, "rawboost4", "u1", 0) == int.from_bytes(

@@ -31,7 +31,8 @@ def ref():
 def speech():
     rng = np.random.default_rng(7)
     t = np.arange(SR * 2) / SR
-    x = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 15)) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    x = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 15))
+    x = x * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
     x = x + 0.05 * rng.standard_normal(t.shape[0])
     return (0.6 * x / np.abs(x).max()).astype(np.float32)
 

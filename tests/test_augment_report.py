@@ -16,7 +16,8 @@ SR = 16000
 
 def _wave():
     t = np.arange(SR) / SR
-    return (0.5 * np.sin(2 * np.pi * 220 * t) * np.clip(np.sin(2 * np.pi * 3 * t), 0, None)).astype(np.float32)
+    x = 0.5 * np.sin(2 * np.pi * 220 * t) * np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
+    return x.astype(np.float32)
 
 
 def test_drawn_values_flattens_by_op():

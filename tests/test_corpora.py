@@ -80,6 +80,7 @@ def test_2021_subset_selects_the_split_and_defaults_carry_official_key_md5():
     [
         ({"type": "nope"}, "corpora.x.type: got 'nope'"),
         ({}, "corpora.x.type: got None"),
+        ({"type": ["demo"]}, "corpora.x.type: got ['demo']"),
         ({"type": "asvspoof2019_la", "colour": 1}, "unknown key(s) ['colour']"),
         ({"type": "asvspoof2019_la", "md5": "XYZ"}, "md5: got 'XYZ'"),
         ({"type": "asvspoof2021_la", "subset": "all"}, "corpora.x.subset: got 'all'"),

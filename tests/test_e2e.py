@@ -64,6 +64,12 @@ def test_dvc_repro_end_to_end(project):
     scores = (project / "data/scores/main/demo__eval.txt").read_text().splitlines()
     assert len(scores) == metrics["main"]["demo:eval"]["n_bonafide"] + metrics["main"]["demo:eval"]["n_spoof"]
 
+    # `sdd compare` rebuilds the comparison from the MLflow runs alone.
+    run(["sdd", "compare", "--out", "reports/compare"], project)
+    compared = json.loads((project / "reports/compare/metrics.json").read_text())
+    assert sorted(compared) == ["workspace/augmented", "workspace/dual_path_pcgrad", "workspace/main"]
+    assert compared["workspace/main"]["demo:eval"]["eer"] == pytest.approx(metrics["main"]["demo:eval"]["eer"])
+
     # A second repro is a no-op.
     out = run(["dvc", "repro"], project).stdout
     assert "Running stage" not in out, out

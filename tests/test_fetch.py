@@ -240,7 +240,7 @@ def test_wrong_user_checksum_stops_before_extraction(server, tmp_path):
     with pytest.raises(ChecksumError, match="corrupt or not the expected one") as err:
         fetch_corpus(cfg, tmp_path / "raw")
     assert md5(server.files["LA.zip"]) in str(err.value)
-    assert not (tmp_path / "raw" / "LA").exists() and not list((tmp_path / "raw").glob(".staging-*"))
+    assert not (tmp_path / "raw" / "LA").exists() and not (tmp_path / "raw" / ".staging").exists()
 
 
 def test_third_party_checksum_mismatch_says_unofficial_and_how_to_override(server, tmp_path):
@@ -297,7 +297,7 @@ def test_tar_traversal_and_outside_links_rejected(tmp_path, server, links):
         fetch_corpus(cfg, dest)
     # nothing outside dest, nothing moved into place inside it
     assert sorted(p.name for p in (tmp_path / "box").iterdir()) == ["raw"]
-    assert not (dest / "ASVspoof2021_LA_eval").exists() and not list(dest.glob(".staging-*"))
+    assert not (dest / "ASVspoof2021_LA_eval").exists() and not (dest / ".staging").exists()
 
 
 # -------------------------------------------------------------------------------------------------
@@ -380,6 +380,25 @@ def test_2021_df_four_parts_merge_and_rerun_is_noop(server, tmp_path):
     assert set(out["condition"]) == {"nocodec", "low_mp3"} and set(out["source"]) == {"vcc2020"}
 
 
+def test_multipart_failure_resumes_without_refetching_finished_parts(server, tmp_path):
+    parts, keys, _ = df21_archives(tmp_path)
+    names = [f"ASVspoof2021_DF_eval_part0{i}.tar.gz" for i in range(4)]
+    server.files.update({n: p for n, p in zip(names, parts) if n != names[2]})  # part 2 missing at first
+    server.files["DF-keys-full.tar.gz"] = keys
+    cfg = parse_corpus("df21", {"type": "asvspoof2021_df", "urls": [server.url(n) for n in names],
+                                "keys_url": server.url("DF-keys-full.tar.gz"), "keys_md5": md5(keys)})  # fmt: skip
+    dest = tmp_path / "raw"
+    with pytest.raises(DownloadError, match="part02.tar.gz: HTTP 404"):
+        fetch_corpus(cfg, dest)
+    assert not (dest / "ASVspoof2021_DF_eval").exists()  # nothing in place until every part is in
+    server.files[names[2]] = parts[2]
+    server.requests.clear()
+    summary = fetch_corpus(cfg, dest)
+    assert [r[0] for r in server.requests] == [names[2], names[3], "DF-keys-full.tar.gz"]
+    assert summary["files"] == 8 and [a["file"] for a in summary["archives"]][:2] == names[:2]
+    assert not (dest / ".staging").exists() and not (dest / ".downloads").exists()
+
+
 def test_in_the_wild_zip_without_checksum_records_sha256(server, tmp_path, caplog):
     data = itw_zip(tmp_path)
     server.files["release_in_the_wild.zip"] = data
@@ -409,3 +428,13 @@ def test_source_dir_is_used_in_place_without_copy(server, tmp_path):
     out = prepare_corpus(cfg, tmp_path / "raw", tmp_path / "m", workers=1)
     assert all(p.startswith(str(tmp_path / "mine")) for p in out["train"]["path"])
     assert server.requests == []
+
+
+def test_data_already_unpacked_into_dest_is_used_without_download(server, tmp_path):
+    archive = tmp_path / "LA.zip"
+    archive.write_bytes(la19_zip(tmp_path))
+    fetchlib.safe_extract(archive, tmp_path / "raw")  # the user unzipped it there by hand
+    cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip")})
+    summary = fetch_corpus(cfg, tmp_path / "raw")
+    assert server.requests == [] and summary["source"] == "found in place" and summary["files"] == 12
+    assert "unknown" in summary["checksum"]

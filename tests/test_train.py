@@ -144,3 +144,23 @@ def test_frozen_backbone_trains_only_the_head():
     model = Detector(build_backbone("tiny-wavlm", TINY), ModelParams(tiny=TINY, finetune="frozen"))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"head.proj.weight", "head.proj.bias"}
+
+
+def test_sdd_score_cli_prints_path_and_score(corpus, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    train, dev, aug, aug_dir = corpus
+    arm = make_arm("clean", epochs=1)
+    model, _ = fit(arm, train, dev, aug, aug_dir)
+    save_detector(model, arm, tmp_path / "m")
+    sdd = Path(sys.executable).parent / "sdd"
+    proc = subprocess.run([str(sdd), "score", "--model", str(tmp_path / "m"), *dev["path"]], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert [p for p, _ in lines] == list(dev["path"])
+    expected = score_paths(model, list(dev["path"]), ScoreParams())
+    np.testing.assert_allclose([float(s) for _, s in lines], expected, atol=1e-5)
+    bad = subprocess.run([str(sdd), "score", "--model", str(tmp_path / "nope"), dev["path"].iloc[0]], capture_output=True, text=True)
+    assert bad.returncode != 0 and "nope" in bad.stderr

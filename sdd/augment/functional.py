@@ -381,7 +381,9 @@ def ssi_additive_noise(
     _check_wave(wave)
     x = wave.astype(np.float64)
     noise = rng.standard_normal(x.shape[0])
-    b, d = notch_filter_coeffs(rng, sample_rate, n_bands, min_f, max_f, min_bw, max_bw, min_coeff, max_coeff, min_g, max_g)
+    b, d = notch_filter_coeffs(
+        rng, sample_rate, n_bands, min_f, max_f, min_bw, max_bw, min_coeff, max_coeff, min_g, max_g
+    )
     noise = _filter_fir(noise, b)
     snr = _uniform(rng, snr_min, snr_max)
     nn, nx = _l2(noise), _l2(x)
@@ -416,10 +418,13 @@ def rawboost(
     unknown = set(overrides) - lnl_keys - ssi_keys - {"p", "g_sd"}
     if unknown:
         raise ValueError(f"rawboost: unknown parameter(s) {sorted(unknown)}")
+    def pick(keys: set[str]) -> dict[str, Any]:
+        return {k: v for k, v in overrides.items() if k in keys}
+
     steps: dict[str, Callable[[np.ndarray], tuple[np.ndarray, dict[str, Any]]]] = {
-        "lnl": lambda w: lnl_convolutive_noise(w, rng, sample_rate, **{k: v for k, v in overrides.items() if k in lnl_keys}),
-        "isd": lambda w: isd_additive_noise(w, rng, **{k: v for k, v in overrides.items() if k in ("p", "g_sd")}),
-        "ssi": lambda w: ssi_additive_noise(w, rng, sample_rate, **{k: v for k, v in overrides.items() if k in ssi_keys}),
+        "lnl": lambda w: lnl_convolutive_noise(w, rng, sample_rate, **pick(lnl_keys)),
+        "isd": lambda w: isd_additive_noise(w, rng, **pick({"p", "g_sd"})),
+        "ssi": lambda w: ssi_additive_noise(w, rng, sample_rate, **pick(ssi_keys)),
     }
     if algo == 8:
         y1, d1 = steps["lnl"](wave)
@@ -453,7 +458,9 @@ _COLOUR_EXPONENT = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 def coloured_noise(length: int, rng: np.random.Generator, colour: str = "white") -> np.ndarray:
     """Gaussian noise (length,) with power spectral density proportional to 1/f^alpha.
 
-    alpha = 0 (white), 1 (pink), 2 (brown); shaped in the frequency domain, DC removed, unit RMS.
+    alpha = 0 (white), 1 (pink), 2 (brown); shaped in the frequency domain (the spectral-shaping
+    method of Timmer & Koenig, "On generating power law noise", A&A 300, 1995, with Gaussian
+    amplitudes rather than Rayleigh-distributed ones), DC removed, unit RMS.
     """
     if colour not in _COLOUR_EXPONENT:
         raise ValueError(f"noise colour {colour!r}; expected one of {sorted(_COLOUR_EXPONENT)}")
@@ -474,7 +481,10 @@ def coloured_noise(length: int, rng: np.random.Generator, colour: str = "white")
 
 def babble_noise(sources: Sequence[np.ndarray], length: int, rng: np.random.Generator) -> np.ndarray:
     """Babble: the sum of ``sources`` (other utterances), each at a random offset, tiled to
-    ``length`` and scaled to unit RMS before summing. Returns (length,) float64."""
+    ``length`` and scaled to unit RMS before summing. Returns (length,) float64.
+
+    Like MUSAN's babble (Snyder, Chen, Povey, "MUSAN: A Music, Speech, and Noise Corpus",
+    arXiv 1510.08484, 2015: 3-7 summed speakers), but the talkers come from the corpus itself."""
     out = np.zeros(length)
     for src in sources:
         seg = tile_to_length(np.asarray(src, dtype=np.float64), length, rng)
@@ -489,7 +499,9 @@ def babble_noise(sources: Sequence[np.ndarray], length: int, rng: np.random.Gene
 
 
 def synthetic_rir(rng: np.random.Generator, sample_rate: int, rt60_s: float, drr_db: float) -> np.ndarray:
-    """A synthetic room impulse response (Polack's statistical model): a unit direct path at t=0
+    """A synthetic room impulse response (Polack's statistical model: J.-D. Polack, "Playing billiards
+    in the concert hall", Applied Acoustics 38, 1993; exponentially decaying Gaussian noise, no image
+    sources or early reflections, a deliberate simplification): a unit direct path at t=0
     followed by Gaussian noise under an exponential envelope decaying 60 dB in ``rt60_s`` seconds,
     scaled so that the direct-to-reverberant energy ratio is ``drr_db``. Length 1.2 * RT60 (>= 10 ms).
 
@@ -526,8 +538,10 @@ def apply_rir(wave: np.ndarray, rir: np.ndarray) -> np.ndarray:
 
 @_numpy_io
 def mulaw(wave: np.ndarray, mu: int = 255, bits: int = 8) -> np.ndarray:
-    """mu-law companding, ``bits``-bit quantisation and expansion (ITU-T G.711 style, continuous
-    companding curve as in torchaudio's ``mu_law_encoding``). Input is clipped to [-1, 1] first."""
+    """mu-law companding, ``bits``-bit quantisation and expansion (ITU-T G.711, 1988). We differ
+    from G.711's segmented 13-bit table by using the continuous companding curve with uniform
+    quantisation of the companded value (as torchaudio's ``mu_law_encoding``); the quantisation
+    noise is the same to within a fraction of a dB. Input is clipped to [-1, 1] first."""
     x = np.clip(wave.astype(np.float64), -1.0, 1.0)
     y = np.sign(x) * np.log1p(mu * np.abs(x)) / math.log1p(mu)
     q = _quantise(y, bits)
@@ -536,7 +550,8 @@ def mulaw(wave: np.ndarray, mu: int = 255, bits: int = 8) -> np.ndarray:
 
 @_numpy_io
 def alaw(wave: np.ndarray, a: float = 87.6, bits: int = 8) -> np.ndarray:
-    """A-law companding (ITU-T G.711 curve, A = 87.6), ``bits``-bit quantisation and expansion."""
+    """A-law companding (ITU-T G.711 curve, A = 87.6), ``bits``-bit quantisation and expansion;
+    continuous curve with uniform quantisation of the companded value, as :func:`mulaw`."""
     x = np.clip(wave.astype(np.float64), -1.0, 1.0)
     ax = np.abs(x)
     k = 1.0 + math.log(a)
@@ -559,11 +574,14 @@ def telephone_band(
     wave: np.ndarray, sample_rate: int, low_hz: float = 300.0, high_hz: float = 3400.0, order: int = 4
 ) -> np.ndarray:
     """Narrow-band telephone channel: resample to 8 kHz, zero-phase Butterworth band-pass
-    [low_hz, high_hz] of the given order, resample back; same length as the input."""
+    [low_hz, high_hz] of the given order (the 300-3400 Hz voice band of ITU-T G.712), resample back;
+    same length as the input."""
     _check_wave(wave)
     if not 0 < low_hz < high_hz < 4000:
         raise ValueError(f"telephone band [{low_hz}, {high_hz}] Hz; expected 0 < low < high < 4000")
-    narrow = resample_poly(wave.astype(np.float64), 8000, sample_rate) if sample_rate != 8000 else wave.astype(np.float64)
+    narrow = wave.astype(np.float64)
+    if sample_rate != 8000:
+        narrow = resample_poly(narrow, 8000, sample_rate)
     sos = butter(order, [low_hz, high_hz], btype="bandpass", fs=8000, output="sos")
     narrow = sosfiltfilt(sos, narrow)
     back = resample_poly(narrow, sample_rate, 8000) if sample_rate != 8000 else narrow
@@ -620,7 +638,9 @@ def _align_delay(reference: np.ndarray, decoded: np.ndarray, max_lag: int) -> in
 def codec_roundtrip(
     wave: np.ndarray, sample_rate: int, codec: str, compression_level: float = 0.5, max_delay_s: float = 0.1
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Encode and decode through libsndfile (``codec`` one of :data:`CODECS`), in memory.
+    """Encode and decode through libsndfile (``codec`` one of :data:`CODECS`), in memory: the
+    kind of channel ASVspoof 2021 LA/DF evaluates (Liu et al., "ASVspoof 2021: Towards Spoofed and
+    Deepfake Speech Detection in the Wild", IEEE/ACM TASLP 2023).
 
     Rates the encoder does not accept are resampled to 48 kHz (Opus) or 16 kHz and back. The
     encoder/decoder delay is measured by cross-correlation (within ``max_delay_s``) and removed; the
@@ -664,8 +684,9 @@ def codec_roundtrip(
 def packet_loss(
     wave: np.ndarray, rng: np.random.Generator, sample_rate: int, loss_rate: float, frame_ms: float = 20.0
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Zero each ``frame_ms`` frame independently with probability ``loss_rate`` (lost packets
-    without concealment). Returns ``(y, {"frames_lost": k, "frames": n})``."""
+    """Zero each ``frame_ms`` frame independently with probability ``loss_rate``: Bernoulli
+    (memoryless) packet loss without concealment, the simplest VoIP loss model (no Gilbert-Elliott
+    bursts). Returns ``(y, {"frames_lost": k, "frames": n})``."""
     _check_wave(wave)
     frame = max(1, int(round(frame_ms * sample_rate / 1000.0)))
     n = -(-wave.shape[0] // frame)
@@ -676,8 +697,9 @@ def packet_loss(
 
 @_numpy_io
 def speed(wave: np.ndarray, factor: float) -> np.ndarray:
-    """Play ``factor`` times faster (pitch changes with tempo, like sox ``speed``): FFT resampling to
-    exactly round(T / factor) samples."""
+    """Play ``factor`` times faster (pitch changes with tempo, like sox ``speed``; the speed
+    perturbation of Ko, Peddinti, Povey, Khudanpur, "Audio Augmentation for Speech Recognition",
+    Interspeech 2015): FFT resampling to exactly round(T / factor) samples."""
     _check_wave(wave)
     if factor <= 0:
         raise ValueError(f"speed factor {factor}; expected > 0")

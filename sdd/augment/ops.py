@@ -12,6 +12,7 @@ when built; ``babble`` needs an :class:`AugmentContext` carrying a pool of other
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
@@ -71,7 +72,7 @@ def register(name: str) -> Callable[[type[Op]], type[Op]]:
 
 
 @dataclass(frozen=True)
-class Op:
+class Op(abc.ABC):
     """Base class: a frozen dataclass of parameters; subclasses implement :meth:`apply`."""
 
     name: ClassVar[str] = "op"
@@ -85,11 +86,11 @@ class Op:
     def check_sample_rate(self, sample_rate: int) -> None:
         """Raise :class:`OpParamError` when the op cannot run at ``sample_rate`` Hz."""
 
+    @abc.abstractmethod
     def apply(
         self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """(T,) float32 -> ((T',) float32, drawn values)."""
-        raise NotImplementedError(f"op {self.name!r} does not implement apply")
+        """(T,) float32 -> ((T',) float32, drawn values); T' = T except for ``speed``."""
 
     def __call__(
         self,
@@ -98,7 +99,8 @@ class Op:
         rng: np.random.Generator,
         context: AugmentContext | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        y, drawn = self.apply(np.asarray(wave, dtype=np.float32), sample_rate, rng, context or AugmentContext())
+        x = np.asarray(wave, dtype=np.float32)
+        y, drawn = self.apply(x, sample_rate, rng, context or AugmentContext())
         return np.asarray(y, dtype=np.float32), drawn
 
     # validation helpers ------------------------------------------------------------------------
@@ -192,7 +194,9 @@ class LnLConvolutive(_NotchFilterParams):
         self._check_between("min_bias_lin_nonlin", -100.0, 100.0)
         self._check_between("max_bias_lin_nonlin", -100.0, 100.0)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         return F.lnl_convolutive_noise(
             wave, rng, sample_rate, n_f=self.n_f, min_bias_lin_nonlin=self.min_bias_lin_nonlin,
             max_bias_lin_nonlin=self.max_bias_lin_nonlin, **self._filter_kwargs(),
@@ -212,7 +216,9 @@ class ISDImpulsive(Op):
         self._check_between("p", 0.0, 100.0)
         self._check_between("g_sd", 0.0, 100.0)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         return F.isd_additive_noise(wave, rng, p=self.p, g_sd=self.g_sd)
 
 
@@ -230,7 +236,9 @@ class SSIColoured(_NotchFilterParams):
         super().validate()
         self._check_order("snr_min", "snr_max", -30.0, 100.0)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         return F.ssi_additive_noise(
             wave, rng, sample_rate, snr_min=self.snr_min, snr_max=self.snr_max, **self._filter_kwargs()
         )
@@ -251,7 +259,9 @@ class ColouredNoise(Op):
     def validate(self) -> None:
         self._check_range("snr_db", -30.0, 100.0)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         snr = _uniform(rng, self.snr_db)
         noise = F.coloured_noise(wave.shape[0], rng, self.colour)
         return F.add_noise_at_snr(wave, noise, snr), {"snr_db": snr}
@@ -292,7 +302,9 @@ class FolderNoise(Op):
         _check_folder(self, "folder")
         self._check_range("snr_db", -30.0, 100.0)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         files = _list_audio(self.folder)
         i = int(rng.integers(len(files)))
         snr = _uniform(rng, self.snr_db)
@@ -315,7 +327,9 @@ class Babble(Op):
         self._check_range("n_talkers", 1, 64)
         self._check_range("snr_db", -30.0, 100.0)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         others = [i for i in range(len(context.pool)) if i != context.exclude]
         if not others:
             raise ValueError("babble needs an AugmentContext with a pool of other utterances; got none")
@@ -348,7 +362,9 @@ class Reverb(Op):
         self._check_range("drr_db", -20.0, 40.0)
         _check_folder(self, "rir_folder")
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         if self.rir_folder is not None:
             files = _list_audio(self.rir_folder)
             i = int(rng.integers(len(files)))
@@ -375,7 +391,9 @@ class MuLaw(Op):
         self._check_between("mu", 1, 65535)
         self._check_between("bits", 2, 16)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         return F.mulaw(wave, self.mu, self.bits), {}
 
 
@@ -391,7 +409,9 @@ class ALaw(Op):
         self._check_between("a", 1.0, 1000.0)
         self._check_between("bits", 2, 16)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         return F.alaw(wave, self.a, self.bits), {}
 
 
@@ -408,7 +428,9 @@ class Telephone(Op):
         self._check_order("low_hz", "high_hz", 1.0, 3999.0)
         self._check_between("order", 1, 12)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         return F.telephone_band(wave, sample_rate, self.low_hz, self.high_hz, self.order), {}
 
 
@@ -427,7 +449,9 @@ class Codec(Op):
             available = sorted(k for k, v in F.codec_support().items() if v)
             self._fail("codec", self.codec, f"a codec this libsndfile supports: {available}")
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         level = _uniform(rng, self.compression_level)
         y, d = F.codec_roundtrip(wave, sample_rate, self.codec, level)
         return y, {"compression_level": level, **d}
@@ -445,7 +469,9 @@ class PacketLoss(Op):
         self._check_range("loss_rate", 0.0, 1.0)
         self._check_between("frame_ms", 1.0, 1000.0)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         rate = _uniform(rng, self.loss_rate)
         y, d = F.packet_loss(wave, rng, sample_rate, rate, self.frame_ms)
         return y, {"loss_rate": rate, **d}
@@ -461,7 +487,9 @@ class Gain(Op):
     def validate(self) -> None:
         self._check_range("gain_db", -60.0, 40.0)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         g = _uniform(rng, self.gain_db)
         return F.gain(wave, g), {"gain_db": g}
 
@@ -476,6 +504,8 @@ class Speed(Op):
     def validate(self) -> None:
         self._check_range("factor", 0.25, 4.0)
 
-    def apply(self, wave, sample_rate, rng, context):
+    def apply(
+        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         f = _uniform(rng, self.factor)
         return F.speed(wave, f), {"factor": f}

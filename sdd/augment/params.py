@@ -40,7 +40,9 @@ class AugmentParams:
         if not 1 <= self.copies <= 100:
             raise ConfigError(f"{SECTION}.copies: got {self.copies!r}; expected an integer in [1, 100]")
         if not 8000 <= self.sample_rate <= 96000:
-            raise ConfigError(f"{SECTION}.sample_rate: got {self.sample_rate!r}; expected an integer in [8000, 96000] Hz")
+            raise ConfigError(
+                f"{SECTION}.sample_rate: got {self.sample_rate!r}; expected an integer in [8000, 96000] Hz"
+            )
         clash = sorted(set(self.policies) & set(BUILTIN_POLICIES))
         if clash:
             raise ConfigError(

@@ -19,6 +19,7 @@ are preserved. Inputs must be finite; a non-finite output is a bug and raises.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,18 +66,25 @@ BUILTIN_POLICIES: dict[str, list[dict[str, Any]]] = {
 }
 
 
-class Node:
-    """A node of a policy tree: ``node(wave, sr, rng, ctx) -> (wave, drawn)``."""
+class Node(abc.ABC):
+    """A node of a policy tree: ``node(wave, sr, rng, ctx) -> (wave, drawn)``; with ``prob`` < 1 it
+    applies with that probability (one ``rng.random()`` draw) and passes the wave through otherwise."""
 
     prob: float = 1.0
 
-    def run(self, wave: np.ndarray, sr: int, rng: np.random.Generator, ctx: AugmentContext) -> tuple[np.ndarray, Any]:
-        raise NotImplementedError(f"{type(self).__name__} does not implement run")
+    @abc.abstractmethod
+    def run(
+        self, wave: np.ndarray, sr: int, rng: np.random.Generator, ctx: AugmentContext
+    ) -> tuple[np.ndarray, Any]:
+        """(T,) float32 -> ((T',) float32, drawn-parameter record)."""
 
+    @abc.abstractmethod
     def ops(self) -> list[Op]:
-        raise NotImplementedError(f"{type(self).__name__} does not implement ops")
+        """The ops under this node, in definition order."""
 
-    def __call__(self, wave: np.ndarray, sr: int, rng: np.random.Generator, ctx: AugmentContext) -> tuple[np.ndarray, Any]:
+    def __call__(
+        self, wave: np.ndarray, sr: int, rng: np.random.Generator, ctx: AugmentContext
+    ) -> tuple[np.ndarray, Any]:
         if self.prob < 1.0:
             if not rng.random() < self.prob:
                 return wave, {"applied": False}
@@ -90,7 +98,9 @@ class OpNode(Node):
     op: Op
     prob: float = 1.0
 
-    def run(self, wave, sr, rng, ctx):
+    def run(
+        self, wave: np.ndarray, sr: int, rng: np.random.Generator, ctx: AugmentContext
+    ) -> tuple[np.ndarray, Any]:
         y, drawn = self.op(wave, sr, rng, ctx)
         return y, {"op": self.op.name, **drawn}
 
@@ -103,7 +113,9 @@ class Chain(Node):
     children: list[Node]
     prob: float = 1.0
 
-    def run(self, wave, sr, rng, ctx):
+    def run(
+        self, wave: np.ndarray, sr: int, rng: np.random.Generator, ctx: AugmentContext
+    ) -> tuple[np.ndarray, Any]:
         records = []
         for child in self.children:
             wave, rec = child(wave, sr, rng, ctx)
@@ -120,7 +132,9 @@ class OneOf(Node):
     weights: np.ndarray
     prob: float = 1.0
 
-    def run(self, wave, sr, rng, ctx):
+    def run(
+        self, wave: np.ndarray, sr: int, rng: np.random.Generator, ctx: AugmentContext
+    ) -> tuple[np.ndarray, Any]:
         i = int(rng.choice(len(self.children), p=self.weights))
         y, rec = self.children[i](wave, sr, rng, ctx)
         return y, {"one_of": i, "chosen": rec}
@@ -134,7 +148,9 @@ class Parallel(Node):
     children: list[Node]
     prob: float = 1.0
 
-    def run(self, wave, sr, rng, ctx):
+    def run(
+        self, wave: np.ndarray, sr: int, rng: np.random.Generator, ctx: AugmentContext
+    ) -> tuple[np.ndarray, Any]:
         total = np.zeros(wave.shape[0], dtype=np.float64)
         records = []
         for child in self.children:
@@ -154,7 +170,9 @@ _COMPOSITES = ("op", "chain", "one_of", "parallel")
 
 def _parse_entry(entry: Any, where: str) -> Node:
     if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: got {entry!r}; expected a mapping with one of the keys {list(_COMPOSITES)}")
+        raise ConfigError(
+            f"{where}: got {entry!r}; expected a mapping with one of the keys {list(_COMPOSITES)}"
+        )
     kinds = [k for k in _COMPOSITES if k in entry]
     if len(kinds) != 1:
         raise ConfigError(f"{where}: got keys {sorted(entry)}; expected exactly one of {list(_COMPOSITES)}")
@@ -185,7 +203,8 @@ def _parse_entry(entry: Any, where: str) -> Node:
         or sum(weights) <= 0
     ):
         raise ConfigError(
-            f"{where}.weights: got {weights!r}; expected {len(children)} non-negative numbers with a positive sum"
+            f"{where}.weights: got {weights!r}; "
+            f"expected {len(children)} non-negative numbers with a positive sum"
         )
     w = np.asarray(weights, dtype=np.float64)
     return OneOf(children, w / w.sum(), prob)
@@ -267,7 +286,8 @@ def build_policy(params: AugmentParams) -> Policy:
     specs = policy_specs(params.policies)
     if params.policy not in specs:
         raise ConfigError(f"augment.policy: got {params.policy!r}; expected one of {sorted(specs)}")
-    where = (
-        f"augment.policies.{params.policy}" if params.policy in params.policies else f"built-in policy {params.policy}"
-    )
+    if params.policy in params.policies:
+        where = f"augment.policies.{params.policy}"
+    else:
+        where = f"built-in policy {params.policy}"
     return Policy(params.policy, parse_policy(specs[params.policy], where), specs[params.policy])

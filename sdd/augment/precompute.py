@@ -180,8 +180,11 @@ def _remove_stale(out_dir: Path, keep: set[str]) -> None:
     if not audio.is_dir():
         return
     stale = [
-        p for p in audio.rglob("*")
-        if p.is_file() and p.suffix in (".flac", ".json") and p.with_suffix(".flac").relative_to(out_dir).as_posix() not in keep
+        p
+        for p in audio.rglob("*")
+        if p.is_file()
+        and p.suffix in (".flac", ".json")
+        and p.with_suffix(".flac").relative_to(out_dir).as_posix() not in keep
     ]
     for p in stale:
         p.unlink()
@@ -218,7 +221,9 @@ def _results(jobs: list[_Job], workers: int, init_args: tuple[Any, ...]) -> Iter
         bar.close()
 
 
-def precompute(manifest: pd.DataFrame, out_dir: Path, params: AugmentParams, *, workers: int = 2) -> pd.DataFrame:
+def precompute(
+    manifest: pd.DataFrame, out_dir: Path, params: AugmentParams, *, workers: int = 2
+) -> pd.DataFrame:
     """Write ``params.copies`` augmented copies of every utterance in ``manifest``.
 
     Args:
@@ -247,7 +252,8 @@ def precompute(manifest: pd.DataFrame, out_dir: Path, params: AugmentParams, *, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_temp_files(out_dir)
-    src = manifest.assign(utt_id=manifest["utt_id"].astype(str)).sort_values("utt_id", kind="stable").reset_index(drop=True)
+    src = manifest.assign(utt_id=manifest["utt_id"].astype(str))
+    src = src.sort_values("utt_id", kind="stable").reset_index(drop=True)
     # babble talkers come from bona fide utterances only: spoofed speech mixed into a bona fide copy
     # would plant spoofing artefacts in a bona fide training example
     bona = src["label"].astype(str).str.lower().str.replace(r"[\s_-]", "", regex=True) == "bonafide"

@@ -59,7 +59,8 @@ def plot_op_spectrograms(wave: np.ndarray, sample_rate: int, out_png: Path, seed
     """
     wave = np.asarray(wave, dtype=np.float32)
     panels: list[tuple[str, np.ndarray]] = [("clean", wave)]
-    ctx = AugmentContext(pool=(np.roll(wave, wave.shape[0] // 3), np.roll(wave, wave.shape[0] // 2), wave[::-1].copy()))
+    n = wave.shape[0]
+    ctx = AugmentContext(pool=(np.roll(wave, n // 3), np.roll(wave, n // 2), wave[::-1].copy()))
     for name, cls in OPS.items():
         try:
             op = cls()
@@ -100,8 +101,9 @@ def drawn_values(params_json: str | dict[str, Any]) -> dict[str, list[float]]:
         elif isinstance(node, list):
             for v in node:
                 walk(v, op, key)
-        elif isinstance(node, (int, float)) and not isinstance(node, bool) and op is not None and key is not None:
-            out[f"{op}.{key}"].append(float(node))
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            if op is not None and key is not None:
+                out[f"{op}.{key}"].append(float(node))
 
     walk(tree, None, None)
     return dict(out)

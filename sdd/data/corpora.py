@@ -12,8 +12,8 @@ A corpus is a named entry of ``params.yaml``'s ``corpora`` section with a ``type
       itw: {type: in_the_wild, url: https://...}   # or source_dir: /data/release_in_the_wild
 
 Each type is a :class:`CorpusType` entry (a registry, no if/elif chain) bundling its config class,
-its splits, its fetch function and its protocol reader. Layouts, formats and checksums follow
-``docs/data.md`` (ASVspoof 2019 LA: Wang et al., "ASVspoof 2019: a large-scale public database of
+its splits, its fetch function and its protocol reader. Layouts, formats and checksums are the
+published ones (ASVspoof 2019 LA: Wang et al., "ASVspoof 2019: a large-scale public database of
 synthesized, converted and replayed speech", CSL 2020; ASVspoof 2021: Liu et al., "ASVspoof 2021:
 towards spoofed and deepfake speech detection in the wild", IEEE/ACM TASLP 2023; In-the-Wild:
 Mueller et al., "Does audio deepfake detection generalize?", Interspeech 2022).
@@ -972,7 +972,7 @@ def parse_corpus(name: str, data: dict) -> CorpusConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: got {data!r}; expected a mapping with a `type` key")
     kind = data.get("type")
-    if kind not in CORPUS_TYPES:
+    if not isinstance(kind, str) or kind not in CORPUS_TYPES:
         raise ConfigError(f"{where}.type: got {kind!r}; expected one of {sorted(CORPUS_TYPES)}")
     try:
         return build(CORPUS_TYPES[kind].config_cls, data, where)

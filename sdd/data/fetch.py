@@ -10,8 +10,9 @@
   paths, ``..`` components and links pointing outside the target are rejected.
 - :func:`fetch_archives` ties them together: one or more archives (multi-part corpora such as
   ASVspoof 2021 DF are several complete ``.tar.gz`` files) are extracted into a staging directory
-  that is moved into place only when every archive is in, and a marker records what was fetched so a
-  rerun on complete data does nothing.
+  whose contents move into place only when every archive is in (a rerun after a failure skips the
+  archives already extracted), and a marker records what was fetched so a rerun on complete data
+  does nothing.
 """
 
 from __future__ import annotations
@@ -302,7 +303,9 @@ def download(
                 f"{url}: giving up after {retries} retries without progress (last error: {reason})"
             )
         if attempts > 20 * (retries + 1):  # progress each time but never finishing (e.g. Range ignored)
-            raise DownloadError(f"{url}: giving up after {attempts} interrupted attempts (last error: {reason})")
+            raise DownloadError(
+                f"{url}: giving up after {attempts} interrupted attempts (last error: {reason})"
+            )
         wait = min(backoff_s * 2 ** max(failures - 1, 0), 60.0)
         log.warning("%s: transfer interrupted (%s); retrying in %.1f s", url, reason, wait)
         time.sleep(wait)
@@ -523,34 +526,50 @@ def fetch_archives(
         return summary
     dest.mkdir(parents=True, exist_ok=True)
     downloads = dest / ".downloads"
-    staging = dest / f".staging-{uuid.uuid4().hex[:8]}"
+    # Persistent staging: archives already extracted by an interrupted run (multi-part corpora) are
+    # not downloaded again; each has a done-record written only after its extraction completed.
+    staging = dest / ".staging"
     records = []
     try:
         for archive in archives:
+            done = staging / f".done-{archive.filename}.json"
+            wanted = {"url": archive.url, "md5": archive.md5, "sha256": archive.sha256}
+            if done.is_file():
+                previous = json.loads(done.read_text(encoding="utf-8"))
+                if previous.get("wanted") == wanted:
+                    log.info("%s: extracted by an earlier run; not fetched again", archive.filename)
+                    records.append(previous["record"])
+                    continue
             log.info("downloading %s -> %s", archive.url, downloads / archive.filename)
             file = download(archive.url, downloads / archive.filename, retries=retries, backoff_s=backoff_s,
                             expected_size=archive.size)  # fmt: skip
             log.info("verifying %s (%s checksum)", file.name, archive.checksum_source)
             record = verify_archive(file, archive)
             log.info("extracting %s", file.name)
-            record["members"] = safe_extract(file, staging)
+            try:
+                record["members"] = safe_extract(file, staging)
+            except UnsafeArchiveError:
+                shutil.rmtree(staging)  # drop whatever the bad archive wrote before it was caught
+                raise
+            _atomic_write_text(done, json.dumps({"wanted": wanted, "record": record}))
             records.append(record)
             if not keep_archives:
                 file.unlink()
         missing = [r for r in required if not (staging / r).exists() and not (dest / r).exists()]
         if missing:
+            shutil.rmtree(staging)
             raise FetchError(
                 f"{dest}: after extracting {[a.filename for a in archives]} these expected paths are "
-                "missing: "
-                f"{missing} (is this the right archive?)"
+                f"missing: {missing} (is this the right archive?)"
             )
         for entry in sorted(staging.iterdir()):
+            if entry.name.startswith(".done-"):
+                continue
             replace_dir(entry, dest / entry.name) if entry.is_dir() else os.replace(entry, dest / entry.name)
+        shutil.rmtree(staging)
         summary = {"source": "download", "dest": display_path(dest), "archives": records}
         write_marker(dest, fingerprint, summary)
     finally:
-        if staging.exists():
-            shutil.rmtree(staging)
         if downloads.is_dir() and not any(downloads.iterdir()):
             downloads.rmdir()
     log.info("%s: fetched %d archive(s)", dest, len(records))
