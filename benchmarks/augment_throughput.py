@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, audio_s / cpu, audio_s / wall))
 
     print(f"{args.n_utts} utterances, {audio_s:.1f} s of audio at {SAMPLE_RATE} Hz, 1 thread")
-    print(f"| policy | x real time per core (CPU) | x real time (wall) | vs reference rawboost4 |")
+    print("| policy | x real time per core (CPU) | x real time (wall) | vs reference rawboost4 |")
     print("|---|---:|---:|---:|")
     ref = rows[0][1]
     for name, rt_cpu, rt_wall in rows:

@@ -31,11 +31,16 @@ log = logging.getLogger(__name__)
 
 #: Names of the entries of :func:`hand_features`, in order.
 FEATURE_NAMES: tuple[str, ...] = (
-    "energy_db_mean", "energy_db_std",
-    "zcr_mean", "zcr_std",
-    "centroid_hz_mean", "centroid_hz_std",
-    "rolloff_hz_mean", "rolloff_hz_std",
-    "flatness_mean", "flatness_std",
+    "energy_db_mean",
+    "energy_db_std",
+    "zcr_mean",
+    "zcr_std",
+    "centroid_hz_mean",
+    "centroid_hz_std",
+    "rolloff_hz_mean",
+    "rolloff_hz_std",
+    "flatness_mean",
+    "flatness_std",
     "duration_s",
 )
 
@@ -137,7 +142,9 @@ def _feature_matrix(frame: pd.DataFrame, workers: int) -> np.ndarray:
 def _check_manifest(frame: pd.DataFrame, name: str) -> None:
     missing = [c for c in _REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"manifest {name!r}: missing column(s) {missing}; expected {list(_REQUIRED_COLUMNS)}")
+        raise ValueError(
+            f"manifest {name!r}: missing column(s) {missing}; expected {list(_REQUIRED_COLUMNS)}"
+        )
     bad = sorted(set(frame["label"]) - {"bonafide", "spoof"})
     if bad:
         raise ValueError(f"manifest {name!r}: label values {bad}; expected 'bonafide' or 'spoof'")
@@ -167,13 +174,17 @@ def hand_feature_baseline(
     _check_manifest(train, "train")
     for name, frame in evals.items():
         _check_manifest(frame, name)
-    log.info("hand-feature baseline: %d train utterances, eval sets %s (seed %d)", len(train), list(evals), seed)
+    log.info(
+        "hand-feature baseline: %d train utterances, eval sets %s (seed %d)", len(train), list(evals), seed
+    )
     x_train = _feature_matrix(train, workers)
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     y_train = (train["label"].to_numpy() == "bonafide").astype(np.float64)
     beta, bias = fit_logistic((x_train - mean) / std, y_train)
-    log.info("hand-feature baseline weights: %s", dict(zip(FEATURE_NAMES, np.round(beta, 3).tolist())))
+    log.info(
+        "hand-feature baseline weights: %s", dict(zip(FEATURE_NAMES, np.round(beta, 3).tolist(), strict=True))
+    )
     results: dict[str, dict[str, object]] = {}
     for name, frame in evals.items():
         scores = ((_feature_matrix(frame, workers) - mean) / std) @ beta + bias  # bona fide log-odds

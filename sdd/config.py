@@ -344,7 +344,7 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
 
     if not isinstance(raw, dict):
         raise ConfigError(f"params.yaml: got {type(raw).__name__}; expected a mapping of keys")
-    params = build(Params, raw, "params")
+    params = build(Params, raw, "")
     # Sub-validations that need more than types.
     normalize_align(params.align, "align")
     _check_regime(params.regime, "regime")

@@ -40,6 +40,10 @@ def _describe(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
 def _convert(value: Any, tp: Any, where: str) -> Any:
     origin = get_origin(tp)
     if tp is Any:
@@ -82,7 +86,7 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ConfigError(f"{where}: key {k!r} is not a string")
-            out[k] = _convert(v, val_tp, f"{where}.{k}")
+            out[k] = _convert(v, val_tp, _join(where, k))
         return out
     if tp is bool:
         if isinstance(value, bool):
@@ -110,7 +114,7 @@ def build(cls: type[T], data: typing.Mapping[str, Any] | None, where: str) -> T:
         cls: a dataclass; fields without defaults are required. Its ``__post_init__`` may raise
             :class:`ConfigError` for range and consistency checks.
         data: the mapping from params.yaml (``None`` means empty).
-        where: the dotted key of ``data`` in params.yaml, used in error messages.
+        where: the dotted key of ``data`` in params.yaml, used in error messages ("" for the root).
     """
     data = {} if data is None else data
     if not isinstance(data, dict):
@@ -118,20 +122,21 @@ def build(cls: type[T], data: typing.Mapping[str, Any] | None, where: str) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; expected keys among {sorted(fields)}")
+        prefix = f"{where}: " if where else ""
+        raise ConfigError(f"{prefix}unknown key(s) {unknown}; expected keys among {sorted(fields)}")
     hints = get_type_hints(cls)
     kwargs = {}
     for name, f in fields.items():
         if name in data:
-            kwargs[name] = _convert(data[name], hints[name], f"{where}.{name}")
+            kwargs[name] = _convert(data[name], hints[name], _join(where, name))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{where}.{name}: missing; expected {_describe(hints[name])}")
+            raise ConfigError(f"{_join(where, name)}: missing; expected {_describe(hints[name])}")
     try:
         return cls(**kwargs)
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+        raise ConfigError(f"{where or 'params'}: {exc}") from exc
 
 
 def to_dict(obj: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Hand-feature baseline: feature definitions on known signals and the fit on separable / identical classes."""
+"""Hand-feature baseline: features of known signals; the fit on separable and identical classes."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ SR = 16000
 
 
 def test_features_of_a_sine() -> None:
-    feats = dict(zip(FEATURE_NAMES, hand_features(sine(1000.0, 1.0, SR, 0.5), SR)))
+    feats = dict(zip(FEATURE_NAMES, hand_features(sine(1000.0, 1.0, SR, 0.5), SR), strict=True))
     assert len(feats) == 11
     assert feats["duration_s"] == pytest.approx(1.0)
     assert feats["energy_db_mean"] == pytest.approx(10 * np.log10(0.125), abs=0.05)  # mean square of 0.5 sin
@@ -28,7 +28,7 @@ def test_features_of_a_sine() -> None:
 
 
 def test_white_noise_is_flat_and_bright(rng: np.random.Generator) -> None:
-    feats = dict(zip(FEATURE_NAMES, hand_features(0.1 * rng.standard_normal(SR), SR)))
+    feats = dict(zip(FEATURE_NAMES, hand_features(0.1 * rng.standard_normal(SR), SR), strict=True))
     assert feats["flatness_mean"] > 0.4
     assert feats["centroid_hz_mean"] == pytest.approx(SR / 4, rel=0.1)
     assert feats["zcr_mean"] == pytest.approx(0.5, abs=0.05)
@@ -57,11 +57,20 @@ def _manifest(root: Path, name: str, rng: np.random.Generator, n: int, spoof_fre
         bona = i < n
         freq = 300.0 if bona else spoof_freq
         dur = rng.uniform(0.5, 1.0)
-        wave = sine(freq, dur, SR, rng.uniform(0.1, 0.5)) + 0.01 * rng.standard_normal(int(dur * SR)).astype(np.float32)
+        wave = sine(freq, dur, SR, rng.uniform(0.1, 0.5)) + 0.01 * rng.standard_normal(int(dur * SR)).astype(
+            np.float32
+        )
         path = root / name / f"{i}.flac"
         write_audio(path, wave, SR)
         attack = "-" if bona else ("A01" if i % 2 else "A02")
-        rows.append({"utt_id": f"{name}_{i}", "path": str(path), "label": "bonafide" if bona else "spoof", "attack": attack})
+        rows.append(
+            {
+                "utt_id": f"{name}_{i}",
+                "path": str(path),
+                "label": "bonafide" if bona else "spoof",
+                "attack": attack,
+            }
+        )
     return pd.DataFrame(rows)
 
 

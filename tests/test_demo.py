@@ -11,7 +11,15 @@ import pytest
 import soundfile as sf
 
 from sdd.configbase import ConfigError, build
-from sdd.data.demo import ATTACKS, DEGRADATIONS, SPLITS, DemoConfig, generate_demo, protocol_path, synthesize_utterance
+from sdd.data.demo import (
+    ATTACKS,
+    DEGRADATIONS,
+    SPLITS,
+    DemoConfig,
+    generate_demo,
+    protocol_path,
+    synthesize_utterance,
+)
 
 N = 8  # utterances per class per split
 CFG = DemoConfig(seed=3, n_per_split=N, n_speakers_per_split=3, min_duration_s=2.0, max_duration_s=2.5)
@@ -20,7 +28,9 @@ CFG = DemoConfig(seed=3, n_per_split=N, n_speakers_per_split=3, min_duration_s=2
 def _digest(root: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under ``root``."""
     return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -42,7 +52,8 @@ def test_layout_exact(corpus: Path) -> None:
         f"ASVspoof2019.LA.cm.{s}.txt" for s in ("train.trn", "dev.trl", "eval.trl", "eval_degraded.trl")
     )
     assert sorted(p.name for p in la.iterdir()) == sorted(
-        ["ASVspoof2019_LA_cm_protocols"] + [f"ASVspoof2019_LA_{s}" for s in ("train", "dev", "eval", "eval_degraded")]
+        ["ASVspoof2019_LA_cm_protocols"]
+        + [f"ASVspoof2019_LA_{s}" for s in ("train", "dev", "eval", "eval_degraded")]
     )
     assert not list(corpus.parent.glob(".*tmp*")), "temporary folder left behind"
 
@@ -71,7 +82,11 @@ def test_balanced_counts_and_attacks(corpus: Path, split: str) -> None:
     keys = [r[4] for r in rows]
     assert keys.count("bonafide") == N and keys.count("spoof") == N
     systems = [r[3] for r in rows if r[4] == "spoof"]
-    expected = ("A01", "A02", "A03", "A04") if split in ("train", "dev") else ("A01", "A02", "A03", "A04", "A05", "A06")
+    expected = (
+        ("A01", "A02", "A03", "A04")
+        if split in ("train", "dev")
+        else ("A01", "A02", "A03", "A04", "A05", "A06")
+    )
     assert SPLITS[split].attacks == expected
     assert set(systems) == set(expected)
     counts = [systems.count(a) for a in expected]
@@ -104,7 +119,11 @@ def test_deterministic_across_workers_and_seeds(corpus: Path, tmp_path: Path) ->
     generate_demo(CFG, again, workers=1)
     assert _digest(again) == _digest(corpus)
     other = tmp_path / "other"
-    generate_demo(DemoConfig(seed=4, n_per_split=N, n_speakers_per_split=3, min_duration_s=2.0, max_duration_s=2.5), other, workers=1)
+    generate_demo(
+        DemoConfig(seed=4, n_per_split=N, n_speakers_per_split=3, min_duration_s=2.0, max_duration_s=2.5),
+        other,
+        workers=1,
+    )
     a, b = _digest(corpus), _digest(other)
     assert a.keys() != b.keys()  # different ids
     assert sorted(a.values()) != sorted(b.values())  # different audio
@@ -166,4 +185,10 @@ def test_config_rejects_bad_values(data: dict, key: str) -> None:
 
 def test_config_defaults() -> None:
     cfg = build(DemoConfig, {}, "corpora.demo")
-    assert (cfg.seed, cfg.n_per_split, cfg.sample_rate, cfg.min_duration_s, cfg.max_duration_s) == (0, 300, 16000, 2.0, 4.0)
+    assert (cfg.seed, cfg.n_per_split, cfg.sample_rate, cfg.min_duration_s, cfg.max_duration_s) == (
+        0,
+        300,
+        16000,
+        2.0,
+        4.0,
+    )
