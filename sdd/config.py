@@ -111,6 +111,7 @@ class TrainParams:
     optimizer: Literal["adam", "adamw"] = "adam"
     crop_samples: int = 32000  # both views of a pair get the same crop
     crop: Literal["first", "random"] = "first"  # DPDA: first N samples, repeat-padded
+    dev_samples: int = 64600  # dev loss/EER on the first N samples, as scoring does (score.num_samples)
     bonafide_weight: float = 0.5  # weighted CE; DPDA/SSL-AASIST use 0.9 (bona fide) / 0.1 (spoof)
     spoof_weight: float = 0.5
     patience: int = 3  # early stopping on CLEAN dev loss
@@ -120,7 +121,7 @@ class TrainParams:
     threads: int = 2  # torch intra-op threads; fixed so CPU results are bit-for-bit reproducible
 
     def __post_init__(self) -> None:
-        positive = ("epochs", "batch_size", "crop_samples", "average_best", "telemetry_every", "threads")
+        positive = ("epochs", "batch_size", "crop_samples", "dev_samples", "average_best", "telemetry_every", "threads")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name}: got {getattr(self, name)}; expected a positive integer")

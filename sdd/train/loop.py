@@ -107,9 +107,10 @@ def _collate(ds: PairDataset, idx: list[int]) -> tuple[torch.Tensor, torch.Tenso
 
 @torch.no_grad()
 def evaluate_dev(model: Detector, dev: pd.DataFrame, arm: ArmConfig, weight: torch.Tensor) -> dict[str, float]:
-    """Clean dev loss (weighted CE) and dev EER, on the first ``crop_samples`` of each utterance."""
+    """Clean dev loss (weighted CE) and dev EER, on the first ``dev_samples`` of each utterance
+    (repeat-padded), the same input the score stage uses."""
     model.eval()
-    ds = PairDataset(dev, arm.train.crop_samples, "first", arm.sample_rate)
+    ds = PairDataset(dev, arm.train.dev_samples, "first", arm.sample_rate)
     losses, scores, labels = [], [], []
     for start in range(0, len(ds), arm.train.batch_size):
         x, _, y = _collate(ds, list(range(start, min(start + arm.train.batch_size, len(ds)))))
