@@ -452,13 +452,8 @@ def arm_from_dict(data: dict[str, Any]) -> ArmConfig:
 
 def write_plan(docs: dict[str, Any], out_dir: Path) -> None:
     """Write the plan documents under ``out_dir`` (sorted keys, so equal plans hash equally)."""
-    import json
-    import os
+    from sdd import atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for rel, doc in docs.items():
-        path = out_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        atomic.write_json(out_dir / rel, doc)

@@ -29,12 +29,10 @@ unpickle); per-condition t-DCFs are not reported.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sdd import atomic
 from sdd import metrics as M
 
 __all__ = [
@@ -655,17 +654,6 @@ def evaluate_trials(
 # --------------------------------------------------------------------------------------------------
 
 
-def _write_json_atomic(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -722,7 +710,7 @@ def cli_main(argv: list[str]) -> int:
             seed=args.seed,
             calibration=calibration,
         )
-        _write_json_atomic(args.out, result)
+        atomic.write_json(args.out, result, indent=1, sort_keys=False, allow_nan=False)
     except (EvaluationError, M.MetricsError, OSError) as e:
         print(f"sdd evaluate: error: {e}", file=sys.stderr)
         return 2

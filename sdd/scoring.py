@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -17,6 +16,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from sdd import atomic
 from sdd.config import ScoreParams
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,7 @@ def score_paths(model, paths: Sequence[Path], params: ScoreParams, sample_rate: 
 
 def write_scores(path: Path, utt_ids: Sequence[str], scores: np.ndarray) -> None:
     """Write ``utt_id score`` lines (the official ASVspoof score-file format) atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text("".join(f"{u} {s:.8f}\n" for u, s in zip(utt_ids, scores)))
-    os.replace(tmp, path)
+    atomic.write_text(path, "".join(f"{u} {s:.8f}\n" for u, s in zip(utt_ids, scores)))
 
 
 def score_manifest(model, manifest: pd.DataFrame, params: ScoreParams, sample_rate: int = 16000) -> np.ndarray:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from sdd import atomic
 from sdd.config import RESTORE_HINT
 from sdd.configbase import ConfigError
 
@@ -36,7 +35,4 @@ def run_stage(name: str, main: Callable[[], Any]) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temp file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n")
-    os.replace(tmp, path)
+    atomic.write_json(path, data, default=float)

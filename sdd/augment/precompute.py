@@ -34,6 +34,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
+from sdd import atomic
 from sdd.augment.functional import codec_support
 from sdd.augment.ops import AugmentContext
 from sdd.augment.params import AugmentParams
@@ -88,14 +89,6 @@ def _copy_key(params: AugmentParams, utt_id: str, copy: int, source: str) -> dic
     }
 
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(obj, sort_keys=True))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _read_done(flac: Path, key: dict[str, Any]) -> dict[str, Any] | None:
@@ -151,7 +144,7 @@ def _run_job(job: _Job) -> list[dict[str, Any]]:
             meta = {"key": key, "params": drawn, "n_samples": int(y.shape[0])}
             flac.parent.mkdir(parents=True, exist_ok=True)
             flac.unlink(missing_ok=True)  # a stale copy must not pass as done with the new sidecar
-            _write_json_atomic(flac.with_suffix(".json"), meta)
+            atomic.write_text(flac.with_suffix(".json"), json.dumps(meta, sort_keys=True))
             write_audio(flac, y, params.sample_rate)
         rows.append(
             {
@@ -192,14 +185,6 @@ def _remove_stale(out_dir: Path, keep: set[str]) -> None:
         log.info("removed %d stale files (other policy/seed/copies) from %s", len(stale), audio)
 
 
-def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _results(jobs: list[_Job], workers: int, init_args: tuple[Any, ...]) -> Iterable[list[dict[str, Any]]]:
@@ -269,5 +254,5 @@ def precompute(
     out = out.join(labels, on="source_utt_id")
     out = out.sort_values(["source_utt_id", "copy"], kind="stable").reset_index(drop=True)[MANIFEST_COLUMNS]
     _remove_stale(out_dir, set(out["path"]))
-    _write_csv_atomic(out, out_dir / "manifest.csv")
+    atomic.write_csv(out, out_dir / "manifest.csv")
     return out

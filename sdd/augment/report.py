@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import matplotlib
+
+from sdd import atomic
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -27,16 +28,11 @@ __all__ = ["drawn_values", "plot_op_spectrograms", "plot_param_distributions"]
 
 
 def _save(fig: Any, out_png: Path) -> None:
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_png.with_name(f".{out_png.name}.tmp{os.getpid()}.png")
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, out_png)
+        with atomic.atomic_path(out_png, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=110)
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _spec_db(wave: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,6 +13,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from sdd import atomic
+
 __all__ = ["AudioError", "AudioInfo", "check_audio", "read_audio", "resample", "write_audio"]
 
 
@@ -57,17 +59,11 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
 def write_audio(path: str | os.PathLike[str], wave: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
     """Write mono audio atomically (temp file in the same folder, then rename); FLAC/WAV by suffix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     fmt = {".flac": "FLAC", ".wav": "WAV", ".ogg": "OGG"}.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"{path}: unsupported audio suffix {path.suffix!r}; expected .flac, .wav or .ogg")
-    try:
+    with atomic.atomic_path(path) as tmp:
         sf.write(os.fspath(tmp), np.clip(wave, -1.0, 1.0), sample_rate, subtype=subtype, format=fmt)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 @dataclass(frozen=True)

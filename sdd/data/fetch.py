@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from sdd import atomic
 from sdd.paths import repo_root
 
 __all__ = [
@@ -154,18 +155,9 @@ def read_marker(dest: Path) -> dict | None:
 def write_marker(dest: Path, fingerprint: dict, summary: dict) -> None:
     """Atomically write the completion marker (fingerprint of the request + the summary)."""
     text = json.dumps({"fingerprint": fingerprint, "summary": summary}, indent=1)
-    _atomic_write_text(Path(dest) / MARKER, text)
+    atomic.write_text(Path(dest) / MARKER, text)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def replace_dir(src: Path, dest: Path) -> None:
@@ -551,7 +543,7 @@ def fetch_archives(
             except UnsafeArchiveError:
                 shutil.rmtree(staging)  # drop whatever the bad archive wrote before it was caught
                 raise
-            _atomic_write_text(done, json.dumps({"wanted": wanted, "record": record}))
+            atomic.write_text(done, json.dumps({"wanted": wanted, "record": record}))
             records.append(record)
             if not keep_archives:
                 file.unlink()

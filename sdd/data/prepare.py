@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from sdd import atomic
 from sdd.data.audio import AudioError, check_audio
 from sdd.data.fetch import display_path
 from sdd.paths import repo_root
@@ -166,14 +167,6 @@ def check_files(paths: Sequence[str], *, workers: int = 2, cache_path: Path | No
 # --------------------------------------------------------------------------------------------------
 
 
-def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _split_report(df: pd.DataFrame) -> dict[str, Any]:
@@ -267,8 +260,8 @@ def prepare_corpus(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for split, df in manifests.items():
-        _atomic_csv(df, out_dir / f"{split}.csv")
-    _atomic_csv(bad, out_dir / "skipped.csv")
+        atomic.write_csv(df, out_dir / f"{split}.csv")
+    atomic.write_csv(bad, out_dir / "skipped.csv")
     report = {
         "corpus_type": cfg.type,
         "splits": {s: _split_report(df) for s, df in manifests.items()},

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sdd import atomic
 from sdd.config import ArmConfig, ModelParams, arm_from_dict
 from sdd.configbase import to_dict
 from sdd.models.backbone import backbone_from_config, build_backbone
@@ -72,13 +73,10 @@ def save_detector(model: Detector, arm: ArmConfig, out_dir: Path, extra: dict[st
 
     out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = out_dir / f".model.safetensors.tmp{os.getpid()}"
-    save_file(state, str(tmp))
-    os.replace(tmp, out_dir / "model.safetensors")
+    with atomic.atomic_path(out_dir / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
     meta = {"arm": to_dict(arm), "backbone_config": model.backbone.config.to_dict(), **(extra or {})}
-    tmp = out_dir / f".config.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, out_dir / "config.json")
+    atomic.write_json(out_dir / "config.json", meta, default=str)
 
 
 def load_detector(model_dir: str | os.PathLike[str]) -> tuple[Detector, ArmConfig]:

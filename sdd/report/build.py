@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from sdd import atomic
 from sdd.report import figures
 
 log = logging.getLogger(__name__)
@@ -101,13 +102,6 @@ def render_html(blocks: list[Block], title: str) -> str:
             f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_report(
     metrics: dict,
     eval_sets: list[str],
@@ -163,5 +157,5 @@ def write_report(
             blocks.append(("img", rel(fig_dir / "conflict.png")))
     for caption, path in extra_figures:
         blocks += [("h2", caption), ("img", rel(path))]
-    _write(out_md, render_markdown(blocks))
-    _write(out_html, render_html(blocks, title))
+    atomic.write_text(out_md, render_markdown(blocks))
+    atomic.write_text(out_html, render_html(blocks, title))

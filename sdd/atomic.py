@@ -1,0 +1,52 @@
+"""Atomic file writes: write to a temp path in the same folder, then rename onto the target.
+
+A reader (or a resumed run) never sees a half-written file: either the old content or the new.
+Temp names are ``.<name>.tmp<pid>`` so interrupted runs' leftovers are recognisable (the augment
+stage removes them on resume).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = ["atomic_path", "write_csv", "write_json", "write_text"]
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
+    """Yield a temp path beside ``path``; rename it onto ``path`` if the block succeeds, else delete it.
+
+    Args:
+        path: the final file; its folder is created.
+        suffix: appended to the temp name, for writers that pick the format from the suffix (``.png``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | os.PathLike[str], data: Any, **dumps_kwargs: Any) -> None:
+    """JSON with sorted keys and indent 2 unless ``dumps_kwargs`` say otherwise, newline-terminated."""
+    kwargs = {"indent": 2, "sort_keys": True, **dumps_kwargs}
+    write_text(path, json.dumps(data, **kwargs) + "\n")
+
+
+def write_csv(df: Any, path: str | os.PathLike[str]) -> None:
+    """A pandas DataFrame as CSV without the index."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
