@@ -42,3 +42,13 @@ def test_write_report_renders_markdown_html_and_figures(tmp_path):
     assert "figures/eer.png" in md and "<img" in html and "<table" in html
     for name in ("eer.png", "loss.png", "conflict.png", "per_attack_demo__eval.png"):
         assert (tmp_path / "figures" / name).stat().st_size > 1000
+
+
+def test_eer_figure_gets_eval_sets_only(tmp_path, monkeypatch):
+    from sdd.report import figures
+
+    seen = {}
+    monkeypatch.setattr(figures, "plot_eer_bars", lambda eers, path, reference=None: seen.update(eers))
+    metrics = collect_metrics({"main": EVAL}, {"main": {"summary": {"epochs": 1}}}, {})
+    write_report(metrics, ["demo:eval"], {}, {}, tmp_path / "README.md", tmp_path / "index.html", tmp_path / "f")
+    assert set(seen["main"]) == {"demo:eval"}, "the training summary must not be drawn as an eval set"

@@ -128,7 +128,7 @@ def write_report(
     if intro:
         blocks.append(("p", intro))
     blocks += [("h2", "EER (%) per eval set, 95% bootstrap CI"), ("table", eer_table(metrics, eval_sets))]
-    figures.plot_eer_bars(systems, fig_dir / "eer.png",
+    figures.plot_eer_bars({k: {s: m[s] for s in eval_sets if s in m} for k, m in systems.items()}, fig_dir / "eer.png",
                           {s: metrics[HAND][s]["eer"] for s in eval_sets if s in metrics.get(HAND, {})})
     blocks.append(("img", rel(fig_dir / "eer.png")))
     other = {(sys_, s): {k: m[s].get(k) for k in ("min_dcf", "act_dcf", "cllr", "min_tdcf", "min_tdcf_legacy") if k in m[s]}

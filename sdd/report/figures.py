@@ -78,10 +78,11 @@ def plot_conflict(telemetry: Mapping[str, pd.DataFrame], path: Path) -> None:
         if "cos" not in df or df["cos"].isna().all():
             continue
         d = df.dropna(subset=["cos"])
-        a1.plot(d["step"], d["cos"], lw=0.6, alpha=0.8, label=arm)
+        line = a1.plot(d["step"], d["cos"], lw=0.4, alpha=0.35)[0]
+        a1.plot(d["step"], d["cos"].rolling(10, min_periods=1).mean(), color=line.get_color(), lw=1.6, label=arm)
         a2.plot(d["step"], d["conflict"].expanding().mean(), label=arm)
     a1.axhline(0, color="k", lw=0.8)
-    a1.set(xlabel="step", ylabel="cos(g_clean, g_aug)", title="Path-gradient cosine")
+    a1.set(xlabel="step", ylabel="cos(g_clean, g_aug)", title="Path-gradient cosine (thin: per step; bold: mean of 10)")
     a2.set(xlabel="step", ylabel="fraction of steps with <g_c, g_a> < 0", title="Conflict ratio (cumulative)")
     a1.legend(fontsize=8)
     a2.legend(fontsize=8)
