@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["evaluate_eval_sets", "read_score_file"]
+__all__ = ["evaluate_eval_sets", "fit_dev_calibration", "read_score_file"]
 
 MANIFEST_COLUMNS = {"utt_id", "path", "speaker", "label", "attack", "split", "duration_s", "sample_rate", "channels", "condition"}
 
@@ -19,12 +19,42 @@ def read_score_file(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep=" ", header=None, names=["utt_id", "score"], dtype={"utt_id": str, "score": float})
 
 
+def _join(manifest: pd.DataFrame, scores: pd.DataFrame, score_path: Path, name: str) -> pd.DataFrame:
+    ids_m, ids_s = set(manifest["utt_id"]), set(scores["utt_id"])
+    if ids_m != ids_s:
+        missing, extra = sorted(ids_m - ids_s), sorted(ids_s - ids_m)
+        raise ValueError(
+            f"{score_path}: {len(missing)} trials missing (first {missing[:5]}), "
+            f"{len(extra)} extra (first {extra[:5]}) against the {name} manifest; re-run the score stage"
+        )
+    return manifest.merge(scores, on="utt_id", how="inner")
+
+
+def fit_dev_calibration(dev_scores: Path, dev_manifest: Path) -> tuple[float, float]:
+    """Logistic calibration ``(a, b)`` fitted on the training corpus's DEV scores (never on eval)."""
+    from sdd.evaluation import fit_calibration
+
+    manifest = pd.read_csv(dev_manifest, keep_default_na=False, dtype={"utt_id": str})
+    trials = _join(manifest, read_score_file(dev_scores), dev_scores, "dev")
+    is_bona = (trials["label"] == "bonafide").to_numpy()
+    scores = trials["score"].to_numpy()
+    return fit_calibration(scores[is_bona], scores[~is_bona])
+
+
 def evaluate_eval_sets(
-    eval_sets: list[dict[str, str]], scores_dir: Path, manifests_dir: Path, *, ci: bool, n_resamples: int, seed: int
+    eval_sets: list[dict[str, str]],
+    scores_dir: Path,
+    manifests_dir: Path,
+    *,
+    ci: bool,
+    n_resamples: int,
+    seed: int,
+    calibration: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """``{eval set name: metrics}``, metrics from :func:`sdd.evaluation.evaluate_trials`.
 
-    Condition breakdowns cover the manifest's ``condition`` column (when not all ``-``) and any extra
+    ``calibration`` (fitted on dev, :func:`fit_dev_calibration`) adds actDCF and Cllr of the
+    calibrated scores. Condition breakdowns cover the manifest's ``condition`` column (when not all ``-``) and any extra
     condition columns the corpus provides (2021 codecs, compressions, ...).
     """
     from sdd.evaluation import evaluate_trials
@@ -32,17 +62,11 @@ def evaluate_eval_sets(
     out = {}
     for e in eval_sets:
         manifest = pd.read_csv(manifests_dir / e["corpus"] / f"{e['split']}.csv", keep_default_na=False, dtype={"utt_id": str})
-        scores = read_score_file(scores_dir / f"{e['id']}.txt")
-        ids_m, ids_s = set(manifest["utt_id"]), set(scores["utt_id"])
-        if ids_m != ids_s:
-            missing, extra = sorted(ids_m - ids_s), sorted(ids_s - ids_m)
-            raise ValueError(
-                f"{scores_dir / (e['id'] + '.txt')}: {len(missing)} trials missing (first {missing[:5]}), "
-                f"{len(extra)} extra (first {extra[:5]}) against the {e['name']} manifest; re-run the score stage"
-            )
-        trials = manifest.merge(scores, on="utt_id", how="inner")
+        path = scores_dir / f"{e['id']}.txt"
+        trials = _join(manifest, read_score_file(path), path, e["name"])
         conditions = [c for c in manifest.columns if c not in MANIFEST_COLUMNS]
         if "condition" in manifest and (manifest["condition"] != "-").any():
             conditions.insert(0, "condition")
-        out[e["name"]] = evaluate_trials(trials, condition_columns=conditions, ci=ci, n_resamples=n_resamples, seed=seed)
+        out[e["name"]] = evaluate_trials(trials, condition_columns=conditions, ci=ci, n_resamples=n_resamples,
+                                         seed=seed, calibration=calibration)
     return out

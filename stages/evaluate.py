@@ -1,11 +1,15 @@
-"""Stage `evaluate@<arm>`: metrics per eval set (EER, ASVspoof5 metrics, per attack/condition, CI)."""
+"""Stage `evaluate@<arm>`: metrics per eval set (EER, ASVspoof5 metrics, per attack/condition, CI).
+
+actDCF and Cllr are reported on the raw scores and after a logistic calibration fitted on the
+training corpus's dev scores.
+"""
 
 import argparse
 from pathlib import Path
 
 from sdd import tracking
 from sdd.config import read_plan
-from sdd.eval_sets import evaluate_eval_sets
+from sdd.eval_sets import evaluate_eval_sets, fit_dev_calibration
 from sdd.stage import run_stage, write_json
 
 
@@ -15,11 +19,14 @@ def main() -> None:
     ap.add_argument("--arm", required=True)
     ap.add_argument("--scores", type=Path, required=True, help="score folder of the arm")
     ap.add_argument("--manifests", type=Path, required=True, help="manifests folder")
+    ap.add_argument("--dev", type=Path, required=True, help="dev manifest (calibration is fitted on its scores)")
     ap.add_argument("--out", type=Path, required=True, help="metrics JSON of the arm")
     args = ap.parse_args()
 
     plan = read_plan(args.plan)
-    metrics = evaluate_eval_sets(plan["eval_sets"], args.scores, args.manifests, **plan["evaluate"])
+    calibration = fit_dev_calibration(args.scores / "dev.txt", args.dev)
+    metrics = evaluate_eval_sets(plan["eval_sets"], args.scores, args.manifests, calibration=calibration,
+                                 **plan["evaluate"])
     with tracking.run("evaluate", plan, arm=args.arm, **plan["tracking"]) as run:
         run.log_metrics(metrics)
     write_json(args.out, metrics)

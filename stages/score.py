@@ -1,4 +1,8 @@
-"""Stage `score@<arm>`: one score file per eval set, `utt_id score`, higher = more bona fide."""
+"""Stage `score@<arm>`: one score file per eval set, `utt_id score`, higher = more bona fide.
+
+Also scores the training corpus's dev split (`dev.txt`): the evaluate stage fits its logistic
+calibration there, never on the set it evaluates.
+"""
 
 import argparse
 from pathlib import Path
@@ -17,16 +21,17 @@ def main() -> None:
     ap.add_argument("--plan", type=Path, required=True, help="data/plan/score.json")
     ap.add_argument("--model", type=Path, required=True, help="model folder")
     ap.add_argument("--manifests", type=Path, required=True, help="manifests folder")
-    ap.add_argument("--out", type=Path, required=True, help="score folder: <eval set id>.txt")
+    ap.add_argument("--dev", type=Path, required=True, help="dev manifest of the training corpus")
+    ap.add_argument("--out", type=Path, required=True, help="score folder: <eval set id>.txt + dev.txt")
     args = ap.parse_args()
 
     plan = read_plan(args.plan)
     params = build(ScoreParams, plan["score"], "score")
     model, arm = load_detector(args.model)
-    for e in plan["eval_sets"]:
-        manifest = pd.read_csv(args.manifests / e["corpus"] / f"{e['split']}.csv", keep_default_na=False)
-        scores = score_manifest(model, manifest, params, arm.sample_rate)
-        write_scores(args.out / f"{e['id']}.txt", manifest["utt_id"], scores)
+    targets = {f"{e['id']}.txt": args.manifests / e["corpus"] / f"{e['split']}.csv" for e in plan["eval_sets"]}
+    for name, manifest_path in {**targets, "dev.txt": args.dev}.items():
+        manifest = pd.read_csv(manifest_path, keep_default_na=False)
+        write_scores(args.out / name, manifest["utt_id"], score_manifest(model, manifest, params, arm.sample_rate))
 
 
 if __name__ == "__main__":

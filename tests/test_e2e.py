@@ -55,6 +55,7 @@ def test_dvc_repro_end_to_end(project):
             assert 0.0 <= m["eer"] <= 1.0 and m["n_bonafide"] > 0 and m["n_spoof"] > 0
             assert m["eer_ci95"][0] <= m["eer"] <= m["eer_ci95"][1]
             assert m["per_attack"], "per-attack EERs are reported"
+            assert {"act_dcf_calibrated", "cllr_calibrated", "calibration"} <= set(m), "dev-fitted calibration"
         assert metrics[arm]["train"]["epochs"] == 1
     assert "conflict_ratio" in metrics["dual_path_pcgrad"]["train"]
     assert "hand_features" in metrics

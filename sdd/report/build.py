@@ -131,12 +131,14 @@ def write_report(
     figures.plot_eer_bars({k: {s: m[s] for s in eval_sets if s in m} for k, m in systems.items()}, fig_dir / "eer.png",
                           {s: metrics[HAND][s]["eer"] for s in eval_sets if s in metrics.get(HAND, {})})
     blocks.append(("img", rel(fig_dir / "eer.png")))
-    other = {(sys_, s): {k: m[s].get(k) for k in ("min_dcf", "act_dcf", "cllr", "min_tdcf", "min_tdcf_legacy") if k in m[s]}
+    other = {(sys_, s): {k: m[s].get(k) for k in ("min_dcf", "act_dcf", "cllr", "act_dcf_calibrated", "cllr_calibrated",
+                                                  "min_tdcf", "min_tdcf_legacy") if k in m[s]}
              for sys_, m in systems.items() for s in eval_sets if s in m}
     if other:
         df = pd.DataFrame.from_dict(other, orient="index").map(lambda v: f"{v:.4f}" if isinstance(v, float) else v)
         df.index = [f"{a} / {s}" for a, s in df.index]
-        blocks += [("h2", "Other metrics (ASVspoof5 minDCF, actDCF, Cllr on raw scores)"), ("table", df)]
+        blocks += [("h2", "Other metrics (ASVspoof5 minDCF; actDCF and Cllr on raw scores and after a logistic "
+                    "calibration fitted on the training corpus's dev scores)"), ("table", df)]
     for s in eval_sets:
         table = per_attack_table(metrics, s)
         if table.empty:
