@@ -25,6 +25,13 @@ def _save(fig, path: Path) -> None:
         plt.close(fig)
 
 
+def _eer_with_ci(m: Mapping[str, object]) -> tuple[float, float, float]:
+    """(EER, CI low, CI high) in percent; NaN where absent."""
+    eer = float(m.get("eer", np.nan))
+    lo, hi = m.get("eer_ci95") or (np.nan, np.nan)
+    return 100 * eer, 100 * float(lo), 100 * float(hi)
+
+
 def plot_eer_bars(eers: Mapping[str, Mapping[str, dict]], path: Path, reference: Mapping[str, float] | None = None) -> None:
     """Grouped bars: EER (%) per eval set (groups) and system (bars), with 95% CI whiskers.
 
@@ -38,10 +45,9 @@ def plot_eer_bars(eers: Mapping[str, Mapping[str, dict]], path: Path, reference:
     fig, ax = plt.subplots(figsize=(max(5, 1.8 * len(sets) * max(1, len(systems) / 2)), 3.6))
     x = np.arange(len(sets))
     for i, system in enumerate(systems):
-        vals = np.array([100 * eers[system].get(s, {}).get("eer", np.nan) for s in sets])
-        err = np.array([[100 * (eers[system].get(s, {}).get("eer", np.nan) - eers[system].get(s, {}).get("eer_ci95", [np.nan] * 2)[0]),
-                         100 * (eers[system].get(s, {}).get("eer_ci95", [np.nan] * 2)[1] - eers[system].get(s, {}).get("eer", np.nan))]
-                        for s in sets]).T
+        rows = [_eer_with_ci(eers[system].get(s, {})) for s in sets]  # (S, 3): eer, lo, hi in %
+        vals = np.array([r[0] for r in rows])
+        err = np.array([[r[0] - r[1], r[2] - r[0]] for r in rows]).T  # (2, S) distances to the CI ends
         ax.bar(x + (i - (len(systems) - 1) / 2) * width, vals, width, label=system,
                yerr=None if np.isnan(err).all() else np.nan_to_num(err), capsize=3)
     for j, s in enumerate(sets):
@@ -50,7 +56,7 @@ def plot_eer_bars(eers: Mapping[str, Mapping[str, dict]], path: Path, reference:
                       label="hand features" if j == 0 else None)
     ax.set_xticks(x, sets)
     ax.set_ylabel("EER (%)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))  # outside: never hides a bar
     ax.set_title("EER per eval set (95% bootstrap CI)")
     _save(fig, path)
 
