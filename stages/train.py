@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdd import tracking
+from sdd import atomic, tracking
 from sdd.config import arm_from_dict, read_plan
 from sdd.models.detector import save_detector
 from sdd.stage import run_stage, write_json
-from sdd.train.loop import fit
+from sdd.train.loop import TELEMETRY_COLUMNS, fit
 
 
 def main() -> None:
@@ -37,8 +37,7 @@ def main() -> None:
                             on_epoch=lambda row: run.log_metrics(row, step=row["epoch"]))
         run.log_metrics(result.summary)
         save_detector(model, arm, args.out, extra={"train_summary": result.summary})
-        args.telemetry.parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(result.telemetry).to_csv(args.telemetry, index=False)
+        atomic.write_csv(pd.DataFrame(result.telemetry, columns=list(TELEMETRY_COLUMNS)), args.telemetry)
         write_json(args.metrics, {"summary": result.summary, "epochs": result.epochs})
         run.log_artifact(args.telemetry, "telemetry")
 

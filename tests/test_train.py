@@ -66,6 +66,9 @@ def test_fit_is_deterministic_and_logs_telemetry(corpus, regime, align):
     assert all(torch.equal(s1[k], s2[k]) for k in s1), "same params + seed must give identical weights"
     assert r1.telemetry == r2.telemetry
     assert len(r1.epochs) == 2 and all(np.isfinite(e["dev_loss"]) for e in r1.epochs)
+    from sdd.train.loop import TELEMETRY_COLUMNS
+
+    assert all(set(row) <= set(TELEMETRY_COLUMNS) for row in r1.telemetry), "telemetry columns are declared"
     if regime == "clean":
         assert "conflict_ratio" not in r1.summary
     else:

@@ -42,7 +42,11 @@ from sdd.train.data import PairDataset, load_pairs
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainResult", "average_state_dicts", "fit", "set_determinism"]
+__all__ = ["TELEMETRY_COLUMNS", "TrainResult", "average_state_dicts", "fit", "set_determinism"]
+
+# Every arm's telemetry table has these columns (NaN where a regime or step has no value), so one
+# `dvc plots` definition over the whole telemetry folder renders every arm.
+TELEMETRY_COLUMNS = ("step", "epoch", "loss", "loss_clean", "loss_aug", "cos", "conflict", "norm_ratio", "projected")
 
 
 @dataclass
