@@ -1,23 +1,46 @@
 """Pure augmentation functions: waveform in, waveform out, random generator and sample rate explicit.
 
 Every function takes a mono waveform of shape (T,) (a numpy array, or a torch tensor, which comes back
-as a tensor of the same dtype and device) and never touches global random state: randomness comes from
-the ``np.random.Generator`` passed in. Functions that draw random parameters return
-``(wave, drawn)`` where ``drawn`` is a JSON-serialisable dict of exactly what was drawn; deterministic
-functions return the wave alone.
+as a tensor of the same dtype and device) and never touches numpy's global random state: randomness
+comes from the generator passed in (a ``np.random.Generator``; the RawBoost functions also accept a
+legacy ``np.random.RandomState``). Functions that draw random parameters return ``(wave, drawn)``
+where ``drawn`` is a JSON-serialisable dict of exactly what was drawn; deterministic functions
+return the wave alone.
 
-RawBoost (Tak, Kamble, Patino, Todisco, Evans, "RawBoost: A Raw Data Boosting and Augmentation Method
-applied to Automatic Speaker Verification Anti-Spoofing", ICASSP 2022, arXiv 2111.04433) is
-implemented with the published defaults and the same random draws, in the same order, as the
-authors' released code. We deliberately differ in one respect only: the FIR filters are applied by FFT
-convolution (one inverse FFT for the sum of the five LnL branches) instead of sample-domain
-``lfilter``; the output is the same up to floating-point rounding (about 1e-12), see
-``tests/test_augment_rawboost.py`` and ``benchmarks/augment_throughput.py``.
+RawBoost (H. Tak, M. Kamble, J. Patino, M. Todisco, N. Evans, "RawBoost: A Raw Data Boosting and
+Augmentation Method applied to Automatic Speaker Verification Anti-Spoofing", Proc. ICASSP 2022,
+pp. 6382-6386, arXiv 2111.04433) follows the authors' released ``RawBoost.py`` (github
+TakHemlata/RawBoost-antispoofing and TakHemlata/SSL_Anti-spoofing) with the published defaults:
+the same filters (``firwin(c, [f1, f2], window='hamming', fs=fs)`` with its default
+``pass_zero=True``, i.e. band-STOP notches, cascaded and scaled by the ``freqz`` peak), the same
+parameter distributions, and the same random draws in the same order, using only ``random``,
+``standard_normal`` and ``permutation`` of the generator. Hence, given ``np.random.RandomState(s)``,
+``notch_filter_coeffs``, ``lnl_convolutive_noise``, ``isd_additive_noise``, ``ssi_additive_noise``
+and ``rawboost`` reproduce the authors' functions run after ``np.random.seed(s)`` (for float64
+input: measured within 1e-15, see ``tests/test_augment_rawboost.py``); a ``np.random.Generator``
+gives the same distributions from another stream. Deliberate differences, all listed:
 
-Level conventions: RawBoost's own ``normWav`` rule (divide by the peak only when the peak exceeds 1)
-is kept inside LnL, ISD and algo 8 as published; SSI, like the original, does not normalise. Whole
-policies end with :func:`peak_normalise` (see :mod:`sdd.augment.policies`), so stored copies are in
-[-1, 1] without hard clipping, which would change the SNR.
+- FIR filtering is FFT overlap-add convolution (the five LnL branches summed in the frequency
+  domain and inverted once) instead of sample-domain ``scipy.signal.lfilter``; the band-stop taps
+  are the windowed sinc written out instead of a ``firwin`` call. Same output up to floating-point
+  rounding (~1e-15) and several times faster (``benchmarks/augment_throughput.py``).
+- SSI skips the authors' ``normWav(noise, 1)`` before scaling the noise to the drawn SNR: a
+  scale-invariant step (rounding-level difference).
+- Precision: we compute in float64 and return float64 for float64 input, float32 otherwise. The
+  authors' code keeps numpy's dtypes: for float32 input (``librosa.load``) it raises x to the
+  powers of LnL in float32, ISD's output stays float32 and LnL/SSI return float64; so for float32
+  input, and between the steps of a policy (each op returns float32), results differ at float32
+  rounding (~1e-7 relative).
+- Level: within RawBoost, ``normWav`` (divide by the peak only when it exceeds 1) is applied where
+  the authors apply it (end of LnL, end of ISD, the algo 8 sum); SSI does not normalise, as
+  published. Our policies (:class:`sdd.augment.policies.Policy`) additionally apply the same rule
+  to every policy's final output, so algos 3, 4, 6 and 7 (ending in SSI), whose output the authors
+  leave unnormalised (peak possibly above 1), are divided by their peak when it exceeds 1; for
+  algos 1, 2, 5 and 8 this is a no-op. The augment stage then stores 16-bit copies.
+- Sampling: the authors' code (and DPDA's) draws fresh RawBoost parameters every time an utterance
+  is loaded (in the dataset's ``__getitem__``), i.e. every training epoch; our augment
+  stage precomputes ``augment.copies`` fixed copies per utterance (``sdd.augment.precompute``), so
+  training sees at most that many RawBoost variants of each utterance.
 """
 
 from __future__ import annotations
@@ -38,6 +61,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CODECS",
+    "RawBoostRNG",
     "add_noise_at_snr",
     "alaw",
     "apply_rir",
@@ -90,10 +114,23 @@ def _check_wave(wave: np.ndarray) -> None:
         raise ValueError("expected a non-empty waveform; got 0 samples")
 
 
-def _uniform(rng: np.random.Generator, low: float, high: float) -> float:
+#: What the RawBoost functions accept as ``rng``: only ``random``, ``standard_normal`` and
+#: ``permutation`` are called, which both classes provide.
+RawBoostRNG = np.random.Generator | np.random.RandomState
+
+
+def _uniform(rng: RawBoostRNG, low: float, high: float) -> float:
     """low + (high - low) * U[0, 1): numpy's legacy ``uniform`` rule, which RawBoost relies on for
-    its gain range U(-5, -20) with low > high (``Generator.uniform`` refuses that)."""
+    its gain range U(-5, -20) with low > high (``Generator.uniform`` refuses that). With a
+    ``RandomState`` it is bit for bit ``RandomState.uniform(low, high)`` (legacy ``uniform`` computes
+    exactly ``low + (high - low) * random_sample()`` from the same stream)."""
     return float(low + (high - low) * rng.random())
+
+
+def _out_dtype(wave: np.ndarray) -> type[np.floating]:
+    """float64 for float64 input (so results can be compared with the authors' float64 code at
+    rounding level), float32 otherwise."""
+    return np.float64 if wave.dtype == np.float64 else np.float32
 
 
 def _l2(x: np.ndarray) -> float:
@@ -160,23 +197,31 @@ def gain(wave: np.ndarray, gain_db: float) -> np.ndarray:
 # RawBoost (Tak et al., ICASSP 2022)
 
 
-def _firwin_bandpass(numtaps: int, f1: float, f2: float, fs: float) -> np.ndarray:
-    """``scipy.signal.firwin(numtaps, [f1, f2], window="hamming", pass_zero=False, fs=fs)``.
+def _firwin_bandstop(numtaps: int, f1: float, f2: float, fs: float) -> np.ndarray:
+    """``scipy.signal.firwin(numtaps, [f1, f2], window="hamming", fs=fs)``: with firwin's default
+    ``pass_zero=True`` and two cutoffs, a band-STOP (notch) filter on [f1, f2] Hz.
 
-    Written out (windowed-sinc band-pass, scaled to unit gain at the band centre) because firwin's
-    argument checking costs more than the filter itself; tests compare it with firwin.
+    Written out as firwin computes it, because firwin's argument checking costs more than the filter
+    itself: the windowed-sinc ideal band-stop lowpass(f1) + allpass - lowpass(f2), times a symmetric
+    Hamming window (``np.hamming``), scaled so that the taps sum to 1 (unit gain at DC, firwin's
+    scaling when the first pass band starts at 0). ``numtaps`` must be odd (a filter passing
+    Nyquist needs an odd length; firwin raises too). Tests compare it with firwin.
     """
+    if numtaps % 2 == 0:
+        raise ValueError(f"a band-stop FIR filter needs an odd number of taps; got {numtaps}")
     nyq = 0.5 * fs
     lo, hi = f1 / nyq, f2 / nyq
     m = np.arange(numtaps, dtype=np.float64) - 0.5 * (numtaps - 1)
-    h = hi * np.sinc(hi * m) - lo * np.sinc(lo * m)
+    h = lo * np.sinc(lo * m)  # pass band [0, lo]
+    h += np.sinc(m)  # pass band [hi, 1]: allpass ...
+    h -= hi * np.sinc(hi * m)  # ... minus lowpass(hi)
     h *= np.hamming(numtaps)
-    h /= np.sum(h * np.cos(np.pi * m * 0.5 * (lo + hi)))
+    h /= np.sum(h)
     return h
 
 
 def notch_filter_coeffs(
-    rng: np.random.Generator,
+    rng: RawBoostRNG,
     sample_rate: int,
     n_bands: int = 5,
     min_f: float = 20.0,
@@ -188,13 +233,22 @@ def notch_filter_coeffs(
     min_g: float = 0.0,
     max_g: float = 0.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """RawBoost ``genNotchCoeffs``: a cascade of ``n_bands`` random band-pass FIR filters.
+    """RawBoost ``genNotchCoeffs`` (Tak et al., ICASSP 2022): a cascade of ``n_bands`` random
+    band-stop (notch) FIR filters.
 
     Per band: centre fc ~ U(min_f, max_f) Hz, bandwidth bw ~ U(min_bw, max_bw) Hz, taps
-    c = int(U(min_coeff, max_coeff)) made odd by adding 1 when even; a Hamming-windowed band-pass
-    [fc - bw/2, fc + bw/2] (edges clipped into (0, fs/2)). The cascade is scaled to a peak magnitude
-    of 10^(G/20), G ~ U(min_g, max_g) dB, the peak taken over freqz's 512 frequencies. Draw order as in
-    the original (fc, bw, c per band, then G).
+    c = int(U(min_coeff, max_coeff)), plus 1 when even; f1 = fc - bw/2 (set to 1/1000 Hz when
+    f1 <= 0), f2 = fc + bw/2 (set to fs/2 - 1/1000 Hz when f2 >= fs/2); the band's filter is
+    ``firwin(c, [f1, f2], window='hamming', fs=fs)``, which with firwin's default
+    ``pass_zero=True`` stops [f1, f2] and passes the rest, with unit gain at DC (see
+    :func:`_firwin_bandstop`). The cascade (the convolution of the bands' taps) is scaled to a peak
+    magnitude of 10^(G/20), G ~ U(min_g, max_g) dB, the peak taken over ``freqz``'s 512
+    frequencies in [0, fs/2). Draws, in the authors' order: fc, bw, c per band, then G.
+
+    Args:
+        rng: a ``np.random.Generator`` or ``np.random.RandomState``; with
+            ``np.random.RandomState(s)`` the taps equal the authors' ``genNotchCoeffs`` after
+            ``np.random.seed(s)`` (to ~1e-15).
 
     Returns:
         ``(b, drawn)``: taps (L,) with L = sum(c) - n_bands + 1, and the drawn values.
@@ -207,14 +261,18 @@ def notch_filter_coeffs(
         c = int(_uniform(rng, min_coeff, max_coeff))
         if c % 2 == 0:
             c += 1
-        f1 = max(fc - bw / 2.0, 1e-3)
-        f2 = min(fc + bw / 2.0, sample_rate / 2.0 - 1e-3)
-        if not f1 < f2:
+        f1 = fc - bw / 2.0
+        f2 = fc + bw / 2.0
+        if f1 <= 0:
+            f1 = 1 / 1000
+        if f2 >= sample_rate / 2:
+            f2 = sample_rate / 2 - 1 / 1000
+        if not f1 < f2:  # firwin would refuse the decreasing cutoffs
             raise ValueError(
                 f"band [{f1:.1f}, {f2:.1f}] Hz is empty at sample rate {sample_rate}; "
                 f"expected max_f <= sample_rate/2 and bandwidths > 0"
             )
-        b = np.convolve(_firwin_bandpass(c, f1, f2, sample_rate), b)
+        b = np.convolve(_firwin_bandstop(c, f1, f2, sample_rate), b)
         fcs.append(fc)
         bws.append(bw)
         cs.append(c)
@@ -267,7 +325,8 @@ def _ola_filter_sum(xs: Sequence[np.ndarray], taps: Sequence[np.ndarray]) -> np.
 
 
 def _filter_fir(x: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """RawBoost ``filterFIR``: full convolution, samples [int((L+1)/2), ... + T)."""
+    """RawBoost ``filterFIR``: samples [int((L+1)/2), ... + T) of the full convolution (the
+    authors pad x with L+1 zeros, ``lfilter`` and slice; we use FFT overlap-add)."""
     return _ola_filter_sum([x], [b])
 
 
@@ -277,7 +336,7 @@ _FILTER_KEYS = ("n_bands", "min_f", "max_f", "min_bw", "max_bw", "min_coeff", "m
 @_numpy_io
 def lnl_convolutive_noise(
     wave: np.ndarray,
-    rng: np.random.Generator,
+    rng: RawBoostRNG,
     sample_rate: int,
     n_f: int = 5,
     n_bands: int = 5,
@@ -292,21 +351,26 @@ def lnl_convolutive_noise(
     min_bias_lin_nonlin: float = 5.0,
     max_bias_lin_nonlin: float = 20.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """RawBoost algo 1, linear and non-linear convolutive noise (published defaults).
+    """RawBoost algo 1, linear and non-linear convolutive noise: the authors'
+    ``LnL_convolutive_noise`` (Tak et al., ICASSP 2022) with the published defaults.
 
-    y = sum_{i=1..n_f} FIR_i(x^i) with a fresh :func:`notch_filter_coeffs` cascade per term; the
-    first (linear) term's gain is U(min_g, max_g) dB, the higher-order terms' U(min_g -
-    min_bias_lin_nonlin, max_g - max_bias_lin_nonlin) dB (default U(-20, -5)). Then the mean is
-    removed and the result peak-normalised if it exceeds 1. All branches are summed in the frequency
-    domain (batched overlap-add) and inverted once.
+    y = sum_{i=1..n_f} filterFIR(x^i, b_i) with a fresh :func:`notch_filter_coeffs` cascade b_i per
+    term, drawn in branch order; the first (linear) term's gain is U(min_g, max_g) dB, the
+    higher-order terms' U(min_g - min_bias_lin_nonlin, max_g - max_bias_lin_nonlin) dB (default
+    U(-5, -20), i.e. between -20 and -5 dB). Then the mean is removed and the result divided by its
+    peak if that exceeds 1 (``normWav(y, 0)``). Difference from the authors' code: the branches are
+    filtered by batched FFT overlap-add and summed in the frequency domain (one inverse FFT) instead
+    of ``lfilter`` per branch, and x^i is computed in float64 (theirs in the input's dtype);
+    rounding-level differences only.
 
     Args:
         wave: (T,) float waveform.
-        rng: source of every random draw.
+        rng: ``np.random.Generator`` or ``np.random.RandomState``, source of every random draw.
         sample_rate: Hz.
 
     Returns:
-        ``(y, drawn)``: y (T,) float32; ``drawn["filters"]`` lists each branch's fc/bw/coeffs/gain.
+        ``(y, drawn)``: y (T,) float64 for float64 input, else float32; ``drawn["filters"]`` lists
+        each branch's fc/bw/coeffs/gain.
     """
     _check_wave(wave)
     x = wave.astype(np.float64)
@@ -325,38 +389,42 @@ def lnl_convolutive_noise(
         powers.append(powers[-1] * x)  # x^(i+1)
     y = _ola_filter_sum(powers, taps)
     y = peak_normalise(y - np.mean(y))
-    return y.astype(np.float32), {"filters": drawn}
+    return y.astype(_out_dtype(wave)), {"filters": drawn}
 
 
 @_numpy_io
 def isd_additive_noise(
-    wave: np.ndarray, rng: np.random.Generator, p: float = 10.0, g_sd: float = 2.0
+    wave: np.ndarray, rng: RawBoostRNG, p: float = 10.0, g_sd: float = 2.0
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """RawBoost algo 2, impulsive signal-dependent noise (published defaults P=10, g_sd=2).
+    """RawBoost algo 2, impulsive signal-dependent noise: the authors' ``ISD_additive_noise``
+    (Tak et al., ICASSP 2022) with the published defaults P=10, g_sd=2.
 
-    beta ~ U(0, P) percent of the samples, chosen uniformly without replacement, get
-    x + g_sd * x * f, f = (2u1 - 1)(2u2 - 1) with u ~ U(0, 1); then peak-normalised if above 1.
-    We draw the sample subset with ``rng.choice(T, n, replace=False)`` instead of the original's
-    ``permutation(T)[:n]``: the same distribution (a uniform random subset), ten times cheaper.
+    beta ~ U(0, P) percent; the first n = int(T * beta / 100) indices of ``rng.permutation(T)``
+    (a uniform random subset, drawn exactly as the authors draw it) get x + g_sd * x * f with
+    f = (2 u1 - 1)(2 u2 - 1), u1 then u2 ~ U(0, 1) (``random(n)`` each); then divided by the peak if
+    it exceeds 1. Draw order: beta, permutation, u1, u2.
+
+    Args:
+        rng: ``np.random.Generator`` or ``np.random.RandomState``.
 
     Returns:
-        ``(y, {"beta_pct": beta, "n_samples": n})``, y (T,) float32.
+        ``(y, {"beta_pct": beta, "n_samples": n})``, y (T,) float64 for float64 input, else float32.
     """
     _check_wave(wave)
     x = wave.astype(np.float64)
     beta = _uniform(rng, 0.0, p)
     n = int(x.shape[0] * (beta / 100.0))
-    idx = rng.choice(x.shape[0], size=n, replace=False)
+    idx = rng.permutation(x.shape[0])[:n]
     f_r = (2.0 * rng.random(n) - 1.0) * (2.0 * rng.random(n) - 1.0)
     y = x.copy()
     y[idx] = x[idx] + g_sd * x[idx] * f_r
-    return peak_normalise(y).astype(np.float32), {"beta_pct": beta, "n_samples": n}
+    return peak_normalise(y).astype(_out_dtype(wave)), {"beta_pct": beta, "n_samples": n}
 
 
 @_numpy_io
 def ssi_additive_noise(
     wave: np.ndarray,
-    rng: np.random.Generator,
+    rng: RawBoostRNG,
     sample_rate: int,
     snr_min: float = 10.0,
     snr_max: float = 40.0,
@@ -370,13 +438,23 @@ def ssi_additive_noise(
     min_g: float = 0.0,
     max_g: float = 0.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """RawBoost algo 3, stationary signal-independent (coloured) noise at SNR ~ U(snr_min, snr_max).
+    """RawBoost algo 3, stationary signal-independent (coloured) noise: the authors'
+    ``SSI_additive_noise`` (Tak et al., ICASSP 2022) with the published defaults (SNR 10-40 dB).
 
-    White Gaussian noise is coloured by a :func:`notch_filter_coeffs` cascade and added so that
-    10 log10(||x||^2 / ||noise||^2) equals the drawn SNR exactly. Not normalised (as published).
+    White Gaussian noise (``standard_normal(T)``, the authors' ``normal(0, 1, T)``) is filtered
+    with a :func:`notch_filter_coeffs` cascade, SNR ~ U(snr_min, snr_max) dB is drawn, and the noise
+    is scaled so that 10 log10(||x||^2 / ||noise||^2) equals the drawn SNR, then added. Draw order as
+    the authors': noise, filter, SNR. Not normalised (as published; our policies normalise their
+    final output, see the module docstring). Differences from the authors' code: FFT overlap-add
+    instead of ``lfilter``, and their ``normWav(noise, 1)`` before the SNR scaling is skipped (a
+    scale-invariant step); rounding-level differences only. A silent filtered noise adds nothing.
+
+    Args:
+        rng: ``np.random.Generator`` or ``np.random.RandomState``.
 
     Returns:
-        ``(y, drawn)`` with the filter draws and ``snr_db``; y (T,) float32.
+        ``(y, drawn)`` with the filter draws and ``snr_db``; y (T,) float64 for float64 input, else
+        float32.
     """
     _check_wave(wave)
     x = wave.astype(np.float64)
@@ -389,7 +467,7 @@ def ssi_additive_noise(
     nn, nx = _l2(noise), _l2(x)
     if nn > 0.0:
         x = x + noise * (nx / (nn * 10.0 ** (0.05 * snr)))
-    return x.astype(np.float32), {**d, "snr_db": snr}
+    return x.astype(_out_dtype(wave)), {**d, "snr_db": snr}
 
 
 _RAWBOOST_SERIES: dict[int, tuple[str, ...]] = {
@@ -405,13 +483,23 @@ _RAWBOOST_SERIES: dict[int, tuple[str, ...]] = {
 
 @_numpy_io
 def rawboost(
-    wave: np.ndarray, rng: np.random.Generator, sample_rate: int, algo: int, **overrides: Any
+    wave: np.ndarray, rng: RawBoostRNG, sample_rate: int, algo: int, **overrides: Any
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """RawBoost algos 1-8 with published defaults; ``overrides`` are keyword arguments of the three
-    primitives (each primitive takes the ones it knows: e.g. ``snr_min`` goes to SSI only, the filter
-    keys to LnL and SSI).
+    """RawBoost algos 1-8 as the authors' ``process_Rawboost_feature`` (Tak et al., ICASSP 2022),
+    with published defaults; ``overrides`` are keyword arguments of the three primitives (each
+    primitive takes the ones it knows: e.g. ``snr_min`` goes to SSI only, the filter keys to LnL and
+    SSI).
 
-    1, 2, 3 alone; 4 = 1 -> 2 -> 3; 5 = 1 -> 2; 6 = 1 -> 3; 7 = 2 -> 3; 8 = peak_normalise(1(x) + 2(x)).
+    1, 2, 3 alone; 4 = 1 -> 2 -> 3; 5 = 1 -> 2; 6 = 1 -> 3; 7 = 2 -> 3;
+    8 = normWav(1(x) + 2(x), 0) (LnL drawn first, then ISD, both on x). No final normalisation
+    beyond the authors' (the policies add one, see the module docstring).
+
+    Args:
+        rng: ``np.random.Generator`` or ``np.random.RandomState``; with ``RandomState(s)`` the
+            output equals the authors' after ``np.random.seed(s)`` (float64 input, ~1e-15).
+
+    Returns:
+        ``(y, drawn)``; y float64 for float64 input, else float32 (rounded after every step).
     """
     lnl_keys = set(_FILTER_KEYS) | {"n_f", "min_g", "max_g", "min_bias_lin_nonlin", "max_bias_lin_nonlin"}
     ssi_keys = set(_FILTER_KEYS) | {"snr_min", "snr_max", "min_g", "max_g"}
@@ -429,14 +517,15 @@ def rawboost(
     if algo == 8:
         y1, d1 = steps["lnl"](wave)
         y2, d2 = steps["isd"](wave)
-        return peak_normalise(y1.astype(np.float64) + y2).astype(np.float32), {"lnl": d1, "isd": d2}
+        y = peak_normalise(y1.astype(np.float64) + y2)
+        return y.astype(_out_dtype(wave)), {"lnl": d1, "isd": d2}
     if algo not in _RAWBOOST_SERIES:
         raise ValueError(f"rawboost: algo {algo!r} is not one of 1..8")
     drawn = {}
     y = wave
     for name in _RAWBOOST_SERIES[algo]:
         y, drawn[name] = steps[name](y)
-    return np.asarray(y, dtype=np.float32), drawn
+    return np.asarray(y, dtype=_out_dtype(wave)), drawn
 
 
 # --------------------------------------------------------------------------------------------------
