@@ -131,18 +131,20 @@ class DCFCostModel:
 
 @dataclass(frozen=True)
 class ADCFCostModel:
-    """a-DCF cost model (spoofing-aware speaker verification), constants of data.md.
+    """a-DCF cost model (spoofing-aware speaker verification, Shim et al., "a-DCF: an architecture
+    agnostic metric with application to spoofing-robust speaker verification", Odyssey 2024).
 
-    The ASVspoof 5 package's ``a_dcf.CostModel`` defaults differ (P_tar 0.9, P_non 0.05, C_fa_cm 20);
-    pass ``ADCFCostModel(p_tar=0.9, p_non=0.05, c_fa_cm=20.0)`` to reproduce those.
+    Defaults are the ASVspoof 5 evaluation package's ``a_dcf.CostModel``: P_tar 0.9, P_non 0.05,
+    P_spf 0.05, C_miss 1, C_fa_asv 10, C_fa_cm 20. (0.9405 / 0.0095 are the t-DCF's ASV priors, not
+    a-DCF's.)
     """
 
-    p_tar: float = 0.9405
-    p_non: float = 0.0095
+    p_tar: float = 0.9
+    p_non: float = 0.05
     p_spoof: float = 0.05
     c_miss: float = 1.0
     c_fa_asv: float = 10.0
-    c_fa_cm: float = 10.0
+    c_fa_cm: float = 20.0
 
     def __post_init__(self) -> None:
         priors = (self.p_tar, self.p_non, self.p_spoof)

@@ -15,7 +15,8 @@ import pytest
 from sdd import evaluation as E
 from sdd import metrics as M
 
-SDD = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "sdd"
+# The CLI through the interpreter that runs the tests (wherever its environment lives).
+SDD = [sys.executable, "-m", "sdd.cli"]
 SCORE_FILES = [f"rawgat_st_{v}_LA19eval_Scores.txt" for v in ("add", "cat", "mul")]
 METRIC_KEYS = ["eer", "min_tdcf", "min_tdcf_legacy", "min_dcf", "act_dcf", "cllr"]
 
@@ -68,7 +69,7 @@ def test_cli_end_to_end_on_real_scores(la19_inputs, tmp_path):
     name = SCORE_FILES[2]
     out = tmp_path / "sub" / "m.json"
     cmd = [
-        str(SDD), "evaluate", "--scores", str(paths["scores"] / name), "--protocol", str(paths["protocol"]),
+        *SDD, "evaluate", "--scores", str(paths["scores"] / name), "--protocol", str(paths["protocol"]),
         "--asv-scores", str(paths["asv"]), "--format", "asvspoof2019", "--out", str(out), "--ci",
         "--n-resamples", "200",
     ]  # fmt: skip
@@ -329,7 +330,7 @@ def test_itw_and_asvspoof5(tmp_path, rng):
 def test_cli_errors_are_one_line(small, tmp_path):
     bad = _write(tmp_path / "bad.txt", small["score_file"].read_text().splitlines()[:-3])
     cmd = [
-        str(SDD), "evaluate", "--scores", str(bad), "--protocol", str(small["protocol"]),
+        *SDD, "evaluate", "--scores", str(bad), "--protocol", str(small["protocol"]),
         "--format", "asvspoof2019", "--out", str(tmp_path / "o.json"),
     ]  # fmt: skip
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

@@ -158,12 +158,34 @@ def test_sdd_score_cli_prints_path_and_score(corpus, tmp_path):
     arm = make_arm("clean", epochs=1)
     model, _ = fit(arm, train, dev, aug, aug_dir)
     save_detector(model, arm, tmp_path / "m")
-    sdd = Path(sys.executable).parent / "sdd"
-    proc = subprocess.run([str(sdd), "score", "--model", str(tmp_path / "m"), *dev["path"]], capture_output=True, text=True)
+    sdd = [sys.executable, "-m", "sdd.cli"]  # the interpreter running the tests, wherever it lives
+    proc = subprocess.run([*sdd, "score", "--model", str(tmp_path / "m"), *dev["path"]], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     lines = [line.split("\t") for line in proc.stdout.splitlines()]
     assert [p for p, _ in lines] == list(dev["path"])
     expected = score_paths(model, list(dev["path"]), ScoreParams())
     np.testing.assert_allclose([float(s) for _, s in lines], expected, atol=1e-5)
-    bad = subprocess.run([str(sdd), "score", "--model", str(tmp_path / "nope"), dev["path"].iloc[0]], capture_output=True, text=True)
+    bad = subprocess.run([*sdd, "score", "--model", str(tmp_path / "nope"), dev["path"].iloc[0]], capture_output=True, text=True)
     assert bad.returncode != 0 and "nope" in bad.stderr
+
+
+def test_dev_loss_is_weighted_cross_entropy_once(corpus):
+    """DPDA's unequal class weights (spoof 0.1, bona fide 0.9): the dev loss is exactly
+    ``F.cross_entropy(logits, y, weight=w)`` over the whole dev set (weights applied once, not w^2)."""
+    from sdd.train.data import PairDataset
+    from sdd.train.loop import evaluate_dev
+
+    _, dev, _, _ = corpus
+    arm = make_arm(bonafide_weight=0.9, spoof_weight=0.1, batch_size=3)  # 4 dev utterances: 2 batches
+    torch.manual_seed(0)
+    model = Detector.from_arm(arm)
+    weight = torch.tensor([arm.train.spoof_weight, arm.train.bonafide_weight])
+    got = evaluate_dev(model, dev, arm, weight)["dev_loss"]
+    ds = PairDataset(dev, arm.train.dev_samples, "first", arm.sample_rate)
+    x = torch.stack([ds[i][0] for i in range(len(ds))])
+    y = torch.tensor([ds[i][2] for i in range(len(ds))])
+    model.eval()
+    with torch.no_grad():
+        want = F.cross_entropy(model(x), y, weight=weight).item()
+    assert 0 < y.sum() < len(y)  # both classes present, so the weights matter
+    assert got == pytest.approx(want, rel=1e-6)

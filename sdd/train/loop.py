@@ -119,7 +119,9 @@ def evaluate_dev(model: Detector, dev: pd.DataFrame, arm: ArmConfig, weight: tor
     for start in range(0, len(ds), arm.train.batch_size):
         x, _, y = _collate(ds, list(range(start, min(start + arm.train.batch_size, len(ds)))))
         logits = model(x)
-        losses.append(F.cross_entropy(logits, y, weight=weight, reduction="none") * weight[y])
+        # reduction="none" already multiplies each term by weight[y]: sum them, then divide by the
+        # summed weights, which is exactly F.cross_entropy(all_logits, all_y, weight=weight).
+        losses.append(F.cross_entropy(logits, y, weight=weight, reduction="none"))
         scores.append(Detector.scores(logits))
         labels.append(y)
     model.train()
