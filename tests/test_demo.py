@@ -192,3 +192,29 @@ def test_config_defaults() -> None:
         2.0,
         4.0,
     )
+
+
+def test_attack_families() -> None:
+    """A05 is an unseen variant of A01's family; A06 is an unseen family no training attack shares."""
+    train_families = {ATTACKS[a].family for a in SPLITS["train"].attacks}
+    assert len(train_families) == 4
+    assert ATTACKS["A05"].family == ATTACKS["A01"].family
+    assert ATTACKS["A06"].family not in train_families
+    assert "A05" not in SPLITS["train"].attacks and "A06" not in SPLITS["dev"].attacks
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_attacks_add_no_dc_offset(attack: str) -> None:
+    """No attack may leave a DC offset (the LPC pulse train once gave A02/A06 mean/RMS about 0.13)."""
+    cfg = DemoConfig()
+    rng = np.random.default_rng(5)
+    ratios = []
+    for utt in range(6):
+        source = synthesize_utterance(utt, 100 + utt, "-", 2.0, cfg).astype(np.float64)
+        source -= source.mean()
+        out = ATTACKS[attack].fn(source, cfg.sample_rate, rng)
+        assert out.shape == source.shape and np.all(np.isfinite(out))
+        ratios.append(abs(out.mean()) / np.sqrt(np.mean(out**2)))
+    # before the fix: A02 and A06 had a median of 0.13 and a maximum of 0.25 here; now A02, the
+    # largest, has 0.002 and 0.026 (its all-pole filter passes some sub-F0 noise), the others < 0.002
+    assert np.median(ratios) < 0.01 and max(ratios) < 0.05, ratios

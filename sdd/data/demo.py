@@ -10,16 +10,46 @@ time-domain IIR filters.
 
 Spoofs re-synthesise bona fide-like utterances of the same speakers with attack systems of distinct
 artefact families, as ASVspoof 2019 LA did (Wang et al., "ASVspoof 2019: a large-scale public
-database of synthesized, converted and replayed speech", CSL 2020): Griffin-Lim phase
-reconstruction (Griffin & Lim, IEEE TASSP 1984; fast variant of Perraudin et al., WASPAA 2013),
-LPC vocoding (Atal & Hanauer, JASA 1971), overlap-add unit concatenation (Hunt & Black, ICASSP
-1996; here of short jittered units, see :func:`_attack_concat`) and a phase-vocoder pitch shift
-with cepstral envelope warping (Laroche & Dolson, WASPAA 1999). Train and dev hold A01-A04; eval
-adds the unseen A05 (Griffin-Lim from a linear spectrogram) and A06 (LPC vocoder run at 8 kHz
-and upsampled, with the 4-8 kHz band passed through), built from the known families as ASVspoof
-2019 did. We deliberately differ from real attacks in one respect: every system re-synthesises a
-clean source-filter utterance, never a trained acoustic model's output, so the corpus is tiny and
-fast to make; no genuinely novel artefact family is included.
+database of synthesized, converted and replayed speech", CSL 2020). Train and dev hold A01-A04;
+eval and eval_degraded add A05 and A06, which no training utterance contains. A05 is an unseen
+*variant of a training family* (A01's), A06 an unseen *new family* that no training attack shares;
+together they test generalisation within and beyond the known families. Per attack, what gives it
+away:
+
+- **A01, Griffin-Lim from mel** (family ``griffin_lim``; train, dev, eval; Griffin & Lim, IEEE TASSP
+  1984, fast variant of Perraudin et al., WASPAA 2013): an 80-band mel magnitude mapped back by the
+  pseudo-inverse, so harmonics above about 1 kHz are blurred into the mel triangles, then 12
+  iterations from random phase, so the phase is inconsistent (phasiness, smeared onsets).
+- **A02, LPC vocoder** (``lpc_vocoder``; train, dev, eval; Atal & Hanauer, JASA 1971): an all-pole
+  envelope of order 2 + rate / 1 kHz (18 at 16 kHz; no anti-resonances) driving a strictly periodic
+  pulse train without jitter, shimmer or glottal pulse shape in voiced frames and white noise in
+  unvoiced ones, with hard voicing decisions and pitch-tracker errors. The pulse train is DC-free
+  (:func:`_lpc_vocode`).
+- **A03, overlap-add concatenation** (``concatenation``; train, dev, eval; after Hunt & Black, ICASSP
+  1996, here of short jittered units): joins every 10-20 ms between copies displaced by up to
+  6-15 ms, i.e. pitch-period and phase discontinuities, comb filtering and +-1 dB gain steps, with
+  the short-time spectrum kept.
+- **A04, envelope warp with F0 shift** (``envelope_warp``; train, dev, eval; Laroche & Dolson, WASPAA
+  1999): a phase vocoder without peak locking moves F0 by 0.70-0.86 or 1.16-1.42 and warps the
+  cepstral envelope by 0.9-1.1: phasiness, smeared transients, an F0 outside the speaker's range.
+- **A05, Griffin-Lim from a linear spectrogram** (``griffin_lim``, a variant of A01's family; eval
+  only): the same inconsistent-phase artefact with a different time-frequency trade-off: 64 ms
+  frames keep the harmonics (no mel blur) but smear onsets more, and only 8 iterations are run.
+- **A06, voice conversion by spectral filtering** (``spectral_filtering``, a new family; eval only;
+  after the waveform-filtering systems A06/A19 and A17 of ASVspoof 2019 LA): the input's own
+  excitation (F0, jitter, shimmer, pulse phase, noise) is kept and only its envelope is converted,
+  through a time-varying minimum-phase filter: formant structure flattened to 35-60 %, warped in
+  frequency by a factor 1.11-1.22 or 0.82-0.90 and smoothed over 40 ms
+  (:func:`_attack_filter_vc`). The artefacts are formants that no longer fit the excitation, the
+  filter's group delay and its 8 ms updates. Unlike every training attack it re-synthesises
+  neither excitation nor phase; only the envelope warp has a counterpart (in A04, inside a phase
+  vocoder), so a detector trained on A01-A04 transfers only in part (28-32 % EER on A06 for the
+  tiny WavLM arms below, against 0-2 % for a harmonic-plus-noise vocoder that was tried first: it
+  shared A02's jitter-free periodicity).
+
+We deliberately differ from real attacks in one respect: every system re-synthesises a clean
+source-filter utterance, never a trained acoustic model's output, so the corpus is tiny and fast to
+make.
 
 Every utterance, bona fide and spoof alike, then passes through the same kind of random channel
 (reverberation, equalisation, coloured noise at 20-40 dB SNR, random level), so that coarse
@@ -28,12 +58,24 @@ spectral statistics do not give the class away. The ``eval_degraded`` split hold
 channel (low-SNR noise, telephone band, 8-bit mu-law, a lossy codec), after the ASVspoof 2021 LA
 channel conditions (Liu et al., IEEE/ACM TASLP 2023).
 
-Difficulty, measured on the default config (seed 0; seed 1 in brackets): the hand-feature
-logistic regression of :mod:`sdd.baseline` scores eval EER 47.3 % [43.3 %] with every attack at
-32-56 % [30-50 %], and 50.3 % [50.7 %] on eval_degraded. A small log-mel CNN reaches 12.0 % on
-eval (attacks 3.8-16.2 %) and 24.0 % on eval_degraded; a tiny random-init WavLM (conv 32 channels,
-hidden 64, 2 layers, 12 epochs on 2 s crops) 7.7 % on eval (attacks 1.7-16.3 %, A03 the hardest)
-and 7.3 % on eval_degraded. Generation takes about 39 s on 2 idle cores.
+Shortcuts: no attack may be recognisable from a trivial property of the file. Until this version
+the LPC attacks (A02 and the former A06, an LPC vocoder at 8 kHz) carried a DC offset (mean / RMS
+about 0.06 against under 0.001 for every other class, 0.2 % EER from the mean alone), because the
+LPC pulse train was positive-only; it is now removed where it arose. :mod:`sdd.shortcuts` audits
+every single trivial feature (DC, level, peak, crest factor, duration, leading and trailing silence,
+spectral centroid, bandwidth, energy above 7 kHz and below 60 Hz) and an MFCC logistic regression,
+and ``tests/test_shortcuts.py`` holds the default corpus to it: every single feature must stay at
+or above 40 % EER pooled and 25 % per attack on eval and eval_degraded (on the default config the
+lowest are 46.3 % pooled and 34.0 %, energy above 7 kHz on A04), and the MFCC logistic regression
+trained on train must stay at or above 30 % on eval (41.7 %; 47.0 % on eval_degraded).
+
+Difficulty, measured on the default config (seed 0): the hand-feature logistic regression of
+:mod:`sdd.baseline` scores eval EER 47.7 % with every attack at 32-55.5 %, and 51.3 % on
+eval_degraded. The tiny random-init WavLM arms of the default ``params.yaml`` (hidden 64, 2 layers,
+12 epochs) reach 15.0-17.3 % on eval (A01-A05 1.5-22.3 %, A03 the hardest known attack, A06
+28-32 %) and 10.7-14.0 % on eval_degraded. Generation takes as long as before these attacks
+changed: 40 s on 2 idle cores was measured earlier; both versions take 70-88 s on the 2-core
+machine where they were timed against each other with other jobs running.
 
 Generation is deterministic: every utterance draws from its own ``np.random.Generator`` seeded from
 ``(seed, split, index)``, so the bytes written do not depend on the number of worker processes.
@@ -557,7 +599,7 @@ def _attack_gl_mel(wave: np.ndarray, sample_rate: int, rng: np.random.Generator)
 
 
 def _attack_gl_linear(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """A05 (unseen): linear magnitude of 64 ms / 16 ms frames -> 8 fast Griffin-Lim iterations."""
+    """A05 (unseen variant of A01's family): linear 64 ms / 16 ms magnitude -> 8 fast Griffin-Lim steps."""
     n_fft, hop = 2 * _fft_sizes(sample_rate)[0], _fft_sizes(sample_rate)[0] // 2
     mag = np.abs(_stft(wave, n_fft, hop))
     return _griffin_lim(mag, n_fft, hop, len(wave), 8, rng)
@@ -582,7 +624,12 @@ def _lpc_vocode(wave: np.ndarray, sample_rate: int, order: int, rng: np.random.G
     """LPC analysis-synthesis (Atal & Hanauer 1971): autocorrelation pitch + voicing, pulse/noise excitation.
 
     The excitation has no jitter or shimmer and hard voiced/unvoiced switching; each frame's energy
-    is matched to the input frame's.
+    is matched to the input frame's. The pulse train is DC-free: every pulse of height g is balanced
+    by a constant -g f0 / fs over its period, as the flow derivative of any glottal pulse is (its
+    integral over a period is zero). A train of bare positive pulses has a DC line at g f0 / fs that
+    the all-pole synthesis filter passes on; it left A02 with a mean of about 6 % of its RMS after
+    the channel (0.2 % EER from the mean alone). Removing it here keeps every other spectral line of
+    the pulse train unchanged.
     """
     n_fft, hop = _fft_sizes(sample_rate)
     spec = _stft(wave, n_fft, hop)  # (F, K)
@@ -608,7 +655,8 @@ def _lpc_vocode(wave: np.ndarray, sample_rate: int, order: int, rng: np.random.G
     f0_s = np.interp(t, t_frames, f0)
     v_s = np.interp(t, t_frames, medfilt(voiced.astype(np.float64), 5))
     phase = np.cumsum(f0_s) / sample_rate
-    pulses = np.diff(np.floor(phase), prepend=0.0) * np.sqrt(sample_rate / f0_s)
+    height = np.sqrt(sample_rate / f0_s)  # unit power per sample whatever the F0
+    pulses = (np.diff(np.floor(phase), prepend=0.0) - f0_s / sample_rate) * height  # zero mean per period
     excitation = v_s * pulses + (1 - v_s) * rng.normal(0, 1, len(wave))
     out = _stft(excitation, n_fft, hop) * env
     gain = np.sqrt(power.sum(axis=1) / (np.abs(out) ** 2).sum(axis=1).clip(1e-12))
@@ -620,13 +668,50 @@ def _attack_lpc(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) ->
     return _lpc_vocode(wave, sample_rate, 2 + sample_rate // 1000, rng)
 
 
-def _attack_lpc_8k(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """A06 (unseen): LPC vocoder (order 10) run at 8 kHz and upsampled; the input's 3.8 kHz+ band passes."""
-    low = resample_poly(wave, 1, sample_rate // 8000)
-    vocoded = resample_poly(_lpc_vocode(low, 8000, 10, rng), sample_rate // 8000, 1)[: len(wave)]
-    vocoded = np.pad(vocoded, (0, len(wave) - len(vocoded)))
-    high = _filter_full(wave, sample_rate, lambda f: (f >= 3800).astype(np.float64))
-    return vocoded + high
+def _attack_filter_vc(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A06 (unseen, new family): voice conversion by spectral filtering of the input waveform.
+
+    After the waveform-filtering systems of ASVspoof 2019 LA (its A06/A19, GMM voice conversion with
+    spectral filtering as in sprocket, Kobayashi & Toda, Odyssey 2018, and A17, VAE conversion with
+    waveform filtering): the excitation of the input (F0 contour, jitter, shimmer, glottal pulse
+    phase, noise) is kept, and only its spectral envelope is changed, by a time-varying
+    minimum-phase filter whose log response is the difference between a converted and the source
+    envelope (the spectrum differential of Kobayashi et al., Interspeech 2014). The source envelope
+    is the 2 ms cepstral envelope of every 32 ms frame. The converted one keeps level and tilt
+    (cepstral coefficients 0-2), scales the formant structure (coefficients 3 and up) by 0.35-0.6,
+    as the over-smoothing of a statistical mapping does (reduced global variance; Toda et al.,
+    IEEE TASLP 2007), is warped along frequency by exp(+-(0.10-0.20)), i.e. 1.11-1.22 or 0.82-0.90
+    (another vocal tract length), and is averaged over 40 ms (smooth trajectories). Artefacts:
+    flattened, moved formants that no longer match the harmonics and the noise of the excitation,
+    the minimum-phase group delay around them, and a filter that changes every 8 ms. No training
+    attack keeps the natural excitation; A04 also warps the envelope, but inside a phase vocoder
+    that re-synthesises the phase.
+    """
+    n_fft, hop = _fft_sizes(sample_rate)
+    spec = _stft(wave, n_fft, hop)  # (F, K)
+    ceps = scipy.fft.irfft(np.log(np.abs(spec) + 1e-9), n=n_fft, axis=1)  # (F, n_fft) real cepstra
+    n_ceps = int(0.002 * sample_rate)
+    lifter = np.zeros(n_fft)
+    lifter[:n_ceps] = 1.0
+    lifter[-n_ceps + 1 :] = 1.0
+    source = ceps * lifter
+    variance = np.full(n_fft, rng.uniform(0.35, 0.6))
+    variance[:3] = 1.0
+    variance[-2:] = 1.0  # the mirror images of coefficients 1 and 2
+    env = scipy.fft.rfft(source, axis=1).real  # (F, K) log envelopes
+    target = scipy.fft.rfft(source * variance, axis=1).real
+    alpha = float(np.exp(rng.choice([-1, 1]) * rng.uniform(0.10, 0.20)))
+    bins = np.arange(env.shape[1], dtype=np.float64)
+    target = np.stack([np.interp(bins / alpha, bins, row, right=row[-1]) for row in target])
+    target = _smooth(target, max(1, int(0.04 * sample_rate / hop)), axis=0)
+    # minimum-phase filter from the log-magnitude difference: fold its real cepstrum onto n >= 0
+    diff = scipy.fft.irfft(target - env, n=n_fft, axis=1)
+    folded = np.zeros_like(diff)
+    half = n_fft // 2
+    folded[:, 0] = diff[:, 0]
+    folded[:, 1:half] = 2 * diff[:, 1:half]
+    folded[:, half] = diff[:, half]
+    return _istft(spec * np.exp(scipy.fft.rfft(folded, axis=1)), n_fft, hop, len(wave))
 
 
 def _attack_concat(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -703,7 +788,8 @@ class _Attack:
     fn: Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
 
 
-#: Attack registry. A01-A04 are the known systems; A05, A06 are unseen variants of known families.
+#: Attack registry. A01-A04 are the training systems; A05 (eval only) is an unseen variant of A01's family,
+#: A06 (eval only) an unseen new family (see the module docstring).
 ATTACKS: dict[str, _Attack] = {
     "A01": _Attack("A01", "griffin_lim", "Griffin-Lim from an 80-band mel spectrogram", _attack_gl_mel),
     "A02": _Attack("A02", "lpc_vocoder", "LPC vocoder, pulse/noise excitation", _attack_lpc),
@@ -716,7 +802,12 @@ ATTACKS: dict[str, _Attack] = {
     "A05": _Attack(
         "A05", "griffin_lim", "Griffin-Lim from a linear 64 ms spectrogram (unseen)", _attack_gl_linear
     ),
-    "A06": _Attack("A06", "lpc_vocoder", "LPC vocoder at 8 kHz, upsampled (unseen)", _attack_lpc_8k),
+    "A06": _Attack(
+        "A06",
+        "spectral_filtering",
+        "voice conversion by minimum-phase spectral filtering of the input (unseen, new family)",
+        _attack_filter_vc,
+    ),
 }
 
 
