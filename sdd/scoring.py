@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sdd import atomic
-from sdd.config import ScoreParams
+from sdd.params import ScoreParams
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,8 @@ import argparse
 from pathlib import Path
 
 from sdd import tracking
-from sdd.config import read_plan
 from sdd.eval_sets import evaluate_eval_sets, fit_dev_calibration
-from sdd.stage import run_stage, write_json
+from sdd.stage import read_plan, run_stage, write_json
 
 
 def main() -> None:

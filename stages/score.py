@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdd.config import ScoreParams, read_plan
 from sdd.configbase import build
 from sdd.models.detector import load_detector
+from sdd.params import ScoreParams
 from sdd.scoring import score_manifest, write_scores
-from sdd.stage import run_stage
+from sdd.stage import read_plan, run_stage
 
 
 def main() -> None:

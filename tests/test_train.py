@@ -8,7 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sdd.config import ArmConfig, ModelParams, ScoreParams, TinyBackboneParams, TrainParams
+from sdd.models.params import ModelParams, TinyBackboneParams
+from sdd.params import ScoreParams
+from sdd.train.params import ArmConfig, TrainParams
 from sdd.data.audio import write_audio
 from sdd.models.backbone import build_backbone
 from sdd.models.detector import Detector, load_detector, save_detector

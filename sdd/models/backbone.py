@@ -13,7 +13,7 @@ import logging
 import re
 from typing import Any, Callable
 
-from sdd.config import TinyBackboneParams
+from sdd.models.params import TinyBackboneParams
 from sdd.paths import resolve
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 from sdd import atomic
-from sdd.config import ArmConfig, ModelParams, arm_from_dict
+from sdd.models.params import ModelParams
 from sdd.configbase import to_dict
 from sdd.models.backbone import backbone_from_config, build_backbone
+from sdd.train.params import ArmConfig, arm_from_dict
 
 __all__ = ["BONAFIDE", "SPOOF", "Detector", "LinearHead", "load_detector", "save_detector"]
 

@@ -63,7 +63,7 @@ def pcgrad(grads: Sequence[torch.Tensor], generator: torch.Generator | None = No
 
 Aligner = Callable[[Sequence[torch.Tensor], "torch.Generator | None"], tuple[torch.Tensor, dict]]
 
-# align name (params `align`, normalised by sdd.config) -> aligner.
+# align name (params `align`, normalised by sdd.train.params) -> aligner.
 ALIGNERS: dict[str, Aligner] = {"none": mean_update, "pcgrad": pcgrad}
 
 

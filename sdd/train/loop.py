@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from sdd.config import ArmConfig
+from sdd.train.params import ArmConfig
 from sdd.metrics import eer
 from sdd.models.detector import Detector
 from sdd.train.align import ALIGNERS, gradient_telemetry
