@@ -13,18 +13,12 @@ import pytest
 from sdd.configbase import ConfigError
 from sdd.data import corpora
 from sdd.data.audio import write_audio
-from sdd.data.corpora import (
-    CORPUS_TYPES,
-    CorpusError,
-    check_leakage,
-    corpus_splits,
-    fetch_corpus,
-    normalise_label,
-    parse_corpus,
-    read_asvspoof2019_protocol,
-    read_trial_list,
-)
-from sdd.data.prepare import LeakageError
+from sdd.data.corpora import CORPUS_TYPES, CorpusError, corpus_splits, fetch_corpus, normalise_label, parse_corpus
+from sdd.data.corpora.asvspoof2021 import read_asvspoof2021_metadata, read_trial_list
+from sdd.data.corpora.demo import DEMO_PROTOCOLS
+from sdd.data.corpora.la_layout import read_asvspoof2019_protocol
+from sdd.data.leakage import LeakageError, check_leakage
+from sdd.data.prepare import prepare_corpus
 
 PARAMS_CORPORA = {
     "demo": {"type": "demo", "seed": 0, "n_per_split": 300},
@@ -160,7 +154,7 @@ def test_2021_metadata_column_counts_enforced(tmp_path):
     p = tmp_path / "trial_metadata.txt"
     p.write_text("LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval\nLA_0009 LA_E_1 alaw\n")
     with pytest.raises(CorpusError, match="trial_metadata.txt:2: got 3 columns"):
-        corpora.read_asvspoof2021_metadata(p, "LA")
+        read_asvspoof2021_metadata(p, "LA")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -246,7 +240,7 @@ def fake_generator(monkeypatch):
 
     def generate_demo(cfg, out_dir, workers=2):
         calls.append(cfg)
-        _write_la_layout(Path(out_dir), corpora.DEMO_PROTOCOLS, seed=cfg.seed)
+        _write_la_layout(Path(out_dir), DEMO_PROTOCOLS, seed=cfg.seed)
 
     monkeypatch.setattr(demo, "generate_demo", generate_demo)
     return calls
@@ -299,7 +293,7 @@ def test_demo_fetch_refuses_foreign_directory(tmp_path, fake_generator):
 def test_demo_prepare_builds_all_four_manifests(tmp_path, fake_generator):
     cfg = parse_corpus("demo", {"type": "demo", "n_per_split": 10})
     fetch_corpus(cfg, tmp_path / "demo")
-    out = corpora.prepare_corpus(cfg, tmp_path / "demo", tmp_path / "manifests", workers=1)
+    out = prepare_corpus(cfg, tmp_path / "demo", tmp_path / "manifests", workers=1)
     assert list(out) == ["train", "dev", "eval", "eval_degraded"]
     for split, df in out.items():
         assert list(df.columns[:9]) == list(corpora.MANIFEST_COLUMNS)

@@ -20,16 +20,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdd.data import fetch as fetchlib
+from sdd.data import download as dl
 from sdd.data.audio import write_audio
-from sdd.data.corpora import fetch_corpus, parse_corpus, prepare_corpus
-from sdd.data.fetch import ChecksumError, DiskSpaceError, DownloadError, UnsafeArchiveError, cli_main
+from sdd.data.corpora import fetch_corpus, parse_corpus
+from sdd.data.download import ChecksumError, DiskSpaceError, DownloadError, UnsafeArchiveError
+from sdd.data.fetch import cli_main
+from sdd.data.prepare import prepare_corpus
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("SDD_AUDIO_CACHE", str(tmp_path / "audio_check.sqlite"))
-    monkeypatch.setattr(fetchlib.time, "sleep", lambda s: None)  # no real backoff waits in tests
+    monkeypatch.setattr(dl.time, "sleep", lambda s: None)  # no real backoff waits in tests
 
 
 # -------------------------------------------------------------------------------------------------
@@ -203,7 +205,7 @@ def test_dropped_connection_resumes_to_identical_file(server, tmp_path):
     body = np.random.default_rng(0).bytes(300_000)
     server.files["big.bin"] = body
     server.drop_once["big.bin"] = 120_000
-    out = fetchlib.download(server.url("big.bin"), tmp_path / "big.bin", chunk_bytes=16_384, progress=False)
+    out = dl.download(server.url("big.bin"), tmp_path / "big.bin", chunk_bytes=16_384, progress=False)
     assert out.read_bytes() == body
     assert server.requests == [("big.bin", None), ("big.bin", "bytes=120000-")]
     assert not (tmp_path / "big.bin.part").exists()
@@ -211,20 +213,20 @@ def test_dropped_connection_resumes_to_identical_file(server, tmp_path):
 
 def test_http_error_is_clear_and_not_retried(server, tmp_path):
     with pytest.raises(DownloadError, match=r"missing.zip: HTTP 404"):
-        fetchlib.download(server.url("missing.zip"), tmp_path / "m.zip", progress=False)
+        dl.download(server.url("missing.zip"), tmp_path / "m.zip", progress=False)
     assert len(server.requests) == 1
 
 
 def test_unreachable_server_gives_up_after_retries(tmp_path):
     with pytest.raises(DownloadError, match="giving up after 2 retries"):
-        fetchlib.download("http://127.0.0.1:9/x.zip", tmp_path / "x.zip", retries=2, timeout_s=2, progress=False)
+        dl.download("http://127.0.0.1:9/x.zip", tmp_path / "x.zip", retries=2, timeout_s=2, progress=False)
 
 
 def test_free_space_checked_before_transfer(server, tmp_path, monkeypatch):
     server.files["LA.zip"] = b"x" * 10_000
-    monkeypatch.setattr(fetchlib.shutil, "disk_usage", lambda p: type("U", (), {"free": 5_000})())
+    monkeypatch.setattr(dl.shutil, "disk_usage", lambda p: type("U", (), {"free": 5_000})())
     with pytest.raises(DiskSpaceError, match="needs about"):
-        fetchlib.download(server.url("LA.zip"), tmp_path / "LA.zip", progress=False)
+        dl.download(server.url("LA.zip"), tmp_path / "LA.zip", progress=False)
     part = tmp_path / "LA.zip.part"
     assert not part.exists() or part.stat().st_size == 0
 
@@ -269,7 +271,7 @@ def test_zip_slip_rejected_and_nothing_written(tmp_path, name):
     archive.write_bytes(_zip({"good/first.txt": b"1", name: b"pwned"}))
     target = tmp_path / "box" / "target"
     with pytest.raises(UnsafeArchiveError, match="refusing to extract"):
-        fetchlib.safe_extract(archive, target)
+        dl.safe_extract(archive, target)
     assert not list(target.rglob("*"))  # zip: checked before anything is written
     assert not (tmp_path / "box" / "evil.txt").exists() and not Path("/tmp/sdd_evil_abs.txt").exists()
 
@@ -320,9 +322,9 @@ def test_cli_fetch_2019_la_then_prepare_and_rerun_is_noop(server, tmp_path, caps
     assert (dest / "LA" / "README.LA.txt").is_file() and not (dest / ".downloads").exists()  # archive removed
     assert [r[1] for r in server.requests] == [None, f"bytes={len(data) // 2}-"]  # resumed once
 
-    marker = (dest / fetchlib.MARKER).read_bytes()
+    marker = (dest / dl.MARKER).read_bytes()
     assert cli_main(argv) == 0 and len(server.requests) == 2  # rerun: no request at all
-    assert json.loads(capsys.readouterr().out) == summary and (dest / fetchlib.MARKER).read_bytes() == marker
+    assert json.loads(capsys.readouterr().out) == summary and (dest / dl.MARKER).read_bytes() == marker
 
     cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip"), "md5": md5(data)})
     out = prepare_corpus(cfg, dest, tmp_path / "manifests", workers=1)
@@ -421,7 +423,7 @@ def test_in_the_wild_without_url_or_source_dir_is_a_clear_error(tmp_path):
 def test_source_dir_is_used_in_place_without_copy(server, tmp_path):
     archive = tmp_path / "LA.zip"
     archive.write_bytes(la19_zip(tmp_path))
-    fetchlib.safe_extract(archive, tmp_path / "mine")
+    dl.safe_extract(archive, tmp_path / "mine")
     cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "source_dir": str(tmp_path / "mine")})
     summary = fetch_corpus(cfg, tmp_path / "raw")
     assert summary["files"] == 12 and "in place" in summary["source"] and not (tmp_path / "raw").exists()
@@ -433,7 +435,7 @@ def test_source_dir_is_used_in_place_without_copy(server, tmp_path):
 def test_data_already_unpacked_into_dest_is_used_without_download(server, tmp_path):
     archive = tmp_path / "LA.zip"
     archive.write_bytes(la19_zip(tmp_path))
-    fetchlib.safe_extract(archive, tmp_path / "raw")  # the user unzipped it there by hand
+    dl.safe_extract(archive, tmp_path / "raw")  # the user unzipped it there by hand
     cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip")})
     summary = fetch_corpus(cfg, tmp_path / "raw")
     assert server.requests == [] and summary["source"] == "found in place" and summary["files"] == 12

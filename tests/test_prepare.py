@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdd.data import prepare
+from sdd.data import audio_check
 from sdd.data.audio import write_audio
-from sdd.data.corpora import MANIFEST_COLUMNS, check_leakage, corpus_splits, fetch_corpus, parse_corpus
+from sdd.data.corpora import MANIFEST_COLUMNS, corpus_splits, fetch_corpus, parse_corpus
+from sdd.data.leakage import check_leakage
 from sdd.data.prepare import BadAudioError, prepare_corpus
 
 
@@ -73,8 +74,8 @@ def test_off_rate_files_are_counted_in_the_log_and_report(tmp_path, caplog):
 def test_each_file_is_decoded_once_then_cached(tmp_path, monkeypatch):
     root = _tiny_folder(tmp_path / "c")
     decoded = []
-    real = prepare._check_chunk
-    monkeypatch.setattr(prepare, "_check_chunk", lambda paths: decoded.extend(paths) or real(paths))
+    real = audio_check._check_chunk
+    monkeypatch.setattr(audio_check, "_check_chunk", lambda paths: decoded.extend(paths) or real(paths))
     prepare_corpus(_cfg(root), tmp_path, tmp_path / "m1", workers=1)
     assert len(decoded) == 4
     prepare_corpus(_cfg(root), tmp_path, tmp_path / "m2", workers=1)
@@ -86,7 +87,7 @@ def test_each_file_is_decoded_once_then_cached(tmp_path, monkeypatch):
 
 
 def test_parallel_workers_give_the_same_manifests(tmp_path, monkeypatch):
-    monkeypatch.setattr(prepare, "_CHUNK", 1)  # several tasks, so the process pool is really used
+    monkeypatch.setattr(audio_check, "_CHUNK", 1)  # several tasks, so the process pool is really used
     root = _tiny_folder(tmp_path / "c")
     serial = prepare_corpus(_cfg(root), tmp_path, tmp_path / "a", workers=1)
     monkeypatch.setenv("SDD_AUDIO_CACHE", str(tmp_path / "other.sqlite"))
