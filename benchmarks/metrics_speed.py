@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sdd import metrics as M
+from sdd.metrics.bootstrap import _runs
 
 N_DF = 611_829
 N_BONA_DF = 22_617  # 2021 DF eval bona fide count; the rest are spoofs
@@ -120,7 +121,7 @@ def main() -> int:
     t = time.perf_counter()
     lo, hi = M.eer_confidence_interval(s, n_resamples=1000, seed=0)
     t_boot = time.perf_counter() - t
-    runs = M._runs(s.is_bona)[1].size
+    runs = _runs(s.is_bona)[1].size
     print(
         f"bootstrap 1000 resamples on {N_DF:,} trials ({runs:,} class runs in the sorted order): "
         f"{t_boot:.2f} s, EER {s.eer():.5f} CI95 [{lo:.5f}, {hi:.5f}]"

@@ -12,7 +12,7 @@ import sys
 
 # name -> (module, one-line help). A registry, not an if/elif chain.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "evaluate": ("sdd.evaluation", "metrics JSON from a score file and a protocol"),
+    "evaluate": ("sdd.evaluation.cli", "metrics JSON from a score file and a protocol"),
     "score": ("sdd.scoring", "score audio files with a trained model"),
     "fetch": ("sdd.data.fetch", "download, verify and extract a corpus"),
     "compare": ("sdd.report.compare", "comparative report across MLflow runs"),

@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from sdd import tracking
-from sdd.eval_sets import evaluate_eval_sets, fit_dev_calibration
+from sdd.evaluation.eval_sets import evaluate_eval_sets, fit_dev_calibration
 from sdd.stage import read_plan, run_stage, write_json
 
 

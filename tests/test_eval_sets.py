@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdd.eval_sets import evaluate_eval_sets, fit_dev_calibration
+from sdd.evaluation.eval_sets import evaluate_eval_sets, fit_dev_calibration
 
 
 def write_set(tmp_path, name, n=40, shift=2.0, seed=0):

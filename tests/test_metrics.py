@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdd import metrics as M
+from sdd.metrics.bootstrap import _eer_from_run_weights, _runs
 
 # ---- the official algorithms, written out independently (concatenate + stable sort per metric) ----
 
@@ -187,7 +188,7 @@ def test_bootstrap_replicate_equals_explicit_resample(rng):
     bona = rng.integers(0, 15, 60).astype(float)  # many ties on purpose
     spoof = rng.integers(-5, 10, 90).astype(float)
     s = M.SortedScores.from_scores(bona, spoof)
-    starts, lengths, run_is_bona = M._runs(s.is_bona)
+    starts, lengths, run_is_bona = _runs(s.is_bona)
     run_of_pos = np.repeat(np.arange(lengths.size), lengths)
     for _ in range(200):
         ib = rng.integers(0, bona.size, bona.size)
@@ -198,7 +199,7 @@ def test_bootstrap_replicate_equals_explicit_resample(rng):
         pos_w[s.is_bona] = cb[s.bona_order]
         pos_w[~s.is_bona] = cs[s.spoof_order]
         w = np.bincount(run_of_pos, weights=pos_w, minlength=lengths.size)
-        got = M._eer_from_run_weights(w[None, :], run_is_bona)[0]
+        got = _eer_from_run_weights(w[None, :], run_is_bona)[0]
         assert got == pytest.approx(official_eer(bona[ib], spoof[isp])[0], abs=1e-12)
 
 
