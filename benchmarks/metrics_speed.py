@@ -135,7 +135,7 @@ def main() -> int:
         labels = ["bonafide"] * n_b + ["spoof"] * (N_DF - n_b)
         perm = rng.permutation(N_DF)  # score file in a different order than the protocol
         scores = np.concatenate([bona, spoof])
-        rows = enumerate(zip(ids, attacks, labels))
+        rows = enumerate(zip(ids, attacks, labels, strict=True))
         (d / "protocol.txt").write_text("".join(f"LA_{i % 67:04d} {u} - {a} {k}\n" for i, (u, a, k) in rows))
         (d / "scores.txt").write_text("".join(f"{ids[i]} {scores[i]:.6f}\n" for i in perm))
         asv = [f"bonafide target {x:.6f}\n" for x in rng.normal(3, 2, 5370)]

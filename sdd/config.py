@@ -103,8 +103,14 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str) -> ArmConfig:
     where = f"arms.{name}"
     model = _merge(raw.get("model") or {}, ov.model)
     train = _merge(raw.get("train") or {}, ov.train)
-    align = normalize_align(ov.align if ov.align is not None else params.align, f"{where}.align" if ov.align is not None else "align")
-    regime = check_regime(ov.regime if ov.regime is not None else params.regime, f"{where}.regime" if ov.regime is not None else "regime")
+    align = normalize_align(
+        ov.align if ov.align is not None else params.align,
+        f"{where}.align" if ov.align is not None else "align",
+    )
+    regime = check_regime(
+        ov.regime if ov.regime is not None else params.regime,
+        f"{where}.regime" if ov.regime is not None else "regime",
+    )
     backbone = ov.backbone if ov.backbone is not None else params.backbone
     if ov.backbone is not None:
         _check_backbone(backbone, f"{where}.backbone")
@@ -128,13 +134,16 @@ def _parse_eval_set(spec: str, params: Params, parsed: dict[str, Any], where: st
         raise ConfigError(f"{where}: got {spec!r}; expected '<corpus name>:<split>', e.g. 'demo:eval'")
     if corpus not in params.corpora:
         raise ConfigError(
-            f"{where}: corpus {corpus!r} is not defined; expected one of {sorted(params.corpora)} (see `corpora`)"
+            f"{where}: corpus {corpus!r} is not defined; expected one of {sorted(params.corpora)} "
+            "(see `corpora`)"
         )
     if corpus not in parsed:
         parsed[corpus] = parse_corpus(corpus, params.corpora[corpus])
     splits = corpus_splits(parsed[corpus])
     if split not in splits:
-        raise ConfigError(f"{where}: corpus {corpus!r} has no split {split!r}; expected one of {list(splits)}")
+        raise ConfigError(
+            f"{where}: corpus {corpus!r} has no split {split!r}; expected one of {list(splits)}"
+        )
     return corpus, split
 
 
@@ -161,7 +170,9 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
     if not params.arms:
         raise ConfigError("arms: got an empty mapping; expected at least one arm (e.g. `main: {}`)")
     if params.corpus not in params.corpora:
-        raise ConfigError(f"corpus: got {params.corpus!r}; expected one of {sorted(params.corpora)} (see `corpora`)")
+        raise ConfigError(
+            f"corpus: got {params.corpus!r}; expected one of {sorted(params.corpora)} (see `corpora`)"
+        )
     if not params.eval_sets:
         raise ConfigError("eval_sets: got an empty list; expected at least one '<corpus>:<split>'")
     # Only corpora in use are parsed deeply: a catalogue entry for a corpus you have not downloaded
@@ -173,8 +184,8 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
     missing = [s for s in ("train", "dev") if s not in corpus_splits(train_cfg)]
     if missing:
         raise ConfigError(
-            f"corpus: {params.corpus!r} has no {'/'.join(missing)} split; a training corpus needs train and dev "
-            f"(its splits: {list(corpus_splits(train_cfg))})"
+            f"corpus: {params.corpus!r} has no {'/'.join(missing)} split; a training corpus needs train "
+            f"and dev (its splits: {list(corpus_splits(train_cfg))})"
         )
     for i, spec in enumerate(params.eval_sets):
         eval_sets.append(_parse_eval_set(spec, params, corpora, f"eval_sets[{i}]"))
@@ -183,12 +194,14 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
     for corpus, split in eval_sets:
         if corpus == params.corpus and split in ("train", "dev"):
             raise ConfigError(
-                f"eval_sets: {corpus}:{split} is the training corpus's {split} split; evaluating on data used for "
-                "training or model selection is not allowed"
+                f"eval_sets: {corpus}:{split} is the training corpus's {split} split; evaluating on data "
+                "used for training or model selection is not allowed"
             )
     augment = build(AugmentParams, params.augment, "augment")
     arms = {name: resolve_arm(raw, params, name) for name in params.arms}
-    return LoadedParams(params=params, corpora=corpora, arms=arms, eval_sets=tuple(eval_sets), augment=augment)
+    return LoadedParams(
+        params=params, corpora=corpora, arms=arms, eval_sets=tuple(eval_sets), augment=augment
+    )
 
 
 def load_params(path: str | Path = "params.yaml") -> LoadedParams:
@@ -214,7 +227,9 @@ def make_plan(loaded: LoadedParams) -> dict[str, Any]:
     """
     p = loaded.params
     corpora = {name: {"name": name, **to_dict(cfg)} for name, cfg in loaded.corpora.items()}
-    eval_sets = [{"corpus": c, "split": s, "id": eval_set_id(c, s), "name": f"{c}:{s}"} for c, s in loaded.eval_sets]
+    eval_sets = [
+        {"corpus": c, "split": s, "id": eval_set_id(c, s), "name": f"{c}:{s}"} for c, s in loaded.eval_sets
+    ]
     plan: dict[str, Any] = {
         "fetch.json": {"corpora": corpora},
         "prepare.json": {
@@ -226,7 +241,11 @@ def make_plan(loaded: LoadedParams) -> dict[str, Any]:
         "augment.json": {"corpus": p.corpus, "augment": to_dict(loaded.augment)},
         "baseline.json": {"corpus": p.corpus, "eval_sets": eval_sets, "baseline": to_dict(p.baseline)},
         "score.json": {"eval_sets": eval_sets, "score": to_dict(p.score)},
-        "evaluate.json": {"eval_sets": eval_sets, "evaluate": to_dict(p.evaluate), "tracking": to_dict(p.tracking)},
+        "evaluate.json": {
+            "eval_sets": eval_sets,
+            "evaluate": to_dict(p.evaluate),
+            "tracking": to_dict(p.tracking),
+        },
         "report.json": {
             "arms": list(loaded.arms),
             "eval_sets": eval_sets,

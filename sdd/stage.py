@@ -20,7 +20,13 @@ from sdd.configbase import ConfigError
 __all__ = ["RESTORE_HINT", "read_plan", "run_stage", "write_json", "write_plan"]
 
 # Expected failures print one clear line; anything else is a bug and keeps its traceback.
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, ValueError, OSError, RuntimeError)
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    FileNotFoundError,
+    ValueError,
+    OSError,
+    RuntimeError,
+)
 RESTORE_HINT = (
     "If this value came from `dvc exp run -S ...`, the workspace params.yaml still holds it: "
     "restore it with `git checkout params.yaml`."
@@ -49,7 +55,9 @@ def read_plan(path: str | Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read plan file ({exc}); run the `plan` stage (dvc repro plan)") from exc
+        raise ConfigError(
+            f"{path}: cannot read plan file ({exc}); run the `plan` stage (dvc repro plan)"
+        ) from exc
 
 
 def write_plan(docs: dict[str, Any], out_dir: Path) -> None:

@@ -18,7 +18,9 @@ def main() -> None:
     ap.add_argument("--arm", required=True)
     ap.add_argument("--scores", type=Path, required=True, help="score folder of the arm")
     ap.add_argument("--manifests", type=Path, required=True, help="manifests folder")
-    ap.add_argument("--dev", type=Path, required=True, help="dev manifest (calibration is fitted on its scores)")
+    ap.add_argument(
+        "--dev", type=Path, required=True, help="dev manifest (calibration is fitted on its scores)"
+    )
     ap.add_argument("--out", type=Path, required=True, help="metrics JSON of the arm")
     args = ap.parse_args()
 

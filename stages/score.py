@@ -28,10 +28,14 @@ def main() -> None:
     plan = read_plan(args.plan)
     params = build(ScoreParams, plan["score"], "score")
     model, arm = load_detector(args.model)
-    targets = {f"{e['id']}.txt": args.manifests / e["corpus"] / f"{e['split']}.csv" for e in plan["eval_sets"]}
+    targets = {
+        f"{e['id']}.txt": args.manifests / e["corpus"] / f"{e['split']}.csv" for e in plan["eval_sets"]
+    }
     for name, manifest_path in {**targets, "dev.txt": args.dev}.items():
         manifest = pd.read_csv(manifest_path, keep_default_na=False)
-        write_scores(args.out / name, manifest["utt_id"], score_manifest(model, manifest, params, arm.sample_rate))
+        write_scores(
+            args.out / name, manifest["utt_id"], score_manifest(model, manifest, params, arm.sample_rate)
+        )
 
 
 if __name__ == "__main__":

@@ -71,7 +71,9 @@ class _Server:
                     self.close_connection = True
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def url(self, name: str) -> str:
@@ -140,7 +142,9 @@ def la19_zip(tmp: Path) -> bytes:
             lines.append(f"LA_00{i % 2}{letter} {utt} - {system} {key}")
             members[f"LA/ASVspoof2019_LA_{split}/flac/{utt}.flac"] = _flac_bytes(seed, tmp)
             seed += 1
-        members[f"LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.{suffix}.txt"] = ("\n".join(lines) + "\n").encode()
+        members[f"LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.{suffix}.txt"] = (
+            "\n".join(lines) + "\n"
+        ).encode()
     return _zip(members)
 
 
@@ -158,8 +162,10 @@ def la21_archives(tmp: Path) -> tuple[bytes, bytes]:
     ids = [line.split()[1] for line in LA21_KEYS]
     audio = {f"ASVspoof2021_LA_eval/flac/{u}.flac": _flac_bytes(i, tmp) for i, u in enumerate(ids)}
     audio["ASVspoof2021_LA_eval/ASVspoof2021.LA.cm.eval.trl.txt"] = ("\n".join(ids) + "\n").encode()
-    keys = {"keys/LA/CM/trial_metadata.txt": ("\n".join(LA21_KEYS) + "\n").encode(),
-            "keys/LA/ASV/trial_metadata.txt": b"LA_0009 LA_E_1 alaw ita_tx bonafide target notrim eval\n"}  # fmt: skip
+    keys = {
+        "keys/LA/CM/trial_metadata.txt": ("\n".join(LA21_KEYS) + "\n").encode(),
+        "keys/LA/ASV/trial_metadata.txt": b"LA_0009 LA_E_1 alaw ita_tx bonafide target notrim eval\n",
+    }
     return _targz(audio), _targz(keys)
 
 
@@ -182,8 +188,8 @@ def df21_archives(tmp: Path) -> tuple[list[bytes], bytes, list[str]]:
 
 
 def itw_zip(tmp: Path) -> bytes:
-    members = {"release_in_the_wild/meta.csv": b"file,speaker,label\n0.wav,Alec Guinness,spoof\n1.wav,Alec Guinness,"
-               b"bona-fide\n2.wav,Ayn Rand,bona-fide\n"}  # fmt: skip
+    members = {"release_in_the_wild/meta.csv": b"file,speaker,label\n0.wav,Alec Guinness,spoof\n"
+               b"1.wav,Alec Guinness,bona-fide\n2.wav,Ayn Rand,bona-fide\n"}  # fmt: skip
     for i in range(3):
         p = tmp / f"_{i}.wav"
         write_audio(p, (0.1 * np.random.default_rng(i).standard_normal(1600)).astype(np.float32), 16000)
@@ -247,7 +253,9 @@ def test_wrong_user_checksum_stops_before_extraction(server, tmp_path):
 
 def test_third_party_checksum_mismatch_says_unofficial_and_how_to_override(server, tmp_path):
     server.files["LA.zip"] = la19_zip(tmp_path)
-    cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip")})  # default third-party MD5
+    cfg = parse_corpus(
+        "la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip")}
+    )  # default third-party MD5
     with pytest.raises(ChecksumError) as err:
         fetch_corpus(cfg, tmp_path / "raw")
     msg = str(err.value)
@@ -255,7 +263,9 @@ def test_third_party_checksum_mismatch_says_unofficial_and_how_to_override(serve
     assert not (tmp_path / "raw" / "LA").exists()
     # overriding with the computed MD5 verifies the already-downloaded file without a new transfer
     n = len(server.requests)
-    fixed = parse_corpus("la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip"), "md5": md5(server.files["LA.zip"])})
+    fixed = parse_corpus(
+        "la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip"), "md5": md5(server.files["LA.zip"])}
+    )
     summary = fetch_corpus(fixed, tmp_path / "raw")
     assert len(server.requests) == n and summary["archives"][0]["checksum_source"] == "user"
 
@@ -286,14 +296,18 @@ def test_zip_slip_rejected_and_nothing_written(tmp_path, name):
     ],
 )
 def test_tar_traversal_and_outside_links_rejected(tmp_path, server, links):
-    bad = _targz({"ASVspoof2021_LA_eval/flac/a.flac": b"x"}, links={k: v for k, v in links.items() if v[0] != tarfile.REGTYPE})
+    bad = _targz(
+        {"ASVspoof2021_LA_eval/flac/a.flac": b"x"},
+        links={k: v for k, v in links.items() if v[0] != tarfile.REGTYPE},
+    )
     if any(v[0] == tarfile.REGTYPE for v in links.values()):
         bad = _targz({"ASVspoof2021_LA_eval/flac/a.flac": b"x", **{k: b"pwned" for k in links}})
     server.files["LA-keys-full.tar.gz"] = bad
     la21_audio, _ = la21_archives(tmp_path)
     server.files["ASVspoof2021_LA_eval.tar.gz"] = la21_audio
     cfg = parse_corpus("la21", {"type": "asvspoof2021_la", "url": server.url("ASVspoof2021_LA_eval.tar.gz"),
-                                "keys_url": server.url("LA-keys-full.tar.gz"), "keys_md5": md5(bad)})  # fmt: skip
+                                "keys_url": server.url("LA-keys-full.tar.gz"),
+                                "keys_md5": md5(bad)})  # fmt: skip
     dest = tmp_path / "box" / "raw"
     with pytest.raises(UnsafeArchiveError, match="refusing to extract"):
         fetch_corpus(cfg, dest)
@@ -318,7 +332,9 @@ def test_cli_fetch_2019_la_then_prepare_and_rerun_is_noop(server, tmp_path, caps
     assert cli_main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["files"] == 12 and summary["archives"][0]["md5"] == md5(data)
-    assert summary["archives"][0]["verified"] == ["md5"] and summary["archives"][0]["checksum_source"] == "user"
+    assert (
+        summary["archives"][0]["verified"] == ["md5"] and summary["archives"][0]["checksum_source"] == "user"
+    )
     assert (dest / "LA" / "README.LA.txt").is_file() and not (dest / ".downloads").exists()  # archive removed
     assert [r[1] for r in server.requests] == [None, f"bytes={len(data) // 2}-"]  # resumed once
 
@@ -357,18 +373,19 @@ def test_2021_la_audio_plus_official_keys_and_subsets(server, tmp_path):
     assert out["transmission"].tolist() == ["ita_tx", "-", "sin_tx", "loc_tx"]
     assert out["attack"].tolist() == ["A07", "-", "A08", "-"]
     progress = parse_corpus("la21", {**base, "keys_md5": md5(keys), "subset": "progress"})
-    assert prepare_corpus(progress, tmp_path / "raw", tmp_path / "p", workers=1)["progress"]["utt_id"].tolist() == [
-        "LA_E_1000004"
-    ]
+    assert prepare_corpus(progress, tmp_path / "raw", tmp_path / "p", workers=1)["progress"][
+        "utt_id"
+    ].tolist() == ["LA_E_1000004"]
 
 
 def test_2021_df_four_parts_merge_and_rerun_is_noop(server, tmp_path):
     parts, keys, rows = df21_archives(tmp_path)
     names = [f"ASVspoof2021_DF_eval_part0{i}.tar.gz" for i in range(4)]
-    server.files.update(dict(zip(names, parts)))
+    server.files.update(dict(zip(names, parts, strict=True)))
     server.files["DF-keys-full.tar.gz"] = keys
     cfg = parse_corpus("df21", {"type": "asvspoof2021_df", "urls": [server.url(n) for n in names],
-                                "md5s": [md5(p) for p in parts], "keys_url": server.url("DF-keys-full.tar.gz"),
+                                "md5s": [md5(p) for p in parts],
+                                "keys_url": server.url("DF-keys-full.tar.gz"),
                                 "keys_md5": md5(keys)})  # fmt: skip
     dest = tmp_path / "raw"
     summary = fetch_corpus(cfg, dest)
@@ -385,10 +402,12 @@ def test_2021_df_four_parts_merge_and_rerun_is_noop(server, tmp_path):
 def test_multipart_failure_resumes_without_refetching_finished_parts(server, tmp_path):
     parts, keys, _ = df21_archives(tmp_path)
     names = [f"ASVspoof2021_DF_eval_part0{i}.tar.gz" for i in range(4)]
-    server.files.update({n: p for n, p in zip(names, parts) if n != names[2]})  # part 2 missing at first
+    # part 2 missing at first
+    server.files.update({n: p for n, p in zip(names, parts, strict=True) if n != names[2]})
     server.files["DF-keys-full.tar.gz"] = keys
     cfg = parse_corpus("df21", {"type": "asvspoof2021_df", "urls": [server.url(n) for n in names],
-                                "keys_url": server.url("DF-keys-full.tar.gz"), "keys_md5": md5(keys)})  # fmt: skip
+                                "keys_url": server.url("DF-keys-full.tar.gz"),
+                                "keys_md5": md5(keys)})  # fmt: skip
     dest = tmp_path / "raw"
     with pytest.raises(DownloadError, match="part02.tar.gz: HTTP 404"):
         fetch_corpus(cfg, dest)
@@ -411,7 +430,11 @@ def test_in_the_wild_zip_without_checksum_records_sha256(server, tmp_path, caplo
     rec = summary["archives"][0]
     assert rec["checksum_source"] == "none" and rec["sha256"] == hashlib.sha256(data).hexdigest()
     out = prepare_corpus(cfg, tmp_path / "raw", tmp_path / "m", workers=1)["eval"]
-    assert out["utt_id"].tolist() == ["0", "1", "2"] and out["label"].tolist() == ["spoof", "bonafide", "bonafide"]
+    assert out["utt_id"].tolist() == ["0", "1", "2"] and out["label"].tolist() == [
+        "spoof",
+        "bonafide",
+        "bonafide",
+    ]
     assert out["attack"].tolist() == ["unknown", "-", "-"] and out["speaker"][2] == "Ayn Rand"
 
 

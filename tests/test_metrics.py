@@ -59,7 +59,7 @@ ASV = M.AsvOperatingPoint(
 def test_det_curve_equals_official_with_ties(rng):
     bona = rng.integers(0, 20, 300).astype(float)
     spoof = rng.integers(-5, 12, 700).astype(float)
-    for got, want in zip(M.det_curve(bona, spoof), official_det(bona, spoof)):
+    for got, want in zip(M.det_curve(bona, spoof), official_det(bona, spoof), strict=True):
         np.testing.assert_array_equal(got, want)
     assert M.eer(bona, spoof) == official_eer(bona, spoof)[0]
 

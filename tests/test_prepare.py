@@ -30,7 +30,9 @@ def _tiny_folder(root: Path, rates=(16000, 22050, 16000, 8000)) -> Path:
     for i, sr in enumerate(rates):
         rel = f"audio/u{i}.wav"
         write_audio(root / rel, (0.1 * rng.standard_normal(sr // 2)).astype(np.float32), sr)
-        rows.append(f"u{i}\t{rel}\t{'bona-fide' if i % 2 == 0 else 'spoof'}\tspk{i}\t{'train' if i < 2 else 'dev'}")
+        rows.append(
+            f"u{i}\t{rel}\t{'bona-fide' if i % 2 == 0 else 'spoof'}\tspk{i}\t{'train' if i < 2 else 'dev'}"
+        )
     (root / "protocol.tsv").write_text("utt_id\tpath\tlabel\tspeaker\tsplit\n" + "\n".join(rows) + "\n")
     return root
 
@@ -57,7 +59,9 @@ def test_manifest_columns_values_and_files(tmp_path):
 def test_paths_relative_to_repo_root_when_under_it(tmp_path, monkeypatch):
     monkeypatch.setenv("SDD_ROOT", str(tmp_path))
     root = _tiny_folder(tmp_path / "data" / "c")
-    out = prepare_corpus(parse_corpus("t", {"type": "folder", "path": "data/c"}), tmp_path, tmp_path / "m", workers=1)
+    out = prepare_corpus(
+        parse_corpus("t", {"type": "folder", "path": "data/c"}), tmp_path, tmp_path / "m", workers=1
+    )
     assert out["train"]["path"].tolist() == ["data/c/audio/u0.wav", "data/c/audio/u1.wav"]
     assert (root / "audio/u0.wav").is_file()
 
@@ -98,7 +102,9 @@ def test_parallel_workers_give_the_same_manifests(tmp_path, monkeypatch):
 
 def _with_bad_file(tmp_path: Path, shared_dir: Path) -> Path:
     root = _tiny_folder(tmp_path / "c")
-    shutil.copy(shared_dir / "data/bad_audio/truncated_lost_sync.flac", root / "audio" / "truncated_lost_sync.flac")
+    shutil.copy(
+        shared_dir / "data/bad_audio/truncated_lost_sync.flac", root / "audio" / "truncated_lost_sync.flac"
+    )
     with open(root / "protocol.tsv", "a") as f:
         f.write("bad\taudio/truncated_lost_sync.flac\tspoof\tspk9\tdev\n")
     return root
@@ -135,7 +141,9 @@ def test_missing_file_and_bad_policy(tmp_path):
 
 def test_realmini_folder_corpus_end_to_end(shared_dir, tmp_path):
     """../shared/data/realmini as a folder corpus with its split column; mixed 16/22.05 kHz."""
-    cfg = parse_corpus("realmini", {"type": "folder", "path": str(shared_dir / "data/realmini"), "protocol": "protocol.tsv"})
+    cfg = parse_corpus(
+        "realmini", {"type": "folder", "path": str(shared_dir / "data/realmini"), "protocol": "protocol.tsv"}
+    )
     assert corpus_splits(cfg) == ("train", "dev", "eval")
     summary = fetch_corpus(cfg, tmp_path / "unused")
     assert summary["files"] == 226 and summary["splits"] == {"train": 116, "dev": 55, "eval": 55}

@@ -11,7 +11,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["ASV_KEYS", "BONAFIDE", "NO_ATTACK", "SHOW", "SPOOF", "EvaluationError", "check_finite", "first_ids"]
+__all__ = [
+    "ASV_KEYS",
+    "BONAFIDE",
+    "NO_ATTACK",
+    "SHOW",
+    "SPOOF",
+    "EvaluationError",
+    "check_finite",
+    "first_ids",
+]
 
 BONAFIDE = "bonafide"
 SPOOF = "spoof"

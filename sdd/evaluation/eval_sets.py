@@ -12,14 +12,27 @@ from sdd.evaluation.trials import evaluate_trials, fit_calibration
 
 __all__ = ["evaluate_eval_sets", "fit_dev_calibration", "read_score_file"]
 
-MANIFEST_COLUMNS = {"utt_id", "path", "speaker", "label", "attack", "split", "duration_s", "sample_rate", "channels", "condition"}
+MANIFEST_COLUMNS = {
+    "utt_id",
+    "path",
+    "speaker",
+    "label",
+    "attack",
+    "split",
+    "duration_s",
+    "sample_rate",
+    "channels",
+    "condition",
+}
 
 
 def read_score_file(path: Path) -> pd.DataFrame:
     """``utt_id score`` lines -> DataFrame(utt_id, score)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: score file missing; run the score stage")
-    return pd.read_csv(path, sep=" ", header=None, names=["utt_id", "score"], dtype={"utt_id": str, "score": float})
+    return pd.read_csv(
+        path, sep=" ", header=None, names=["utt_id", "score"], dtype={"utt_id": str, "score": float}
+    )
 
 
 def _join(manifest: pd.DataFrame, scores: pd.DataFrame, score_path: Path, name: str) -> pd.DataFrame:
@@ -55,12 +68,14 @@ def evaluate_eval_sets(
     """``{eval set name: metrics}``, metrics from :func:`sdd.evaluation.trials.evaluate_trials`.
 
     ``calibration`` (fitted on dev, :func:`fit_dev_calibration`) adds actDCF and Cllr of the
-    calibrated scores. Condition breakdowns cover the manifest's ``condition`` column (when not all ``-``) and any extra
-    condition columns the corpus provides (2021 codecs, compressions, ...).
+    calibrated scores. Condition breakdowns cover the manifest's ``condition`` column (when not all
+    ``-``) and any extra condition columns the corpus provides (2021 codecs, compressions, ...).
     """
     out = {}
     for e in eval_sets:
-        manifest = pd.read_csv(manifests_dir / e["corpus"] / f"{e['split']}.csv", keep_default_na=False, dtype={"utt_id": str})
+        manifest = pd.read_csv(
+            manifests_dir / e["corpus"] / f"{e['split']}.csv", keep_default_na=False, dtype={"utt_id": str}
+        )
         path = scores_dir / f"{e['id']}.txt"
         trials = _join(manifest, read_score_file(path), path, e["name"])
         conditions = [c for c in manifest.columns if c not in MANIFEST_COLUMNS]

@@ -128,7 +128,9 @@ def _read_2021_asv(meta: Path, score: Path, subset: str | None) -> pd.DataFrame:
     )
     mk = m["speaker"] + " " + m["utt_id"]
     sk = s["speaker"] + " " + s["utt_id"]
-    j = align_ids(pd.Index(mk), sk.to_numpy(), what_keys=f"ASV keys {meta}", what_scores=f"ASV scores {score}")
+    j = align_ids(
+        pd.Index(mk), sk.to_numpy(), what_keys=f"ASV keys {meta}", what_scores=f"ASV scores {score}"
+    )
     out = pd.DataFrame({"asv_key": m["label"].to_numpy(), "score": s["score"].to_numpy()[j]})
     if subset is not None:
         out = out[(m["subset"] == subset).to_numpy()]
@@ -254,8 +256,8 @@ def join_scores(protocol: Protocol, scores: pd.DataFrame, *, scores_name: str = 
     keep = protocol.keep
     if keep is not None and len(scores) == int(keep.sum()) and len(scores) != len(prot):
         prot, keep = prot[keep].reset_index(drop=True), None  # a score file of the subset only
-    j = align_ids(pd.Index(prot["utt_id"]), scores["utt_id"].to_numpy(), what_keys=f"protocol {protocol.source}",
-               what_scores=scores_name)  # fmt: skip
+    j = align_ids(pd.Index(prot["utt_id"]), scores["utt_id"].to_numpy(),
+                  what_keys=f"protocol {protocol.source}", what_scores=scores_name)  # fmt: skip
     out = prot.copy()
     out["score"] = scores["score"].to_numpy()[j]
     if "label" in scores.columns:

@@ -31,10 +31,13 @@ class TinyBackboneParams:
     def __post_init__(self) -> None:
         for name in ("conv_channels", "hidden_size", "num_layers", "num_heads", "intermediate_size"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"model.tiny.{name}: got {getattr(self, name)}; expected a positive integer")
+                raise ConfigError(
+                    f"model.tiny.{name}: got {getattr(self, name)}; expected a positive integer"
+                )
         if self.hidden_size % self.num_heads:
             raise ConfigError(
-                f"model.tiny.hidden_size: got {self.hidden_size}; expected a multiple of num_heads ({self.num_heads})"
+                f"model.tiny.hidden_size: got {self.hidden_size}; "
+                f"expected a multiple of num_heads ({self.num_heads})"
             )
 
 

@@ -53,7 +53,15 @@ class TrainParams:
     threads: int = 2  # torch intra-op threads; fixed so CPU results are bit-for-bit reproducible
 
     def __post_init__(self) -> None:
-        positive = ("epochs", "batch_size", "crop_samples", "dev_samples", "average_best", "telemetry_every", "threads")
+        positive = (
+            "epochs",
+            "batch_size",
+            "crop_samples",
+            "dev_samples",
+            "average_best",
+            "telemetry_every",
+            "threads",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name}: got {getattr(self, name)}; expected a positive integer")
@@ -65,10 +73,13 @@ class TrainParams:
             raise ConfigError(f"train.weight_decay: got {self.weight_decay}; expected >= 0")
         if self.bonafide_weight <= 0 or self.spoof_weight <= 0:
             raise ConfigError(
-                f"train.bonafide_weight/spoof_weight: got {self.bonafide_weight}/{self.spoof_weight}; expected > 0"
+                "train.bonafide_weight/spoof_weight: "
+                f"got {self.bonafide_weight}/{self.spoof_weight}; expected > 0"
             )
         if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
-            raise ConfigError(f"train.max_steps_per_epoch: got {self.max_steps_per_epoch}; expected null or >= 1")
+            raise ConfigError(
+                f"train.max_steps_per_epoch: got {self.max_steps_per_epoch}; expected null or >= 1"
+            )
 
 
 @dataclass(frozen=True)
@@ -89,12 +100,14 @@ class ArmConfig:
     def __post_init__(self) -> None:
         if self.align != "none" and self.regime != "dual_path":
             raise ConfigError(
-                f"arms.{self.name}: align={self.align!r} needs regime 'dual_path' (got regime {self.regime!r}); "
+                f"arms.{self.name}: align={self.align!r} needs regime 'dual_path' "
+                f"(got regime {self.regime!r}); "
                 "gradient alignment combines the clean-path and augmented-path gradients"
             )
         if self.lora:
             raise ConfigError(
-                f"arms.{self.name}: lora=true is not available yet (the LoRA issue has not landed); use lora: false"
+                f"arms.{self.name}: lora=true is not available yet (the LoRA issue has not landed); "
+                "use lora: false"
             )
 
 

@@ -95,8 +95,8 @@ def fetch(cfg: DemoCorpusConfig, dest: Path) -> dict:
             return marker["summary"]
     if dest.exists() and any(dest.iterdir()) and marker is None:
         raise CorpusError(
-            f"{dest}: exists, is not empty and holds no {download.MARKER}; refusing to overwrite data sdd did "
-            "not write (remove it or choose another destination)"
+            f"{dest}: exists, is not empty and holds no {download.MARKER}; refusing to overwrite data "
+            "sdd did not write (remove it or choose another destination)"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}"
