@@ -424,17 +424,14 @@ def test_in_the_wild_zip_without_checksum_records_sha256(server, tmp_path, caplo
     data = itw_zip(tmp_path)
     server.files["release_in_the_wild.zip"] = data
     cfg = parse_corpus("itw", {"type": "in_the_wild", "url": server.url("release_in_the_wild.zip")})
-    with caplog.at_level("WARNING", logger="sdd.data.fetch"):
+    with caplog.at_level("WARNING", logger="sdd.data.download"):
         summary = fetch_corpus(cfg, tmp_path / "raw")
     assert "no checksum is known" in caplog.text
     rec = summary["archives"][0]
     assert rec["checksum_source"] == "none" and rec["sha256"] == hashlib.sha256(data).hexdigest()
     out = prepare_corpus(cfg, tmp_path / "raw", tmp_path / "m", workers=1)["eval"]
-    assert out["utt_id"].tolist() == ["0", "1", "2"] and out["label"].tolist() == [
-        "spoof",
-        "bonafide",
-        "bonafide",
-    ]
+    labels = out["label"].tolist()
+    assert out["utt_id"].tolist() == ["0", "1", "2"] and labels == ["spoof", "bonafide", "bonafide"]
     assert out["attack"].tolist() == ["unknown", "-", "-"] and out["speaker"][2] == "Ayn Rand"
 
 
