@@ -1,5 +1,6 @@
-# The two commands a new user runs: `make repro` and `make test`. Both create .venv/ from the pinned
-# lock file when it is missing or older than the lock (that is all `make setup` does).
+# The two commands a new user runs: `make repro` and `make test` (`make lint` runs the linter). All
+# create .venv/ from the pinned lock file when it is missing or older than the lock (that is all
+# `make setup` does).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -14,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE ?= 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup repro test mlflow-ui clean-venv
+.PHONY: setup repro test lint mlflow-ui clean-venv
 
 setup: $(STAMP)
 
@@ -30,6 +31,10 @@ repro: setup
 
 test: setup
 	pytest -q
+
+# ruff (pinned in requirements.lock); its rules are in pyproject.toml, [tool.ruff].
+lint: setup
+	ruff check sdd stages tests benchmarks
 
 mlflow-ui: setup
 	mlflow ui --workers 1 --host 127.0.0.1 --port $${PORT:-5000} \

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sdd import metrics as M
+from sdd.metrics.bootstrap import _runs
 
 N_DF = 611_829
 N_BONA_DF = 22_617  # 2021 DF eval bona fide count; the rest are spoofs
@@ -120,7 +121,7 @@ def main() -> int:
     t = time.perf_counter()
     lo, hi = M.eer_confidence_interval(s, n_resamples=1000, seed=0)
     t_boot = time.perf_counter() - t
-    runs = M._runs(s.is_bona)[1].size
+    runs = _runs(s.is_bona)[1].size
     print(
         f"bootstrap 1000 resamples on {N_DF:,} trials ({runs:,} class runs in the sorted order): "
         f"{t_boot:.2f} s, EER {s.eer():.5f} CI95 [{lo:.5f}, {hi:.5f}]"
@@ -134,7 +135,7 @@ def main() -> int:
         labels = ["bonafide"] * n_b + ["spoof"] * (N_DF - n_b)
         perm = rng.permutation(N_DF)  # score file in a different order than the protocol
         scores = np.concatenate([bona, spoof])
-        rows = enumerate(zip(ids, attacks, labels))
+        rows = enumerate(zip(ids, attacks, labels, strict=True))
         (d / "protocol.txt").write_text("".join(f"LA_{i % 67:04d} {u} - {a} {k}\n" for i, (u, a, k) in rows))
         (d / "scores.txt").write_text("".join(f"{ids[i]} {scores[i]:.6f}\n" for i in perm))
         asv = [f"bonafide target {x:.6f}\n" for x in rng.normal(3, 2, 5370)]

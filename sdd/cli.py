@@ -12,7 +12,7 @@ import sys
 
 # name -> (module, one-line help). A registry, not an if/elif chain.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "evaluate": ("sdd.evaluation", "metrics JSON from a score file and a protocol"),
+    "evaluate": ("sdd.evaluation.cli", "metrics JSON from a score file and a protocol"),
     "score": ("sdd.scoring", "score audio files with a trained model"),
     "fetch": ("sdd.data.fetch", "download, verify and extract a corpus"),
     "compare": ("sdd.report.compare", "comparative report across MLflow runs"),
@@ -33,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"sdd: unknown command {name!r}; expected one of {sorted(COMMANDS)}\n\n{_usage()}", file=sys.stderr)
+        print(
+            f"sdd: unknown command {name!r}; expected one of {sorted(COMMANDS)}\n\n{_usage()}",
+            file=sys.stderr,
+        )
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     module = importlib.import_module(COMMANDS[name][0])

@@ -1,4 +1,4 @@
-"""Where things live: the repo root and path resolution.
+"""Where things live: the repo root, path resolution and display.
 
 DVC runs queued experiments in temporary copies of the repo (``.dvc/tmp/exps/...``) but sets
 ``DVC_ROOT`` to the original repo root. Raw corpora (not DVC-cached, see README) and the MLflow store
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["repo_root", "resolve"]
+__all__ = ["display_path", "repo_root", "resolve"]
 
 
 def repo_root() -> Path:
@@ -34,3 +34,13 @@ def resolve(path: str | os.PathLike[str], root: Path | None = None) -> Path:
     if p.is_absolute():
         return p
     return (root if root is not None else repo_root()) / p
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the repo root when under it (stable across clones and DVC temp dirs), else
+    absolute; ``..`` components are normalised away first."""
+    p = Path(os.path.abspath(path))
+    try:
+        return p.relative_to(Path(os.path.abspath(repo_root()))).as_posix()
+    except ValueError:
+        return str(p)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from sdd import atomic
-from sdd.config import ScoreParams
+from sdd.params import ScoreParams
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,10 @@ def score_paths(model, paths: Sequence[Path], params: ScoreParams, sample_rate: 
     out = []
     with torch.no_grad():
         for start in range(0, len(paths), params.batch_size):
-            batch = [crop_or_pad(read_audio(p, sample_rate)[0], params.num_samples) for p in paths[start : start + params.batch_size]]
+            batch = [
+                crop_or_pad(read_audio(p, sample_rate)[0], params.num_samples)
+                for p in paths[start : start + params.batch_size]
+            ]
             x = torch.from_numpy(np.stack(batch))  # (B, N)
             out.append(Detector.scores(model(x)).double().numpy())
     return np.concatenate(out) if out else np.zeros(0)
@@ -46,10 +49,12 @@ def score_paths(model, paths: Sequence[Path], params: ScoreParams, sample_rate: 
 
 def write_scores(path: Path, utt_ids: Sequence[str], scores: np.ndarray) -> None:
     """Write ``utt_id score`` lines (the official ASVspoof score-file format) atomically."""
-    atomic.write_text(path, "".join(f"{u} {s:.8f}\n" for u, s in zip(utt_ids, scores)))
+    atomic.write_text(path, "".join(f"{u} {s:.8f}\n" for u, s in zip(utt_ids, scores, strict=True)))
 
 
-def score_manifest(model, manifest: pd.DataFrame, params: ScoreParams, sample_rate: int = 16000) -> np.ndarray:
+def score_manifest(
+    model, manifest: pd.DataFrame, params: ScoreParams, sample_rate: int = 16000
+) -> np.ndarray:
     """Scores for a prepared manifest (paths relative to the repo root)."""
     from sdd.paths import resolve
 
@@ -82,10 +87,15 @@ def cli_main(argv: list[str]) -> int:
     try:
         files = _expand(args.inputs)
         model, arm = load_detector(args.model)
-        scores = score_paths(model, files, ScoreParams(num_samples=args.num_samples, batch_size=args.batch_size), arm.sample_rate)
+        scores = score_paths(
+            model,
+            files,
+            ScoreParams(num_samples=args.num_samples, batch_size=args.batch_size),
+            arm.sample_rate,
+        )
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"sdd score: {exc}", file=sys.stderr)
         return 1
-    for f, s in zip(files, scores):
+    for f, s in zip(files, scores, strict=True):
         print(f"{f}\t{s:.6f}")
     return 0

@@ -1,20 +1,36 @@
-"""Shared plumbing of the ``stages/*.py`` scripts: logging set-up and one-line errors."""
+"""Shared plumbing of the ``stages/*.py`` scripts: logging set-up, one-line errors, plan documents in
+(:func:`read_plan`, :func:`write_plan`) and JSON out (:func:`write_json`).
+
+Only :mod:`sdd.atomic` and :mod:`sdd.configbase` are imported here, so a stage script's imports (and
+its DVC deps) are what it uses, not the whole plan machinery of :mod:`sdd.config`.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sdd import atomic
-from sdd.config import RESTORE_HINT
 from sdd.configbase import ConfigError
 
-__all__ = ["run_stage", "write_json"]
+__all__ = ["RESTORE_HINT", "read_plan", "run_stage", "write_json", "write_plan"]
 
 # Expected failures print one clear line; anything else is a bug and keeps its traceback.
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, ValueError, OSError, RuntimeError)
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    FileNotFoundError,
+    ValueError,
+    OSError,
+    RuntimeError,
+)
+RESTORE_HINT = (
+    "If this value came from `dvc exp run -S ...`, the workspace params.yaml still holds it: "
+    "restore it with `git checkout params.yaml`."
+)
 
 
 def run_stage(name: str, main: Callable[[], Any]) -> None:
@@ -31,6 +47,24 @@ def run_stage(name: str, main: Callable[[], Any]) -> None:
     except EXPECTED_ERRORS as exc:
         print(f"error: stage {name}: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def read_plan(path: str | Path) -> dict[str, Any]:
+    """Read one plan document written by the plan stage."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: cannot read plan file ({exc}); run the `plan` stage (dvc repro plan)"
+        ) from exc
+
+
+def write_plan(docs: dict[str, Any], out_dir: Path) -> None:
+    """Write the plan documents under ``out_dir`` (sorted keys, so equal plans hash equally)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for rel, doc in docs.items():
+        atomic.write_json(out_dir / rel, doc)
 
 
 def write_json(path: Path, data: Any) -> None:

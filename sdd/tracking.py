@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sdd.paths import repo_root
 
@@ -75,14 +76,20 @@ class Run:
 
 
 @contextmanager
-def run(stage: str, params: dict[str, Any], *, arm: str | None = None, experiment: str = "sdd") -> Iterator[Run]:
+def run(
+    stage: str, params: dict[str, Any], *, arm: str | None = None, experiment: str = "sdd"
+) -> Iterator[Run]:
     """Start a tagged MLflow run logging ``params`` (flattened) for the duration of the block."""
     import mlflow
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri())
     exp = mlflow.get_experiment_by_name(experiment)
-    exp_id = exp.experiment_id if exp else mlflow.create_experiment(experiment, artifact_location=artifact_location())
+    exp_id = (
+        exp.experiment_id
+        if exp
+        else mlflow.create_experiment(experiment, artifact_location=artifact_location())
+    )
     tags = {"sdd.stage": stage, "dvc.experiment": dvc_experiment()}
     if arm:
         tags["sdd.arm"] = arm

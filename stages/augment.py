@@ -12,9 +12,8 @@ import pandas as pd
 
 from sdd.augment.params import AugmentParams
 from sdd.augment.precompute import precompute
-from sdd.config import read_plan
 from sdd.configbase import build
-from sdd.stage import run_stage
+from sdd.stage import read_plan, run_stage
 
 
 def main() -> None:

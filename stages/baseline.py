@@ -9,8 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from sdd.baseline import hand_feature_baseline
-from sdd.config import read_plan
-from sdd.stage import run_stage, write_json
+from sdd.stage import read_plan, run_stage, write_json
 
 
 def main() -> None:

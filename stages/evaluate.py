@@ -8,9 +8,8 @@ import argparse
 from pathlib import Path
 
 from sdd import tracking
-from sdd.config import read_plan
-from sdd.eval_sets import evaluate_eval_sets, fit_dev_calibration
-from sdd.stage import run_stage, write_json
+from sdd.evaluation.eval_sets import evaluate_eval_sets, fit_dev_calibration
+from sdd.stage import read_plan, run_stage, write_json
 
 
 def main() -> None:
@@ -19,7 +18,9 @@ def main() -> None:
     ap.add_argument("--arm", required=True)
     ap.add_argument("--scores", type=Path, required=True, help="score folder of the arm")
     ap.add_argument("--manifests", type=Path, required=True, help="manifests folder")
-    ap.add_argument("--dev", type=Path, required=True, help="dev manifest (calibration is fitted on its scores)")
+    ap.add_argument(
+        "--dev", type=Path, required=True, help="dev manifest (calibration is fitted on its scores)"
+    )
     ap.add_argument("--out", type=Path, required=True, help="metrics JSON of the arm")
     args = ap.parse_args()
 

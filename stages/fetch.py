@@ -8,10 +8,9 @@ what was fetched and its checksums.
 import argparse
 from pathlib import Path
 
-from sdd.config import read_plan
 from sdd.data.corpora import fetch_corpus, parse_corpus
 from sdd.paths import resolve
-from sdd.stage import run_stage, write_json
+from sdd.stage import read_plan, run_stage, write_json
 
 
 def main() -> None:

@@ -11,10 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from sdd import tracking
-from sdd.config import read_plan
 from sdd.report.augment_figures import augment_figures
 from sdd.report.build import collect_metrics, write_report
-from sdd.stage import run_stage, write_json
+from sdd.stage import read_plan, run_stage, write_json
 
 
 def main() -> None:

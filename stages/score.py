@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdd.config import ScoreParams, read_plan
 from sdd.configbase import build
 from sdd.models.detector import load_detector
+from sdd.params import ScoreParams
 from sdd.scoring import score_manifest, write_scores
-from sdd.stage import run_stage
+from sdd.stage import read_plan, run_stage
 
 
 def main() -> None:
@@ -28,10 +28,14 @@ def main() -> None:
     plan = read_plan(args.plan)
     params = build(ScoreParams, plan["score"], "score")
     model, arm = load_detector(args.model)
-    targets = {f"{e['id']}.txt": args.manifests / e["corpus"] / f"{e['split']}.csv" for e in plan["eval_sets"]}
+    targets = {
+        f"{e['id']}.txt": args.manifests / e["corpus"] / f"{e['split']}.csv" for e in plan["eval_sets"]
+    }
     for name, manifest_path in {**targets, "dev.txt": args.dev}.items():
         manifest = pd.read_csv(manifest_path, keep_default_na=False)
-        write_scores(args.out / name, manifest["utt_id"], score_manifest(model, manifest, params, arm.sample_rate))
+        write_scores(
+            args.out / name, manifest["utt_id"], score_manifest(model, manifest, params, arm.sample_rate)
+        )
 
 
 if __name__ == "__main__":

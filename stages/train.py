@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 
 from sdd import atomic, tracking
-from sdd.config import arm_from_dict, read_plan
 from sdd.models.detector import save_detector
-from sdd.stage import run_stage, write_json
+from sdd.stage import read_plan, run_stage, write_json
 from sdd.train.loop import TELEMETRY_COLUMNS, fit
+from sdd.train.params import arm_from_dict
 
 
 def main() -> None:

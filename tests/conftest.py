@@ -25,7 +25,9 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
-def sine(freq_hz: float = 440.0, duration_s: float = 1.0, sample_rate: int = 16000, amplitude: float = 0.5) -> np.ndarray:
+def sine(
+    freq_hz: float = 440.0, duration_s: float = 1.0, sample_rate: int = 16000, amplitude: float = 0.5
+) -> np.ndarray:
     """A (T,) float32 sine wave."""
     t = np.arange(int(duration_s * sample_rate)) / sample_rate
     return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)

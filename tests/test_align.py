@@ -53,7 +53,7 @@ def test_mean_update_is_gradient_of_mean_loss():
 
 
 def test_registry_names_match_config_choices():
-    from sdd.config import ALIGN_CHOICES
+    from sdd.train.params import ALIGN_CHOICES
 
     assert set(ALIGN_CHOICES.values()) == set(ALIGNERS)
 

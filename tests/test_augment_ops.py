@@ -124,7 +124,7 @@ def test_coloured_noise_slopes():
         n = F.coloured_noise(2**16, rng, colour)
         p = np.abs(np.fft.rfft(n)) ** 2
         f = np.arange(p.shape[0])
-        band = lambda lo: p[(f >= lo) & (f < 2 * lo)].mean()  # noqa: E731
+        band = lambda lo, p=p, f=f: p[(f >= lo) & (f < 2 * lo)].mean()  # noqa: E731
         per_octave = 10 * np.log10(band(4000) / band(250)) / 4
         assert abs(per_octave - slope) < 1.0, (colour, per_octave)
 

@@ -92,8 +92,19 @@ def test_plan_stage_fails_with_one_line_and_restore_hint(tmp_path, raw):
     bad = copy.deepcopy(raw)
     bad["align"] = "maybe"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
-    proc = subprocess.run([sys.executable, str(REPO / "stages/plan.py"), "--params", str(tmp_path / "params.yaml"),
-                           "--out", str(tmp_path / "plan")], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "stages/plan.py"),
+            "--params",
+            str(tmp_path / "params.yaml"),
+            "--out",
+            str(tmp_path / "plan"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: params.yaml: align: got 'maybe'")
     assert "git checkout params.yaml" in proc.stderr

@@ -16,15 +16,16 @@ from sdd.data.audio import write_audio
 from sdd.data.corpora import (
     CORPUS_TYPES,
     CorpusError,
-    check_leakage,
     corpus_splits,
     fetch_corpus,
     normalise_label,
     parse_corpus,
-    read_asvspoof2019_protocol,
-    read_trial_list,
 )
-from sdd.data.prepare import LeakageError
+from sdd.data.corpora.asvspoof2021 import read_asvspoof2021_metadata, read_trial_list
+from sdd.data.corpora.demo import DEMO_PROTOCOLS
+from sdd.data.corpora.la_layout import read_asvspoof2019_protocol
+from sdd.data.leakage import LeakageError, check_leakage
+from sdd.data.prepare import prepare_corpus
 
 PARAMS_CORPORA = {
     "demo": {"type": "demo", "seed": 0, "n_per_split": 300},
@@ -47,7 +48,14 @@ def _isolated_cache(tmp_path, monkeypatch):
 
 
 def test_registry_has_every_type():
-    assert set(CORPUS_TYPES) == {"demo", "asvspoof2019_la", "asvspoof2021_la", "asvspoof2021_df", "in_the_wild", "folder"}
+    assert set(CORPUS_TYPES) == {
+        "demo",
+        "asvspoof2019_la",
+        "asvspoof2021_la",
+        "asvspoof2021_df",
+        "in_the_wild",
+        "folder",
+    }
 
 
 @pytest.mark.parametrize(
@@ -105,8 +113,8 @@ def test_configs_are_frozen():
 
 @pytest.mark.parametrize(
     ("raw", "label"),
-    [("bonafide", "bonafide"), ("bona-fide", "bonafide"), ("Bona fide", "bonafide"), ("BONA_FIDE", "bonafide"),
-     ("spoof", "spoof"), ("fake", "spoof"), (" Spoof ", "spoof")],
+    [("bonafide", "bonafide"), ("bona-fide", "bonafide"), ("Bona fide", "bonafide"),
+     ("BONA_FIDE", "bonafide"), ("spoof", "spoof"), ("fake", "spoof"), (" Spoof ", "spoof")],
 )  # fmt: skip
 def test_label_spellings_normalised(raw, label):
     assert normalise_label(raw, "here") == label
@@ -132,7 +140,9 @@ LA19_COUNTS = {
 @pytest.mark.parametrize("split", list(LA19_COUNTS))
 def test_real_2019_la_protocols_match_data_md(shared_dir, split):
     suffix, total, bona, spoof, attacks, per_attack, speakers = LA19_COUNTS[split]
-    path = shared_dir / "data/asvspoof2019_la/ASVspoof2019_LA_cm_protocols" / f"ASVspoof2019.LA.cm.{suffix}.txt"
+    path = (
+        shared_dir / "data/asvspoof2019_la/ASVspoof2019_LA_cm_protocols" / f"ASVspoof2019.LA.cm.{suffix}.txt"
+    )
     df = read_asvspoof2019_protocol(path)
     assert len(df) == total
     assert (df["label"] == "bonafide").sum() == bona and (df["label"] == "spoof").sum() == spoof
@@ -160,7 +170,7 @@ def test_2021_metadata_column_counts_enforced(tmp_path):
     p = tmp_path / "trial_metadata.txt"
     p.write_text("LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval\nLA_0009 LA_E_1 alaw\n")
     with pytest.raises(CorpusError, match="trial_metadata.txt:2: got 3 columns"):
-        corpora.read_asvspoof2021_metadata(p, "LA")
+        read_asvspoof2021_metadata(p, "LA")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -176,7 +186,9 @@ def _folder(tmp_path: Path, header: str, rows: list[str], name: str = "protocol.
 
 
 def test_folder_splits_read_cheaply_from_the_protocol(tmp_path):
-    root = _folder(tmp_path, "file,label,split", ["a.wav,bonafide,train", "b.wav,spoof,dev", "c.wav,fake,test"])
+    root = _folder(
+        tmp_path, "file,label,split", ["a.wav,bonafide,train", "b.wav,spoof,dev", "c.wav,fake,test"]
+    )
     cfg = parse_corpus("f", {"type": "folder", "path": str(root), "protocol": "protocol.csv"})
     assert corpus_splits(cfg) == ("train", "dev", "test")
     declared = parse_corpus("f", {"type": "folder", "path": "/nonexistent", "splits": ["train", "dev"]})
@@ -188,7 +200,9 @@ def test_folder_without_split_column_needs_split_option(tmp_path):
     cfg = parse_corpus("f", {"type": "folder", "path": str(root), "protocol": "protocol.csv"})
     with pytest.raises(CorpusError, match="no split column"):
         corpus_splits(cfg)
-    one = parse_corpus("f", {"type": "folder", "path": str(root), "protocol": "protocol.csv", "split": "eval"})
+    one = parse_corpus(
+        "f", {"type": "folder", "path": str(root), "protocol": "protocol.csv", "split": "eval"}
+    )
     assert corpus_splits(one) == ("eval",)
     df = corpora.read_protocol(one, tmp_path)
     assert list(df["label"]) == ["bonafide", "spoof"]
@@ -198,9 +212,12 @@ def test_folder_without_split_column_needs_split_option(tmp_path):
 
 
 def test_folder_custom_columns_and_missing_column_error(tmp_path):
-    root = _folder(tmp_path, "id\twav\tkey\tsys\tspk\tset", ["u1\tx/1.flac\tgenuine\t-\ts1\teval"], "meta.tsv")
-    base = {"type": "folder", "path": str(root), "protocol": "meta.tsv", "path_column": "wav", "label_column": "key",
-            "utt_id_column": "id", "speaker_column": "spk", "attack_column": "sys", "split_column": "set"}  # fmt: skip
+    root = _folder(
+        tmp_path, "id\twav\tkey\tsys\tspk\tset", ["u1\tx/1.flac\tgenuine\t-\ts1\teval"], "meta.tsv"
+    )
+    base = {"type": "folder", "path": str(root), "protocol": "meta.tsv", "path_column": "wav",
+            "label_column": "key", "utt_id_column": "id", "speaker_column": "spk", "attack_column": "sys",
+            "split_column": "set"}  # fmt: skip
     df = corpora.read_protocol(parse_corpus("f", base), tmp_path)
     assert df.iloc[0].to_dict() == {
         "utt_id": "u1", "path": str(root / "x/1.flac"), "speaker": "s1", "label": "bonafide", "attack": "-",
@@ -232,7 +249,8 @@ def _write_la_layout(root: Path, protocols: dict[str, str], n: int = 2, seed: in
         for i in range(2 * n):
             utt = f"LA_{split[0].upper()}_{s_index}{i:06d}"
             spoof = i >= n
-            lines.append(f"LA_{s_index:02d}{i % 2:02d} {utt} - {'A01' if spoof else '-'} {'spoof' if spoof else 'bonafide'}")
+            key = "spoof" if spoof else "bonafide"
+            lines.append(f"LA_{s_index:02d}{i % 2:02d} {utt} - {'A01' if spoof else '-'} {key}")
             wave = (0.1 * rng.standard_normal(3200)).astype(np.float32)
             write_audio(root / "LA" / f"ASVspoof2019_LA_{split}" / "flac" / f"{utt}.flac", wave, 16000)
         (proto_dir / f"ASVspoof2019.LA.cm.{suffix}.txt").write_text("\n".join(lines) + "\n")
@@ -246,7 +264,7 @@ def fake_generator(monkeypatch):
 
     def generate_demo(cfg, out_dir, workers=2):
         calls.append(cfg)
-        _write_la_layout(Path(out_dir), corpora.DEMO_PROTOCOLS, seed=cfg.seed)
+        _write_la_layout(Path(out_dir), DEMO_PROTOCOLS, seed=cfg.seed)
 
     monkeypatch.setattr(demo, "generate_demo", generate_demo)
     return calls
@@ -299,7 +317,7 @@ def test_demo_fetch_refuses_foreign_directory(tmp_path, fake_generator):
 def test_demo_prepare_builds_all_four_manifests(tmp_path, fake_generator):
     cfg = parse_corpus("demo", {"type": "demo", "n_per_split": 10})
     fetch_corpus(cfg, tmp_path / "demo")
-    out = corpora.prepare_corpus(cfg, tmp_path / "demo", tmp_path / "manifests", workers=1)
+    out = prepare_corpus(cfg, tmp_path / "demo", tmp_path / "manifests", workers=1)
     assert list(out) == ["train", "dev", "eval", "eval_degraded"]
     for split, df in out.items():
         assert list(df.columns[:9]) == list(corpora.MANIFEST_COLUMNS)

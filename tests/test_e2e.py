@@ -15,12 +15,21 @@ BIN = Path(sys.executable).parent
 
 
 def run(cmd, cwd, check=True):
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     env.pop("DVC_ROOT", None)
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str))
     if check and proc.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -36,7 +45,13 @@ def project(tmp_path_factory):
             shutil.copy2(src, dest / rel)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["corpora"]["demo"]["n_per_split"] = 8
-    params["model"]["tiny"] = {"conv_channels": 8, "hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 16}
+    params["model"]["tiny"] = {
+        "conv_channels": 8,
+        "hidden_size": 16,
+        "num_layers": 1,
+        "num_heads": 2,
+        "intermediate_size": 16,
+    }
     params["train"].update(epochs=1, batch_size=8, crop_samples=4000, threads=1)
     params["score"].update(num_samples=8000, threads=1)
     params["evaluate"]["n_resamples"] = 50
@@ -55,7 +70,9 @@ def test_dvc_repro_end_to_end(project):
             assert 0.0 <= m["eer"] <= 1.0 and m["n_bonafide"] > 0 and m["n_spoof"] > 0
             assert m["eer_ci95"][0] <= m["eer"] <= m["eer_ci95"][1]
             assert m["per_attack"], "per-attack EERs are reported"
-            assert {"act_dcf_calibrated", "cllr_calibrated", "calibration"} <= set(m), "dev-fitted calibration"
+            assert {"act_dcf_calibrated", "cllr_calibrated", "calibration"} <= set(m), (
+                "dev-fitted calibration"
+            )
         assert metrics[arm]["train"]["epochs"] == 1
     assert "conflict_ratio" in metrics["dual_path_pcgrad"]["train"]
     assert "hand_features" in metrics
@@ -69,7 +86,9 @@ def test_dvc_repro_end_to_end(project):
     run(["sdd", "compare", "--out", "reports/compare"], project)
     compared = json.loads((project / "reports/compare/metrics.json").read_text())
     assert sorted(compared) == ["workspace/augmented", "workspace/dual_path_pcgrad", "workspace/main"]
-    assert compared["workspace/main"]["demo:eval"]["eer"] == pytest.approx(metrics["main"]["demo:eval"]["eer"])
+    assert compared["workspace/main"]["demo:eval"]["eer"] == pytest.approx(
+        metrics["main"]["demo:eval"]["eer"]
+    )
 
     # A second repro is a no-op.
     out = run(["dvc", "repro"], project).stdout

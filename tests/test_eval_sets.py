@@ -4,20 +4,33 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdd.eval_sets import evaluate_eval_sets, fit_dev_calibration
+from sdd.evaluation.eval_sets import evaluate_eval_sets, fit_dev_calibration
 
 
 def write_set(tmp_path, name, n=40, shift=2.0, seed=0):
     rng = np.random.default_rng(seed)
     labels = ["bonafide"] * (n // 2) + ["spoof"] * (n // 2)
-    manifest = pd.DataFrame({"utt_id": [f"{name}_{i}" for i in range(n)], "path": "-", "speaker": "s", "label": labels,
-                             "attack": ["-"] * (n // 2) + ["A01", "A02"] * (n // 4), "condition": "-", "split": name,
-                             "duration_s": 1.0, "sample_rate": 16000, "channels": 1})
+    manifest = pd.DataFrame(
+        {
+            "utt_id": [f"{name}_{i}" for i in range(n)],
+            "path": "-",
+            "speaker": "s",
+            "label": labels,
+            "attack": ["-"] * (n // 2) + ["A01", "A02"] * (n // 4),
+            "condition": "-",
+            "split": name,
+            "duration_s": 1.0,
+            "sample_rate": 16000,
+            "channels": 1,
+        }
+    )
     scores = rng.normal(size=n) + np.where(manifest["label"] == "bonafide", shift, 0.0)
     (tmp_path / "m" / "c").mkdir(parents=True, exist_ok=True)
     (tmp_path / "s").mkdir(exist_ok=True)
     manifest.to_csv(tmp_path / "m" / "c" / f"{name}.csv", index=False)
-    pd.DataFrame({"u": manifest["utt_id"], "s": scores}).to_csv(tmp_path / "s" / f"{name}.txt", sep=" ", header=False, index=False)
+    pd.DataFrame({"u": manifest["utt_id"], "s": scores}).to_csv(
+        tmp_path / "s" / f"{name}.txt", sep=" ", header=False, index=False
+    )
     return manifest
 
 
@@ -28,7 +41,9 @@ def test_calibration_is_fitted_on_dev_and_applied_to_eval(tmp_path):
     cal = fit_dev_calibration(tmp_path / "s" / "devscores.txt", tmp_path / "m" / "c" / "dev.csv")
     assert cal[0] > 0, "higher raw score = more bona fide must stay so after calibration"
     sets = [{"corpus": "c", "split": "eval", "id": "eval", "name": "c:eval"}]
-    out = evaluate_eval_sets(sets, tmp_path / "s", tmp_path / "m", ci=False, n_resamples=10, seed=0, calibration=cal)
+    out = evaluate_eval_sets(
+        sets, tmp_path / "s", tmp_path / "m", ci=False, n_resamples=10, seed=0, calibration=cal
+    )
     m = out["c:eval"]
     assert m["calibration"] == {"a": cal[0], "b": cal[1]}
     assert m["eer"] == pytest.approx(evaluate_eval_sets(sets, tmp_path / "s", tmp_path / "m", ci=False,

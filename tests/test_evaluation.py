@@ -112,9 +112,9 @@ def small(tmp_path, rng):
     attacks = ["-"] * n_b + ["A07", "A08"] * (n_s // 2)
     labels = ["bonafide"] * n_b + ["spoof"] * n_s
     scores = np.concatenate([rng.normal(2, 1, n_b), rng.normal(-1, 1, n_s)])
-    rows = enumerate(zip(ids, attacks, labels))
+    rows = enumerate(zip(ids, attacks, labels, strict=True))
     prot = _write(tmp_path / "prot.txt", [f"LA_00{i % 5} {u} - {a} {k}" for i, (u, a, k) in rows])
-    sc = _write(tmp_path / "scores.txt", [f"{u} {s:.6f}" for u, s in zip(ids, scores)])
+    sc = _write(tmp_path / "scores.txt", [f"{u} {s:.6f}" for u, s in zip(ids, scores, strict=True)])
     asv = _write(
         tmp_path / "asv.txt",
         [f"bonafide target {x:.4f}" for x in rng.normal(3, 1, 30)]
@@ -128,7 +128,7 @@ def small(tmp_path, rng):
 
 
 def test_join_any_order_and_per_attack(small, tmp_path):
-    rows = list(zip(small["ids"], small["scores"]))[::-1]
+    rows = list(zip(small["ids"], small["scores"], strict=True))[::-1]
     # a header line and the reverse of the protocol order
     sc = _write(tmp_path / "rev.txt", ["utt_id score"] + [f"{u} {s:.6f}" for u, s in rows])
     trials = E.join_scores(E.read_protocol(small["protocol"], "asvspoof2019"), E.read_scores(sc))
@@ -179,7 +179,7 @@ def test_bad_protocols_raise(small, tmp_path):
 
 
 def test_four_column_scores_checked_against_protocol(small, tmp_path):
-    cols = zip(small["ids"], small["attacks"], small["labels"], small["scores"])
+    cols = zip(small["ids"], small["attacks"], small["labels"], small["scores"], strict=True)
     rows = [f"{u} {a} {k} {s:.6f}" for u, a, k, s in cols]
     prot = E.read_protocol(small["protocol"], "asvspoof2019")
     ok = E.join_scores(prot, E.read_scores(_write(tmp_path / "s4.txt", rows)))
@@ -270,7 +270,7 @@ def _keys_2021(root: Path, rng, track: str) -> tuple[Path, list[str], np.ndarray
 @pytest.mark.parametrize("track", ["LA", "DF"])
 def test_asvspoof2021_keys(tmp_path, rng, track):
     root, ids, scores = _keys_2021(tmp_path / "keys", rng, track)
-    sc = _write(tmp_path / "s.txt", [f"{u} {s:.6f}" for u, s in zip(ids, scores)])
+    sc = _write(tmp_path / "s.txt", [f"{u} {s:.6f}" for u, s in zip(ids, scores, strict=True)])
     out = tmp_path / "m.json"
     argv = [
         "--scores", str(sc), "--protocol", str(root / track), "--format", "asvspoof2021", "--out", str(out),
@@ -296,10 +296,11 @@ def test_asvspoof2021_keys(tmp_path, rng, track):
     rc = E.cli_main([*argv, "--subset", "hidden"])
     assert rc == 2
     # a score file of the eval subset only is accepted too; one trial short is an error
-    sub = _write(tmp_path / "sub.txt", [f"{u} {x:.6f}" for u, x in zip(ids[:48], scores[:48])])
+    sub = _write(tmp_path / "sub.txt", [f"{u} {x:.6f}" for u, x in zip(ids[:48], scores[:48], strict=True)])
     assert E.cli_main([*argv[:1], str(sub), *argv[2:]]) == 0
     assert json.loads(out.read_text())["eer"] == res["eer"]
-    short = _write(tmp_path / "short.txt", [f"{u} {x:.6f}" for u, x in zip(ids[:47], scores[:47])])
+    short_rows = [f"{u} {x:.6f}" for u, x in zip(ids[:47], scores[:47], strict=True)]
+    short = _write(tmp_path / "short.txt", short_rows)
     with pytest.raises(E.EvaluationError, match="13 trials of the protocol have no score"):
         E.join_scores(E.read_protocol(root / track, "asvspoof2021", "eval"), E.read_scores(short))
 

@@ -20,16 +20,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdd.data import fetch as fetchlib
+from sdd.data import download as dl
 from sdd.data.audio import write_audio
-from sdd.data.corpora import fetch_corpus, parse_corpus, prepare_corpus
-from sdd.data.fetch import ChecksumError, DiskSpaceError, DownloadError, UnsafeArchiveError, cli_main
+from sdd.data.corpora import fetch_corpus, parse_corpus
+from sdd.data.download import ChecksumError, DiskSpaceError, DownloadError, UnsafeArchiveError
+from sdd.data.fetch import cli_main
+from sdd.data.prepare import prepare_corpus
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("SDD_AUDIO_CACHE", str(tmp_path / "audio_check.sqlite"))
-    monkeypatch.setattr(fetchlib.time, "sleep", lambda s: None)  # no real backoff waits in tests
+    monkeypatch.setattr(dl.time, "sleep", lambda s: None)  # no real backoff waits in tests
 
 
 # -------------------------------------------------------------------------------------------------
@@ -69,7 +71,9 @@ class _Server:
                     self.close_connection = True
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def url(self, name: str) -> str:
@@ -138,7 +142,9 @@ def la19_zip(tmp: Path) -> bytes:
             lines.append(f"LA_00{i % 2}{letter} {utt} - {system} {key}")
             members[f"LA/ASVspoof2019_LA_{split}/flac/{utt}.flac"] = _flac_bytes(seed, tmp)
             seed += 1
-        members[f"LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.{suffix}.txt"] = ("\n".join(lines) + "\n").encode()
+        members[f"LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.{suffix}.txt"] = (
+            "\n".join(lines) + "\n"
+        ).encode()
     return _zip(members)
 
 
@@ -156,8 +162,10 @@ def la21_archives(tmp: Path) -> tuple[bytes, bytes]:
     ids = [line.split()[1] for line in LA21_KEYS]
     audio = {f"ASVspoof2021_LA_eval/flac/{u}.flac": _flac_bytes(i, tmp) for i, u in enumerate(ids)}
     audio["ASVspoof2021_LA_eval/ASVspoof2021.LA.cm.eval.trl.txt"] = ("\n".join(ids) + "\n").encode()
-    keys = {"keys/LA/CM/trial_metadata.txt": ("\n".join(LA21_KEYS) + "\n").encode(),
-            "keys/LA/ASV/trial_metadata.txt": b"LA_0009 LA_E_1 alaw ita_tx bonafide target notrim eval\n"}  # fmt: skip
+    keys = {
+        "keys/LA/CM/trial_metadata.txt": ("\n".join(LA21_KEYS) + "\n").encode(),
+        "keys/LA/ASV/trial_metadata.txt": b"LA_0009 LA_E_1 alaw ita_tx bonafide target notrim eval\n",
+    }
     return _targz(audio), _targz(keys)
 
 
@@ -180,8 +188,8 @@ def df21_archives(tmp: Path) -> tuple[list[bytes], bytes, list[str]]:
 
 
 def itw_zip(tmp: Path) -> bytes:
-    members = {"release_in_the_wild/meta.csv": b"file,speaker,label\n0.wav,Alec Guinness,spoof\n1.wav,Alec Guinness,"
-               b"bona-fide\n2.wav,Ayn Rand,bona-fide\n"}  # fmt: skip
+    members = {"release_in_the_wild/meta.csv": b"file,speaker,label\n0.wav,Alec Guinness,spoof\n"
+               b"1.wav,Alec Guinness,bona-fide\n2.wav,Ayn Rand,bona-fide\n"}  # fmt: skip
     for i in range(3):
         p = tmp / f"_{i}.wav"
         write_audio(p, (0.1 * np.random.default_rng(i).standard_normal(1600)).astype(np.float32), 16000)
@@ -203,7 +211,7 @@ def test_dropped_connection_resumes_to_identical_file(server, tmp_path):
     body = np.random.default_rng(0).bytes(300_000)
     server.files["big.bin"] = body
     server.drop_once["big.bin"] = 120_000
-    out = fetchlib.download(server.url("big.bin"), tmp_path / "big.bin", chunk_bytes=16_384, progress=False)
+    out = dl.download(server.url("big.bin"), tmp_path / "big.bin", chunk_bytes=16_384, progress=False)
     assert out.read_bytes() == body
     assert server.requests == [("big.bin", None), ("big.bin", "bytes=120000-")]
     assert not (tmp_path / "big.bin.part").exists()
@@ -211,20 +219,20 @@ def test_dropped_connection_resumes_to_identical_file(server, tmp_path):
 
 def test_http_error_is_clear_and_not_retried(server, tmp_path):
     with pytest.raises(DownloadError, match=r"missing.zip: HTTP 404"):
-        fetchlib.download(server.url("missing.zip"), tmp_path / "m.zip", progress=False)
+        dl.download(server.url("missing.zip"), tmp_path / "m.zip", progress=False)
     assert len(server.requests) == 1
 
 
 def test_unreachable_server_gives_up_after_retries(tmp_path):
     with pytest.raises(DownloadError, match="giving up after 2 retries"):
-        fetchlib.download("http://127.0.0.1:9/x.zip", tmp_path / "x.zip", retries=2, timeout_s=2, progress=False)
+        dl.download("http://127.0.0.1:9/x.zip", tmp_path / "x.zip", retries=2, timeout_s=2, progress=False)
 
 
 def test_free_space_checked_before_transfer(server, tmp_path, monkeypatch):
     server.files["LA.zip"] = b"x" * 10_000
-    monkeypatch.setattr(fetchlib.shutil, "disk_usage", lambda p: type("U", (), {"free": 5_000})())
+    monkeypatch.setattr(dl.shutil, "disk_usage", lambda p: type("U", (), {"free": 5_000})())
     with pytest.raises(DiskSpaceError, match="needs about"):
-        fetchlib.download(server.url("LA.zip"), tmp_path / "LA.zip", progress=False)
+        dl.download(server.url("LA.zip"), tmp_path / "LA.zip", progress=False)
     part = tmp_path / "LA.zip.part"
     assert not part.exists() or part.stat().st_size == 0
 
@@ -245,7 +253,9 @@ def test_wrong_user_checksum_stops_before_extraction(server, tmp_path):
 
 def test_third_party_checksum_mismatch_says_unofficial_and_how_to_override(server, tmp_path):
     server.files["LA.zip"] = la19_zip(tmp_path)
-    cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip")})  # default third-party MD5
+    cfg = parse_corpus(
+        "la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip")}
+    )  # default third-party MD5
     with pytest.raises(ChecksumError) as err:
         fetch_corpus(cfg, tmp_path / "raw")
     msg = str(err.value)
@@ -253,7 +263,9 @@ def test_third_party_checksum_mismatch_says_unofficial_and_how_to_override(serve
     assert not (tmp_path / "raw" / "LA").exists()
     # overriding with the computed MD5 verifies the already-downloaded file without a new transfer
     n = len(server.requests)
-    fixed = parse_corpus("la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip"), "md5": md5(server.files["LA.zip"])})
+    fixed = parse_corpus(
+        "la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip"), "md5": md5(server.files["LA.zip"])}
+    )
     summary = fetch_corpus(fixed, tmp_path / "raw")
     assert len(server.requests) == n and summary["archives"][0]["checksum_source"] == "user"
 
@@ -269,7 +281,7 @@ def test_zip_slip_rejected_and_nothing_written(tmp_path, name):
     archive.write_bytes(_zip({"good/first.txt": b"1", name: b"pwned"}))
     target = tmp_path / "box" / "target"
     with pytest.raises(UnsafeArchiveError, match="refusing to extract"):
-        fetchlib.safe_extract(archive, target)
+        dl.safe_extract(archive, target)
     assert not list(target.rglob("*"))  # zip: checked before anything is written
     assert not (tmp_path / "box" / "evil.txt").exists() and not Path("/tmp/sdd_evil_abs.txt").exists()
 
@@ -284,14 +296,18 @@ def test_zip_slip_rejected_and_nothing_written(tmp_path, name):
     ],
 )
 def test_tar_traversal_and_outside_links_rejected(tmp_path, server, links):
-    bad = _targz({"ASVspoof2021_LA_eval/flac/a.flac": b"x"}, links={k: v for k, v in links.items() if v[0] != tarfile.REGTYPE})
+    bad = _targz(
+        {"ASVspoof2021_LA_eval/flac/a.flac": b"x"},
+        links={k: v for k, v in links.items() if v[0] != tarfile.REGTYPE},
+    )
     if any(v[0] == tarfile.REGTYPE for v in links.values()):
         bad = _targz({"ASVspoof2021_LA_eval/flac/a.flac": b"x", **{k: b"pwned" for k in links}})
     server.files["LA-keys-full.tar.gz"] = bad
     la21_audio, _ = la21_archives(tmp_path)
     server.files["ASVspoof2021_LA_eval.tar.gz"] = la21_audio
     cfg = parse_corpus("la21", {"type": "asvspoof2021_la", "url": server.url("ASVspoof2021_LA_eval.tar.gz"),
-                                "keys_url": server.url("LA-keys-full.tar.gz"), "keys_md5": md5(bad)})  # fmt: skip
+                                "keys_url": server.url("LA-keys-full.tar.gz"),
+                                "keys_md5": md5(bad)})  # fmt: skip
     dest = tmp_path / "box" / "raw"
     with pytest.raises(UnsafeArchiveError, match="refusing to extract"):
         fetch_corpus(cfg, dest)
@@ -316,13 +332,15 @@ def test_cli_fetch_2019_la_then_prepare_and_rerun_is_noop(server, tmp_path, caps
     assert cli_main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["files"] == 12 and summary["archives"][0]["md5"] == md5(data)
-    assert summary["archives"][0]["verified"] == ["md5"] and summary["archives"][0]["checksum_source"] == "user"
+    assert (
+        summary["archives"][0]["verified"] == ["md5"] and summary["archives"][0]["checksum_source"] == "user"
+    )
     assert (dest / "LA" / "README.LA.txt").is_file() and not (dest / ".downloads").exists()  # archive removed
     assert [r[1] for r in server.requests] == [None, f"bytes={len(data) // 2}-"]  # resumed once
 
-    marker = (dest / fetchlib.MARKER).read_bytes()
+    marker = (dest / dl.MARKER).read_bytes()
     assert cli_main(argv) == 0 and len(server.requests) == 2  # rerun: no request at all
-    assert json.loads(capsys.readouterr().out) == summary and (dest / fetchlib.MARKER).read_bytes() == marker
+    assert json.loads(capsys.readouterr().out) == summary and (dest / dl.MARKER).read_bytes() == marker
 
     cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip"), "md5": md5(data)})
     out = prepare_corpus(cfg, dest, tmp_path / "manifests", workers=1)
@@ -355,18 +373,19 @@ def test_2021_la_audio_plus_official_keys_and_subsets(server, tmp_path):
     assert out["transmission"].tolist() == ["ita_tx", "-", "sin_tx", "loc_tx"]
     assert out["attack"].tolist() == ["A07", "-", "A08", "-"]
     progress = parse_corpus("la21", {**base, "keys_md5": md5(keys), "subset": "progress"})
-    assert prepare_corpus(progress, tmp_path / "raw", tmp_path / "p", workers=1)["progress"]["utt_id"].tolist() == [
-        "LA_E_1000004"
-    ]
+    assert prepare_corpus(progress, tmp_path / "raw", tmp_path / "p", workers=1)["progress"][
+        "utt_id"
+    ].tolist() == ["LA_E_1000004"]
 
 
 def test_2021_df_four_parts_merge_and_rerun_is_noop(server, tmp_path):
     parts, keys, rows = df21_archives(tmp_path)
     names = [f"ASVspoof2021_DF_eval_part0{i}.tar.gz" for i in range(4)]
-    server.files.update(dict(zip(names, parts)))
+    server.files.update(dict(zip(names, parts, strict=True)))
     server.files["DF-keys-full.tar.gz"] = keys
     cfg = parse_corpus("df21", {"type": "asvspoof2021_df", "urls": [server.url(n) for n in names],
-                                "md5s": [md5(p) for p in parts], "keys_url": server.url("DF-keys-full.tar.gz"),
+                                "md5s": [md5(p) for p in parts],
+                                "keys_url": server.url("DF-keys-full.tar.gz"),
                                 "keys_md5": md5(keys)})  # fmt: skip
     dest = tmp_path / "raw"
     summary = fetch_corpus(cfg, dest)
@@ -383,10 +402,12 @@ def test_2021_df_four_parts_merge_and_rerun_is_noop(server, tmp_path):
 def test_multipart_failure_resumes_without_refetching_finished_parts(server, tmp_path):
     parts, keys, _ = df21_archives(tmp_path)
     names = [f"ASVspoof2021_DF_eval_part0{i}.tar.gz" for i in range(4)]
-    server.files.update({n: p for n, p in zip(names, parts) if n != names[2]})  # part 2 missing at first
+    # part 2 missing at first
+    server.files.update({n: p for n, p in zip(names, parts, strict=True) if n != names[2]})
     server.files["DF-keys-full.tar.gz"] = keys
     cfg = parse_corpus("df21", {"type": "asvspoof2021_df", "urls": [server.url(n) for n in names],
-                                "keys_url": server.url("DF-keys-full.tar.gz"), "keys_md5": md5(keys)})  # fmt: skip
+                                "keys_url": server.url("DF-keys-full.tar.gz"),
+                                "keys_md5": md5(keys)})  # fmt: skip
     dest = tmp_path / "raw"
     with pytest.raises(DownloadError, match="part02.tar.gz: HTTP 404"):
         fetch_corpus(cfg, dest)
@@ -403,13 +424,14 @@ def test_in_the_wild_zip_without_checksum_records_sha256(server, tmp_path, caplo
     data = itw_zip(tmp_path)
     server.files["release_in_the_wild.zip"] = data
     cfg = parse_corpus("itw", {"type": "in_the_wild", "url": server.url("release_in_the_wild.zip")})
-    with caplog.at_level("WARNING", logger="sdd.data.fetch"):
+    with caplog.at_level("WARNING", logger="sdd.data.download"):
         summary = fetch_corpus(cfg, tmp_path / "raw")
     assert "no checksum is known" in caplog.text
     rec = summary["archives"][0]
     assert rec["checksum_source"] == "none" and rec["sha256"] == hashlib.sha256(data).hexdigest()
     out = prepare_corpus(cfg, tmp_path / "raw", tmp_path / "m", workers=1)["eval"]
-    assert out["utt_id"].tolist() == ["0", "1", "2"] and out["label"].tolist() == ["spoof", "bonafide", "bonafide"]
+    labels = out["label"].tolist()
+    assert out["utt_id"].tolist() == ["0", "1", "2"] and labels == ["spoof", "bonafide", "bonafide"]
     assert out["attack"].tolist() == ["unknown", "-", "-"] and out["speaker"][2] == "Ayn Rand"
 
 
@@ -421,7 +443,7 @@ def test_in_the_wild_without_url_or_source_dir_is_a_clear_error(tmp_path):
 def test_source_dir_is_used_in_place_without_copy(server, tmp_path):
     archive = tmp_path / "LA.zip"
     archive.write_bytes(la19_zip(tmp_path))
-    fetchlib.safe_extract(archive, tmp_path / "mine")
+    dl.safe_extract(archive, tmp_path / "mine")
     cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "source_dir": str(tmp_path / "mine")})
     summary = fetch_corpus(cfg, tmp_path / "raw")
     assert summary["files"] == 12 and "in place" in summary["source"] and not (tmp_path / "raw").exists()
@@ -433,7 +455,7 @@ def test_source_dir_is_used_in_place_without_copy(server, tmp_path):
 def test_data_already_unpacked_into_dest_is_used_without_download(server, tmp_path):
     archive = tmp_path / "LA.zip"
     archive.write_bytes(la19_zip(tmp_path))
-    fetchlib.safe_extract(archive, tmp_path / "raw")  # the user unzipped it there by hand
+    dl.safe_extract(archive, tmp_path / "raw")  # the user unzipped it there by hand
     cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "url": server.url("LA.zip")})
     summary = fetch_corpus(cfg, tmp_path / "raw")
     assert server.requests == [] and summary["source"] == "found in place" and summary["files"] == 12

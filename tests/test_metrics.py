@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdd import metrics as M
+from sdd.metrics.bootstrap import _eer_from_run_weights, _runs
 
 # ---- the official algorithms, written out independently (concatenate + stable sort per metric) ----
 
@@ -58,7 +59,7 @@ ASV = M.AsvOperatingPoint(
 def test_det_curve_equals_official_with_ties(rng):
     bona = rng.integers(0, 20, 300).astype(float)
     spoof = rng.integers(-5, 12, 700).astype(float)
-    for got, want in zip(M.det_curve(bona, spoof), official_det(bona, spoof)):
+    for got, want in zip(M.det_curve(bona, spoof), official_det(bona, spoof), strict=True):
         np.testing.assert_array_equal(got, want)
     assert M.eer(bona, spoof) == official_eer(bona, spoof)[0]
 
@@ -189,7 +190,11 @@ def _a_dcf_package(trg, non, spf, p_spf=0.05, p_non=0.05, p_tar=0.9, c_miss=1.0,
         far_asv.append(fp_non / len(non))
         far_cm.append(fp_spf / len(spf))
         frr.append(fn / len(trg))
-    dcf = c_miss * p_tar * np.array(frr) + c_fa_asv * p_non * np.array(far_asv) + c_fa_cm * p_spf * np.array(far_cm)
+    dcf = (
+        c_miss * p_tar * np.array(frr)
+        + c_fa_asv * p_non * np.array(far_asv)
+        + c_fa_cm * p_spf * np.array(far_cm)
+    )
     return float(np.min(dcf / min(c_fa_asv * p_non + c_fa_cm * p_spf, c_miss * p_tar)))
 
 
@@ -231,7 +236,7 @@ def test_bootstrap_replicate_equals_explicit_resample(rng):
     bona = rng.integers(0, 15, 60).astype(float)  # many ties on purpose
     spoof = rng.integers(-5, 10, 90).astype(float)
     s = M.SortedScores.from_scores(bona, spoof)
-    starts, lengths, run_is_bona = M._runs(s.is_bona)
+    starts, lengths, run_is_bona = _runs(s.is_bona)
     run_of_pos = np.repeat(np.arange(lengths.size), lengths)
     for _ in range(200):
         ib = rng.integers(0, bona.size, bona.size)
@@ -242,7 +247,7 @@ def test_bootstrap_replicate_equals_explicit_resample(rng):
         pos_w[s.is_bona] = cb[s.bona_order]
         pos_w[~s.is_bona] = cs[s.spoof_order]
         w = np.bincount(run_of_pos, weights=pos_w, minlength=lengths.size)
-        got = M._eer_from_run_weights(w[None, :], run_is_bona)[0]
+        got = _eer_from_run_weights(w[None, :], run_is_bona)[0]
         assert got == pytest.approx(official_eer(bona[ib], spoof[isp])[0], abs=1e-12)
 
 

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdd.data import prepare
+from sdd.data import audio_check
 from sdd.data.audio import write_audio
-from sdd.data.corpora import MANIFEST_COLUMNS, check_leakage, corpus_splits, fetch_corpus, parse_corpus
+from sdd.data.corpora import MANIFEST_COLUMNS, corpus_splits, fetch_corpus, parse_corpus
+from sdd.data.leakage import check_leakage
 from sdd.data.prepare import BadAudioError, prepare_corpus
 
 
@@ -29,7 +30,9 @@ def _tiny_folder(root: Path, rates=(16000, 22050, 16000, 8000)) -> Path:
     for i, sr in enumerate(rates):
         rel = f"audio/u{i}.wav"
         write_audio(root / rel, (0.1 * rng.standard_normal(sr // 2)).astype(np.float32), sr)
-        rows.append(f"u{i}\t{rel}\t{'bona-fide' if i % 2 == 0 else 'spoof'}\tspk{i}\t{'train' if i < 2 else 'dev'}")
+        rows.append(
+            f"u{i}\t{rel}\t{'bona-fide' if i % 2 == 0 else 'spoof'}\tspk{i}\t{'train' if i < 2 else 'dev'}"
+        )
     (root / "protocol.tsv").write_text("utt_id\tpath\tlabel\tspeaker\tsplit\n" + "\n".join(rows) + "\n")
     return root
 
@@ -56,7 +59,9 @@ def test_manifest_columns_values_and_files(tmp_path):
 def test_paths_relative_to_repo_root_when_under_it(tmp_path, monkeypatch):
     monkeypatch.setenv("SDD_ROOT", str(tmp_path))
     root = _tiny_folder(tmp_path / "data" / "c")
-    out = prepare_corpus(parse_corpus("t", {"type": "folder", "path": "data/c"}), tmp_path, tmp_path / "m", workers=1)
+    out = prepare_corpus(
+        parse_corpus("t", {"type": "folder", "path": "data/c"}), tmp_path, tmp_path / "m", workers=1
+    )
     assert out["train"]["path"].tolist() == ["data/c/audio/u0.wav", "data/c/audio/u1.wav"]
     assert (root / "audio/u0.wav").is_file()
 
@@ -73,8 +78,8 @@ def test_off_rate_files_are_counted_in_the_log_and_report(tmp_path, caplog):
 def test_each_file_is_decoded_once_then_cached(tmp_path, monkeypatch):
     root = _tiny_folder(tmp_path / "c")
     decoded = []
-    real = prepare._check_chunk
-    monkeypatch.setattr(prepare, "_check_chunk", lambda paths: decoded.extend(paths) or real(paths))
+    real = audio_check._check_chunk
+    monkeypatch.setattr(audio_check, "_check_chunk", lambda paths: decoded.extend(paths) or real(paths))
     prepare_corpus(_cfg(root), tmp_path, tmp_path / "m1", workers=1)
     assert len(decoded) == 4
     prepare_corpus(_cfg(root), tmp_path, tmp_path / "m2", workers=1)
@@ -86,7 +91,7 @@ def test_each_file_is_decoded_once_then_cached(tmp_path, monkeypatch):
 
 
 def test_parallel_workers_give_the_same_manifests(tmp_path, monkeypatch):
-    monkeypatch.setattr(prepare, "_CHUNK", 1)  # several tasks, so the process pool is really used
+    monkeypatch.setattr(audio_check, "_CHUNK", 1)  # several tasks, so the process pool is really used
     root = _tiny_folder(tmp_path / "c")
     serial = prepare_corpus(_cfg(root), tmp_path, tmp_path / "a", workers=1)
     monkeypatch.setenv("SDD_AUDIO_CACHE", str(tmp_path / "other.sqlite"))
@@ -97,7 +102,9 @@ def test_parallel_workers_give_the_same_manifests(tmp_path, monkeypatch):
 
 def _with_bad_file(tmp_path: Path, shared_dir: Path) -> Path:
     root = _tiny_folder(tmp_path / "c")
-    shutil.copy(shared_dir / "data/bad_audio/truncated_lost_sync.flac", root / "audio" / "truncated_lost_sync.flac")
+    shutil.copy(
+        shared_dir / "data/bad_audio/truncated_lost_sync.flac", root / "audio" / "truncated_lost_sync.flac"
+    )
     with open(root / "protocol.tsv", "a") as f:
         f.write("bad\taudio/truncated_lost_sync.flac\tspoof\tspk9\tdev\n")
     return root
@@ -134,7 +141,9 @@ def test_missing_file_and_bad_policy(tmp_path):
 
 def test_realmini_folder_corpus_end_to_end(shared_dir, tmp_path):
     """../shared/data/realmini as a folder corpus with its split column; mixed 16/22.05 kHz."""
-    cfg = parse_corpus("realmini", {"type": "folder", "path": str(shared_dir / "data/realmini"), "protocol": "protocol.tsv"})
+    cfg = parse_corpus(
+        "realmini", {"type": "folder", "path": str(shared_dir / "data/realmini"), "protocol": "protocol.tsv"}
+    )
     assert corpus_splits(cfg) == ("train", "dev", "eval")
     summary = fetch_corpus(cfg, tmp_path / "unused")
     assert summary["files"] == 226 and summary["splits"] == {"train": 116, "dev": 55, "eval": 55}

@@ -18,8 +18,11 @@ def test_flatten_then_unflatten_is_identity():
 
 
 def test_collect_metrics_shape_matches_design():
-    m = collect_metrics({"main": EVAL}, {"main": {"summary": {"conflict_ratio": 0.25, "epochs": 3, "seconds": 9.0, "steps": 1}}},
-                        {"demo:eval": {"eer": 0.3, "per_attack": {"A01": 0.3}}})
+    m = collect_metrics(
+        {"main": EVAL},
+        {"main": {"summary": {"conflict_ratio": 0.25, "epochs": 3, "seconds": 9.0, "steps": 1}}},
+        {"demo:eval": {"eer": 0.3, "per_attack": {"A01": 0.3}}},
+    )
     assert m["main"]["demo:eval"]["eer"] == 0.1
     assert m["main"]["train"] == {"conflict_ratio": 0.25, "epochs": 3, "seconds": 9.0}
     assert m["hand_features"]["demo:eval"]["eer"] == 0.3
@@ -33,11 +36,30 @@ def test_eer_table_is_percent_with_ci():
 
 
 def test_write_report_renders_markdown_html_and_figures(tmp_path):
-    metrics = collect_metrics({"main": EVAL, "other": EVAL}, {}, {"demo:eval": {"eer": 0.3, "per_attack": {"A01": 0.3}}})
+    metrics = collect_metrics(
+        {"main": EVAL, "other": EVAL}, {}, {"demo:eval": {"eer": 0.3, "per_attack": {"A01": 0.3}}}
+    )
     steps = np.arange(30)
-    tele = {"main": pd.DataFrame({"step": steps, "loss": 1 / (1 + steps), "cos": np.cos(steps), "conflict": (np.cos(steps) < 0) * 1.0})}
+    tele = {
+        "main": pd.DataFrame(
+            {
+                "step": steps,
+                "loss": 1 / (1 + steps),
+                "cos": np.cos(steps),
+                "conflict": (np.cos(steps) < 0) * 1.0,
+            }
+        )
+    }
     epochs = {"main": pd.DataFrame({"epoch": [0, 1], "dev_loss": [0.7, 0.5]})}
-    write_report(metrics, ["demo:eval"], tele, epochs, tmp_path / "README.md", tmp_path / "index.html", tmp_path / "figures")
+    write_report(
+        metrics,
+        ["demo:eval"],
+        tele,
+        epochs,
+        tmp_path / "README.md",
+        tmp_path / "index.html",
+        tmp_path / "figures",
+    )
     md, html = (tmp_path / "README.md").read_text(), (tmp_path / "index.html").read_text()
     assert "figures/eer.png" in md and "<img" in html and "<table" in html
     for name in ("eer.png", "loss.png", "conflict.png", "per_attack_demo__eval.png"):
@@ -50,5 +72,7 @@ def test_eer_figure_gets_eval_sets_only(tmp_path, monkeypatch):
     seen = {}
     monkeypatch.setattr(figures, "plot_eer_bars", lambda eers, path, reference=None: seen.update(eers))
     metrics = collect_metrics({"main": EVAL}, {"main": {"summary": {"epochs": 1}}}, {})
-    write_report(metrics, ["demo:eval"], {}, {}, tmp_path / "README.md", tmp_path / "index.html", tmp_path / "f")
+    write_report(
+        metrics, ["demo:eval"], {}, {}, tmp_path / "README.md", tmp_path / "index.html", tmp_path / "f"
+    )
     assert set(seen["main"]) == {"demo:eval"}, "the training summary must not be drawn as an eval set"

@@ -8,12 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sdd.config import ArmConfig, ModelParams, ScoreParams, TinyBackboneParams, TrainParams
 from sdd.data.audio import write_audio
 from sdd.models.backbone import build_backbone
 from sdd.models.detector import Detector, load_detector, save_detector
+from sdd.models.params import ModelParams, TinyBackboneParams
+from sdd.params import ScoreParams
 from sdd.scoring import score_paths
 from sdd.train.loop import _flat_grad, average_state_dicts, fit
+from sdd.train.params import ArmConfig, TrainParams
 
 SR = 16000
 TINY = TinyBackboneParams(conv_channels=8, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=16)
@@ -23,8 +25,17 @@ def make_arm(regime="dual_path", align="none", **train):
     tp = dict(epochs=2, batch_size=4, lr=1e-3, crop_samples=3200, patience=1, average_best=2, threads=1,
               telemetry_every=1)
     tp.update(train)
-    return ArmConfig(name="t", corpus="synthetic", backbone="tiny-wavlm", regime=regime, align=align, lora=False,
-                     seed=3, model=ModelParams(tiny=TINY), train=TrainParams(**tp))
+    return ArmConfig(
+        name="t",
+        corpus="synthetic",
+        backbone="tiny-wavlm",
+        regime=regime,
+        align=align,
+        lora=False,
+        seed=3,
+        model=ModelParams(tiny=TINY),
+        train=TrainParams(**tp),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +52,15 @@ def corpus(tmp_path_factory):
         wave = 0.3 * np.sin(2 * np.pi * f0 * t) if label == "bonafide" else 0.3 * rng.standard_normal(n)
         path = root / f"u{i}.flac"
         write_audio(path, wave.astype(np.float32), SR)
-        rows.append({"utt_id": f"u{i}", "path": str(path), "label": label, "attack": "-" if label == "bonafide" else "A01",
-                     "split": "train" if i < 8 else "dev"})
+        rows.append(
+            {
+                "utt_id": f"u{i}",
+                "path": str(path),
+                "label": label,
+                "attack": "-" if label == "bonafide" else "A01",
+                "split": "train" if i < 8 else "dev",
+            }
+        )
     df = pd.DataFrame(rows)
     aug_dir = root / "aug"
     aug_rows = []
@@ -50,13 +68,19 @@ def corpus(tmp_path_factory):
         from sdd.data.audio import read_audio
 
         w, _ = read_audio(r["path"])
-        write_audio(aug_dir / f"{r['utt_id']}__aug0.flac", w + 0.05 * rng.standard_normal(w.shape[0]).astype(np.float32), SR)
+        write_audio(
+            aug_dir / f"{r['utt_id']}__aug0.flac",
+            w + 0.05 * rng.standard_normal(w.shape[0]).astype(np.float32),
+            SR,
+        )
         aug_rows.append({"utt_id": f"{r['utt_id']}__aug0", "source_utt_id": r["utt_id"], "copy": 0,
                          "path": f"{r['utt_id']}__aug0.flac"})
     return df[df.split == "train"], df[df.split == "dev"], pd.DataFrame(aug_rows), aug_dir
 
 
-@pytest.mark.parametrize("regime,align", [("clean", "none"), ("augmented", "none"), ("dual_path", "none"), ("dual_path", "pcgrad")])
+@pytest.mark.parametrize(
+    "regime,align", [("clean", "none"), ("augmented", "none"), ("dual_path", "none"), ("dual_path", "pcgrad")]
+)
 def test_fit_is_deterministic_and_logs_telemetry(corpus, regime, align):
     train, dev, aug, aug_dir = corpus
     arm = make_arm(regime, align)
@@ -125,7 +149,9 @@ def test_checkpoint_round_trip_and_batched_scoring_equals_per_item(corpus, tmp_p
     paths = list(dev["path"]) + list(train["path"][:3])
     params = ScoreParams(num_samples=4000, batch_size=4, threads=1)
     batched = score_paths(loaded, paths, params)
-    single = np.concatenate([score_paths(loaded, [p], dataclasses.replace(params, batch_size=1)) for p in paths])
+    single = np.concatenate(
+        [score_paths(loaded, [p], dataclasses.replace(params, batch_size=1)) for p in paths]
+    )
     np.testing.assert_allclose(batched, single, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(batched, score_paths(model, paths, params))
 
@@ -136,7 +162,7 @@ def test_backbone_from_local_save_pretrained_directory(tmp_path):
     original.save_pretrained(tmp_path / "tiny")
     loaded = build_backbone(str(tmp_path / "tiny"), TINY)
     assert type(loaded) is type(original)
-    for (k, v), (k2, v2) in zip(original.state_dict().items(), loaded.state_dict().items()):
+    for (k, v), (k2, v2) in zip(original.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert k == k2 and torch.equal(v, v2)
     x = torch.randn(2, 3200)
     original.eval(), loaded.eval()
@@ -152,20 +178,25 @@ def test_frozen_backbone_trains_only_the_head():
 def test_sdd_score_cli_prints_path_and_score(corpus, tmp_path):
     import subprocess
     import sys
-    from pathlib import Path
 
     train, dev, aug, aug_dir = corpus
     arm = make_arm("clean", epochs=1)
     model, _ = fit(arm, train, dev, aug, aug_dir)
     save_detector(model, arm, tmp_path / "m")
     sdd = [sys.executable, "-m", "sdd.cli"]  # the interpreter running the tests, wherever it lives
-    proc = subprocess.run([*sdd, "score", "--model", str(tmp_path / "m"), *dev["path"]], capture_output=True, text=True)
+    proc = subprocess.run(
+        [*sdd, "score", "--model", str(tmp_path / "m"), *dev["path"]], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [line.split("\t") for line in proc.stdout.splitlines()]
     assert [p for p, _ in lines] == list(dev["path"])
     expected = score_paths(model, list(dev["path"]), ScoreParams())
     np.testing.assert_allclose([float(s) for _, s in lines], expected, atol=1e-5)
-    bad = subprocess.run([*sdd, "score", "--model", str(tmp_path / "nope"), dev["path"].iloc[0]], capture_output=True, text=True)
+    bad = subprocess.run(
+        [*sdd, "score", "--model", str(tmp_path / "nope"), dev["path"].iloc[0]],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0 and "nope" in bad.stderr
 
 

@@ -1,9 +1,6 @@
-"""Data augmentation: pure functions (:mod:`.functional`), named ops (:mod:`.ops`), policies
-(:mod:`.policies`), the ``augment`` params (:mod:`.params`), the precompute stage
-(:mod:`.precompute`) and report figures (:mod:`.report`)."""
-
-from sdd.augment.ops import OPS, AugmentContext
-from sdd.augment.params import AugmentParams
-from sdd.augment.policies import BUILTIN_POLICIES, Policy, build_policy
-
-__all__ = ["BUILTIN_POLICIES", "OPS", "AugmentContext", "AugmentParams", "Policy", "build_policy"]
+"""Data augmentation, from the bottom up: pure functions on waveforms (:mod:`.functional`), named ops
+with typed parameters and their registry (:mod:`.ops`), policies composing ops (:mod:`.policies`), the
+``augment`` params section validated against them (:mod:`.params`), the precompute stage
+(:mod:`.precompute`) and report figures (:mod:`.report`). Import from those modules; this file
+re-exports nothing, so importing one of them does not pull in the others.
+"""

@@ -80,10 +80,10 @@ class Op(abc.ABC):
     def __post_init__(self) -> None:
         self.validate()
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # noqa: B027 (optional hook; not every op has a range to check)
         """Range checks raising :class:`OpParamError` (types are checked by configbase.build)."""
 
-    def check_sample_rate(self, sample_rate: int) -> None:
+    def check_sample_rate(self, sample_rate: int) -> None:  # noqa: B027 (optional hook)
         """Raise :class:`OpParamError` when the op cannot run at ``sample_rate`` Hz."""
 
     @abc.abstractmethod

@@ -1,10 +1,15 @@
-"""The ``augment`` section of params.yaml."""
+"""The ``augment`` section of params.yaml, validated against the policy grammar of :mod:`.policies`.
+
+Every custom policy and the selected one are parsed when the section is built, so the dependency
+points from here down to :mod:`.policies` (and :mod:`.ops`); neither imports this module.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from sdd.augment.policies import BUILTIN_POLICIES, build_policy, parse_policy
 from sdd.configbase import ConfigError
 
 __all__ = ["AugmentParams"]
@@ -35,8 +40,6 @@ class AugmentParams:
     sample_rate: int = 16000
 
     def __post_init__(self) -> None:
-        from sdd.augment.policies import BUILTIN_POLICIES, parse_policy
-
         if not 1 <= self.copies <= 100:
             raise ConfigError(f"{SECTION}.copies: got {self.copies!r}; expected an integer in [1, 100]")
         if not 8000 <= self.sample_rate <= 96000:
@@ -57,6 +60,4 @@ class AugmentParams:
         allowed = sorted(set(BUILTIN_POLICIES) | set(self.policies))
         if self.policy not in allowed:
             raise ConfigError(f"{SECTION}.policy: got {self.policy!r}; expected one of {allowed}")
-        from sdd.augment.policies import build_policy
-
         build_policy(self).check_sample_rate(self.sample_rate, f"{SECTION}.policy={self.policy}")

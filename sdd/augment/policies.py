@@ -20,8 +20,9 @@ are preserved. Inputs must be finite; a non-finite output is a bug and raises.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,10 +30,7 @@ from sdd.augment import functional as F
 from sdd.augment.ops import AugmentContext, Op, OpParamError, op_from_dict
 from sdd.configbase import ConfigError
 
-if TYPE_CHECKING:
-    from sdd.augment.params import AugmentParams
-
-__all__ = ["BUILTIN_POLICIES", "Node", "Policy", "build_policy", "parse_policy"]
+__all__ = ["BUILTIN_POLICIES", "Node", "Policy", "PolicyChoice", "build_policy", "parse_policy"]
 
 _RB = {"lnl": {"op": "lnl"}, "isd": {"op": "isd"}, "ssi": {"op": "ssi"}}
 
@@ -281,7 +279,18 @@ def policy_specs(custom: dict[str, Any]) -> dict[str, Any]:
     return {**BUILTIN_POLICIES, **custom}
 
 
-def build_policy(params: AugmentParams) -> Policy:
+class PolicyChoice(Protocol):
+    """What :func:`build_policy` reads: the selected policy name and the user-defined policies (the
+    ``augment`` section, :class:`sdd.augment.params.AugmentParams`, is one)."""
+
+    @property
+    def policy(self) -> str: ...
+
+    @property
+    def policies(self) -> Mapping[str, Any]: ...
+
+
+def build_policy(params: PolicyChoice) -> Policy:
     """The policy named by ``params.policy`` (built-in or from ``params.policies``)."""
     specs = policy_specs(params.policies)
     if params.policy not in specs:

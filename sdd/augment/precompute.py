@@ -38,7 +38,7 @@ from sdd import atomic
 from sdd.augment.functional import codec_support
 from sdd.augment.ops import AugmentContext
 from sdd.augment.params import AugmentParams
-from sdd.augment.policies import build_policy
+from sdd.augment.policies import build_policy, policy_specs
 from sdd.configbase import to_dict
 from sdd.data.audio import read_audio, write_audio
 from sdd.paths import resolve
@@ -76,8 +76,6 @@ def copy_relpath(utt_id: str, copy: int) -> str:
 
 
 def _copy_key(params: AugmentParams, utt_id: str, copy: int, source: str) -> dict[str, Any]:
-    from sdd.augment.policies import policy_specs
-
     return {
         "utt_id": str(utt_id),
         "copy": int(copy),

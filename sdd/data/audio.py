@@ -56,7 +56,9 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
     return np.ascontiguousarray(mono, dtype=np.float32), int(sr)
 
 
-def write_audio(path: str | os.PathLike[str], wave: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
+def write_audio(
+    path: str | os.PathLike[str], wave: np.ndarray, sample_rate: int, subtype: str = "PCM_16"
+) -> None:
     """Write mono audio atomically (temp file in the same folder, then rename); FLAC/WAV by suffix."""
     path = Path(path)
     fmt = {".flac": "FLAC", ".wav": "WAV", ".ogg": "OGG"}.get(path.suffix.lower())

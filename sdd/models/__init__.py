@@ -1,1 +1,2 @@
-"""Backbones (transformers SSL models), heads and the detector that joins them."""
+"""Models: the ``model`` section (:mod:`.params`), backbones (transformers SSL models), heads and the
+detector that joins them."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from sdd.config import TinyBackboneParams
+from sdd.models.params import TinyBackboneParams
 from sdd.paths import resolve
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,13 @@ def build_backbone(name: str, tiny: TinyBackboneParams):
 
     if name in TINY_BACKBONES:
         cfg = TINY_BACKBONES[name](tiny)
-        log.info("backbone %s: random init (%s, hidden %d, %d layers)", name, cfg.model_type, cfg.hidden_size, cfg.num_hidden_layers)
+        log.info(
+            "backbone %s: random init (%s, hidden %d, %d layers)",
+            name,
+            cfg.model_type,
+            cfg.hidden_size,
+            cfg.num_hidden_layers,
+        )
         return AutoModel.from_config(cfg)
     local = resolve(name)
     source = str(local) if local.is_dir() else name

@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 from sdd import atomic
-from sdd.config import ArmConfig, ModelParams, arm_from_dict
 from sdd.configbase import to_dict
 from sdd.models.backbone import backbone_from_config, build_backbone
+from sdd.models.params import ModelParams
+from sdd.train.params import ArmConfig, arm_from_dict
 
 __all__ = ["BONAFIDE", "SPOOF", "Detector", "LinearHead", "load_detector", "save_detector"]
 
@@ -50,7 +51,7 @@ class Detector(nn.Module):
             self.backbone.requires_grad_(False)
 
     @classmethod
-    def from_arm(cls, arm: ArmConfig) -> "Detector":
+    def from_arm(cls, arm: ArmConfig) -> Detector:
         return cls(build_backbone(arm.backbone, arm.model.tiny), arm.model)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
@@ -66,7 +67,9 @@ class Detector(nn.Module):
         return logits[:, BONAFIDE] - logits[:, SPOOF]
 
 
-def save_detector(model: Detector, arm: ArmConfig, out_dir: Path, extra: dict[str, Any] | None = None) -> None:
+def save_detector(
+    model: Detector, arm: ArmConfig, out_dir: Path, extra: dict[str, Any] | None = None
+) -> None:
     """Write ``model.safetensors`` + ``config.json`` (the full resolved arm config and the backbone's
     architecture), so the checkpoint rebuilds itself with no params file and no hub access."""
     from safetensors.torch import save_file

@@ -12,12 +12,18 @@ from sdd.paths import resolve
 __all__ = ["augment_figures"]
 
 
-def augment_figures(augment: dict, aug_dir: Path, train_manifest: Path, fig_dir: Path) -> list[tuple[str, Path]]:
+def augment_figures(
+    augment: dict, aug_dir: Path, train_manifest: Path, fig_dir: Path
+) -> list[tuple[str, Path]]:
     """Draw the augmentation figures; returns ``[(caption, png path)]`` for the report."""
     from sdd.augment.report import plot_op_spectrograms, plot_param_distributions
 
     manifest = pd.read_csv(train_manifest, keep_default_na=False)
-    first = manifest[manifest["label"] == "bonafide"].iloc[0] if (manifest["label"] == "bonafide").any() else manifest.iloc[0]
+    first = (
+        manifest[manifest["label"] == "bonafide"].iloc[0]
+        if (manifest["label"] == "bonafide").any()
+        else manifest.iloc[0]
+    )
     wave, sr = read_audio(resolve(first["path"]), augment.get("sample_rate", 16000))
     ops_png, params_png = fig_dir / "augment_ops.png", fig_dir / "augment_params.png"
     plot_op_spectrograms(wave, sr, ops_png, seed=augment.get("seed", 0))

@@ -9,8 +9,9 @@ from __future__ import annotations
 import html
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -25,13 +26,26 @@ Block = tuple[str, Any]  # ("h1" | "h2" | "p" | "table" | "img", payload)
 HAND = "hand_features"
 
 
-def collect_metrics(eval_metrics: Mapping[str, dict], train_metrics: Mapping[str, dict], baseline: dict) -> dict:
+def collect_metrics(
+    eval_metrics: Mapping[str, dict], train_metrics: Mapping[str, dict], baseline: dict
+) -> dict:
     """``{arm: {eval_set: metrics, "train": {...}}, "hand_features": {eval_set: {...}}}`` (fractions)."""
     out: dict[str, Any] = {}
     for arm, per_set in eval_metrics.items():
         summary = train_metrics.get(arm, {}).get("summary", {})
-        train = {k: summary[k] for k in ("conflict_ratio", "mean_cos", "projection_ratio", "epochs", "seconds",
-                                          "best_dev_loss", "trainable_parameters") if k in summary}
+        train = {
+            k: summary[k]
+            for k in (
+                "conflict_ratio",
+                "mean_cos",
+                "projection_ratio",
+                "epochs",
+                "seconds",
+                "best_dev_loss",
+                "trainable_parameters",
+            )
+            if k in summary
+        }
         out[arm] = {**per_set, "train": train}
     if baseline:
         out[HAND] = baseline
@@ -77,7 +91,10 @@ def render_markdown(blocks: list[Block]) -> str:
             df = payload
             cols = [""] + [str(c) for c in df.columns]
             lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-            lines += ["| " + " | ".join([str(i)] + [str(v) for v in r]) + " |" for i, r in zip(df.index, df.itertuples(index=False))]
+            lines += [
+                "| " + " | ".join([str(i)] + [str(v) for v in r]) + " |"
+                for i, r in zip(df.index, df.itertuples(index=False), strict=True)
+            ]
             out.append("\n".join(lines) + "\n")
         elif kind == "img":
             out.append(f"![{payload}]({payload})\n")
@@ -128,27 +145,59 @@ def write_report(
     if intro:
         blocks.append(("p", intro))
     blocks += [("h2", "EER (%) per eval set, 95% bootstrap CI"), ("table", eer_table(metrics, eval_sets))]
-    figures.plot_eer_bars({k: {s: m[s] for s in eval_sets if s in m} for k, m in systems.items()}, fig_dir / "eer.png",
-                          {s: metrics[HAND][s]["eer"] for s in eval_sets if s in metrics.get(HAND, {})})
+    figures.plot_eer_bars(
+        {k: {s: m[s] for s in eval_sets if s in m} for k, m in systems.items()},
+        fig_dir / "eer.png",
+        {s: metrics[HAND][s]["eer"] for s in eval_sets if s in metrics.get(HAND, {})},
+    )
     blocks.append(("img", rel(fig_dir / "eer.png")))
-    other = {(sys_, s): {k: m[s].get(k) for k in ("min_dcf", "act_dcf", "cllr", "act_dcf_calibrated", "cllr_calibrated",
-                                                  "min_tdcf", "min_tdcf_legacy") if k in m[s]}
-             for sys_, m in systems.items() for s in eval_sets if s in m}
+    other = {
+        (sys_, s): {
+            k: m[s].get(k)
+            for k in (
+                "min_dcf",
+                "act_dcf",
+                "cllr",
+                "act_dcf_calibrated",
+                "cllr_calibrated",
+                "min_tdcf",
+                "min_tdcf_legacy",
+            )
+            if k in m[s]
+        }
+        for sys_, m in systems.items()
+        for s in eval_sets
+        if s in m
+    }
     if other:
-        df = pd.DataFrame.from_dict(other, orient="index").map(lambda v: f"{v:.4f}" if isinstance(v, float) else v)
+        df = pd.DataFrame.from_dict(other, orient="index").map(
+            lambda v: f"{v:.4f}" if isinstance(v, float) else v
+        )
         df.index = [f"{a} / {s}" for a, s in df.index]
-        blocks += [("h2", "Other metrics (ASVspoof5 minDCF; actDCF and Cllr on raw scores and after a logistic "
-                    "calibration fitted on the training corpus's dev scores)"), ("table", df)]
+        blocks += [
+            (
+                "h2",
+                "Other metrics (ASVspoof5 minDCF; actDCF and Cllr on raw scores and after a logistic "
+                "calibration fitted on the training corpus's dev scores)",
+            ),
+            ("table", df),
+        ]
     for s in eval_sets:
         table = per_attack_table(metrics, s)
         if table.empty:
             continue
         name = f"per_attack_{s.replace(':', '__')}.png"
         figures.plot_per_attack(table, fig_dir / name, f"Per-attack EER (%), {s}")
-        blocks += [("h2", f"Per-attack EER (%), {s}"), ("table", table.map(_pct)), ("img", rel(fig_dir / name))]
+        blocks += [
+            ("h2", f"Per-attack EER (%), {s}"),
+            ("table", table.map(_pct)),
+            ("img", rel(fig_dir / name)),
+        ]
     train = {a: m.get("train", {}) for a, m in systems.items() if m.get("train")}
     if train:
-        df = pd.DataFrame.from_dict(train, orient="index").map(lambda v: f"{v:.4g}" if isinstance(v, float) else v)
+        df = pd.DataFrame.from_dict(train, orient="index").map(
+            lambda v: f"{v:.4g}" if isinstance(v, float) else v
+        )
         blocks += [("h2", "Training"), ("p", "conflict_ratio: share of steps with <g_clean, g_aug> < 0; "
                     "projection_ratio: share of steps where PCGrad projected."), ("table", df)]
     if telemetry:

@@ -53,7 +53,9 @@ def compare(experiment: str, out_dir: Path) -> dict[str, Any]:
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         names = sorted(e.name for e in client.search_experiments())
-        raise ValueError(f"--experiment: no MLflow experiment {experiment!r} at {tracking.tracking_uri()}; found {names}")
+        raise ValueError(
+            f"--experiment: no MLflow experiment {experiment!r} at {tracking.tracking_uri()}; found {names}"
+        )
     runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=5000)
     newest: dict[tuple[str, str], Any] = {}
     for r in runs:
@@ -68,29 +70,48 @@ def compare(experiment: str, out_dir: Path) -> dict[str, Any]:
         train = newest.get(("train", system))
         if train is None:
             continue
-        metrics[system]["train"] = {k: v for k, v in train.data.metrics.items()
-                                    if k in ("conflict_ratio", "mean_cos", "projection_ratio", "epochs", "seconds")}
+        metrics[system]["train"] = {
+            k: v
+            for k, v in train.data.metrics.items()
+            if k in ("conflict_ratio", "mean_cos", "projection_ratio", "epochs", "seconds")
+        }
         hist = {k: client.get_metric_history(train.info.run_id, k) for k in ("dev_loss",)}
-        epochs[system] = pd.DataFrame({"epoch": [m.step for m in hist["dev_loss"]], "dev_loss": [m.value for m in hist["dev_loss"]]})
+        epochs[system] = pd.DataFrame(
+            {"epoch": [m.step for m in hist["dev_loss"]], "dev_loss": [m.value for m in hist["dev_loss"]]}
+        )
         try:
             arm = train.data.tags["sdd.arm"]
-            local = client.download_artifacts(train.info.run_id, f"telemetry/{arm}.csv", str(out_dir / ".cache" / train.info.run_id))
+            local = client.download_artifacts(
+                train.info.run_id, f"telemetry/{arm}.csv", str(out_dir / ".cache" / train.info.run_id)
+            )
             telemetry[system] = pd.read_csv(local)
         except Exception as exc:  # a run logged before telemetry artifacts existed
             log.warning("%s: no telemetry artifact (%s)", system, exc)
     if not metrics:
-        raise ValueError(f"experiment {experiment!r}: no finished evaluate runs to compare; run `dvc repro` first")
+        raise ValueError(
+            f"experiment {experiment!r}: no finished evaluate runs to compare; run `dvc repro` first"
+        )
     eval_sets = sorted({s for m in metrics.values() for s in m if s != "train"})
-    write_report(metrics, eval_sets, telemetry, epochs, out_dir / "README.md", out_dir / "index.html", out_dir / "figures",
-                 title=f"sdd compare: MLflow experiment {experiment}",
-                 intro=f"{len(metrics)} systems (<dvc experiment>/<arm>) from {tracking.tracking_uri()}.")
+    write_report(
+        metrics,
+        eval_sets,
+        telemetry,
+        epochs,
+        out_dir / "README.md",
+        out_dir / "index.html",
+        out_dir / "figures",
+        title=f"sdd compare: MLflow experiment {experiment}",
+        intro=f"{len(metrics)} systems (<dvc experiment>/<arm>) from {tracking.tracking_uri()}.",
+    )
     write_json(out_dir / "metrics.json", metrics)
     return metrics
 
 
 def cli_main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="sdd compare", description=__doc__.splitlines()[0])
-    ap.add_argument("--experiment", default="sdd", help="MLflow experiment name (params: tracking.experiment)")
+    ap.add_argument(
+        "--experiment", default="sdd", help="MLflow experiment name (params: tracking.experiment)"
+    )
     ap.add_argument("--out", required=True, type=Path, help="output folder")
     args = ap.parse_args(argv)
     try:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import matplotlib
 
@@ -32,7 +32,9 @@ def _eer_with_ci(m: Mapping[str, object]) -> tuple[float, float, float]:
     return 100 * eer, 100 * float(lo), 100 * float(hi)
 
 
-def plot_eer_bars(eers: Mapping[str, Mapping[str, dict]], path: Path, reference: Mapping[str, float] | None = None) -> None:
+def plot_eer_bars(
+    eers: Mapping[str, Mapping[str, dict]], path: Path, reference: Mapping[str, float] | None = None
+) -> None:
     """Grouped bars: EER (%) per eval set (groups) and system (bars), with 95% CI whiskers.
 
     Args:
@@ -61,7 +63,9 @@ def plot_eer_bars(eers: Mapping[str, Mapping[str, dict]], path: Path, reference:
     _save(fig, path)
 
 
-def plot_loss_curves(telemetry: Mapping[str, pd.DataFrame], epochs: Mapping[str, pd.DataFrame], path: Path) -> None:
+def plot_loss_curves(
+    telemetry: Mapping[str, pd.DataFrame], epochs: Mapping[str, pd.DataFrame], path: Path
+) -> None:
     """Left: training loss per step (smoothed); right: clean dev loss per epoch, one line per arm."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     for arm, df in telemetry.items():
@@ -85,10 +89,16 @@ def plot_conflict(telemetry: Mapping[str, pd.DataFrame], path: Path) -> None:
             continue
         d = df.dropna(subset=["cos"])
         line = a1.plot(d["step"], d["cos"], lw=0.4, alpha=0.35)[0]
-        a1.plot(d["step"], d["cos"].rolling(10, min_periods=1).mean(), color=line.get_color(), lw=1.6, label=arm)
+        a1.plot(
+            d["step"], d["cos"].rolling(10, min_periods=1).mean(), color=line.get_color(), lw=1.6, label=arm
+        )
         a2.plot(d["step"], d["conflict"].expanding().mean(), label=arm)
     a1.axhline(0, color="k", lw=0.8)
-    a1.set(xlabel="step", ylabel="cos(g_clean, g_aug)", title="Path-gradient cosine (thin: per step; bold: mean of 10)")
+    a1.set(
+        xlabel="step",
+        ylabel="cos(g_clean, g_aug)",
+        title="Path-gradient cosine (thin: per step; bold: mean of 10)",
+    )
     a2.set(xlabel="step", ylabel="fraction of steps with <g_c, g_a> < 0", title="Conflict ratio (cumulative)")
     a1.legend(fontsize=8)
     a2.legend(fontsize=8)
@@ -103,7 +113,9 @@ def plot_per_attack(table: pd.DataFrame, path: Path, title: str) -> None:
     ax.set_xticks(range(table.shape[1]), table.columns)
     ax.set_yticks(range(table.shape[0]), table.index)
     for (i, j), v in np.ndenumerate(vals):
-        ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7, color="w" if v > np.nanmean(vals) else "k")
+        ax.text(
+            j, i, f"{v:.1f}", ha="center", va="center", fontsize=7, color="w" if v > np.nanmean(vals) else "k"
+        )
     fig.colorbar(im, ax=ax, label="EER (%)")
     ax.set_title(title)
     _save(fig, path)

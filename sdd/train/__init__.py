@@ -1,1 +1,2 @@
-"""Training: data pairs, regimes, gradient aligners, checkpoint averaging."""
+"""Training: the ``train`` section and arm config (:mod:`.params`), data pairs, regimes, gradient
+aligners, checkpoint averaging."""

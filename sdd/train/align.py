@@ -9,7 +9,7 @@ them with a multi-task aligner and writes the result back. Every aligner here is
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -18,7 +18,9 @@ __all__ = ["ALIGNERS", "gradient_telemetry", "mean_update", "pcgrad"]
 _EPS = 1e-20
 
 
-def mean_update(grads: Sequence[torch.Tensor], generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+def mean_update(
+    grads: Sequence[torch.Tensor], generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, dict]:
     """No alignment: the mean of the path gradients, i.e. the gradient of ``(L_c + L_a) / 2``.
 
     Args:
@@ -29,7 +31,9 @@ def mean_update(grads: Sequence[torch.Tensor], generator: torch.Generator | None
     return torch.stack(list(grads)).mean(dim=0), {"projected": False}
 
 
-def pcgrad(grads: Sequence[torch.Tensor], generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+def pcgrad(
+    grads: Sequence[torch.Tensor], generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, dict]:
     """PCGrad, "Gradient Surgery for Multi-Task Learning" (Yu et al., NeurIPS 2020), as DPDA applies it.
 
     For each g_i (a copy) and each ORIGINAL g_j in random order: if ``<g_i, g_j> < 0`` then
@@ -63,7 +67,7 @@ def pcgrad(grads: Sequence[torch.Tensor], generator: torch.Generator | None = No
 
 Aligner = Callable[[Sequence[torch.Tensor], "torch.Generator | None"], tuple[torch.Tensor, dict]]
 
-# align name (params `align`, normalised by sdd.config) -> aligner.
+# align name (params `align`, normalised by sdd.train.params) -> aligner.
 ALIGNERS: dict[str, Aligner] = {"none": mean_update, "pcgrad": pcgrad}
 
 

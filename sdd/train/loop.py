@@ -25,20 +25,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from sdd.config import ArmConfig
 from sdd.metrics import eer
 from sdd.models.detector import Detector
 from sdd.train.align import ALIGNERS, gradient_telemetry
 from sdd.train.data import PairDataset, load_pairs
+from sdd.train.params import ArmConfig
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,17 @@ __all__ = ["TELEMETRY_COLUMNS", "TrainResult", "average_state_dicts", "fit", "se
 
 # Every arm's telemetry table has these columns (NaN where a regime or step has no value), so one
 # `dvc plots` definition over the whole telemetry folder renders every arm.
-TELEMETRY_COLUMNS = ("step", "epoch", "loss", "loss_clean", "loss_aug", "cos", "conflict", "norm_ratio", "projected")
+TELEMETRY_COLUMNS = (
+    "step",
+    "epoch",
+    "loss",
+    "loss_clean",
+    "loss_aug",
+    "cos",
+    "conflict",
+    "norm_ratio",
+    "projected",
+)
 
 
 @dataclass
@@ -83,7 +93,12 @@ def average_state_dicts(states: list[dict[str, torch.Tensor]]) -> dict[str, torc
 
 def _flat_grad(loss: torch.Tensor, params: list[torch.nn.Parameter], retain: bool = False) -> torch.Tensor:
     grads = torch.autograd.grad(loss, params, retain_graph=retain, allow_unused=True)
-    return torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(grads, params)])
+    return torch.cat(
+        [
+            (g if g is not None else torch.zeros_like(p)).reshape(-1)
+            for g, p in zip(grads, params, strict=True)
+        ]
+    )
 
 
 def _write_grad(update: torch.Tensor, params: list[torch.nn.Parameter]) -> None:
@@ -110,7 +125,9 @@ def _collate(ds: PairDataset, idx: list[int]) -> tuple[torch.Tensor, torch.Tenso
 
 
 @torch.no_grad()
-def evaluate_dev(model: Detector, dev: pd.DataFrame, arm: ArmConfig, weight: torch.Tensor) -> dict[str, float]:
+def evaluate_dev(
+    model: Detector, dev: pd.DataFrame, arm: ArmConfig, weight: torch.Tensor
+) -> dict[str, float]:
     """Clean dev loss (weighted CE) and dev EER, on the first ``dev_samples`` of each utterance
     (repeat-padded), the same input the score stage uses."""
     model.eval()
@@ -214,7 +231,9 @@ def fit(
         if on_epoch:
             on_epoch(ep_row)
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        best = sorted(best + [(dev_metrics["dev_loss"], epoch, state)], key=lambda b: (b[0], b[1]))[: tp.average_best]
+        best = sorted(best + [(dev_metrics["dev_loss"], epoch, state)], key=lambda b: (b[0], b[1]))[
+            : tp.average_best
+        ]
         if dev_metrics["dev_loss"] < best_loss:
             best_loss, since_best = dev_metrics["dev_loss"], 0
         else:

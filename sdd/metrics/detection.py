@@ -1,4 +1,4 @@
-"""Detection metrics, pure numpy, no I/O.
+"""Detection metrics from bona fide and spoof scores, pure numpy, no I/O.
 
 Scores are log-odds of bona fide: HIGHER = MORE BONA FIDE. Every function takes the bona fide and
 spoof scores as separate arrays, so the direction is in the signature.
@@ -20,18 +20,14 @@ Definitions follow the official scoring code and papers:
   data, deepfakes, and adversarial attacks at scale", ASVspoof workshop 2024) and its package.
 - a-DCF: Shim et al., "a-DCF: an architecture agnostic metric with application to spoofing-robust
   speaker verification", Odyssey 2024.
-- Bootstrap: Efron & Tibshirani, "An Introduction to the Bootstrap" (1993), percentile interval,
-  stratified by class; the speaker-blocked variant resamples whole speakers (block bootstrap).
-- Calibration: Brümmer & du Preez, "Application-independent evaluation of speaker detection",
-  Computer Speech & Language 20 (2006): affine logistic calibration ``a * s + b`` minimising the
-  prior-weighted (0.5/0.5) cross-entropy, so the output is a log-likelihood ratio.
 
 Deliberate differences from the official code, none of which changes a reported number:
 
 - The official code re-sorts all scores for every metric (``np.argsort(kind="mergesort")`` on the
   concatenation). :class:`SortedScores` sorts each class once and merges them with
   ``np.searchsorted``, which yields exactly the same pooled order (bona fide first among ties) and
-  therefore bit-identical rates; every threshold-sweep metric reads that one order.
+  therefore bit-identical rates; every threshold-sweep metric reads that one order (and so does the
+  bootstrap of :mod:`sdd.metrics.bootstrap`).
 - Cllr uses ``np.logaddexp(0, -x)`` instead of ``np.log1p(np.exp(-x))``: equal to double precision
   where the latter is finite, and finite (instead of ``inf``) for scores below about -709.
 - The official t-DCF functions exit when fewer than 3 distinct scores are given; here the metrics are
@@ -40,7 +36,6 @@ Deliberate differences from the official code, none of which changes a reported 
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,21 +51,17 @@ __all__ = [
     "TDCFCostModel",
     "a_dcf",
     "act_dcf",
-    "apply_calibration",
+    "as_scores",
+    "as_sorted",
     "asv_operating_point",
-    "bootstrap_eer",
     "cllr",
     "det_curve",
     "eer",
-    "eer_confidence_interval",
-    "fit_logistic_calibration",
     "min_dcf",
     "min_tdcf",
     "min_tdcf_legacy",
     "tdcf_coefficients",
 ]
-
-log = logging.getLogger(__name__)
 
 
 class MetricsError(ValueError):
@@ -157,7 +148,8 @@ class ADCFCostModel:
 # --------------------------------------------------------------------------------------------------
 
 
-def _as_scores(x: np.ndarray | Sequence[float], name: str) -> np.ndarray:
+def as_scores(x: np.ndarray | Sequence[float], name: str) -> np.ndarray:
+    """``x`` as a flat float64 array; a :class:`MetricsError` when it is empty or not finite."""
     arr = np.asarray(x, dtype=np.float64).ravel()
     if arr.size == 0:
         raise MetricsError(f"{name}: no scores given; both classes need at least one trial")
@@ -211,8 +203,8 @@ class SortedScores:
     @classmethod
     def from_scores(cls, bonafide_scores: np.ndarray, spoof_scores: np.ndarray) -> SortedScores:
         """Validate (finite, non-empty) and sort both classes once."""
-        bona = _as_scores(bonafide_scores, "bona fide scores")
-        spoof = _as_scores(spoof_scores, "spoof scores")
+        bona = as_scores(bonafide_scores, "bona fide scores")
+        spoof = as_scores(spoof_scores, "spoof scores")
         bo = np.argsort(bona)
         so = np.argsort(spoof)
         return cls(bona[bo], spoof[so], bo, so)
@@ -349,9 +341,9 @@ def asv_operating_point(
         nontarget_scores: (N_non,) ASV scores of bona fide non-target trials.
         spoof_scores: (N_spf,) ASV scores of spoofed target trials.
     """
-    tar = _as_scores(target_scores, "ASV target scores")
-    non = _as_scores(nontarget_scores, "ASV nontarget scores")
-    spf = _as_scores(spoof_scores, "ASV spoof scores")
+    tar = as_scores(target_scores, "ASV target scores")
+    non = as_scores(nontarget_scores, "ASV nontarget scores")
+    spf = as_scores(spoof_scores, "ASV spoof scores")
     s = SortedScores.from_scores(tar, non)
     i = s.eer_index()
     frr, far = s.rates()
@@ -405,7 +397,7 @@ def min_tdcf(
         asv: the ASV operating point (:func:`asv_operating_point`).
         cost: the t-DCF cost model.
     """
-    s = _sorted(bonafide_scores, spoof_scores)
+    s = as_sorted(bonafide_scores, spoof_scores)
     return s.min_tdcf(*tdcf_coefficients(asv, cost))
 
 
@@ -419,11 +411,12 @@ def min_tdcf_legacy(
 
     Arguments as :func:`min_tdcf`.
     """
-    s = _sorted(bonafide_scores, spoof_scores)
+    s = as_sorted(bonafide_scores, spoof_scores)
     return s.min_tdcf_legacy(*_legacy_coefficients(asv, cost))
 
 
-def _sorted(bonafide_scores: np.ndarray | SortedScores, spoof_scores: np.ndarray | None) -> SortedScores:
+def as_sorted(bonafide_scores: np.ndarray | SortedScores, spoof_scores: np.ndarray | None) -> SortedScores:
+    """A :class:`SortedScores` as given, or sorted from the two score arrays."""
     if isinstance(bonafide_scores, SortedScores):
         return bonafide_scores
     if spoof_scores is None:
@@ -456,8 +449,8 @@ def act_dcf(
         spoof_scores: (N_s,) LLRs of spoof trials.
         cost: the DCF cost model.
     """
-    bona = _as_scores(bonafide_scores, "bona fide scores")
-    spoof = _as_scores(spoof_scores, "spoof scores")
+    bona = as_scores(bonafide_scores, "bona fide scores")
+    spoof = as_scores(spoof_scores, "spoof scores")
     thr = -math.log(cost.beta)
     p_miss = np.count_nonzero(bona < thr) / bona.size
     p_fa = np.count_nonzero(spoof >= thr) / spoof.size
@@ -470,8 +463,8 @@ def cllr(bonafide_scores: np.ndarray, spoof_scores: np.ndarray) -> float:
 
     ``0.5 (mean log(1 + e^-s_bona) + mean log(1 + e^s_spoof)) / ln 2``.
     """
-    bona = _as_scores(bonafide_scores, "bona fide scores")
-    spoof = _as_scores(spoof_scores, "spoof scores")
+    bona = as_scores(bonafide_scores, "bona fide scores")
+    spoof = as_scores(spoof_scores, "spoof scores")
     return float(0.5 * (np.mean(np.logaddexp(0.0, -bona)) + np.mean(np.logaddexp(0.0, spoof))) / math.log(2))
 
 
@@ -493,9 +486,9 @@ def a_dcf(
         spoof_scores: (N_spf,) SASV scores of spoofed trials.
         cost: the a-DCF cost model.
     """
-    tar = _as_scores(target_scores, "SASV target scores")
-    non = _as_scores(nontarget_scores, "SASV nontarget scores")
-    spf = _as_scores(spoof_scores, "SASV spoof scores")
+    tar = as_scores(target_scores, "SASV target scores")
+    non = as_scores(nontarget_scores, "SASV nontarget scores")
+    spf = as_scores(spoof_scores, "SASV spoof scores")
     labels = np.concatenate(
         [np.zeros(tar.size, np.int8), np.ones(non.size, np.int8), np.full(spf.size, 2, np.int8)]
     )
@@ -511,245 +504,3 @@ def a_dcf(
     )
     norm = min(cost.c_fa_asv * cost.p_non + cost.c_fa_cm * cost.p_spoof, cost.c_miss * cost.p_tar)
     return float(curve.min() / norm)
-
-
-# --------------------------------------------------------------------------------------------------
-# Bootstrap confidence intervals of the EER, from the one sorted order
-# --------------------------------------------------------------------------------------------------
-
-
-def _runs(is_bona: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maximal runs of one class in the pooled order: (starts, lengths, run_is_bona), each (R,)."""
-    change = np.flatnonzero(is_bona[1:] != is_bona[:-1]) + 1
-    starts = np.concatenate([[0], change])
-    lengths = np.diff(np.concatenate([starts, [is_bona.size]]))
-    return starts, lengths, is_bona[starts]
-
-
-def _eer_from_run_weights(w: np.ndarray, run_is_bona: np.ndarray) -> np.ndarray:
-    """Official EER of weighted (resampled) trials, from per-run weights in the pooled order.
-
-    A trial drawn w times contributes w unit steps to the DET staircase. ``frr - far`` never
-    decreases along the staircase, so the official first argmin of ``|frr - far|`` lies in the run
-    whose start is the last point with ``frr - far <= 0``; inside that run one rate moves in unit
-    steps m = 0..w and ``|frr - far|`` is convex in m, so the best step is the floor or the ceiling of
-    the real crossing. Both are evaluated with the official float formulas, the earlier winning
-    exact ties as ``np.argmin`` does; earlier points tied with it are the same point (zero-weight
-    runs), so the value is the official one.
-
-    Args:
-        w: (B, R) int or float weights: how many resampled trials fall in each run.
-        run_is_bona: (R,) bool.
-
-    Returns:
-        (B,) EERs, each equal to the official EER of the explicitly resampled score arrays.
-    """
-    rows = np.arange(w.shape[0])
-    wb = np.where(run_is_bona, w, 0)  # (B, R)
-    ws = w - wb
-    cb = np.cumsum(wb, axis=1)  # bona fide weight up to the END of each run
-    cs = np.cumsum(ws, axis=1)
-    nb = cb[:, -1].astype(np.float64)  # (B,)
-    ns = cs[:, -1].astype(np.float64)
-    cb -= wb  # now: strictly before each run, (B, R)
-    cs -= ws
-    d_start = cb / nb[:, None] - (ns[:, None] - cs) / ns[:, None]  # frr - far at each run start
-    k = np.count_nonzero(d_start <= 0, axis=1) - 1  # (B,) the run holding the crossing
-    cb_k, cs_k, w_k, bona_k = cb[rows, k], cs[rows, k], w[rows, k], run_is_bona[k]
-    spoof_left = ns - cs_k
-    # bona fide run: far fixed at spoof_left/ns, frr = (cb + m)/nb
-    # spoof run: frr fixed at cb/nb, far = (spoof_left - m)/ns
-    m_real = np.where(bona_k, spoof_left / ns * nb - cb_k, spoof_left - cb_k / nb * ns)
-    m_lo = np.clip(np.floor(m_real), 0, w_k)
-    m_hi = np.clip(m_lo + 1, 0, w_k)
-
-    def rates(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        frr = np.where(bona_k, (cb_k + m) / nb, cb_k / nb)
-        far = np.where(bona_k, spoof_left / ns, (spoof_left - m) / ns)
-        return frr, far
-
-    frr_lo, far_lo = rates(m_lo)
-    frr_hi, far_hi = rates(m_hi)
-    take_hi = np.abs(frr_hi - far_hi) < np.abs(frr_lo - far_lo)
-    return np.where(take_hi, (frr_hi + far_hi) / 2, (frr_lo + far_lo) / 2)
-
-
-def bootstrap_eer(
-    scores: SortedScores,
-    n_resamples: int,
-    rng: np.random.Generator,
-    *,
-    bonafide_groups: np.ndarray | None = None,
-    spoof_groups: np.ndarray | None = None,
-) -> np.ndarray:
-    """EERs of stratified bootstrap resamples, without re-sorting anything.
-
-    Utterance bootstrap (default): each class is resampled with replacement to its own size; the
-    number of draws landing in each run of the pooled order is multinomial with the run's share of
-    the class, so one multinomial draw over runs per class and replicate replaces sorting a resample.
-    Speaker-blocked bootstrap (``*_groups`` given): whole groups (speakers) are drawn with
-    replacement, per class, and every trial of a drawn group counts once per draw.
-
-    Args:
-        scores: the sorted scores (built with :meth:`SortedScores.from_scores` when groups are given,
-            so the group labels can follow the sort).
-        n_resamples: number of bootstrap replicates B.
-        rng: the injected generator.
-        bonafide_groups: (N_b,) group ids of the bona fide trials in the caller's ORIGINAL order.
-        spoof_groups: (N_s,) group ids of the spoof trials; both or neither.
-
-    Returns:
-        (B,) EERs (fractions).
-    """
-    if n_resamples < 1:
-        raise MetricsError(f"n_resamples must be >= 1, got {n_resamples}")
-    if (bonafide_groups is None) != (spoof_groups is None):
-        raise MetricsError("speaker-blocked bootstrap needs group ids for both classes (or neither)")
-    starts, lengths, run_is_bona = _runs(scores.is_bona)
-    n_runs = lengths.size
-    out = np.empty(n_resamples)
-    chunk = int(max(1, min(n_resamples, 2_000_000 // max(n_runs, 1))))  # ~100 MB peak
-    if bonafide_groups is None:
-        pb = lengths[run_is_bona] / scores.n_bona
-        ps = lengths[~run_is_bona] / scores.n_spoof
-        for lo in range(0, n_resamples, chunk):
-            c = min(chunk, n_resamples - lo)
-            w = np.empty((c, n_runs), dtype=np.int64)
-            w[:, run_is_bona] = rng.multinomial(scores.n_bona, pb, size=c)
-            w[:, ~run_is_bona] = rng.multinomial(scores.n_spoof, ps, size=c)
-            out[lo : lo + c] = _eer_from_run_weights(w, run_is_bona)
-        return out
-    if scores.bona_order is None or scores.spoof_order is None:
-        raise MetricsError("speaker-blocked bootstrap needs SortedScores.from_scores (the sort permutation)")
-    bg = np.asarray(bonafide_groups).ravel()
-    sg = np.asarray(spoof_groups).ravel()
-    if bg.size != scores.n_bona or sg.size != scores.n_spoof:
-        raise MetricsError(
-            f"group ids: got {bg.size} bona fide / {sg.size} spoof, "
-            f"expected {scores.n_bona} / {scores.n_spoof}"
-        )
-    # group index of every pooled position, and run index of every pooled position
-    _, b_codes = np.unique(bg[scores.bona_order], return_inverse=True)
-    _, s_codes = np.unique(sg[scores.spoof_order], return_inverse=True)
-    n_gb, n_gs = int(b_codes.max()) + 1, int(s_codes.max()) + 1
-    run_of_pos = np.repeat(np.arange(n_runs), lengths)
-    run_b = run_of_pos[scores.is_bona]
-    run_s = run_of_pos[~scores.is_bona]
-    for k in range(n_resamples):
-        gb = rng.multinomial(n_gb, np.full(n_gb, 1.0 / n_gb))
-        gs = rng.multinomial(n_gs, np.full(n_gs, 1.0 / n_gs))
-        w = np.bincount(run_b, weights=gb[b_codes], minlength=n_runs) + np.bincount(
-            run_s, weights=gs[s_codes], minlength=n_runs
-        )
-        out[k] = _eer_from_run_weights(w[None, :], run_is_bona)[0]
-    return out
-
-
-def eer_confidence_interval(
-    bonafide_scores: np.ndarray | SortedScores,
-    spoof_scores: np.ndarray | None = None,
-    *,
-    n_resamples: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-    bonafide_groups: np.ndarray | None = None,
-    spoof_groups: np.ndarray | None = None,
-) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the EER, stratified by class.
-
-    Args:
-        bonafide_scores: (N_b,) scores, or a :class:`SortedScores` (then ``spoof_scores`` is None).
-        spoof_scores: (N_s,) scores.
-        n_resamples: bootstrap replicates.
-        seed: seeds a fresh ``np.random.default_rng``; equal seeds give equal intervals.
-        level: coverage, e.g. 0.95.
-        bonafide_groups, spoof_groups: speaker ids for the speaker-blocked bootstrap.
-
-    Returns:
-        ``(lo, hi)`` fractions.
-    """
-    if not 0.0 < level < 1.0:
-        raise MetricsError(f"level must be in (0, 1), got {level}")
-    s = _sorted(bonafide_scores, spoof_scores)
-    eers = bootstrap_eer(
-        s,
-        n_resamples,
-        np.random.default_rng(seed),
-        bonafide_groups=bonafide_groups,
-        spoof_groups=spoof_groups,
-    )
-    alpha = (1.0 - level) / 2
-    lo, hi = np.quantile(eers, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
-
-
-# --------------------------------------------------------------------------------------------------
-# Logistic calibration
-# --------------------------------------------------------------------------------------------------
-
-
-def fit_logistic_calibration(
-    bonafide_scores: np.ndarray, spoof_scores: np.ndarray, *, ridge: float = 1e-6, max_iter: int = 100
-) -> tuple[float, float]:
-    """Affine calibration ``llr = a * score + b`` fitted by prior-weighted logistic regression.
-
-    Minimises ``0.5 mean softplus(-(a s_b + b)) + 0.5 mean softplus(a s_s + b)`` (the Cllr
-    objective, in nats) by Newton's method on standardised scores, so the output is an LLR at the
-    0.5/0.5 training prior (Brümmer & du Preez 2006). Deliberate difference: a tiny ridge on the slope
-    keeps the fit finite on perfectly separated scores, where the unregularised optimum is at infinity.
-
-    Args:
-        bonafide_scores: (N_b,) DEV scores of bona fide trials (never the evaluated set).
-        spoof_scores: (N_s,) DEV scores of spoof trials.
-        ridge: L2 weight on the standardised slope.
-        max_iter: Newton iterations.
-
-    Returns:
-        ``(a, b)`` in the units of the raw scores.
-    """
-    bona = _as_scores(bonafide_scores, "bona fide dev scores")
-    spoof = _as_scores(spoof_scores, "spoof dev scores")
-    pooled = np.concatenate([bona, spoof])
-    mu = float(pooled.mean())
-    sd = float(pooled.std()) or 1.0
-    x = (pooled - mu) / sd  # (N,)
-    y = np.concatenate([np.ones(bona.size), np.zeros(spoof.size)])
-    wt = np.concatenate([np.full(bona.size, 0.5 / bona.size), np.full(spoof.size, 0.5 / spoof.size)])
-    sign = 2 * y - 1
-
-    def objective(theta: np.ndarray) -> float:
-        z = theta[0] * x + theta[1]
-        return float(np.sum(wt * np.logaddexp(0.0, -sign * z)) + ridge * theta[0] ** 2)
-
-    theta = np.zeros(2)
-    f = objective(theta)
-    for _ in range(max_iter):
-        z = theta[0] * x + theta[1]
-        p = 1.0 / (1.0 + np.exp(-z))  # P(bona fide)
-        r = wt * (p - y)
-        grad = np.array([np.sum(r * x) + 2 * ridge * theta[0], np.sum(r)])
-        h = wt * p * (1 - p)
-        hess = np.array([[np.sum(h * x * x) + 2 * ridge, np.sum(h * x)], [np.sum(h * x), np.sum(h)]])
-        step = np.linalg.solve(hess + 1e-12 * np.eye(2), grad)
-        t = 1.0
-        while t > 1e-10:
-            cand = theta - t * step
-            fc = objective(cand)
-            if fc <= f:
-                break
-            t /= 2
-        if t <= 1e-10:
-            break
-        converged = abs(f - fc) < 1e-14
-        theta, f = cand, fc
-        if converged:
-            break
-    a = theta[0] / sd
-    b = theta[1] - theta[0] * mu / sd
-    return float(a), float(b)
-
-
-def apply_calibration(scores: np.ndarray, calibration: tuple[float, float]) -> np.ndarray:
-    """``a * scores + b``: raw scores (N,) to calibrated LLRs (N,)."""
-    a, b = calibration
-    return a * np.asarray(scores, dtype=np.float64) + b

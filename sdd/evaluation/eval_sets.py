@@ -1,4 +1,5 @@
-"""Evaluate an arm's score files against the prepared manifests of every eval set."""
+"""The evaluate stage's use of :mod:`sdd.evaluation`: an arm's score files against the prepared
+manifests of every eval set, with a calibration fitted on the training corpus's dev scores."""
 
 from __future__ import annotations
 
@@ -7,16 +8,31 @@ from typing import Any
 
 import pandas as pd
 
+from sdd.evaluation.trials import evaluate_trials, fit_calibration
+
 __all__ = ["evaluate_eval_sets", "fit_dev_calibration", "read_score_file"]
 
-MANIFEST_COLUMNS = {"utt_id", "path", "speaker", "label", "attack", "split", "duration_s", "sample_rate", "channels", "condition"}
+MANIFEST_COLUMNS = {
+    "utt_id",
+    "path",
+    "speaker",
+    "label",
+    "attack",
+    "split",
+    "duration_s",
+    "sample_rate",
+    "channels",
+    "condition",
+}
 
 
 def read_score_file(path: Path) -> pd.DataFrame:
     """``utt_id score`` lines -> DataFrame(utt_id, score)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: score file missing; run the score stage")
-    return pd.read_csv(path, sep=" ", header=None, names=["utt_id", "score"], dtype={"utt_id": str, "score": float})
+    return pd.read_csv(
+        path, sep=" ", header=None, names=["utt_id", "score"], dtype={"utt_id": str, "score": float}
+    )
 
 
 def _join(manifest: pd.DataFrame, scores: pd.DataFrame, score_path: Path, name: str) -> pd.DataFrame:
@@ -32,8 +48,6 @@ def _join(manifest: pd.DataFrame, scores: pd.DataFrame, score_path: Path, name: 
 
 def fit_dev_calibration(dev_scores: Path, dev_manifest: Path) -> tuple[float, float]:
     """Logistic calibration ``(a, b)`` fitted on the training corpus's DEV scores (never on eval)."""
-    from sdd.evaluation import fit_calibration
-
     manifest = pd.read_csv(dev_manifest, keep_default_na=False, dtype={"utt_id": str})
     trials = _join(manifest, read_score_file(dev_scores), dev_scores, "dev")
     is_bona = (trials["label"] == "bonafide").to_numpy()
@@ -51,17 +65,17 @@ def evaluate_eval_sets(
     seed: int,
     calibration: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """``{eval set name: metrics}``, metrics from :func:`sdd.evaluation.evaluate_trials`.
+    """``{eval set name: metrics}``, metrics from :func:`sdd.evaluation.trials.evaluate_trials`.
 
     ``calibration`` (fitted on dev, :func:`fit_dev_calibration`) adds actDCF and Cllr of the
-    calibrated scores. Condition breakdowns cover the manifest's ``condition`` column (when not all ``-``) and any extra
-    condition columns the corpus provides (2021 codecs, compressions, ...).
+    calibrated scores. Condition breakdowns cover the manifest's ``condition`` column (when not all
+    ``-``) and any extra condition columns the corpus provides (2021 codecs, compressions, ...).
     """
-    from sdd.evaluation import evaluate_trials
-
     out = {}
     for e in eval_sets:
-        manifest = pd.read_csv(manifests_dir / e["corpus"] / f"{e['split']}.csv", keep_default_na=False, dtype={"utt_id": str})
+        manifest = pd.read_csv(
+            manifests_dir / e["corpus"] / f"{e['split']}.csv", keep_default_na=False, dtype={"utt_id": str}
+        )
         path = scores_dir / f"{e['id']}.txt"
         trials = _join(manifest, read_score_file(path), path, e["name"])
         conditions = [c for c in manifest.columns if c not in MANIFEST_COLUMNS]

@@ -1,0 +1,173 @@
+"""Named corpora: the registry of corpus types, one recipe module per type (as lhotse's recipes).
+
+A corpus is a named entry of ``params.yaml``'s ``corpora`` section with a ``type`` from
+:data:`CORPUS_TYPES`::
+
+    corpora:
+      demo: {type: demo, seed: 0, n_per_split: 300}
+      realmini: {type: folder, path: ../shared/data/realmini, protocol: protocol.tsv}
+      la19: {type: asvspoof2019_la}
+      la21: {type: asvspoof2021_la}            # subset: eval (default) | progress | hidden
+      df21: {type: asvspoof2021_df}
+      itw: {type: in_the_wild, url: https://...}   # or source_dir: /data/release_in_the_wild
+
+Each type is a :class:`CorpusType` entry (a registry, no if/elif chain) pointing into its recipe
+module: :mod:`.demo`, :mod:`.asvspoof2019`, :mod:`.asvspoof2021`, :mod:`.in_the_wild`, :mod:`.folder`.
+A recipe holds the type's config class, its splits, its fetch step (downloads go through
+:mod:`sdd.data.download`) and its protocol reader; what recipes share is in :mod:`.common` and
+:mod:`.la_layout`. Adding a corpus type is one recipe module plus one line below.
+
+The protocol readers return one row per trial with absolute audio paths; :mod:`sdd.data.prepare`
+decodes every file and writes the manifests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sdd.configbase import ConfigError, build
+from sdd.data.corpora import asvspoof2019, asvspoof2021, demo, folder, in_the_wild
+from sdd.data.corpora.common import MANIFEST_COLUMNS, PROTOCOL_COLUMNS, CorpusError, normalise_label
+
+__all__ = [
+    "CORPUS_TYPES",
+    "MANIFEST_COLUMNS",
+    "PROTOCOL_COLUMNS",
+    "CorpusConfig",
+    "CorpusError",
+    "CorpusType",
+    "corpus_splits",
+    "fetch_corpus",
+    "normalise_label",
+    "parse_corpus",
+    "read_protocol",
+]
+
+CorpusConfig = (
+    demo.DemoCorpusConfig
+    | asvspoof2019.Asvspoof2019LAConfig
+    | asvspoof2021.Asvspoof2021LAConfig
+    | asvspoof2021.Asvspoof2021DFConfig
+    | in_the_wild.InTheWildConfig
+    | folder.FolderCorpusConfig
+)
+
+
+@dataclass(frozen=True)
+class CorpusType:
+    """One registry entry: everything the pipeline needs to know about a kind of corpus.
+
+    Attributes:
+        config_cls: the frozen config dataclass.
+        description: one line for error messages and docs.
+        splits: the splits the corpus provides, without I/O (folder: may read its protocol).
+        fetch: ``(cfg, dest) -> summary``; idempotent.
+        read_protocol: ``(cfg, raw_dir) -> DataFrame`` with :data:`PROTOCOL_COLUMNS` (absolute
+            paths) plus ``condition_columns``.
+        condition_columns: extra per-trial condition columns kept in the manifest.
+    """
+
+    config_cls: type
+    description: str
+    splits: Callable[[Any], tuple[str, ...]]
+    fetch: Callable[[Any, Path], dict]
+    read_protocol: Callable[[Any, Path], pd.DataFrame]
+    condition_columns: tuple[str, ...] = ()
+
+
+CORPUS_TYPES: dict[str, CorpusType] = {
+    "demo": CorpusType(
+        demo.DemoCorpusConfig, "built-in synthetic corpus in the ASVspoof 2019 LA layout",
+        demo.splits, demo.fetch, demo.read_protocol,
+    ),
+    "asvspoof2019_la": CorpusType(
+        asvspoof2019.Asvspoof2019LAConfig, "ASVspoof 2019 LA (train/dev/eval)",
+        asvspoof2019.splits, asvspoof2019.fetch, asvspoof2019.read_protocol,
+    ),
+    "asvspoof2021_la": CorpusType(
+        asvspoof2021.Asvspoof2021LAConfig, "ASVspoof 2021 LA eval + keys",
+        asvspoof2021.splits, asvspoof2021.fetch, asvspoof2021.read_protocol,
+        asvspoof2021.CONDITION_COLUMNS["asvspoof2021_la"],
+    ),
+    "asvspoof2021_df": CorpusType(
+        asvspoof2021.Asvspoof2021DFConfig, "ASVspoof 2021 DF eval (4 parts) + keys",
+        asvspoof2021.splits, asvspoof2021.fetch, asvspoof2021.read_protocol,
+        asvspoof2021.CONDITION_COLUMNS["asvspoof2021_df"],
+    ),
+    "in_the_wild": CorpusType(
+        in_the_wild.InTheWildConfig, "In-the-Wild (eval only)",
+        in_the_wild.splits, in_the_wild.fetch, in_the_wild.read_protocol,
+    ),
+    "folder": CorpusType(
+        folder.FolderCorpusConfig, "a folder of audio + a CSV/TSV protocol",
+        folder.splits, folder.fetch, folder.read_protocol,
+    ),
+}  # fmt: skip
+
+
+def parse_corpus(name: str, data: dict) -> CorpusConfig:
+    """Build the validated, frozen config of corpus ``name`` from its params entry (no I/O).
+
+    Raises:
+        ConfigError: missing/unknown ``type``, unknown key, wrong type or bad value; the message names
+            ``corpora.<name>.<key>``, the value and what was expected.
+    """
+    where = f"corpora.{name}"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: got {data!r}; expected a mapping with a `type` key")
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in CORPUS_TYPES:
+        raise ConfigError(f"{where}.type: got {kind!r}; expected one of {sorted(CORPUS_TYPES)}")
+    try:
+        return build(CORPUS_TYPES[kind].config_cls, data, where)
+    except ConfigError as exc:
+        # Range checks in __post_init__ (ours and the demo generator's) name the key but not the entry.
+        msg = str(exc)
+        if msg.startswith(where + ".") or msg.startswith(where + ":"):
+            raise
+        if msg.startswith("corpora.demo"):
+            msg = re.sub(r"^corpora\.demo(?=[.:])", where, msg)
+        else:
+            msg = f"{where}.{msg}"
+        raise ConfigError(msg) from exc
+
+
+def corpus_splits(cfg: CorpusConfig) -> tuple[str, ...]:
+    """The splits (or subsets) the corpus provides, e.g. ``('train', 'dev', 'eval')``.
+
+    No I/O, except for a ``folder`` corpus without declared ``splits``, whose protocol's split column
+    is read.
+    """
+    return CORPUS_TYPES[cfg.type].splits(cfg)
+
+
+def fetch_corpus(cfg: CorpusConfig, dest: Path) -> dict:
+    """Make the corpus's raw data available: download + verify + extract, generate, or check in place.
+
+    Idempotent: complete data is detected and skipped (returning the recorded summary).
+
+    Args:
+        cfg: a config from :func:`parse_corpus`.
+        dest: where raw data goes (``<repo root>/data/raw/<corpus name>``); unused by corpora read in
+            place (``source_dir``, ``folder``).
+
+    Returns:
+        A small JSON-able summary: what was fetched, file count, the checksums computed/verified and
+        whether they were official, third-party, user-given or unknown.
+    """
+    return CORPUS_TYPES[cfg.type].fetch(cfg, Path(dest))
+
+
+def read_protocol(cfg: CorpusConfig, raw_dir: Path) -> pd.DataFrame:
+    """All trials of the corpus (every split) with absolute audio paths, without touching the audio."""
+    df = CORPUS_TYPES[cfg.type].read_protocol(cfg, Path(raw_dir))
+    dup = df["utt_id"][df["utt_id"].duplicated()]
+    if len(dup):
+        raise CorpusError(f"{cfg.type}: {len(dup)} duplicate utterance id(s), e.g. {list(dup[:3])}")
+    return df

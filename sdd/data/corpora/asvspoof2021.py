@@ -1,0 +1,267 @@
+"""Recipes ``asvspoof2021_la`` and ``asvspoof2021_df``: ASVspoof 2021 evaluation audio plus the keys.
+
+``corpora: {la21: {type: asvspoof2021_la}, df21: {type: asvspoof2021_df}}``. LA is one ``.tar.gz``,
+DF four complete parts; the official keys archive of the track is fetched beside the audio and its
+official MD5 enforced. ``source_dir`` / ``keys_source_dir`` use existing copies in place. The corpus
+has one split, the ``subset`` of the keys (``eval`` by default, or ``progress`` / ``hidden``); the
+manifests keep the codec/transmission (LA) and compression/source/vocoder (DF) columns (Liu et al.,
+"ASVspoof 2021: towards spoofed and deepfake speech detection in the wild", IEEE/ACM TASLP 2023).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from sdd.configbase import ConfigError
+from sdd.data import download
+from sdd.data.corpora.common import (
+    MD5_RE,
+    PROTOCOL_COLUMNS,
+    CorpusError,
+    DownloadChecksums,
+    check_checksum,
+    count_flac,
+    normalise_label,
+    read_columns,
+    sha256_of,
+)
+from sdd.paths import display_path, resolve
+
+__all__ = [
+    "CONDITION_COLUMNS",
+    "DF21_METADATA_COLUMNS",
+    "LA21_METADATA_COLUMNS",
+    "Asvspoof2021DFConfig",
+    "Asvspoof2021LAConfig",
+    "fetch",
+    "read_asvspoof2021_metadata",
+    "read_protocol",
+    "read_trial_list",
+    "splits",
+]
+
+# Facts from docs/data.md.
+LA21_URL = "https://zenodo.org/records/4837263/files/ASVspoof2021_LA_eval.tar.gz"
+DF21_URLS = tuple(
+    f"https://zenodo.org/records/4835108/files/ASVspoof2021_DF_eval_part0{i}.tar.gz" for i in range(4)
+)
+LA21_KEYS_URL = "https://www.asvspoof.org/asvspoof2021/LA-keys-full.tar.gz"
+LA21_KEYS_MD5 = "f052cc2ed276745afa3b5198665d3b26"  # official
+DF21_KEYS_URL = "https://www.asvspoof.org/asvspoof2021/DF-keys-full.tar.gz"
+DF21_KEYS_MD5 = "dabbc5628de4fcef53036c99ac7ab93a"  # official
+
+#: Column names of the 2021 CM trial_metadata files (docs/data.md).
+LA21_METADATA_COLUMNS = ("speaker", "utt_id", "codec", "transmission", "attack", "label", "trim", "subset")
+DF21_METADATA_COLUMNS = (
+    "speaker", "utt_id", "compression", "source", "attack", "label", "trim", "subset", "vocoder", "task",
+    "team", "gender_pair", "language",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Asvspoof2021LAConfig(DownloadChecksums):
+    """ASVspoof 2021 LA evaluation audio plus the official keys.
+
+    Attributes:
+        subset: which trials form the corpus's one split: ``eval`` (standard reporting), ``progress``
+            or ``hidden`` (column ``subset`` of the keys).
+        url / md5 / sha256: the audio archive (Zenodo; no verified checksum known).
+        keys_url / keys_md5: the keys archive and its official MD5.
+        source_dir: folder holding ``ASVspoof2021_LA_eval/`` already (used in place).
+        keys_source_dir: folder holding ``keys/LA/CM/trial_metadata.txt`` already.
+    """
+
+    type: Literal["asvspoof2021_la"] = "asvspoof2021_la"
+    subset: Literal["eval", "progress", "hidden"] = "eval"
+    url: str = LA21_URL
+    md5: str | None = None
+    sha256: str | None = None
+    keys_url: str = LA21_KEYS_URL
+    keys_md5: str | None = LA21_KEYS_MD5
+    source_dir: str | None = None
+    keys_source_dir: str | None = None
+    keep_archives: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_checksum(self.keys_md5, MD5_RE, "keys_md5")
+
+
+@dataclass(frozen=True)
+class Asvspoof2021DFConfig:
+    """ASVspoof 2021 DF evaluation audio (four complete ``.tar.gz`` parts) plus the official keys.
+
+    Attributes:
+        subset: ``eval`` (default), ``progress`` or ``hidden``.
+        urls: the audio parts (Zenodo; no verified checksums known).
+        md5s: optional expected MD5 per part (same order as ``urls``).
+        keys_url / keys_md5: the keys archive and its official MD5.
+        source_dir: folder holding ``ASVspoof2021_DF_eval/`` already (used in place).
+        keys_source_dir: folder holding ``keys/DF/CM/trial_metadata.txt`` already.
+    """
+
+    type: Literal["asvspoof2021_df"] = "asvspoof2021_df"
+    subset: Literal["eval", "progress", "hidden"] = "eval"
+    urls: tuple[str, ...] = DF21_URLS
+    md5s: tuple[str, ...] | None = None
+    keys_url: str = DF21_KEYS_URL
+    keys_md5: str | None = DF21_KEYS_MD5
+    source_dir: str | None = None
+    keys_source_dir: str | None = None
+    keep_archives: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.urls:
+            raise ConfigError("urls: got an empty list; expected the archive part URLs")
+        if self.md5s is not None:
+            if len(self.md5s) != len(self.urls):
+                raise ConfigError(
+                    f"md5s: got {len(self.md5s)} checksums for {len(self.urls)} urls; expected one per url"
+                )
+            for i, m in enumerate(self.md5s):
+                check_checksum(m, MD5_RE, f"md5s[{i}]")
+        check_checksum(self.keys_md5, MD5_RE, "keys_md5")
+
+
+@dataclass(frozen=True)
+class _Track:
+    track: Literal["LA", "DF"]
+    corpus_type: str
+    condition: str  # the metadata column that defines the official per-condition EER
+    extra: tuple[str, ...]  # metadata columns kept in the manifest
+
+
+_TRACKS = {
+    "asvspoof2021_la": _Track("LA", "asvspoof2021_la", "codec", ("codec", "transmission")),
+    "asvspoof2021_df": _Track("DF", "asvspoof2021_df", "compression", ("compression", "source", "vocoder")),
+}
+
+#: corpus type -> the metadata columns kept in its manifests (evaluate breaks results down by them).
+CONDITION_COLUMNS = {name: t.extra for name, t in _TRACKS.items()}
+
+
+def read_asvspoof2021_metadata(path: Path, track: Literal["LA", "DF"]) -> pd.DataFrame:
+    """Parse ``keys/<track>/CM/trial_metadata.txt`` (LA: 8 columns, DF: 13 columns, space-separated).
+
+    Returns:
+        DataFrame with the named columns of :data:`LA21_METADATA_COLUMNS` / :data:`DF21_METADATA_COLUMNS`,
+        labels normalised and attack ``-`` for bona fide.
+    """
+    columns = LA21_METADATA_COLUMNS if track == "LA" else DF21_METADATA_COLUMNS
+    rows = read_columns(path, len(columns), " ".join(columns))
+    df = pd.DataFrame(rows, columns=list(columns))
+    df["label"] = [normalise_label(v, f"{path}:{i + 1}") for i, v in enumerate(df["label"])]
+    df.loc[df["label"] == "bonafide", "attack"] = "-"
+    return df
+
+
+def read_trial_list(path: Path) -> list[str]:
+    """Trial ids of an unlabelled trial list (one id per line, e.g. ``ASVspoof2021.LA.cm.eval.trl.txt``)."""
+    return [r[0] for r in read_columns(path, 1, "one trial id per line")]
+
+
+def splits(cfg: Asvspoof2021LAConfig | Asvspoof2021DFConfig) -> tuple[str, ...]:
+    """The one split: the configured ``subset``."""
+    return (cfg.subset,)
+
+
+def _roots(cfg: Asvspoof2021LAConfig | Asvspoof2021DFConfig, raw_dir: Path) -> tuple[Path, Path]:
+    audio_root = resolve(cfg.source_dir) if cfg.source_dir is not None else Path(raw_dir)
+    keys_root = resolve(cfg.keys_source_dir) if cfg.keys_source_dir is not None else Path(raw_dir)
+    return audio_root, keys_root
+
+
+def fetch(cfg: Asvspoof2021LAConfig | Asvspoof2021DFConfig, dest: Path) -> dict:
+    """Download, verify and extract the audio part(s) and the keys into ``dest`` (or check the
+    ``source_dir`` / ``keys_source_dir`` copies in place)."""
+    t = _TRACKS[cfg.type]
+    audio_dir = f"ASVspoof2021_{t.track}_eval"
+    keys_file = f"keys/{t.track}/CM/trial_metadata.txt"
+    archives: list[download.Archive] = []
+    required: list[str] = []
+    in_place: dict[str, Any] = {}
+    if cfg.source_dir is None:
+        if t.track == "LA":
+            urls, md5s = (cfg.url,), (cfg.md5,)
+            sha256s: tuple[str | None, ...] = (cfg.sha256,)
+        else:
+            urls, md5s = cfg.urls, cfg.md5s or (None,) * len(cfg.urls)
+            sha256s = (None,) * len(cfg.urls)
+        for url, md5, sha in zip(urls, md5s, sha256s, strict=True):
+            archives.append(
+                download.Archive(
+                    url=url,
+                    filename=download.url_filename(url),
+                    md5=md5,
+                    sha256=sha,
+                    checksum_source="user" if (md5 or sha) else "none",
+                )
+            )
+        required.append(f"{audio_dir}/flac")
+    else:
+        src = resolve(cfg.source_dir)
+        if not (src / audio_dir / "flac").is_dir():
+            raise CorpusError(
+                f"{cfg.source_dir}: no {audio_dir}/flac/ in {src}; expected the extracted audio archive"
+            )
+        in_place["audio_source_dir"] = display_path(src)
+        in_place["audio_files"] = count_flac([src / audio_dir / "flac"])
+    if cfg.keys_source_dir is None:
+        official = LA21_KEYS_MD5 if t.track == "LA" else DF21_KEYS_MD5
+        source = "official" if cfg.keys_md5 == official else ("user" if cfg.keys_md5 else "none")
+        archives.append(
+            download.Archive(
+                url=cfg.keys_url,
+                filename=download.url_filename(cfg.keys_url),
+                md5=cfg.keys_md5,
+                checksum_source=source,
+            )
+        )
+        required.append(keys_file)
+    else:
+        keys = resolve(cfg.keys_source_dir) / keys_file
+        if not keys.is_file():
+            raise CorpusError(f"{cfg.keys_source_dir}: {keys} not found; expected the extracted keys archive")
+        in_place["keys_source_dir"] = display_path(keys.parents[3])
+        in_place["keys_sha256"] = sha256_of(keys)
+    summary: dict[str, Any] = {"corpus_type": t.corpus_type, "subset": cfg.subset}
+    if archives:
+        summary.update(
+            download.fetch_archives(archives, dest, required=required, keep_archives=cfg.keep_archives)
+        )
+    summary.update(in_place)
+    if cfg.source_dir is None:
+        summary["files"] = count_flac([Path(dest) / audio_dir / "flac"])
+    return summary
+
+
+def read_protocol(cfg: Asvspoof2021LAConfig | Asvspoof2021DFConfig, raw_dir: Path) -> pd.DataFrame:
+    """The trials of the configured subset, with absolute FLAC paths and the track's condition columns.
+
+    Raises:
+        CorpusError: no trial of the subset, or keys naming trials missing from the shipped trial list.
+    """
+    t = _TRACKS[cfg.type]
+    audio_root, keys_root = _roots(cfg, raw_dir)
+    meta = read_asvspoof2021_metadata(keys_root / "keys" / t.track / "CM" / "trial_metadata.txt", t.track)
+    meta = meta[meta["subset"] == cfg.subset].reset_index(drop=True)
+    if meta.empty:
+        raise CorpusError(f"{keys_root}: no trials of subset {cfg.subset!r} in the {t.track} keys")
+    audio_dir = audio_root / f"ASVspoof2021_{t.track}_eval"
+    trials = audio_dir / f"ASVspoof2021.{t.track}.cm.eval.trl.txt"
+    if trials.is_file():  # shipped with the audio: the keys must describe these trials
+        unknown = sorted(set(meta["utt_id"]) - set(read_trial_list(trials)))
+        if unknown:
+            raise CorpusError(
+                f"{trials}: {len(unknown)} trial(s) of the {t.track} keys are not in this trial list, "
+                f"e.g. {unknown[:3]}; expected keys and audio of the same track"
+            )
+    flac_dir = audio_dir / "flac"
+    meta["path"] = [str(flac_dir / f"{u}.flac") for u in meta["utt_id"]]
+    meta["split"] = cfg.subset
+    meta["condition"] = meta[t.condition]
+    return meta[list(PROTOCOL_COLUMNS) + list(t.extra)]

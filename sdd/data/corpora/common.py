@@ -1,0 +1,156 @@
+"""What every corpus recipe shares: the trial-table vocabulary and a few small helpers.
+
+- the columns a protocol reader returns (:data:`PROTOCOL_COLUMNS`) and a manifest holds
+  (:data:`MANIFEST_COLUMNS`);
+- :class:`CorpusError`, raised when data on disk does not match its layout or protocol format;
+- label normalisation (:func:`normalise_label`) and the whitespace protocol reader
+  (:func:`read_columns`);
+- checks shared by the config classes of downloadable corpora (:class:`DownloadChecksums`) and the
+  summary of a corpus used in place (:func:`in_place_summary`).
+
+The recipes (one module per corpus type) import this module; it imports none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sdd.configbase import ConfigError
+from sdd.data.download import file_digests
+from sdd.paths import display_path
+
+__all__ = [
+    "LABEL_ALIASES",
+    "MANIFEST_COLUMNS",
+    "MD5_RE",
+    "PROTOCOL_COLUMNS",
+    "SHA256_RE",
+    "CorpusError",
+    "DownloadChecksums",
+    "check_checksum",
+    "count_flac",
+    "in_place_summary",
+    "normalise_label",
+    "read_columns",
+    "sha256_of",
+]
+
+log = logging.getLogger(__name__)
+
+#: Columns every manifest has, in this order (extra condition columns follow).
+MANIFEST_COLUMNS = (
+    "utt_id", "path", "speaker", "label", "attack", "condition", "split", "duration_s", "sample_rate",
+)  # fmt: skip
+
+#: Columns a protocol reader returns (the audio check adds duration_s and sample_rate).
+PROTOCOL_COLUMNS = ("utt_id", "path", "speaker", "label", "attack", "condition", "split")
+
+#: Spellings of the two classes found in the wild, normalised (lower case, separators removed).
+LABEL_ALIASES: dict[str, str] = {
+    "bonafide": "bonafide",
+    "genuine": "bonafide",
+    "real": "bonafide",
+    "human": "bonafide",
+    "spoof": "spoof",
+    "spoofed": "spoof",
+    "fake": "spoof",
+    "deepfake": "spoof",
+}
+
+MD5_RE = re.compile(r"^[0-9a-f]{32}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class CorpusError(RuntimeError):
+    """A corpus on disk does not match its expected layout or protocol format."""
+
+
+def normalise_label(value: Any, where: str) -> str:
+    """``bonafide`` or ``spoof`` from any common spelling (``bona-fide``, ``Bona fide``, ``fake``...).
+
+    Raises:
+        CorpusError: unknown spelling (``where`` names the file/row).
+    """
+    key = re.sub(r"[\s_\-]+", "", str(value).strip().lower())
+    if key not in LABEL_ALIASES:
+        raise CorpusError(
+            f"{where}: label {value!r} is neither bona fide nor spoof; "
+            f"expected one of {sorted(LABEL_ALIASES)}"
+        )
+    return LABEL_ALIASES[key]
+
+
+def read_columns(path: Path, n_columns: int | tuple[int, ...], hint: str) -> list[list[str]]:
+    """The non-empty lines of a whitespace-separated protocol, split, each with ``n_columns`` fields.
+
+    Raises:
+        CorpusError: missing or empty file, or a line with another field count (names file and line,
+            and ``hint`` says what the columns should be).
+    """
+    if not path.is_file():
+        raise CorpusError(f"{path}: protocol file not found")
+    allowed = (n_columns,) if isinstance(n_columns, int) else n_columns
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) not in allowed:
+                raise CorpusError(
+                    f"{path}:{lineno}: got {len(parts)} columns ({line.strip()!r}); "
+                    f"expected {' or '.join(map(str, allowed))} ({hint})"
+                )
+            rows.append(parts)
+    if not rows:
+        raise CorpusError(f"{path}: protocol file is empty")
+    return rows
+
+
+def check_checksum(value: str | None, regex: re.Pattern[str], what: str) -> None:
+    """A :class:`ConfigError` unless ``value`` is None or a lower-case hex digest matching ``regex``."""
+    if value is not None and not regex.match(value):
+        raise ConfigError(f"{what}: got {value!r}; expected a lower-case hex digest")
+
+
+@dataclass(frozen=True)
+class DownloadChecksums:
+    """Base of the configs with optional ``md5`` / ``sha256`` fields: both are checked as hex digests."""
+
+    def __post_init__(self) -> None:
+        check_checksum(getattr(self, "md5", None), MD5_RE, "md5")
+        check_checksum(getattr(self, "sha256", None), SHA256_RE, "sha256")
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 (hex) of a file."""
+    return file_digests(path)["sha256"]
+
+
+def count_flac(dirs: list[Path]) -> int:
+    """Number of ``*.flac`` files directly in the existing folders of ``dirs``."""
+    return sum(1 for d in dirs if d.is_dir() for e in os.scandir(d) if e.name.endswith(".flac"))
+
+
+def in_place_summary(corpus_type: str, root: Path, data_dir: Path, patterns: list[str]) -> dict:
+    """The fetch summary of a corpus used where it is (``source_dir``): nothing downloaded or verified.
+
+    Raises:
+        CorpusError: no audio file under ``data_dir`` matches ``patterns``.
+    """
+    files = sum(1 for pattern in patterns for _ in data_dir.glob(pattern))
+    if files == 0:
+        raise CorpusError(f"{data_dir}: no audio files matching {patterns}; expected the extracted corpus")
+    log.info("%s: using the existing copy in place (%d audio files; nothing downloaded)", data_dir, files)
+    return {
+        "corpus_type": corpus_type,
+        "source": "source_dir (in place, not copied)",
+        "source_dir": display_path(root),
+        "files": files,
+        "checksum": "unknown: data supplied in place, no archive to verify",
+    }

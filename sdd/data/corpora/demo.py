@@ -1,0 +1,132 @@
+"""Recipe ``demo``: the built-in synthetic corpus, generated in the ASVspoof 2019 LA layout.
+
+``corpora: {demo: {type: demo, seed: 0, n_per_split: 300}}``. The generator itself is
+:mod:`sdd.data.demo` (signals, attacks, channel); this recipe holds its params entry
+(:class:`DemoCorpusConfig`), the fetch step (generate once per config and generator version, into a
+temporary folder moved into place when complete) and the protocol reader (the 2019 LA one of
+:mod:`sdd.data.corpora.la_layout`, plus the ``eval_degraded`` split).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from sdd.configbase import ConfigError
+from sdd.data import download
+from sdd.data.corpora.common import CorpusError
+from sdd.data.corpora.la_layout import LA19_PROTOCOLS, la_layout_complete, protocol_path, read_la_layout
+from sdd.paths import display_path
+
+__all__ = ["DEMO_PROTOCOLS", "DemoCorpusConfig", "fetch", "read_protocol", "splits"]
+
+log = logging.getLogger(__name__)
+
+#: split -> protocol file suffix: the 2019 LA splits plus eval_degraded.
+DEMO_PROTOCOLS = {**LA19_PROTOCOLS, "eval_degraded": "eval_degraded.trl"}
+
+
+@dataclass(frozen=True)
+class DemoCorpusConfig:
+    """The built-in synthetic corpus (:mod:`sdd.data.demo`), in the ASVspoof 2019 LA layout.
+
+    Attributes:
+        seed: data-generation seed (independent of the training seed).
+        n_per_split: bona fide utterances per split (and as many spoofs).
+        sample_rate, min_duration_s, max_duration_s, n_speakers_per_split, snr_db_min, snr_db_max,
+        degraded_snr_db_min, degraded_snr_db_max: optional overrides of the generator's
+            :class:`sdd.data.demo.DemoConfig` (``null``: the generator's default).
+    """
+
+    type: Literal["demo"] = "demo"
+    seed: int = 0
+    n_per_split: int = 300
+    sample_rate: int | None = None
+    min_duration_s: float | None = None
+    max_duration_s: float | None = None
+    n_speakers_per_split: int | None = None
+    snr_db_min: float | None = None
+    snr_db_max: float | None = None
+    degraded_snr_db_min: float | None = None
+    degraded_snr_db_max: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_per_split < 1:
+            raise ConfigError(f"n_per_split: got {self.n_per_split}; expected a positive integer")
+        self.generator_config()  # the generator's own range checks, at parse time
+
+    def generator_config(self) -> Any:
+        """The :class:`sdd.data.demo.DemoConfig` these settings describe."""
+        from sdd.data.demo import DemoConfig  # lazy: the generator module pulls in its DSP code
+
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "type"}
+        return DemoConfig(**{k: v for k, v in fields.items() if v is not None})
+
+
+def splits(cfg: DemoCorpusConfig) -> tuple[str, ...]:
+    """``train, dev, eval, eval_degraded``."""
+    return tuple(DEMO_PROTOCOLS)
+
+
+def fetch(cfg: DemoCorpusConfig, dest: Path) -> dict:
+    """Generate the demo corpus into ``dest`` (deterministic); skip when complete with the same config."""
+    from sdd.data import demo as demo_generator  # lazy: the generator module pulls in its DSP code
+
+    dest = Path(dest)
+    # The resolved generator config and the generator's source: a code change regenerates the data
+    # (the fetch stage re-runs when demo.py changes; without this it would find the old data complete).
+    fingerprint = {
+        "type": "demo",
+        "config": dataclasses.asdict(cfg.generator_config()),
+        "generator_sha256": hashlib.sha256(Path(demo_generator.__file__).read_bytes()).hexdigest(),
+    }
+    marker = download.read_marker(dest)
+    if marker is not None and marker.get("fingerprint") == fingerprint:
+        if la_layout_complete(dest / "LA", DEMO_PROTOCOLS) is not None:
+            log.info("%s: demo corpus complete for this config; nothing to do", dest)
+            return marker["summary"]
+    if dest.exists() and any(dest.iterdir()) and marker is None:
+        raise CorpusError(
+            f"{dest}: exists, is not empty and holds no {download.MARKER}; refusing to overwrite data "
+            "sdd did not write (remove it or choose another destination)"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        demo_generator.generate_demo(cfg.generator_config(), tmp, workers=2)
+        n_files = la_layout_complete(tmp / "LA", DEMO_PROTOCOLS)
+        if n_files is None:
+            raise CorpusError(f"{tmp}: the demo generator did not write the complete 2019 LA layout")
+        digest = hashlib.sha256()
+        for suffix in DEMO_PROTOCOLS.values():
+            digest.update(protocol_path(tmp / "LA", suffix).read_bytes())
+        summary = {
+            "corpus_type": "demo",
+            "source": "generated",
+            "config": fingerprint["config"],
+            "generator_sha256": fingerprint["generator_sha256"],
+            "dest": display_path(dest),
+            "files": n_files,
+            "protocols_sha256": digest.hexdigest(),
+            "checksum": "sha256 of the generated protocols (deterministic for a config)",
+        }
+        download.write_marker(tmp, fingerprint, summary)
+        download.replace_dir(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    log.info("%s: generated demo corpus (%d files)", dest, summary["files"])
+    return summary
+
+
+def read_protocol(cfg: DemoCorpusConfig, raw_dir: Path) -> pd.DataFrame:
+    """Every trial of the four splits, with absolute FLAC paths."""
+    return read_la_layout(Path(raw_dir) / "LA", DEMO_PROTOCOLS)

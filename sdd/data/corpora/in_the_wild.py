@@ -1,0 +1,104 @@
+"""Recipe ``in_the_wild``: In-the-Wild (eval only), one zip unpacking to ``release_in_the_wild/``.
+
+``corpora: {itw: {type: in_the_wild, url: https://...}}`` or ``{..., source_dir: DIR}``. No official
+URL or checksum exists, so the user gives one (or an existing copy); the protocol is the release's
+``meta.csv`` (``file,speaker,label``). Mueller et al., "Does audio deepfake detection generalize?",
+Interspeech 2022.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from sdd.data import download
+from sdd.data.corpora.common import CorpusError, DownloadChecksums, in_place_summary, normalise_label
+from sdd.paths import resolve
+
+__all__ = ["ITW_DIR", "InTheWildConfig", "fetch", "read_protocol", "splits"]
+
+ITW_DIR = "release_in_the_wild"
+
+
+@dataclass(frozen=True)
+class InTheWildConfig(DownloadChecksums):
+    """In-the-Wild (eval only), distributed as one zip unpacking to ``release_in_the_wild/``.
+
+    No official URL or checksum exists: give ``url`` (and optionally ``md5``/``sha256``) or
+    ``source_dir`` (the folder holding ``release_in_the_wild/`` or that folder itself).
+    """
+
+    type: Literal["in_the_wild"] = "in_the_wild"
+    url: str | None = None
+    md5: str | None = None
+    sha256: str | None = None
+    source_dir: str | None = None
+    keep_archives: bool = False
+
+
+def _itw_dir(root: Path) -> Path:
+    for candidate in (root / ITW_DIR, root):
+        if (candidate / "meta.csv").is_file():
+            return candidate
+    raise CorpusError(
+        f"{root}: no meta.csv in it or in {root / ITW_DIR}; expected the unzipped In-the-Wild release"
+    )
+
+
+def splits(cfg: InTheWildConfig) -> tuple[str, ...]:
+    """``eval`` only."""
+    return ("eval",)
+
+
+def fetch(cfg: InTheWildConfig, dest: Path) -> dict:
+    """Download, verify (when a checksum is given) and extract the release zip, or check ``source_dir``."""
+    if cfg.source_dir is not None:
+        root = resolve(cfg.source_dir)
+        return in_place_summary("in_the_wild", root, _itw_dir(root), ["*.wav"])
+    if cfg.url is None:
+        raise CorpusError(
+            "in_the_wild: no official download URL exists; set `url` (and optionally md5/sha256) or "
+            "`source_dir` (the folder holding release_in_the_wild/) for this corpus in params.yaml, "
+            "or pass --url to `sdd fetch`"
+        )
+    archive = download.Archive(
+        url=cfg.url,
+        filename=download.url_filename(cfg.url, default="release_in_the_wild.zip"),
+        md5=cfg.md5,
+        sha256=cfg.sha256,
+        checksum_source="user" if (cfg.md5 or cfg.sha256) else "none",
+    )
+    summary = download.fetch_archives(
+        [archive], dest, required=[f"{ITW_DIR}/meta.csv"], keep_archives=cfg.keep_archives
+    )
+    files = sum(1 for e in os.scandir(Path(dest) / ITW_DIR) if e.name.endswith(".wav"))
+    return {"corpus_type": "in_the_wild", **summary, "files": files}
+
+
+def read_protocol(cfg: InTheWildConfig, raw_dir: Path) -> pd.DataFrame:
+    """Every trial of ``meta.csv`` (split ``eval``; attack ``unknown`` for spoofs), absolute WAV paths."""
+    root = resolve(cfg.source_dir) if cfg.source_dir is not None else Path(raw_dir)
+    itw = _itw_dir(root)
+    meta_path = itw / "meta.csv"
+    meta = pd.read_csv(meta_path, dtype=str, keep_default_na=False)
+    missing = {"file", "speaker", "label"} - set(meta.columns)
+    if missing:
+        raise CorpusError(
+            f"{meta_path}: missing column(s) {sorted(missing)}; expected header file,speaker,label"
+        )
+    labels = [normalise_label(v, f"{meta_path}:{i + 2}") for i, v in enumerate(meta["label"])]
+    return pd.DataFrame(
+        {
+            "utt_id": [Path(f).stem for f in meta["file"]],
+            "path": [str(itw / f) for f in meta["file"]],
+            "speaker": meta["speaker"].str.strip().replace("", "-"),
+            "label": labels,
+            "attack": ["-" if lab == "bonafide" else "unknown" for lab in labels],
+            "condition": "-",
+            "split": "eval",
+        }
+    )

@@ -1,0 +1,48 @@
+"""No import cycles between ``sdd`` modules: dependencies point one way (issue 9).
+
+Lazy (function-level) imports and ``TYPE_CHECKING`` imports count: a lazy import that closes a
+cycle is still a cycle. On failure, every strongly connected component is listed with one concrete
+cycle through it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import import_graph as ig
+
+
+def test_graph_sees_every_kind_of_import(tmp_path: Path):
+    pkg = tmp_path / "sdd"
+    (pkg / "sub").mkdir(parents=True)
+    for rel in ("__init__.py", "a.py", "b.py", "c.py", "d.py", "sub/__init__.py", "sub/e.py", "sub/f.py"):
+        (pkg / rel).write_text("")
+    (pkg / "a.py").write_text(
+        "import sdd.b\n"
+        "from sdd import c\n"
+        "from sdd.sub import NAME\n"
+        "def lazy():\n"
+        "    from .d import x\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from sdd.sub.e import E\n"
+    )
+    (pkg / "sub" / "f.py").write_text("from . import e\nfrom .. import a\nfrom ..b import y\nimport numpy\n")
+    graph = ig.import_graph(tmp_path)
+    assert graph["sdd.a"] == {"sdd.b", "sdd.c", "sdd.sub", "sdd.d", "sdd.sub.e"}
+    assert graph["sdd.sub.f"] == {"sdd.sub.e", "sdd.a", "sdd.b"}
+    assert ig.cycles(graph) == []
+    (pkg / "d.py").write_text("def f():\n    import sdd.sub.f\n")  # closes a -> d -> sub.f -> a
+    graph = ig.import_graph(tmp_path)
+    assert ig.cycles(graph) == [["sdd.a", "sdd.d", "sdd.sub.f"]]
+    (pkg / "c.py").write_text("from sdd.c import thing\n")
+    assert ["sdd.c"] in ig.cycles(ig.import_graph(tmp_path))  # a self-import is a cycle too
+
+
+def test_no_import_cycles():
+    graph = ig.import_graph()
+    found = ig.cycles(graph)
+    report = "\n".join(
+        f"  {len(c)} modules {c}\n    e.g. {' -> '.join(ig.cycle_path(graph, c))}" for c in found
+    )
+    assert not found, f"import cycles between sdd modules (lazy imports count):\n{report}"
