@@ -1,25 +1,33 @@
-"""The published AASIST weights (Jung et al., ICASSP 2022): where they are pinned, and loading them.
+"""The published AASIST weights (Jung et al., ICASSP 2022): fetch them, verified, and load them.
 
-- :data:`AASIST_FILES`: ``AASIST.pth`` / ``AASIST-L.pth`` and their ``.conf`` in
-  github.com/clovaai/aasist at a pinned commit, with their SHA-256s.
+- :func:`fetch_aasist` (``sdd fetch aasist``, :func:`fetch_cli`) downloads ``AASIST.pth`` /
+  ``AASIST-L.pth`` and their ``.conf`` from github.com/clovaai/aasist at a pinned commit, through
+  :mod:`sdd.data.download` (resume, retries), and checks each file against its pinned SHA-256 before
+  it is moved into place: a mismatch is refused and leaves no file behind. A base URL, a direct
+  ``.pth`` URL, a ``file://`` URL or a local file or folder can replace the upstream source.
 - :func:`load_aasist` builds :class:`sdd.models.aasist.AASIST` from a ``.conf`` and loads the
   ``.pth`` with ``torch.load(..., weights_only=True)`` and ``strict=True``.
 
 The official weights were trained on ASVspoof 2019 LA train (MIT licence, NAVER Corp.). This module
-imports torch only when loading.
+imports torch only when loading, so ``sdd fetch`` stays light.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
+import sys
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sdd.configbase import ConfigError, build
-from sdd.data.download import file_digests
+from sdd.data.download import Archive, ChecksumError, FetchError, download, file_digests, verify_archive
+from sdd.paths import display_path, repo_root
 
 if TYPE_CHECKING:
     from sdd.models.aasist import AASIST, AasistConfig
@@ -30,6 +38,8 @@ __all__ = [
     "UPSTREAM_COMMIT",
     "VARIANTS",
     "UpstreamFile",
+    "fetch_aasist",
+    "fetch_cli",
     "load_aasist",
     "read_aasist_conf",
     "resolve_aasist",
@@ -73,6 +83,159 @@ AASIST_FILES: dict[str, tuple[UpstreamFile, UpstreamFile]] = {
         ),
     ),
 }
+
+
+# --------------------------------------------------------------------------------------------------
+# Fetch
+# --------------------------------------------------------------------------------------------------
+
+
+def _local_path(source: str) -> Path | None:
+    """The local path named by ``source`` (a ``file://`` URL or a plain path), or None for a URL."""
+    parsed = urllib.parse.urlparse(source)
+    if parsed.scheme == "file":
+        return Path(urllib.request.url2pathname(parsed.path))
+    if parsed.scheme in ("http", "https"):
+        return None
+    if parsed.scheme and len(parsed.scheme) > 1:  # one letter: a Windows drive
+        raise FetchError(
+            f"--url {source}: unsupported scheme {parsed.scheme!r}; expected http(s), file or a path"
+        )
+    return Path(source).expanduser()
+
+
+def _sources(source: str | None, variant: str) -> list[str]:
+    """The URLs of the variant's weights and conf, in :data:`AASIST_FILES` order.
+
+    ``None``: the pinned upstream commit. A URL ending in ``.pth``: that file, with its ``.conf``
+    beside it (same stem). Any other http(s) URL: a base laid out as the upstream repository
+    (``<base>/models/weights/<variant>.pth``, ``<base>/config/<variant>.conf``). A local ``.pth``
+    (path or ``file://``): that file and its ``.conf`` beside it. A local folder: the flat layout
+    (``<dir>/<variant>.pth`` + ``.conf``, as ``sdd fetch`` writes it) or the upstream layout.
+    """
+    files = AASIST_FILES[variant]
+    if source is None:
+        return [UPSTREAM_BASE + f.path for f in files]
+    local = _local_path(source)
+    if local is None:
+        parsed = urllib.parse.urlparse(source)
+        if parsed.path.endswith(".pth"):
+            return [source, parsed._replace(path=parsed.path[: -len(".pth")] + ".conf").geturl()]
+        base = source if source.endswith("/") else source + "/"
+        return [base + f.path for f in files]
+    if local.is_file():
+        if local.suffix != ".pth":
+            raise FetchError(f"{local}: expected the .pth weights file (its .conf beside it) or a folder")
+        return [local.resolve().as_uri(), local.resolve().with_suffix(".conf").as_uri()]
+    if local.is_dir():
+        layouts = [[local / f.name for f in files], [local / f.path for f in files]]
+        for paths in layouts:
+            if paths[0].is_file():
+                return [p.resolve().as_uri() for p in paths]
+        tried = ", ".join(str(paths[0]) for paths in layouts)
+        raise FetchError(f"{local}: no {variant} weights in this folder (looked for {tried})")
+    raise FetchError(f"{local}: no such file or folder")
+
+
+def _fetch_one(url: str, file: UpstreamFile, dest: Path, name: str) -> dict[str, Any]:
+    """Download ``url`` to ``dest/name`` via ``dest/.downloads``; moved into place only once verified."""
+    target = dest / name
+    pinned = f"the pinned SHA-256 of {file.path} at clovaai/aasist@{UPSTREAM_COMMIT[:7]}"
+    if target.is_file():
+        found = file_digests(target)["sha256"]
+        if found != file.sha256:
+            raise ChecksumError(
+                f"{target}: already there but its SHA-256 is {found}, expected {file.sha256} ({pinned}); "
+                "delete it and fetch again"
+            )
+        log.info("%s: already fetched and verified", target)
+        return {"file": name, "url": url, "sha256": found, "source": "already in place"}
+    local = _local_path(url)
+    if local is not None and not local.is_file():
+        raise FetchError(f"{local}: no such file (needed for {name})")
+    part = dest / ".downloads" / name
+    log.info("downloading %s -> %s", url, target)
+    download(url, part)
+    found = file_digests(part)["sha256"]
+    if found != file.sha256:
+        part.unlink()
+        raise ChecksumError(
+            f"{url}: SHA-256 is {found}, expected {file.sha256} ({pinned}); refused, {target} was not written"
+        )
+    archive = Archive(url=url, filename=name, sha256=file.sha256, checksum_source="official")
+    record = verify_archive(part, archive)  # the summary record (the digest was checked above)
+    os.replace(part, target)
+    return record
+
+
+def _variant(variant: str | None, source: str | None) -> str:
+    """``variant``, else the stem of a ``.pth`` source when it names one, else ``AASIST``."""
+    path = PurePosixPath(urllib.parse.urlparse(source).path) if source else None
+    named = path.stem if path is not None and path.suffix == ".pth" and path.stem in AASIST_FILES else None
+    if variant is None:
+        return named or "AASIST"
+    if variant not in AASIST_FILES:
+        raise FetchError(f"--variant {variant!r}: expected one of {list(VARIANTS)}")
+    if named is not None and named != variant:
+        raise FetchError(f"--url {source} names the {named} weights but --variant is {variant}")
+    return variant
+
+
+def fetch_aasist(dest: Path, variant: str | None = None, source: str | None = None) -> dict[str, Any]:
+    """Fetch one variant's weights and conf into ``dest`` (``<variant>.pth``, ``<variant>.conf``).
+
+    Idempotent: verified files already in ``dest`` are kept. Every file is checked against its pinned
+    SHA-256, whatever the source.
+
+    Args:
+        dest: target folder (created).
+        variant: ``AASIST`` or ``AASIST-L``; ``None``: named by a ``.pth`` source, else ``AASIST``.
+        source: see :func:`_sources`; ``None`` downloads from the pinned upstream commit.
+
+    Raises:
+        ChecksumError: a file does not match its pinned SHA-256 (nothing is left in ``dest`` for it).
+        FetchError: bad variant or source, or the download failed.
+    """
+    variant = _variant(variant, source)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    names = [f"{variant}.pth", f"{variant}.conf"]
+    try:
+        todo = zip(_sources(source, variant), AASIST_FILES[variant], names, strict=True)
+        records = [_fetch_one(url, file, dest, name) for url, file, name in todo]
+    finally:
+        downloads = dest / ".downloads"
+        if downloads.is_dir() and not any(downloads.iterdir()):
+            downloads.rmdir()
+    return {"variant": variant, "dest": display_path(dest), "commit": UPSTREAM_COMMIT, "files": records}
+
+
+def fetch_cli(argv: list[str]) -> int:
+    """``sdd fetch aasist [--dest DIR] [--url URL] [--variant AASIST|AASIST-L]``."""
+    parser = argparse.ArgumentParser(
+        prog="sdd fetch aasist",
+        description="Download the published AASIST weights and config, verified against pinned SHA-256s.",
+    )
+    parser.add_argument(
+        "--dest", type=Path, help="target folder (default: <repo root>/data/pretrained/aasist)"
+    )
+    parser.add_argument(
+        "--url",
+        help="instead of the pinned upstream: a base URL laid out as the repository, a .pth URL (its .conf "
+        "beside it), a file:// URL, or a local .pth file or folder (e.g. ../shared/data/aasist)",
+    )
+    parser.add_argument(
+        "--variant", choices=VARIANTS, help="default: the one a .pth --url names, else AASIST"
+    )
+    args = parser.parse_args(argv)
+    dest = (args.dest or repo_root() / "data" / "pretrained" / "aasist").resolve()
+    try:
+        summary = fetch_aasist(dest, args.variant, args.url)
+    except (FetchError, OSError) as exc:
+        print(f"sdd fetch aasist: error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=1))
+    return 0
 
 
 # --------------------------------------------------------------------------------------------------
