@@ -1,8 +1,15 @@
-"""Scoring: a trained detector -> log-odds of bona fide per utterance (higher = more bona fide).
+"""Scoring: a detector -> log-odds of bona fide per utterance (higher = more bona fide).
 
-Each utterance is scored on its first ``num_samples`` samples, repeat-padded when shorter (AASIST's
-evaluation protocol, 64,600 samples by default), so every batch has one shape and batched scoring
-equals per-item scoring.
+Each utterance is read at 16 kHz (resampled when the file has another rate) and scored on its first
+``num_samples`` samples, repeat-padded when shorter (AASIST's evaluation protocol, 64,600 samples by
+default), so every batch has one shape and batched scoring equals per-item scoring.
+
+:func:`load_scorer` turns a model spec into a module mapping waves ``(B, T)`` to logits ``(B, 2)``
+(column 0 spoof, column 1 bona fide) and its input length. Specs are kinds in :data:`SCORERS`:
+
+- ``models/<arm>`` (no prefix): a checkpoint written by the train stage;
+- ``aasist:<path>``: the published AASIST or AASIST-L (``<path>`` a ``.pth`` with its ``.conf``
+  beside it, or a folder holding one of each; see :mod:`sdd.models.pretrained`).
 """
 
 from __future__ import annotations
@@ -10,8 +17,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,15 +28,94 @@ import pandas as pd
 from sdd import atomic
 from sdd.params import ScoreParams
 
+if TYPE_CHECKING:
+    from torch import nn
+
 log = logging.getLogger(__name__)
 
-__all__ = ["cli_main", "score_paths", "write_scores"]
+__all__ = ["SAMPLE_RATE", "SCORERS", "ScorerKind", "cli_main", "load_scorer", "score_paths", "write_scores"]
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".ogg", ".mp3")
+#: The rate every scorer takes its input at (Hz).
+SAMPLE_RATE = 16000
 
 
-def score_paths(model, paths: Sequence[Path], params: ScoreParams, sample_rate: int = 16000) -> np.ndarray:
-    """Scores (N,) float64 for the audio files ``paths`` (absolute or cwd-relative)."""
+def _load_checkpoint(path: str) -> tuple[nn.Module, int]:
+    """A train-stage checkpoint; its input length is the one it was selected on (``train.dev_samples``)."""
+    from sdd.models.detector import load_detector
+
+    model, arm = load_detector(path)
+    if arm.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"{path}: trained at {arm.sample_rate} Hz; scorers take {SAMPLE_RATE} Hz input")
+    return model, arm.train.dev_samples
+
+
+def _load_aasist(path: str) -> tuple[nn.Module, int]:
+    """The published AASIST / AASIST-L; its input length is the ``.conf``'s ``nb_samp`` (64,600)."""
+    from sdd.models.pretrained import load_aasist
+
+    model, config = load_aasist(path)
+    return model, config.nb_samp
+
+
+@dataclass(frozen=True)
+class ScorerKind:
+    """One kind of model spec.
+
+    Attributes:
+        load: ``path -> (module in eval mode, input samples)``.
+        batch_size: ``sdd score``'s default batch size (AASIST's activations take about 190 MB per
+            64,600-sample clip).
+        usage: the spec's form, for help and error messages.
+    """
+
+    load: Callable[[str], tuple[nn.Module, int]]
+    batch_size: int
+    usage: str
+
+
+#: Spec prefix -> kind. A spec without a known prefix is a train-stage checkpoint (:data:`CHECKPOINT`).
+SCORERS: dict[str, ScorerKind] = {
+    "aasist": ScorerKind(_load_aasist, 8, "aasist:<AASIST.pth, or a folder holding one .pth and its .conf>"),
+}
+CHECKPOINT = ScorerKind(_load_checkpoint, ScoreParams.batch_size, "models/<arm> (written by the train stage)")
+
+
+def _kind(spec: str) -> tuple[ScorerKind, str]:
+    prefix, sep, rest = spec.partition(":")
+    if sep and prefix in SCORERS:
+        if not rest:
+            raise ValueError(f"--model {spec}: no path after {prefix}:; expected {SCORERS[prefix].usage}")
+        return SCORERS[prefix], rest
+    if sep and not Path(spec).exists():
+        forms = [CHECKPOINT.usage] + [k.usage for k in SCORERS.values()]
+        raise ValueError(f"--model {spec}: unknown model kind {prefix!r}; expected {' or '.join(forms)}")
+    return CHECKPOINT, spec
+
+
+def load_scorer(spec: str) -> tuple[nn.Module, int]:
+    """Load the model named by ``spec`` for scoring.
+
+    Args:
+        spec: ``models/<arm>`` or ``aasist:<path>`` (module docstring).
+
+    Returns:
+        ``(module, input_samples)``: the module, in eval mode, maps float32 waves ``(B, T)`` at
+        :data:`SAMPLE_RATE` to logits ``(B, 2)`` (spoof, bona fide); score it on the first
+        ``input_samples`` samples of each utterance, repeat-padded (:func:`score_paths` does).
+    """
+    kind, path = _kind(spec)
+    return kind.load(path)
+
+
+def score_paths(
+    model: nn.Module, paths: Sequence[Path], params: ScoreParams, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
+    """Log-odds (N,) float64 for the audio files ``paths`` (absolute or cwd-relative).
+
+    ``model`` maps ``(B, params.num_samples)`` waves at ``sample_rate`` to logits ``(B, 2)`` (spoof,
+    bona fide): a :class:`~sdd.models.detector.Detector` or any module from :func:`load_scorer`.
+    """
     import torch
 
     from sdd.data.audio import read_audio
@@ -53,9 +141,9 @@ def write_scores(path: Path, utt_ids: Sequence[str], scores: np.ndarray) -> None
 
 
 def score_manifest(
-    model, manifest: pd.DataFrame, params: ScoreParams, sample_rate: int = 16000
+    model: nn.Module, manifest: pd.DataFrame, params: ScoreParams, sample_rate: int = SAMPLE_RATE
 ) -> np.ndarray:
-    """Scores for a prepared manifest (paths relative to the repo root)."""
+    """Scores for a manifest (paths relative to the repo root); ``model`` as in :func:`score_paths`."""
     from sdd.paths import resolve
 
     return score_paths(model, [resolve(p) for p in manifest["path"]], params, sample_rate)
@@ -75,24 +163,24 @@ def _expand(inputs: Sequence[str]) -> list[Path]:
 
 
 def cli_main(argv: list[str]) -> int:
-    """``sdd score --model models/<arm> FILE_OR_DIR...``: one ``path<TAB>score`` line per file."""
+    """``sdd score --model SPEC FILE_OR_DIR...``: one ``path<TAB>score`` line per file."""
     ap = argparse.ArgumentParser(prog="sdd score", description=__doc__.splitlines()[0])
-    ap.add_argument("--model", required=True, type=Path, help="a model directory written by the train stage")
+    forms = " | ".join([CHECKPOINT.usage] + [k.usage for k in SCORERS.values()])
+    ap.add_argument("--model", required=True, help=f"the model: {forms}")
     ap.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
-    ap.add_argument("--num-samples", type=int, default=ScoreParams.num_samples)
-    ap.add_argument("--batch-size", type=int, default=ScoreParams.batch_size)
+    ap.add_argument("--num-samples", type=int, help="score the first N samples (default: the model's input)")
+    batch_sizes = "; ".join(f"{p}: {k.batch_size}" for p, k in SCORERS.items())
+    ap.add_argument("--batch-size", type=int, help=f"default: {CHECKPOINT.batch_size}; {batch_sizes}")
     args = ap.parse_args(argv)
-    from sdd.models.detector import load_detector
-
     try:
+        kind, path = _kind(args.model)
         files = _expand(args.inputs)
-        model, arm = load_detector(args.model)
-        scores = score_paths(
-            model,
-            files,
-            ScoreParams(num_samples=args.num_samples, batch_size=args.batch_size),
-            arm.sample_rate,
+        model, input_samples = kind.load(path)
+        params = ScoreParams(
+            num_samples=input_samples if args.num_samples is None else args.num_samples,
+            batch_size=kind.batch_size if args.batch_size is None else args.batch_size,
         )
+        scores = score_paths(model, files, params, SAMPLE_RATE)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"sdd score: {exc}", file=sys.stderr)
         return 1

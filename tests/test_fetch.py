@@ -2,7 +2,8 @@
 
 Covers: resume after a dropped connection, checksum enforcement before extraction (official,
 third-party, user), zip-slip / tar traversal / outside links, multi-part archives, idempotent reruns,
-the free-space check, and the `sdd fetch` acceptance command followed by prepare.
+the free-space check, the `sdd fetch` acceptance command followed by prepare, and `sdd fetch aasist`
+(the published weights, pinned SHA-256s).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sdd.data.corpora import fetch_corpus, parse_corpus
 from sdd.data.download import ChecksumError, DiskSpaceError, DownloadError, UnsafeArchiveError
 from sdd.data.fetch import cli_main
 from sdd.data.prepare import prepare_corpus
+from sdd.models.pretrained import AASIST_FILES
 
 
 @pytest.fixture(autouse=True)
@@ -460,3 +462,57 @@ def test_data_already_unpacked_into_dest_is_used_without_download(server, tmp_pa
     summary = fetch_corpus(cfg, tmp_path / "raw")
     assert server.requests == [] and summary["source"] == "found in place" and summary["files"] == 12
     assert "unknown" in summary["checksum"]
+
+
+# -------------------------------------------------------------------------------------------------
+# sdd fetch aasist: the published weights
+# -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def aasist_files(shared_dir):
+    """The published AASIST-L weights and conf (the smaller variant) as served by the upstream repo."""
+    d = shared_dir / "data" / "aasist"
+    if not (d / "AASIST-L.pth").is_file():
+        pytest.skip(f"needs the published AASIST weights in {d}")
+    weights, conf = AASIST_FILES["AASIST-L"]
+    return {weights.path: (d / "AASIST-L.pth").read_bytes(), conf.path: (d / "AASIST-L.conf").read_bytes()}
+
+
+def test_fetch_aasist_from_a_base_url_verifies_and_reruns_as_noop(server, aasist_files, tmp_path, capsys):
+    server.files.update({f"mirror/{k}": v for k, v in aasist_files.items()})
+    server.drop_once["mirror/models/weights/AASIST-L.pth"] = 100_000
+    dest = tmp_path / "weights"
+    argv = ["aasist", "--dest", str(dest), "--url", server.url("mirror/"), "--variant", "AASIST-L"]
+    assert cli_main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [f["verified"] for f in summary["files"]] == [["sha256"], ["sha256"]]
+    assert sorted(p.name for p in dest.iterdir()) == ["AASIST-L.conf", "AASIST-L.pth"]
+    for upstream in AASIST_FILES["AASIST-L"]:
+        assert hashlib.sha256((dest / upstream.name).read_bytes()).hexdigest() == upstream.sha256
+    assert [r for _, r in server.requests] == [None, "bytes=100000-", None]  # the weights resumed once
+    assert cli_main(argv) == 0 and len(server.requests) == 3  # already verified: nothing fetched
+
+
+def test_fetch_aasist_refuses_a_checksum_mismatch_and_leaves_nothing(server, tmp_path, capsys):
+    weights, conf = AASIST_FILES["AASIST"]
+    server.files[weights.path] = b"not the published weights"
+    server.files[conf.path] = b"{}"
+    dest = tmp_path / "weights"
+    assert cli_main(["aasist", "--dest", str(dest), "--url", server.url("")]) == 1
+    err = capsys.readouterr().err
+    assert "AASIST.pth: SHA-256 is" in err and f"expected {weights.sha256}" in err and "refused" in err
+    assert list(dest.iterdir()) == []  # neither the file nor a .downloads leftover
+
+
+def test_fetch_aasist_from_a_local_folder_or_file_url(aasist_files, shared_dir, tmp_path, capsys):
+    local = shared_dir / "data" / "aasist"
+    argv = ["aasist", "--dest", str(tmp_path / "a"), "--url", str(local), "--variant", "AASIST-L"]
+    assert cli_main(argv) == 0
+    assert (tmp_path / "a" / "AASIST-L.pth").read_bytes() == aasist_files["models/weights/AASIST-L.pth"]
+    capsys.readouterr()
+    url = (local / "AASIST-L.pth").resolve().as_uri()  # the variant is named by the file
+    assert cli_main(["aasist", "--dest", str(tmp_path / "b"), "--url", url]) == 0
+    assert json.loads(capsys.readouterr().out)["variant"] == "AASIST-L"
+    assert cli_main(["aasist", "--dest", str(tmp_path / "c"), "--url", url, "--variant", "AASIST"]) == 1
+    assert "names the AASIST-L weights but --variant is AASIST" in capsys.readouterr().err

@@ -1,9 +1,14 @@
-"""The ``sdd fetch`` command: fetch one corpus by type or by its name in params.yaml.
+"""The ``sdd fetch`` command: fetch one corpus by type or by its name in params.yaml, or published
+model weights by name.
 
 ``sdd fetch <corpus> [--dest DIR] [--url URL] [--md5 MD5] [--sha256 SHA] [--source-dir DIR]`` builds
 the corpus config (params.yaml entry + command-line overrides) and calls
 :func:`sdd.data.corpora.fetch_corpus`, which dispatches to the corpus's recipe; the recipes download
 through :mod:`sdd.data.download`. Manifests are the prepare stage's job.
+
+``sdd fetch aasist [--dest DIR] [--url URL] [--variant AASIST|AASIST-L]`` fetches the published
+AASIST weights (:data:`WEIGHTS`; :mod:`sdd.models.pretrained`, which downloads through the same
+module). A weights name takes precedence over a corpus of the same name.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +25,13 @@ import yaml
 from sdd.configbase import ConfigError
 from sdd.data.corpora import CORPUS_TYPES, CorpusError, fetch_corpus, parse_corpus
 from sdd.data.download import FetchError
+from sdd.models import pretrained
 from sdd.paths import repo_root
 
-__all__ = ["cli_main"]
+__all__ = ["WEIGHTS", "cli_main"]
+
+#: Published model weights by name -> their fetch command (``argv`` after the name -> exit code).
+WEIGHTS: dict[str, Callable[[list[str]], int]] = {"aasist": pretrained.fetch_cli}
 
 
 def _corpus_entry(corpus: str, params_path: Path) -> dict[str, Any]:
@@ -39,10 +49,14 @@ def _corpus_entry(corpus: str, params_path: Path) -> dict[str, Any]:
 
 
 def cli_main(argv: list[str]) -> int:
-    """``sdd fetch <corpus> --dest DIR [--url URL] [--md5 MD5] [--sha256 SHA] [--source-dir DIR]``."""
+    """``sdd fetch <corpus> --dest DIR [--url URL] [--md5 MD5] [--sha256 SHA] [--source-dir DIR]``, or
+    ``sdd fetch <weights> ...`` for a name in :data:`WEIGHTS`."""
+    if argv and argv[0] in WEIGHTS:
+        return WEIGHTS[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(
         prog="sdd fetch",
-        description="Download, verify and extract a corpus (manifests are the prepare stage's job).",
+        description="Download, verify and extract a corpus (manifests are the prepare stage's job). "
+        f"Published weights: `sdd fetch {{{','.join(WEIGHTS)}}} --help`.",
     )
     parser.add_argument(
         "corpus", help="a corpus type (e.g. asvspoof2019_la) or a corpus name from params.yaml"
