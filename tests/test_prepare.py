@@ -46,7 +46,9 @@ def test_manifest_columns_values_and_files(tmp_path):
     out = prepare_corpus(_cfg(root), tmp_path, tmp_path / "m", workers=1)
     assert list(out) == ["train", "dev"]
     train = out["train"]
-    assert list(train.columns) == [*MANIFEST_COLUMNS, "channels"]
+    assert list(train.columns) == [*MANIFEST_COLUMNS, "channels", "checksum"]
+    want = [audio_check.file_checksum(root / "audio" / f"u{i}.wav") for i in (0, 1)]
+    assert list(train["checksum"]) == want
     assert list(train["label"]) == ["bonafide", "spoof"] and list(train["attack"]) == ["-", "unknown"]
     assert list(train["sample_rate"]) == [16000, 22050]
     np.testing.assert_allclose(train["duration_s"], [0.5, 11025 / 22050])
@@ -54,6 +56,18 @@ def test_manifest_columns_values_and_files(tmp_path):
     assert on_disk["utt_id"].tolist() == ["u0", "u1"] and on_disk["attack"].tolist() == ["-", "unknown"]
     assert pd.read_csv(tmp_path / "m" / "skipped.csv").empty
     assert not [p for p in (tmp_path / "m").iterdir() if p.name.startswith(".")]  # atomic writes left no temp
+
+
+def test_new_audio_under_the_same_ids_changes_the_manifest(tmp_path):
+    """DVC tracks manifests, not the raw audio: rewritten audio with the same ids, durations and
+    sample rates must still change the manifest, or every downstream stage stays cached."""
+    root = _tiny_folder(tmp_path / "c")
+    before = prepare_corpus(_cfg(root), tmp_path, tmp_path / "m1", workers=1)["train"]
+    wave = (0.2 * np.random.default_rng(9).standard_normal(8000)).astype(np.float32)
+    write_audio(root / "audio/u0.wav", wave, 16000)  # same id, length and rate; new samples
+    after = prepare_corpus(_cfg(root), tmp_path, tmp_path / "m2", workers=1)["train"]
+    assert before["duration_s"].tolist() == after["duration_s"].tolist()
+    assert (tmp_path / "m1/train.csv").read_bytes() != (tmp_path / "m2/train.csv").read_bytes()
 
 
 def test_paths_relative_to_repo_root_when_under_it(tmp_path, monkeypatch):

@@ -5,10 +5,16 @@ A damaged FLAC can carry a valid header and fail half-way, so the header is not 
 processes. Results are cached keyed by (absolute path, size, mtime), so a file is decoded once even
 when its manifests are rebuilt (DVC deletes a stage's outputs before re-running it, so the cache lives
 beside the raw data: ``<repo root>/data/raw/.audio_check.sqlite``, or ``$SDD_AUDIO_CACHE``).
+
+Each check also returns a content checksum of the file's bytes (BLAKE2b, 128 bits), which prepare
+writes into the manifests: DVC tracks the manifests, not the raw audio (kept out of its cache), so
+without it new audio under the same ids and durations (a regenerated demo corpus, say) would leave
+every downstream stage cached on the old audio.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -20,7 +26,7 @@ from pathlib import Path
 from sdd.data.audio import AudioError, check_audio
 from sdd.paths import repo_root
 
-__all__ = ["check_files"]
+__all__ = ["check_files", "file_checksum"]
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +39,17 @@ def _default_cache_path() -> Path:
 
 
 class _CheckCache:
-    """SQLite table (path, size, mtime_ns) -> decode result; only the parent process writes."""
+    """SQLite table (path, size, mtime_ns) -> decode result; only the parent process writes.
+
+    The table is versioned by name (``checks_v2`` adds the checksum): an older cache is ignored, not
+    misread."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=60)
         self.db.execute(
-            "CREATE TABLE IF NOT EXISTS checks (path TEXT, size INTEGER, mtime_ns INTEGER, "
-            "sample_rate INTEGER, channels INTEGER, frames INTEGER, error TEXT, "
+            "CREATE TABLE IF NOT EXISTS checks_v2 (path TEXT, size INTEGER, mtime_ns INTEGER, "
+            "sample_rate INTEGER, channels INTEGER, frames INTEGER, checksum TEXT, error TEXT, "
             "PRIMARY KEY (path, size, mtime_ns))"
         )
 
@@ -48,7 +57,7 @@ class _CheckCache:
         out = {}
         for key in keys:
             row = self.db.execute(
-                "SELECT sample_rate, channels, frames, error FROM checks "
+                "SELECT sample_rate, channels, frames, checksum, error FROM checks_v2 "
                 "WHERE path=? AND size=? AND mtime_ns=?",
                 key,
             ).fetchone()
@@ -58,21 +67,31 @@ class _CheckCache:
 
     def put(self, rows: Sequence[tuple]) -> None:
         with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.executemany("INSERT OR REPLACE INTO checks_v2 VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def close(self) -> None:
         self.db.close()
 
 
-def _check_chunk(paths: list[str]) -> list[tuple[int, int, int, str | None]]:
-    """Worker: ``(sample_rate, channels, frames, error)`` per file (error None when it decodes)."""
+def file_checksum(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:
+    """BLAKE2b-128 hex digest of a file's bytes (a content fingerprint, not a security check)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(chunk_bytes):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_chunk(paths: list[str]) -> list[tuple[int, int, int, str, str | None]]:
+    """Worker: ``(sample_rate, channels, frames, checksum, error)`` per file (error None when it
+    decodes; checksum "" when it does not)."""
     out = []
     for p in paths:
         try:
             info = check_audio(p)
-            out.append((info.sample_rate, info.channels, info.frames, None))
+            out.append((info.sample_rate, info.channels, info.frames, file_checksum(p), None))
         except AudioError as exc:
-            out.append((0, 0, 0, str(exc)))
+            out.append((0, 0, 0, "", str(exc)))
     return out
 
 
@@ -80,8 +99,9 @@ def check_files(paths: Sequence[str], *, workers: int = 2, cache_path: Path | No
     """Decode-check ``paths`` (absolute) in ``workers`` processes, using and filling the cache.
 
     Returns:
-        One ``(sample_rate, channels, frames, error)`` per path, in order; ``error`` is None for a
-        good file, else the reason (missing files are reported, never cached).
+        One ``(sample_rate, channels, frames, checksum, error)`` per path, in order; ``error`` is
+        None for a good file, else the reason (missing files are reported, never cached);
+        ``checksum`` is :func:`file_checksum` of a good file.
     """
     results: list[tuple | None] = [None] * len(paths)
     keys: dict[int, tuple[str, int, int]] = {}
@@ -89,7 +109,7 @@ def check_files(paths: Sequence[str], *, workers: int = 2, cache_path: Path | No
         try:
             st = os.stat(p)
         except OSError as exc:
-            results[i] = (0, 0, 0, f"{p}: file not found or unreadable ({exc.strerror})")
+            results[i] = (0, 0, 0, "", f"{p}: file not found or unreadable ({exc.strerror})")
             continue
         keys[i] = (os.path.abspath(p), st.st_size, st.st_mtime_ns)
     cache = _CheckCache(cache_path or _default_cache_path())

@@ -68,7 +68,7 @@ def prepare_corpus(
 
     Returns:
         split -> manifest DataFrame (columns: :data:`~sdd.data.corpora.MANIFEST_COLUMNS`, ``channels``,
-        then the corpus's condition columns).
+        ``checksum`` (BLAKE2b-128 of the file's bytes), then the corpus's condition columns).
 
     Raises:
         ValueError: bad ``on_bad_audio``.
@@ -85,7 +85,8 @@ def prepare_corpus(
     proto["sample_rate"] = [c[0] for c in checks]
     proto["channels"] = [c[1] for c in checks]
     proto["duration_s"] = [round(c[2] / c[0], 6) if c[0] else 0.0 for c in checks]
-    errors = [c[3] for c in checks]
+    proto["checksum"] = [c[3] for c in checks]  # new audio -> new manifest -> DVC re-runs downstream
+    errors = [c[4] for c in checks]
     bad_mask = pd.Series([e is not None for e in errors])
     if bad_mask.any():
         reasons = [e for e in errors if e is not None]
@@ -104,7 +105,7 @@ def prepare_corpus(
     good["path"] = [display_path(p) for p in good["path"]]
     bad = bad.assign(path=[display_path(p) for p in bad["path"]])
     extra = list(CORPUS_TYPES[cfg.type].condition_columns)
-    columns = list(MANIFEST_COLUMNS) + ["channels"] + extra
+    columns = list(MANIFEST_COLUMNS) + ["channels", "checksum"] + extra
 
     manifests = {}
     for split in splits:

@@ -22,8 +22,9 @@ MANIFEST_COLUMNS = {
     "duration_s",
     "sample_rate",
     "channels",
+    "checksum",
     "condition",
-}
+}  # every prepared manifest column that is not a per-condition breakdown (see sdd.data.prepare)
 
 
 def read_score_file(path: Path) -> pd.DataFrame:
