@@ -82,10 +82,9 @@ TINY_BACKBONES: dict[str, Callable[[TinyBackboneParams], Any]] = {
 }
 
 
-def _hub_hint(name: str) -> str:
+def _hub_hint(name: str, why: str) -> str:
     return (
-        f"backbone {name!r} is not in the local Hugging Face cache and cannot be downloaded "
-        "(HF_HUB_OFFLINE=1, which the Makefile sets, or no network). Download it once with "
+        f"backbone {name!r} is not in the local Hugging Face cache and {why}. Download it once with "
         f"`HF_HUB_OFFLINE=0 .venv/bin/hf download {name}`, or use a local directory written by "
         "save_pretrained (-S backbone=path/to/dir)"
     )
@@ -106,7 +105,7 @@ def check_backbone_name(name: str) -> None:
     from huggingface_hub import constants, try_to_load_from_cache
 
     if constants.is_offline_mode() and not isinstance(try_to_load_from_cache(name, "config.json"), str):
-        raise ValueError(_hub_hint(name))
+        raise ValueError(_hub_hint(name, "HF_HUB_OFFLINE=1 (the Makefile sets it) forbids downloads"))
 
 
 def build_backbone(name: str, tiny: TinyBackboneParams):
@@ -141,7 +140,9 @@ def build_backbone(name: str, tiny: TinyBackboneParams):
         return AutoModel.from_pretrained(name, trust_remote_code=False)
     except OSError as exc:
         # HF's message talks about internet connections and offline mode in general; say what to do.
-        raise BackboneUnavailable(f"{_hub_hint(name)}. ({str(exc).splitlines()[0]})") from None
+        why = "could not be downloaded (HF_HUB_OFFLINE=1, no network, or no such model)"
+        detail = str(exc).splitlines()[0]
+        raise BackboneUnavailable(f"{_hub_hint(name, why)}. transformers: {detail}") from None
 
 
 def backbone_from_config(config_dict: dict[str, Any]):
