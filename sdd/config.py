@@ -26,8 +26,8 @@ import yaml
 from sdd.augment.params import AugmentParams
 from sdd.configbase import ConfigError, build, to_dict
 from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
-from sdd.models.backbone import check_backbone_name
-from sdd.models.params import ModelParams
+from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
+from sdd.models.params import ModelParams, check_layer_counts
 from sdd.params import BaselineParams, EvaluateParams, PrepareParams, ScoreParams, TrackingParams
 from sdd.train.params import ArmConfig, TrainParams, check_regime, normalize_align
 
@@ -114,15 +114,24 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str) -> ArmConfig:
     backbone = ov.backbone if ov.backbone is not None else params.backbone
     if ov.backbone is not None:
         _check_backbone(backbone, f"{where}.backbone")
+    lora = ov.lora if ov.lora is not None else params.lora
+    if lora and "finetune" not in ov.model:
+        model["finetune"] = "lora"  # the toggle switches the arm to LoRA (design.md)
+    model_params = build(ModelParams, model, f"{where}.model" if ov.model else "model")
+    if backbone in TINY_BACKBONES:  # other backbones are checked when they are loaded
+        try:
+            check_layer_counts(model_params, model_params.tiny.num_layers)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
     return ArmConfig(
         name=name,
         corpus=params.corpus,
         backbone=backbone,
         regime=regime,  # type: ignore[arg-type]
         align=align,  # type: ignore[arg-type]
-        lora=ov.lora if ov.lora is not None else params.lora,
+        lora=lora,
         seed=ov.seed if ov.seed is not None else params.seed,
-        model=build(ModelParams, model, f"{where}.model" if ov.model else "model"),
+        model=model_params,
         train=build(TrainParams, train, f"{where}.train" if ov.train else "train"),
     )
 

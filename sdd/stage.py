@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 from sdd import atomic
 from sdd.configbase import ConfigError
 
-__all__ = ["RESTORE_HINT", "read_plan", "run_stage", "write_json", "write_plan"]
+__all__ = ["RESTORE_HINT", "peak_rss_mb", "read_plan", "run_stage", "write_json", "write_plan"]
 
 # Expected failures print one clear line; anything else is a bug and keeps its traceback.
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
@@ -70,3 +71,9 @@ def write_plan(docs: dict[str, Any], out_dir: Path) -> None:
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temp file in the same folder, then rename)."""
     atomic.write_json(path, data, default=float)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MiB (``getrusage`` reports KiB on Linux)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / (1024 * 1024) if sys.platform == "darwin" else kib / 1024  # macOS reports bytes

@@ -2,7 +2,8 @@
 
 Writes the model folder (model.safetensors + config.json with the full resolved config), the
 per-step telemetry table (loss, cos(g_clean, g_aug), conflict flag) for `dvc plots`, and the
-per-epoch log and summary metrics; the same dicts go to MLflow.
+per-epoch log and summary metrics (with trainable/total parameters and this process's peak RSS);
+the same dicts go to MLflow.
 """
 
 import argparse
@@ -11,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from sdd import atomic, tracking
-from sdd.models.detector import save_detector
-from sdd.stage import read_plan, run_stage, write_json
+from sdd.models.detector import parameter_counts, save_detector
+from sdd.stage import peak_rss_mb, read_plan, run_stage, write_json
 from sdd.train.loop import TELEMETRY_COLUMNS, fit
 from sdd.train.params import arm_from_dict
 
@@ -35,6 +36,7 @@ def main() -> None:
     with tracking.run("train", plan["arm"], arm=arm.name, **plan["tracking"]) as run:
         model, result = fit(arm, read(args.train), read(args.dev), aug, args.augmented,
                             on_epoch=lambda row: run.log_metrics(row, step=row["epoch"]))
+        result.summary.update(parameter_counts(model), peak_rss_mb=peak_rss_mb())
         run.log_metrics(result.summary)
         save_detector(model, arm, args.out, extra={"train_summary": result.summary})
         atomic.write_csv(pd.DataFrame(result.telemetry, columns=list(TELEMETRY_COLUMNS)), args.telemetry)

@@ -34,13 +34,26 @@ def changed(a, b):
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
-def test_default_params_validate_and_resolve_three_arms(raw):
+def test_default_params_validate_and_resolve_the_default_arms(raw):
     loaded = load_params(REPO / "params.yaml")
-    assert set(loaded.arms) == {"main", "augmented", "dual_path_pcgrad"}
+    assert set(loaded.arms) == {"main", "augmented", "dual_path_pcgrad", "lora", "attm"}
     assert loaded.arms["main"].regime == "dual_path" and loaded.arms["main"].align == "none"
     assert loaded.arms["augmented"].regime == "augmented"
     assert loaded.arms["dual_path_pcgrad"].align == "pcgrad"
+    assert loaded.arms["lora"].lora and loaded.arms["lora"].model.finetune == "lora"
+    attm = loaded.arms["attm"].model
+    assert (attm.merge, attm.head, attm.finetune) == ("attm", "lstm", "partial")
+    assert not loaded.arms["main"].lora and loaded.arms["main"].model.finetune == "full"
     assert loaded.eval_sets == (("demo", "eval"), ("demo", "eval_degraded"))
+    # LoRA and AttM are not degenerate on the demo backbone: >= 4 layers (AttM's bottleneck has L/2 units).
+    assert loaded.arms["attm"].model.tiny.num_layers >= 4
+
+
+def test_lora_true_switches_main_to_lora_and_changes_only_main(raw):
+    base, new = plan_of(raw), plan_of(raw, lora=True)
+    assert new["arms/main.json"]["arm"]["lora"] is True
+    assert new["arms/main.json"]["arm"]["model"]["finetune"] == "lora"
+    assert changed(base, new) == ["arms/main.json"]
 
 
 def test_align_true_means_pcgrad_and_changes_only_main(raw):
@@ -51,7 +64,7 @@ def test_align_true_means_pcgrad_and_changes_only_main(raw):
 
 def test_training_seed_never_touches_data_stages(raw):
     diff = changed(plan_of(raw), plan_of(raw, seed=1))
-    assert diff == ["arms/augmented.json", "arms/dual_path_pcgrad.json", "arms/main.json"]
+    assert diff == sorted(f"arms/{arm}.json" for arm in raw["arms"])
 
 
 def test_augment_policy_change_leaves_fetch_and_prepare(raw):
@@ -64,7 +77,19 @@ def test_augment_policy_change_leaves_fetch_and_prepare(raw):
     [
         ({"align": "maybe"}, ["align", "'maybe'", "pcgrad"]),
         ({"align": "gradvac"}, ["align", "not available yet"]),
-        ({"lora": True}, ["lora", "not available yet"]),
+        ({"model__finetune": "lora"}, ["arms.main", "lora=false", "`lora` toggle"]),
+        ({"arms__main": {"lora": True, "model": {"finetune": "partial"}}}, ["arms.main", "lora=true"]),
+        ({"model__lora__r": 0}, ["model.lora.r", "positive"]),
+        ({"model__lora__dropout": 1.5}, ["model.lora.dropout"]),
+        ({"model__merge": "mean"}, ["model.merge", "'mean'", "attm"]),
+        ({"model__head": "mlp"}, ["model.head", "'mlp'", "lstm"]),
+        ({"model__head": "aasist"}, ["model.head", "not available yet"]),
+        ({"model__layers": 9}, ["model.layers", "9", "4 layers"]),
+        ({"model__merge": "index", "model__layer": 7}, ["model.layer", "7"]),
+        ({"model__finetune": "partial", "model__partial": {"layers": 5}}, ["model.partial.layers", "5"]),
+        ({"model__partial": {"layers": 1, "side": "middle"}}, ["model.partial.side", "'middle'", "bottom"]),
+        ({"model__merge": "attm", "model__layers": 1}, ["attm", "at least 2"]),
+        ({"model__attm": {"middle": True}}, ["model.attm", "middle_linear"]),
         ({"train__lr": "abc"}, ["train.lr", "'abc'", "number"]),
         ({"train__epochs": 0}, ["train.epochs", "positive"]),
         ({"regime": "triple"}, ["regime", "'triple'", "dual_path"]),
@@ -75,7 +100,6 @@ def test_augment_policy_change_leaves_fetch_and_prepare(raw):
         ({"eval_sets": ["demo:train"]}, ["eval_sets", "training"]),
         ({"eval_sets": ["nocolon"]}, ["eval_sets[0]", "<corpus name>:<split>"]),
         ({"backbone": "tiny-nonexistent"}, ["backbone", "tiny-wavlm"]),
-        ({"model__head": "attm"}, ["model.head", "not available yet"]),
         ({"arms__main": {"regime": "augmented", "align": "pcgrad"}}, ["arms.main", "dual_path"]),
         ({"arms__main": {"colour": "red"}}, ["arms.main", "colour"]),
     ],

@@ -48,10 +48,11 @@ def project(tmp_path_factory):
     params["model"]["tiny"] = {
         "conv_channels": 8,
         "hidden_size": 16,
-        "num_layers": 1,
+        "num_layers": 2,  # AttM merges at least 2 layers
         "num_heads": 2,
         "intermediate_size": 16,
     }
+    params["model"]["partial"]["layers"] = 1
     params["train"].update(epochs=1, batch_size=8, crop_samples=4000, threads=1)
     params["score"].update(num_samples=8000, threads=1)
     params["evaluate"]["n_resamples"] = 50
@@ -64,7 +65,9 @@ def project(tmp_path_factory):
 def test_dvc_repro_end_to_end(project):
     run(["dvc", "repro"], project)
     metrics = json.loads((project / "reports/metrics.json").read_text())
-    for arm in ("main", "augmented", "dual_path_pcgrad"):
+    arms = list(yaml.safe_load((project / "params.yaml").read_text())["arms"])
+    assert {"main", "augmented", "dual_path_pcgrad", "lora", "attm"} <= set(arms)
+    for arm in arms:
         for eval_set in ("demo:eval", "demo:eval_degraded"):
             m = metrics[arm][eval_set]
             assert 0.0 <= m["eer"] <= 1.0 and m["n_bonafide"] > 0 and m["n_spoof"] > 0
@@ -74,6 +77,9 @@ def test_dvc_repro_end_to_end(project):
                 "dev-fitted calibration"
             )
         assert metrics[arm]["train"]["epochs"] == 1
+        train = metrics[arm]["train"]
+        assert 0 < train["trainable_parameters"] <= train["total_parameters"] and train["peak_rss_mb"] > 0
+    assert metrics["lora"]["train"]["trainable_parameters"] < metrics["main"]["train"]["trainable_parameters"]
     assert "conflict_ratio" in metrics["dual_path_pcgrad"]["train"]
     assert "hand_features" in metrics
     assert (project / "reports/index.html").stat().st_size > 1000
@@ -85,7 +91,7 @@ def test_dvc_repro_end_to_end(project):
     # `sdd compare` rebuilds the comparison from the MLflow runs alone.
     run(["sdd", "compare", "--out", "reports/compare"], project)
     compared = json.loads((project / "reports/compare/metrics.json").read_text())
-    assert sorted(compared) == ["workspace/augmented", "workspace/dual_path_pcgrad", "workspace/main"]
+    assert sorted(compared) == sorted(f"workspace/{arm}" for arm in arms)
     assert compared["workspace/main"]["demo:eval"]["eer"] == pytest.approx(
         metrics["main"]["demo:eval"]["eer"]
     )
@@ -94,13 +100,16 @@ def test_dvc_repro_end_to_end(project):
     out = run(["dvc", "repro"], project).stdout
     assert "Running stage" not in out, out
 
-    # `-S align=true` changes only main's plan: after re-planning, only train@main is stale.
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["align"] = True
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["dvc", "repro", "plan"], project)
-    status = json.loads(run(["dvc", "status", "--json"], project).stdout)
-    assert sorted(status) == ["train@main"], status
+    # `-S lora=true` and `-S align=true` each change only main's plan: after re-planning, only
+    # train@main is stale (the fixed arms pin both toggles).
+    original = (project / "params.yaml").read_text()
+    for toggle in ("lora", "align"):
+        params = yaml.safe_load(original)
+        params[toggle] = True
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        run(["dvc", "repro", "plan"], project)
+        status = json.loads(run(["dvc", "status", "--json"], project).stdout)
+        assert sorted(status) == ["train@main"], (toggle, status)
 
     # Same params + same seed -> the same scores, bit for bit.
     before = (project / "data/scores/augmented/demo__eval.txt").read_text()

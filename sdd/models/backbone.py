@@ -1,10 +1,15 @@
-"""SSL backbones through ``transformers``: tiny random-init presets, Hugging Face ids, local directories.
+"""SSL backbones through ``transformers`` Auto classes: tiny random-init presets, Hugging Face ids,
+local directories; truncation to the first k layers and the fine-tuning modes.
 
 A backbone maps a waveform batch ``(B, T)`` at 16 kHz to hidden states ``(B, F, H)`` (F frames of
-20 ms for the standard conv feature encoder). The ``tiny-*`` presets are randomly initialised
-configs small enough to train in minutes on 2 CPU cores; any other name is passed to
-``AutoModel.from_pretrained`` (a local directory written by ``save_pretrained``, or a hub id such as
-``microsoft/wavlm-base-plus`` or ``facebook/wav2vec2-xls-r-300m`` when the hub is reachable).
+20 ms for the standard conv feature encoder); with ``output_hidden_states=True`` it also returns all
+L + 1 hidden states (the transformer's input, then each layer's output). The ``tiny-*`` presets are
+randomly initialised configs small enough to train in minutes on 2 CPU cores; any other name is
+passed to ``AutoModel.from_pretrained`` (a local directory written by ``save_pretrained``, or a hub id
+such as ``microsoft/wavlm-base-plus`` or ``facebook/wav2vec2-xls-r-300m``), never with
+``trust_remote_code``. Every wav2vec2-family model works (wav2vec2, XLS-R, WavLM, HuBERT,
+data2vec-audio): truncation and the fine-tuning modes need ``encoder.layers`` and the CNN
+``feature_extractor`` that they all have.
 """
 
 from __future__ import annotations
@@ -14,14 +19,27 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sdd.models.params import TinyBackboneParams
+from sdd.models.params import ModelParams, TinyBackboneParams
 from sdd.paths import resolve
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TINY_BACKBONES", "build_backbone", "backbone_from_config", "check_backbone_name"]
+__all__ = [
+    "TINY_BACKBONES",
+    "BackboneUnavailable",
+    "backbone_from_config",
+    "build_backbone",
+    "check_backbone_name",
+    "encoder_layers",
+    "set_finetune",
+    "truncate_layers",
+]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+
+
+class BackboneUnavailable(OSError):
+    """A hub backbone is neither cached locally nor downloadable (one line, no traceback in stages)."""
 
 
 def _conv_encoder(p: TinyBackboneParams) -> dict[str, Any]:
@@ -64,8 +82,17 @@ TINY_BACKBONES: dict[str, Callable[[TinyBackboneParams], Any]] = {
 }
 
 
+def _hub_hint(name: str, why: str) -> str:
+    return (
+        f"backbone {name!r} is not in the local Hugging Face cache and {why}. Download it once with "
+        f"`HF_HUB_OFFLINE=0 .venv/bin/hf download {name}`, or use a local directory written by "
+        "save_pretrained (-S backbone=path/to/dir)"
+    )
+
+
 def check_backbone_name(name: str) -> None:
-    """Cheap validation: a tiny preset, an existing local directory, or a syntactically valid hub id."""
+    """Cheap validation: a tiny preset, an existing local directory, or a valid hub id that, when the
+    hub is offline (``HF_HUB_OFFLINE=1``), is already in the local Hugging Face cache."""
     if name in TINY_BACKBONES:
         return
     if resolve(name).is_dir():
@@ -75,15 +102,22 @@ def check_backbone_name(name: str) -> None:
             f"got {name!r}; expected one of {sorted(TINY_BACKBONES)}, an existing local model directory, "
             "or a Hugging Face model id like 'microsoft/wavlm-base-plus'"
         )
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if constants.is_offline_mode() and not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        raise ValueError(_hub_hint(name, "HF_HUB_OFFLINE=1 (the Makefile sets it) forbids downloads"))
 
 
 def build_backbone(name: str, tiny: TinyBackboneParams):
-    """Instantiate a backbone (a ``transformers`` ``PreTrainedModel`` returning hidden states).
+    """Instantiate a backbone (a ``transformers`` ``PreTrainedModel``).
 
     Args:
         name: a :data:`TINY_BACKBONES` preset (random init from ``tiny``), a local directory written by
             ``save_pretrained``, or a hub id (needs network access or a populated HF cache).
         tiny: sizes of the tiny presets (ignored for pretrained models).
+
+    Raises:
+        BackboneUnavailable: a hub id that is not cached and cannot be downloaded.
     """
     from transformers import AutoModel
 
@@ -98,13 +132,17 @@ def build_backbone(name: str, tiny: TinyBackboneParams):
         )
         return AutoModel.from_config(cfg)
     local = resolve(name)
-    source = str(local) if local.is_dir() else name
-    log.info("backbone: from_pretrained(%s)", source)
-    model = AutoModel.from_pretrained(source)
-    # Collecting layers for heads/probes needs every layer on every step.
-    if getattr(model.config, "layerdrop", 0.0):
-        model.config.layerdrop = 0.0
-    return model
+    if local.is_dir():
+        log.info("backbone: from_pretrained(%s)", local)
+        return AutoModel.from_pretrained(str(local), trust_remote_code=False)
+    log.info("backbone: from_pretrained(%s) (hub id)", name)
+    try:
+        return AutoModel.from_pretrained(name, trust_remote_code=False)
+    except OSError as exc:
+        # HF's message talks about internet connections and offline mode in general; say what to do.
+        why = "could not be downloaded (HF_HUB_OFFLINE=1, no network, or no such model)"
+        detail = str(exc).splitlines()[0]
+        raise BackboneUnavailable(f"{_hub_hint(name, why)}. transformers: {detail}") from None
 
 
 def backbone_from_config(config_dict: dict[str, Any]):
@@ -115,3 +153,58 @@ def backbone_from_config(config_dict: dict[str, Any]):
     cfg = dict(config_dict)
     model_type = cfg.pop("model_type")
     return AutoModel.from_config(AutoConfig.for_model(model_type, **cfg))
+
+
+def encoder_layers(backbone):
+    """The backbone's transformer layers (an ``nn.ModuleList``); wav2vec2-family models only."""
+    layers = getattr(getattr(backbone, "encoder", None), "layers", None)
+    if layers is None:
+        raise ValueError(
+            f"backbone {type(backbone).__name__} has no encoder.layers; model.layers, model.partial and "
+            "the layer merges need a wav2vec2-family model (wav2vec2, XLS-R, WavLM, HuBERT, data2vec-audio)"
+        )
+    return layers
+
+
+def truncate_layers(backbone, k: int) -> None:
+    """Keep the first ``k`` transformer layers and delete the others (in place): their parameters
+    are gone and the forward pass runs k layers. ``config.num_hidden_layers`` becomes ``k``, so a
+    checkpoint's stored config rebuilds the truncated model. Keeping all layers is a no-op.
+
+    For pre-LN ("stable layer norm") models the encoder's final LayerNorm is kept and now follows
+    layer k, as in a model with k layers.
+    """
+    layers = encoder_layers(backbone)
+    if not 1 <= k <= len(layers):
+        raise ValueError(f"model.layers: got {k}; the backbone has {len(layers)} layers")
+    if k < len(layers):
+        del layers[k:]
+        backbone.config.num_hidden_layers = k
+
+
+def set_finetune(backbone, p: ModelParams) -> None:
+    """Set which backbone parameters train for ``p.finetune`` (``lora`` is applied afterwards by
+    :func:`sdd.models.lora.apply_lora`, which freezes everything but the adapters itself).
+
+    - ``full``: everything trains; with ``freeze_feature_encoder`` the CNN feature encoder does not.
+    - ``frozen`` / ``lora``: nothing of the backbone trains.
+    - ``partial``: only ``partial.layers`` transformer layers at the ``partial.side`` of the stack.
+
+    Freezing the CNN goes through the model's ``freeze_feature_encoder()``, which also stops it from
+    marking its input as requiring grad, so no backward pass runs through a frozen encoder.
+    """
+    if p.finetune != "full" or p.freeze_feature_encoder:
+        freeze = getattr(backbone, "freeze_feature_encoder", None)
+        if freeze is None:
+            raise ValueError(f"backbone {type(backbone).__name__} has no CNN feature encoder to freeze")
+        freeze()
+    if p.finetune == "full":
+        return
+    backbone.requires_grad_(False)
+    if p.finetune == "partial":
+        layers = encoder_layers(backbone)
+        n = p.partial.layers
+        if n > len(layers):
+            raise ValueError(f"model.partial.layers: got {n}; the backbone has {len(layers)} layers")
+        chosen = layers[len(layers) - n :] if p.partial.side == "top" else layers[:n]
+        chosen.requires_grad_(True)

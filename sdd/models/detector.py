@@ -1,12 +1,22 @@
-"""The detector: SSL backbone -> head -> two logits (spoof, bona fide).
+"""The detector: SSL backbone -> layer merge -> head -> two logits (spoof, bona fide).
 
 Scores are log-odds of bona fide: ``logit[:, 1] - logit[:, 0]``, higher = more bona fide.
 Class indices follow the ASVspoof reference code: 0 = spoof, 1 = bona fide.
+
+:class:`Detector` takes a backbone and :class:`~sdd.models.params.ModelParams` and never sees paths
+or devices. Building it applies, in this order: truncation to ``layers`` (the others are deleted),
+LayerDrop off when the merge collects layers (a dropped layer would make the hidden-state list ragged
+or stale), the fine-tuning mode (which backbone parameters train), LoRA adapters through peft for
+``finetune: lora``, then the merge and head, which always train fully. A checkpoint
+(:func:`save_detector`) is ``model.safetensors`` (every tensor, LoRA adapters unmerged) plus
+``config.json`` (the arm config and the backbone's architecture), so :func:`load_detector` rebuilds
+the same modules and loads the same tensors with no params file and no hub access.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -16,39 +26,54 @@ from torch import nn
 
 from sdd import atomic
 from sdd.configbase import to_dict
-from sdd.models.backbone import backbone_from_config, build_backbone
-from sdd.models.params import ModelParams
+from sdd.models.backbone import (
+    backbone_from_config,
+    build_backbone,
+    encoder_layers,
+    set_finetune,
+    truncate_layers,
+)
+from sdd.models.heads import HEADS
+from sdd.models.merges import build_merge
+from sdd.models.params import ModelParams, check_layer_counts
 from sdd.train.params import ArmConfig, arm_from_dict
 
-__all__ = ["BONAFIDE", "SPOOF", "Detector", "LinearHead", "load_detector", "save_detector"]
+log = logging.getLogger(__name__)
+
+__all__ = ["BONAFIDE", "SPOOF", "Detector", "load_detector", "parameter_counts", "save_detector"]
 
 SPOOF, BONAFIDE = 0, 1
 
 
-class LinearHead(nn.Module):
-    """Mean-pool over frames, then a linear layer: ``(B, F, H) -> (B, 2)``."""
-
-    def __init__(self, hidden_size: int) -> None:
-        super().__init__()
-        self.proj = nn.Linear(hidden_size, 2)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.proj(hidden.mean(dim=1))  # (B, H) -> (B, 2)
-
-
-HEADS: dict[str, type[nn.Module]] = {"linear": LinearHead}
-
-
 class Detector(nn.Module):
-    """Backbone + head. Takes a config; never sees devices (the caller moves it)."""
+    """Backbone + merge + head. Takes a config; never sees devices (the caller moves it).
+
+    Args:
+        backbone: a transformers wav2vec2-family model (see :mod:`sdd.models.backbone`); modified in
+            place (truncated, frozen, LoRA-injected) as ``params`` says.
+        params: the ``model`` section.
+    """
 
     def __init__(self, backbone: nn.Module, params: ModelParams) -> None:
         super().__init__()
         self.params = params
+        if params.layers is not None or params.merge != "last" or params.finetune == "partial":
+            check_layer_counts(params, len(encoder_layers(backbone)))
+        if params.layers is not None:
+            truncate_layers(backbone, params.layers)
+        merge = build_merge(params, backbone.config.num_hidden_layers, backbone.config.hidden_size)
+        if merge.collects_layers and getattr(backbone.config, "layerdrop", 0.0):
+            log.info("backbone LayerDrop %.3g -> 0: merge %r collects every layer",
+                     backbone.config.layerdrop, params.merge)
+            backbone.config.layerdrop = 0.0
+        set_finetune(backbone, params)
+        if params.finetune == "lora":
+            from sdd.models.lora import apply_lora
+
+            apply_lora(backbone, params.lora)
         self.backbone = backbone
+        self.merge = merge
         self.head = HEADS[params.head](backbone.config.hidden_size)
-        if params.finetune == "frozen":
-            self.backbone.requires_grad_(False)
 
     @classmethod
     def from_arm(cls, arm: ArmConfig) -> Detector:
@@ -58,8 +83,17 @@ class Detector(nn.Module):
         """Args: wave (B, T) float waveform at 16 kHz. Returns logits (B, 2) = (spoof, bona fide)."""
         if self.params.normalize_input:
             wave = (wave - wave.mean(dim=1, keepdim=True)) / torch.sqrt(wave.var(dim=1, keepdim=True) + 1e-7)
-        hidden = self.backbone(wave).last_hidden_state  # (B, F, H)
-        return self.head(hidden)
+        output = self.backbone(wave, output_hidden_states=self.merge.collects_layers)
+        return self.head(self.merge(output))  # merge: (B, F, H); head: (B, 2)
+
+    def hidden_states(self, wave: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Every hidden state of the backbone for ``wave`` (B, T): L + 1 tensors (B, F, H), the
+        transformer's input then each kept layer's output (input normalised as in :meth:`forward`)."""
+        if self.params.normalize_input:
+            wave = (wave - wave.mean(dim=1, keepdim=True)) / torch.sqrt(wave.var(dim=1, keepdim=True) + 1e-7)
+        if self.backbone.training and getattr(self.backbone.config, "layerdrop", 0.0):
+            raise ValueError("hidden_states: LayerDrop is on in training mode; call .eval() first")
+        return self.backbone(wave, output_hidden_states=True).hidden_states
 
     @staticmethod
     def scores(logits: torch.Tensor) -> torch.Tensor:
@@ -67,11 +101,20 @@ class Detector(nn.Module):
         return logits[:, BONAFIDE] - logits[:, SPOOF]
 
 
+def parameter_counts(model: nn.Module) -> dict[str, int]:
+    """``{"trainable_parameters": .., "total_parameters": ..}`` of a model."""
+    return {
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total_parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
 def save_detector(
     model: Detector, arm: ArmConfig, out_dir: Path, extra: dict[str, Any] | None = None
 ) -> None:
     """Write ``model.safetensors`` + ``config.json`` (the full resolved arm config and the backbone's
-    architecture), so the checkpoint rebuilds itself with no params file and no hub access."""
+    architecture), so the checkpoint rebuilds itself with no params file and no hub access. LoRA
+    adapters are stored unmerged, beside the frozen base weights."""
     from safetensors.torch import save_file
 
     out_dir.mkdir(parents=True, exist_ok=True)

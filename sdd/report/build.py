@@ -43,6 +43,8 @@ def collect_metrics(
                 "seconds",
                 "best_dev_loss",
                 "trainable_parameters",
+                "total_parameters",
+                "peak_rss_mb",
             )
             if k in summary
         }
@@ -199,7 +201,8 @@ def write_report(
             lambda v: f"{v:.4g}" if isinstance(v, float) else v
         )
         blocks += [("h2", "Training"), ("p", "conflict_ratio: share of steps with <g_clean, g_aug> < 0; "
-                    "projection_ratio: share of steps where PCGrad projected."), ("table", df)]
+                    "projection_ratio: share of steps where PCGrad projected; seconds: training time; "
+                    "peak_rss_mb: peak resident memory of the train stage process (MiB)."), ("table", df)]
     if telemetry:
         figures.plot_loss_curves(telemetry, epochs, fig_dir / "loss.png")
         blocks.append(("img", rel(fig_dir / "loss.png")))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sdd.configbase import ConfigError, build
-from sdd.models.params import ModelParams
+from sdd.models.params import HEADS_WITH_BATCHNORM, ModelParams
 
 __all__ = [
     "ALIGN_CHOICES",
@@ -104,10 +104,20 @@ class ArmConfig:
                 f"(got regime {self.regime!r}); "
                 "gradient alignment combines the clean-path and augmented-path gradients"
             )
-        if self.lora:
+        if self.lora != (self.model.finetune == "lora"):
             raise ConfigError(
-                f"arms.{self.name}: lora=true is not available yet (the LoRA issue has not landed); "
-                "use lora: false"
+                f"arms.{self.name}: lora={str(self.lora).lower()} but "
+                f"model.finetune={self.model.finetune!r}; "
+                "LoRA is switched with the `lora` toggle (lora: true, or -S lora=true), which sets "
+                "model.finetune to 'lora'"
+            )
+        # Per-path forward passes (dual_path; the augmented regime's telemetry steps) equal one joint
+        # forward only for models without cross-sample layers (methods.md §1).
+        if self.model.head in HEADS_WITH_BATCHNORM and self.regime in ("dual_path", "augmented"):
+            raise ConfigError(
+                f"arms.{self.name}: model.head {self.model.head!r} has BatchNorm, so regime "
+                f"{self.regime!r} needs the joint dual-path forward of the training-engine issue, which "
+                "is not available yet; use regime: clean"
             )
 
 
