@@ -234,21 +234,24 @@ def decomposed_min_tdcf(trials: pd.DataFrame, table: C012Table) -> dict[str, Any
             )
     scores = trials["score"].to_numpy(dtype=np.float64)
     is_b = (trials["label"] == BONAFIDE).to_numpy()
-    rows_v, cols_v = trials[sf].to_numpy(), trials[bf].to_numpy()
-    rows = sorted(pd.unique(rows_v[~is_b]).tolist(), key=str)
-    cols = sorted(pd.unique(cols_v).tolist(), key=str)
+    whole = M.SortedScores.from_scores(scores[is_b], scores[~is_b])  # one sort; cells are subsets
+    rows_s = trials[sf].to_numpy()[~is_b][whole.spoof_order]  # factor values in sorted coordinates
+    cols_b = trials[bf].to_numpy()[is_b][whole.bona_order]
+    cols_s = trials[bf].to_numpy()[~is_b][whole.spoof_order]
+    rows = sorted(pd.unique(rows_s).tolist(), key=str)
+    cols = sorted(pd.unique(trials[bf].to_numpy()).tolist(), key=str)
     tdcf: dict[str, dict[str, float]] = {}
     eers: dict[str, dict[str, float]] = {}
     skipped: list[str] = []
     for r in [*rows, POOLED]:
-        sel_s = ~is_b if r == POOLED else ~is_b & (rows_v == r)
+        sel_s = np.ones(rows_s.size, dtype=bool) if r == POOLED else rows_s == r
         for c in [*cols, POOLED]:
-            in_c = np.ones(is_b.size, dtype=bool) if c == POOLED else cols_v == c
-            bona, spoof = scores[is_b & in_c], scores[sel_s & in_c]
-            if bona.size == 0 or spoof.size == 0:
+            bm = np.ones(cols_b.size, dtype=bool) if c == POOLED else cols_b == c
+            sm = sel_s if c == POOLED else sel_s & (cols_s == c)
+            if not bm.any() or not sm.any():
                 skipped.append(f"[{r}][{c}] (no trials)")
                 continue
-            s = M.SortedScores.from_scores(bona, spoof)
+            s = whole.subset(bm, sm)
             eers.setdefault(str(r), {})[str(c)] = s.eer()
             coef = table.get(str(r), str(c))
             if coef is None:

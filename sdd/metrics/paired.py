@@ -260,7 +260,9 @@ def paired_bootstrap_eer(
         spoof_per_block = np.bincount(codes[spoof_idx], minlength=n_blocks)
         cells_a = [_BlockCells(r, codes, n_blocks) for r in runs_a]
         cells_b = [_BlockCells(r, codes, n_blocks) for r in runs_b]
-        bchunk = int(max(1, min(n_resamples, _CHUNK_ELEMENTS // max(n_blocks, 1))))
+        # a chunk holds (replicates x cells) weights: bound that, not just the block draws
+        widest = max(n_blocks, *(cl.block.size for cl in (*cells_a, *cells_b)))
+        bchunk = int(max(1, min(n_resamples, _CHUNK_ELEMENTS // widest)))
 
         def draw() -> np.ndarray:
             """Draws per block of one replicate, drawn again while it misses a class."""
