@@ -1,6 +1,7 @@
 """Stage `train@<arm>`: train one arm on the training corpus; select on its dev split only.
 
-Writes the model folder (model.safetensors + config.json with the full resolved config), the
+Writes the model folder (model.safetensors + config.json with the full resolved config and the dev
+EER threshold that `sdd score --decisions` applies), the
 per-step telemetry table (loss, cos(g_clean, g_aug), conflict flag) for `dvc plots`, and the
 per-epoch log and summary metrics (with trainable/total parameters and this process's peak RSS);
 the same dicts go to MLflow.
@@ -12,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sdd import atomic, tracking
-from sdd.models.detector import parameter_counts, save_detector
+from sdd.models.detector import decision_threshold_record, parameter_counts, save_detector
 from sdd.stage import peak_rss_mb, read_plan, run_stage, write_json
 from sdd.train.loop import TELEMETRY_COLUMNS, fit
 from sdd.train.params import arm_from_dict
@@ -38,7 +39,9 @@ def main() -> None:
                             on_epoch=lambda row: run.log_metrics(row, step=row["epoch"]))
         result.summary.update(parameter_counts(model), peak_rss_mb=peak_rss_mb())
         run.log_metrics(result.summary)
-        save_detector(model, arm, args.out, extra={"train_summary": result.summary})
+        s = result.summary
+        threshold = decision_threshold_record(s["dev_eer_threshold"], s["final_dev_eer"])
+        save_detector(model, arm, args.out, extra={"train_summary": s, "decision_threshold": threshold})
         atomic.write_csv(pd.DataFrame(result.telemetry, columns=list(TELEMETRY_COLUMNS)), args.telemetry)
         write_json(args.metrics, {"summary": result.summary, "epochs": result.epochs})
         run.log_artifact(args.telemetry, "telemetry")

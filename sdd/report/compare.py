@@ -109,7 +109,14 @@ def compare(experiment: str, out_dir: Path) -> dict[str, Any]:
 
 
 def cli_main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="sdd compare", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="sdd compare",
+        description=__doc__.splitlines()[0],
+        epilog="examples:\n"
+        "  sdd compare --out reports/compare                  # every run of the 'sdd' experiment\n"
+        "  sdd compare --experiment la19-study --out reports/la19\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument(
         "--experiment", default="sdd", help="MLflow experiment name (params: tracking.experiment)"
     )

@@ -16,7 +16,8 @@ Regimes (each step draws a batch of B training utterances):
   comes free every step.
 
 Model selection uses the CLEAN dev loss only (DPDA: early stopping on clean dev loss); the final
-weights are the mean of the ``average_best`` best epochs' weights. Deliberate difference from
+weights are the mean of the ``average_best`` best epochs' weights, and their dev EER threshold
+(``summary["dev_eer_threshold"]``) is the decision threshold stored with the model. Deliberate difference from
 DPDA-GA's released code: its averaging aliases tensors and computes (2*b1 + b2 + b3 + b4)/5; ours is
 the mean of the k state dicts.
 """
@@ -34,7 +35,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from sdd.metrics import eer
+from sdd.metrics import SortedScores
 from sdd.models.detector import Detector
 from sdd.train.align import ALIGNERS, gradient_telemetry
 from sdd.train.data import PairDataset, load_pairs
@@ -128,8 +129,8 @@ def _collate(ds: PairDataset, idx: list[int]) -> tuple[torch.Tensor, torch.Tenso
 def evaluate_dev(
     model: Detector, dev: pd.DataFrame, arm: ArmConfig, weight: torch.Tensor
 ) -> dict[str, float]:
-    """Clean dev loss (weighted CE) and dev EER, on the first ``dev_samples`` of each utterance
-    (repeat-padded), the same input the score stage uses."""
+    """Clean dev loss (weighted CE), dev EER and its threshold (``sdd.metrics.eer_threshold``), on the
+    first ``dev_samples`` of each utterance (repeat-padded), the same input the score stage uses."""
     model.eval()
     ds = PairDataset(dev, arm.train.dev_samples, "first", arm.sample_rate)
     losses, scores, labels = [], [], []
@@ -144,7 +145,8 @@ def evaluate_dev(
     model.train()
     y_all, s_all = torch.cat(labels), torch.cat(scores).numpy()
     loss = (torch.cat(losses).sum() / weight[y_all].sum()).item()
-    return {"dev_loss": loss, "dev_eer": eer(s_all[y_all.numpy() == 1], s_all[y_all.numpy() == 0])}
+    dev = SortedScores.from_scores(s_all[y_all.numpy() == 1], s_all[y_all.numpy() == 0])
+    return {"dev_loss": loss, "dev_eer": dev.eer(), "dev_eer_threshold": dev.eer_threshold()}
 
 
 def fit(
@@ -243,6 +245,8 @@ def fit(
                          arm.name, epoch, since_best)
                 break
     model.load_state_dict(average_state_dicts([b[2] for b in best]))
+    # the saved model is the average: its own dev EER threshold is what `sdd score --decisions` uses
+    final = evaluate_dev(model, dev, arm, weight)
     model.eval()
     tele = [r for r in result.telemetry if "conflict" in r]
     result.summary = {
@@ -251,6 +255,9 @@ def fit(
         "seconds": time.time() - t0,
         "best_epochs": sorted(b[1] for b in best),
         "best_dev_loss": best[0][0],
+        "final_dev_loss": final["dev_loss"],
+        "final_dev_eer": final["dev_eer"],
+        "dev_eer_threshold": final["dev_eer_threshold"],
         "trainable_parameters": n_params,
         **({"conflict_ratio": float(np.mean([r["conflict"] for r in tele])),
             "mean_cos": float(np.mean([r["cos"] for r in tele]))} if tele else {}),
