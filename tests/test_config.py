@@ -34,13 +34,39 @@ def changed(a, b):
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
-def test_default_params_validate_and_resolve_three_arms(raw):
+ALIGNED_ARMS = {f"dual_path_{m}": m for m in ("pcgrad", "gradvac", "cagrad", "gr")}
+
+
+def test_default_params_validate_and_resolve_the_default_arms(raw):
     loaded = load_params(REPO / "params.yaml")
-    assert set(loaded.arms) == {"main", "augmented", "dual_path_pcgrad"}
+    assert {"main", "clean", *ALIGNED_ARMS} <= set(loaded.arms)
+    assert "augmented" not in loaded.arms, "the pooled baseline optimises main's objective (methods.md)"
     assert loaded.arms["main"].regime == "dual_path" and loaded.arms["main"].align == "none"
-    assert loaded.arms["augmented"].regime == "augmented"
-    assert loaded.arms["dual_path_pcgrad"].align == "pcgrad"
+    assert loaded.arms["clean"].regime == "clean"
+    for arm, method in ALIGNED_ARMS.items():
+        assert loaded.arms[arm].regime == "dual_path" and loaded.arms[arm].align == method
+        assert loaded.arms[arm].aligner.granularity == ("per_tensor" if method == "gr" else "global")
     assert loaded.eval_sets == (("demo", "eval"), ("demo", "eval_degraded"))
+
+
+@pytest.mark.parametrize("method", ["gradvac", "cagrad", "gr"])
+def test_align_toggle_takes_every_method_and_changes_only_main(raw, method):
+    base, new = plan_of(raw), plan_of(raw, align=method)
+    assert new["arms/main.json"]["arm"]["align"] == method
+    assert changed(base, new) == ["arms/main.json"]
+
+
+def test_an_aligner_setting_changes_only_the_arms_using_that_method(raw):
+    base = plan_of(raw)
+    assert changed(base, plan_of(raw, aligner__gr__k=3.0)) == ["arms/dual_path_gr.json"]
+    assert changed(base, plan_of(raw, aligner__granularity="per_tensor")) == sorted(
+        f"arms/{a}.json" for a in ("dual_path_pcgrad", "dual_path_gradvac", "dual_path_cagrad")
+    ), "auto already means per_tensor for GR, and granularity means nothing without alignment"
+    arms = copy.deepcopy(raw["arms"])
+    arms["dual_path_gradvac"] = {**arms["dual_path_gradvac"], "aligner": {"gradvac": {"ema": "paper"}}}
+    new = plan_of(raw, arms=arms)
+    assert changed(base, new) == ["arms/dual_path_gradvac.json"]
+    assert new["arms/dual_path_gradvac.json"]["arm"]["aligner"]["gradvac"] == {"beta": 0.5, "ema": "paper"}
 
 
 def test_align_true_means_pcgrad_and_changes_only_main(raw):
@@ -51,7 +77,7 @@ def test_align_true_means_pcgrad_and_changes_only_main(raw):
 
 def test_training_seed_never_touches_data_stages(raw):
     diff = changed(plan_of(raw), plan_of(raw, seed=1))
-    assert diff == ["arms/augmented.json", "arms/dual_path_pcgrad.json", "arms/main.json"]
+    assert diff == sorted(f"arms/{arm}.json" for arm in raw["arms"])
 
 
 def test_augment_policy_change_leaves_fetch_and_prepare(raw):
@@ -62,8 +88,15 @@ def test_augment_policy_change_leaves_fetch_and_prepare(raw):
 @pytest.mark.parametrize(
     "changes,needles",
     [
-        ({"align": "maybe"}, ["align", "'maybe'", "pcgrad"]),
-        ({"align": "gradvac"}, ["align", "not available yet"]),
+        ({"align": "maybe"}, ["align", "'maybe'", "pcgrad", "gradvac", "cagrad", "gr"]),
+        ({"aligner__granularity": "layer"}, ["aligner.granularity", "'layer'", "per_tensor"]),
+        ({"aligner__gr__k": 0.5}, ["aligner.gr.k", "expected > 1"]),
+        ({"aligner__gradvac__ema": "x"}, ["aligner.gradvac.ema", "'paper'"]),
+        ({"aligner__bogus": 1}, ["aligner", "bogus"]),
+        ({"train__dual_path": {"forward": "both"}}, ["train.dual_path.forward", "'joint'"]),
+        ({"train__patience": 0}, ["train.patience", "null"]),
+        ({"train__monitor": "eval_eer"}, ["train.monitor", "'dev_eer'"]),
+        ({"train__freeze_backbone_epochs": 99}, ["train.freeze_backbone_epochs", "fewer than epochs"]),
         ({"lora": True}, ["lora", "not available yet"]),
         ({"train__lr": "abc"}, ["train.lr", "'abc'", "number"]),
         ({"train__epochs": 0}, ["train.epochs", "positive"]),

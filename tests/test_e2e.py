@@ -64,7 +64,10 @@ def project(tmp_path_factory):
 def test_dvc_repro_end_to_end(project):
     run(["dvc", "repro"], project)
     metrics = json.loads((project / "reports/metrics.json").read_text())
-    for arm in ("main", "augmented", "dual_path_pcgrad"):
+    arms = list(yaml.safe_load((project / "params.yaml").read_text())["arms"])
+    aligned = ("dual_path_pcgrad", "dual_path_gradvac", "dual_path_cagrad", "dual_path_gr")
+    assert {"main", "clean", *aligned} <= set(arms)
+    for arm in arms:
         for eval_set in ("demo:eval", "demo:eval_degraded"):
             m = metrics[arm][eval_set]
             assert 0.0 <= m["eer"] <= 1.0 and m["n_bonafide"] > 0 and m["n_spoof"] > 0
@@ -73,8 +76,13 @@ def test_dvc_repro_end_to_end(project):
             assert {"act_dcf_calibrated", "cllr_calibrated", "calibration"} <= set(m), (
                 "dev-fitted calibration"
             )
-        assert metrics[arm]["train"]["epochs"] == 1
-    assert "conflict_ratio" in metrics["dual_path_pcgrad"]["train"]
+        assert metrics[arm]["train"]["epochs"] == 1 and metrics[arm]["train"]["epochs_to_best"] == 1
+    for arm in ("main", *aligned):
+        assert "conflict_ratio" in metrics[arm]["train"], arm
+        epochs = (project / f"reports/epochs/{arm}.csv").read_text().splitlines()
+        assert epochs[0].startswith("epoch,") and len(epochs) == 2
+    assert "projection_ratio" in metrics["dual_path_gr"]["train"]
+    assert not list((project / ".sdd/checkpoints").glob("*")), "finished runs delete their checkpoints"
     assert "hand_features" in metrics
     assert (project / "reports/index.html").stat().st_size > 1000
     assert list((project / "reports/figures").glob("*.png"))
@@ -85,7 +93,7 @@ def test_dvc_repro_end_to_end(project):
     # `sdd compare` rebuilds the comparison from the MLflow runs alone.
     run(["sdd", "compare", "--out", "reports/compare"], project)
     compared = json.loads((project / "reports/compare/metrics.json").read_text())
-    assert sorted(compared) == ["workspace/augmented", "workspace/dual_path_pcgrad", "workspace/main"]
+    assert sorted(compared) == sorted(f"workspace/{arm}" for arm in arms)
     assert compared["workspace/main"]["demo:eval"]["eer"] == pytest.approx(
         metrics["main"]["demo:eval"]["eer"]
     )
@@ -103,7 +111,7 @@ def test_dvc_repro_end_to_end(project):
     assert sorted(status) == ["train@main"], status
 
     # Same params + same seed -> the same scores, bit for bit.
-    before = (project / "data/scores/augmented/demo__eval.txt").read_text()
-    run(["dvc", "repro", "--force", "--single-item", "train@augmented"], project)
-    run(["dvc", "repro", "--single-item", "score@augmented"], project)
-    assert (project / "data/scores/augmented/demo__eval.txt").read_text() == before
+    before = (project / "data/scores/dual_path_gr/demo__eval.txt").read_text()
+    run(["dvc", "repro", "--force", "--single-item", "train@dual_path_gr"], project)
+    run(["dvc", "repro", "--single-item", "score@dual_path_gr"], project)
+    assert (project / "data/scores/dual_path_gr/demo__eval.txt").read_text() == before

@@ -39,9 +39,12 @@ def collect_metrics(
                 "conflict_ratio",
                 "mean_cos",
                 "projection_ratio",
+                "rescale_ratio",
                 "epochs",
+                "epochs_to_best",
                 "seconds",
                 "best_dev_loss",
+                "skipped_steps",
                 "trainable_parameters",
             )
             if k in summary
@@ -199,7 +202,9 @@ def write_report(
             lambda v: f"{v:.4g}" if isinstance(v, float) else v
         )
         blocks += [("h2", "Training"), ("p", "conflict_ratio: share of steps with <g_clean, g_aug> < 0; "
-                    "projection_ratio: share of steps where PCGrad projected."), ("table", df)]
+                    "projection_ratio: share of steps (and tensors, per-tensor granularity) where the aligner "
+                    "projected (PCGrad), adjusted (GradVac) or rotated (GR); rescale_ratio: GR's rescale; "
+                    "epochs_to_best: epochs until the best dev value."), ("table", df)]
     if telemetry:
         figures.plot_loss_curves(telemetry, epochs, fig_dir / "loss.png")
         blocks.append(("img", rel(fig_dir / "loss.png")))
