@@ -201,10 +201,11 @@ def write_report(
         df = pd.DataFrame.from_dict(train, orient="index").map(
             lambda v: f"{v:.4g}" if isinstance(v, float) else v
         )
-        blocks += [("h2", "Training"), ("p", "conflict_ratio: share of steps with <g_clean, g_aug> < 0; "
-                    "projection_ratio: share of steps (and tensors, per-tensor granularity) where the aligner "
-                    "projected (PCGrad), adjusted (GradVac) or rotated (GR); rescale_ratio: GR's rescale; "
-                    "epochs_to_best: epochs until the best dev value."), ("table", df)]
+        note = ("conflict_ratio: share of steps with <g_clean, g_aug> < 0; projection_ratio: share of steps "
+                "(and tensors, per-tensor granularity) where the aligner projected (PCGrad), adjusted "
+                "(GradVac) or rotated (GR); rescale_ratio: GR's rescale; epochs_to_best: epochs until the "
+                "best dev value.")
+        blocks += [("h2", "Training"), ("p", note), ("table", df)]
     if telemetry:
         figures.plot_loss_curves(telemetry, epochs, fig_dir / "loss.png")
         blocks.append(("img", rel(fig_dir / "loss.png")))

@@ -119,10 +119,13 @@ class Buffers:
             path: [g[i] if g[i] is not None else torch.zeros_like(self.params[i]) for i in active]
             for path, g in grads.items()
         }
-        sums = torch.stack([torch.stack([self.loss_sum.get(p, torch.zeros((), dtype=torch.float64)),
-                                         self.weight_sum.get(p, torch.zeros((), dtype=torch.float64))])
+        zero = torch.zeros((), dtype=torch.float64)
+        sums = torch.stack([torch.stack([self.loss_sum.get(p, zero), self.weight_sum.get(p, zero)])
                             for p in paths])  # (paths, 2)
-        distributed.all_reduce_([t for path in paths for t in out[path]] + [sums])
+        if distributed.context().distributed:  # NCCL reduces device tensors only
+            sums = sums.to(self.params[0].device)
+            distributed.all_reduce_([t for path in paths for t in out[path]] + [sums])
+            sums = sums.cpu()
         losses = {}
         for k, path in enumerate(paths):
             loss_sum, weight_sum = float(sums[k, 0]), float(sums[k, 1])
