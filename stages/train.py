@@ -1,10 +1,8 @@
 """Stage `train@<arm>`: train one arm on the training corpus; select on its dev split only.
 
-Writes the model folder (model.safetensors + config.json with the full resolved config), the per-step
-telemetry table (loss, cos(g_clean, g_aug), conflict flag, ...) and the per-epoch table for
-`dvc plots`, and the summary + per-epoch metrics; the same dicts go to MLflow. A killed run resumes
-from its checkpoint under --checkpoints. Runs under `torchrun` as is; `SDD_NPROC_PER_NODE=N` makes it
-relaunch itself on N local processes (README, "Training on several GPUs").
+Writes the model folder (weights + full resolved config), per-step and per-epoch telemetry for `dvc
+plots`, and the summary metrics (also to MLflow). A killed run resumes from --checkpoints. Runs under
+`torchrun`; `SDD_NPROC_PER_NODE=N` relaunches it on N local processes (README, "Training").
 """
 
 import argparse

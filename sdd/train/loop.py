@@ -396,7 +396,8 @@ def fit(
             if run.done and run.epoch < tp.epochs:
                 log.info("arm %s: early stop after epoch %d (%s did not improve for %d epochs)", arm.name,
                          key.epoch, tp.monitor, run.selection.since_best)
-            ckpt.save(run.state(), run.best_states)
+            if ckpt.enabled:
+                ckpt.save(run.state(), run.best_states)
             if run.done:
                 break
         elif ckpt.enabled and run.step % tp.checkpoint_every == 0:
