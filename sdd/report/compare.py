@@ -73,8 +73,8 @@ def compare(experiment: str, out_dir: Path) -> dict[str, Any]:
         metrics[system]["train"] = {
             k: v
             for k, v in train.data.metrics.items()
-            if k in ("conflict_ratio", "mean_cos", "projection_ratio", "epochs", "seconds",
-                     "trainable_parameters", "total_parameters", "peak_rss_mb")
+            if k in ("conflict_ratio", "mean_cos", "projection_ratio", "rescale_ratio", "epochs",
+                     "epochs_to_best", "seconds", "trainable_parameters", "total_parameters", "peak_rss_mb")
         }
         hist = {k: client.get_metric_history(train.info.run_id, k) for k in ("dev_loss",)}
         epochs[system] = pd.DataFrame(
