@@ -50,7 +50,7 @@ def wave(batch=2, samples=6400, seed=1):
 
 
 def arm_for(model: ModelParams, regime="clean", **train) -> ArmConfig:
-    tp = dict(epochs=1, batch_size=4, lr=1e-2, crop_samples=3200, patience=0, average_best=1, threads=1,
+    tp = dict(epochs=1, batch_size=4, lr=1e-2, crop_samples=3200, patience=1, average_best=1, threads=1,
               telemetry_every=1, dev_samples=4000)
     tp.update(train)
     return ArmConfig(name="t", corpus="synthetic", backbone="tiny-wavlm", regime=regime, align="none",

@@ -226,6 +226,8 @@ class ArmConfig:
     sample_rate: int = 16000
 
     def __post_init__(self) -> None:
+        # Every arm carries its aligner settings resolved (granularity never ``auto``), however built.
+        object.__setattr__(self, "aligner", resolve_aligner(self.align, self.aligner))
         if self.align != "none" and self.regime != "dual_path":
             raise ConfigError(
                 f"arms.{self.name}: align={self.align!r} needs regime 'dual_path' "
