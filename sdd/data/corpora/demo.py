@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from sdd import faults
 from sdd.configbase import ConfigError
 from sdd.data import download
 from sdd.data.corpora.common import CorpusError
@@ -119,6 +120,7 @@ def fetch(cfg: DemoCorpusConfig, dest: Path) -> dict:
             "checksum": "sha256 of the generated protocols (deterministic for a config)",
         }
         download.write_marker(tmp, fingerprint, summary)
+        faults.point("fetch:generated")
         download.replace_dir(tmp, dest)
     finally:
         if tmp.exists():
