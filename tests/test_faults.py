@@ -163,9 +163,19 @@ def _plan_stage_cli(tmp: Path) -> str:
     raw["train"]["batch_size"] = 0
     (tmp / "params.yaml").write_text(yaml.safe_dump(raw))
     proc = subprocess.run(
-        [sys.executable, str(REPO / "stages/plan.py"), "--params", str(tmp / "params.yaml"), "--out",
-         str(tmp / "plan")], capture_output=True, text=True, cwd=tmp, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(REPO / "stages/plan.py"),
+            "--params",
+            str(tmp / "params.yaml"),
+            "--out",
+            str(tmp / "plan"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp / "plan").exists() and not (tmp / "plan.tmp").exists(), "nothing is written"
     return one_error_line(proc.stderr, "error:") + " | " + proc.stderr.splitlines()[-1]
@@ -211,8 +221,9 @@ def _nonfinite_in_prepare(tmp: Path) -> str:
         if i == 2:
             x[10, 0] = np.nan
         sf.write(root / f"u{i}.wav", x, SR, subtype="FLOAT")
-    rows = ["utt_id\tpath\tlabel\tsplit"] + [f"u{i}\tu{i}.wav\t{'bonafide' if i % 2 else 'spoof'}\teval"
-                                             for i in range(4)]
+    rows = ["utt_id\tpath\tlabel\tsplit"] + [
+        f"u{i}\tu{i}.wav\t{'bonafide' if i % 2 else 'spoof'}\teval" for i in range(4)
+    ]
     (root / "protocol.tsv").write_text("\n".join(rows) + "\n")
     cfg = parse_corpus("mine", {"type": "folder", "path": str(root)})
     msg = error_of(BadAudioError, prepare_corpus, cfg, root, tmp / "manifests", workers=1)
@@ -280,15 +291,27 @@ def _ten_minutes(tmp: Path) -> str:
         tracemalloc.stop()
     whole = n * 4  # float32 of the whole file
     assert y.size == 64600 and peak < whole / 20, (peak, whole)
-    return f"10-minute file: read the first 64600 samples with peak {peak / 1e6:.2f} MB (whole file {whole / 1e6:.0f} MB)"
+    return (
+        f"10-minute file: read the first 64600 samples with peak {peak / 1e6:.2f} MB "
+        f"(whole file {whole / 1e6:.0f} MB)"
+    )
 
 
 def _unreadable_score(tmp: Path, scorer: dict) -> str:
     sf.write(tmp / "good.wav", tone(0.3)[:, 0], SR)
     (tmp / "gone.flac").symlink_to(tmp / "deleted-target.flac")  # listed, but cannot be opened
     (tmp / "notes.flac").write_text("not audio\n")
-    text = run_cli(["score", "--model", str(scorer["dir"]), str(tmp / "good.wav"), str(tmp / "gone.flac"),
-                    str(tmp / "notes.flac")], 1)  # fmt: skip
+    text = run_cli(
+        [
+            "score",
+            "--model",
+            str(scorer["dir"]),
+            str(tmp / "good.wav"),
+            str(tmp / "gone.flac"),
+            str(tmp / "notes.flac"),
+        ],
+        1,
+    )
     scored = [ln for ln in text.splitlines() if ln.startswith(str(tmp / "good.wav") + "\t")]
     assert len(scored) == 1, text
     return text
@@ -299,8 +322,9 @@ def _unreadable_score(tmp: Path, scorer: dict) -> str:
 # -------------------------------------------------------------------------------------------------
 
 
-def _folder(tmp: Path, lines: list[str], name: str = "protocol.tsv", newline: str = "\n",
-            files: bool = True) -> Path:  # fmt: skip
+def _folder(
+    tmp: Path, lines: list[str], name: str = "protocol.tsv", newline: str = "\n", files: bool = True
+) -> Path:
     root = tmp / "corpus"
     root.mkdir(exist_ok=True)
     (root / name).write_bytes(newline.join(lines).encode() + (newline.encode() if lines else b""))
@@ -310,8 +334,13 @@ def _folder(tmp: Path, lines: list[str], name: str = "protocol.tsv", newline: st
     return root
 
 
-GOOD = ["utt_id\tpath\tspeaker\tlabel\tsplit", "u0\tu0.wav\tS1\tbonafide\ttrain", "u1\tu1.wav\tS1\tspoof\ttrain",
-        "u2\tu2.wav\tS2\tbonafide\teval", "u3\tu3.wav\tS2\tspoof\teval"]  # fmt: skip
+GOOD = [
+    "utt_id\tpath\tspeaker\tlabel\tsplit",
+    "u0\tu0.wav\tS1\tbonafide\ttrain",
+    "u1\tu1.wav\tS1\tspoof\ttrain",
+    "u2\tu2.wav\tS2\tbonafide\teval",
+    "u3\tu3.wav\tS2\tspoof\teval",
+]
 
 
 def _protocol_error(lines: list[str], exc=CorpusError) -> Callable[[Path], str]:
@@ -331,7 +360,9 @@ def _extra_column(tmp: Path) -> str:
 
 def _extra_column_whitespace(tmp: Path) -> str:
     p = tmp / "ASVspoof2019.LA.cm.dev.trl.txt"
-    p.write_text("LA_0001 LA_D_1 - - bonafide\nLA_0001 LA_D_2 - A01 spoof\nLA_0002 LA_D_3 - A02 spoof extra\n")
+    p.write_text(
+        "LA_0001 LA_D_1 - - bonafide\nLA_0001 LA_D_2 - A01 spoof\nLA_0002 LA_D_3 - A02 spoof extra\n"
+    )
     return error_of(CorpusError, read_columns, p, 5, "SPEAKER FILE - SYSTEM KEY")
 
 
@@ -383,8 +414,12 @@ def _augment_manifest_missing_column(tmp: Path) -> str:
 # -------------------------------------------------------------------------------------------------
 
 
-def _evaluate(mutate: Callable[[list[str]], list[str]], expect_rc: int = 2, only_spoof: bool = False,
-              invert: bool = False) -> Callable[[Path], str]:  # fmt: skip
+def _evaluate(
+    mutate: Callable[[list[str]], list[str]],
+    expect_rc: int = 2,
+    only_spoof: bool = False,
+    invert: bool = False,
+) -> Callable[[Path], str]:
     def body(tmp: Path) -> str:
         rng = np.random.default_rng(0)
         n_b, n_s = 10, 20
@@ -395,14 +430,30 @@ def _evaluate(mutate: Callable[[list[str]], list[str]], expect_rc: int = 2, only
         attacks = ["-" if k == "bonafide" else "A07" for k in labels]
         scores = np.concatenate([rng.normal(2, 1, n_b), rng.normal(-2, 1, n_s)]) * (-1 if invert else 1)
         (tmp / "prot.txt").write_text(
-            "".join(f"LA_{i % 3:04d} {u} - {a} {k}\n" for i, (u, a, k) in enumerate(zip(ids, attacks, labels)))
+            "".join(
+                f"LA_{i % 3:04d} {u} - {a} {k}\n"
+                for i, (u, a, k) in enumerate(zip(ids, attacks, labels, strict=True))
+            )
         )
         lines = mutate([f"{u} {s:.6f}" for u, s in zip(ids, scores, strict=True)])
         (tmp / "scores.txt").write_text("\n".join(lines) + "\n")
         out = tmp / "out" / "m.json"
         out.parent.mkdir()
-        text = run_cli(["evaluate", "--scores", str(tmp / "scores.txt"), "--protocol", str(tmp / "prot.txt"),
-                        "--format", "asvspoof2019", "--out", str(out)], expect_rc, out)  # fmt: skip
+        text = run_cli(
+            [
+                "evaluate",
+                "--scores",
+                str(tmp / "scores.txt"),
+                "--protocol",
+                str(tmp / "prot.txt"),
+                "--format",
+                "asvspoof2019",
+                "--out",
+                str(out),
+            ],
+            expect_rc,
+            out,
+        )
         if expect_rc == 2:
             return one_error_line(text, "sdd evaluate: error:")
         assert json.loads(out.read_text())["eer"] > 0.5
@@ -482,8 +533,9 @@ def _http_error(code: int) -> Callable[[Path, Server], str]:
     def body(tmp: Path, srv: Server) -> str:
         name = f"err{code}.zip"
         srv.status[name] = code
-        msg = error_of(DownloadError, download, srv.url(name), tmp / name, retries=1, backoff_s=0.0,
-                       progress=False)  # fmt: skip
+        msg = error_of(
+            DownloadError, download, srv.url(name), tmp / name, retries=1, backoff_s=0.0, progress=False
+        )
         assert not (tmp / name).exists(), "an error never leaves a file under the final name"
         return msg
 
@@ -505,8 +557,9 @@ def _range_ignored(tmp: Path, srv: Server) -> str:
     data = _payload(seed=2)
     srv.files["norange.bin"], srv.drop["norange.bin"] = data, 120_000
     srv.ignore_range.add("norange.bin")
-    got = download(srv.url("norange.bin"), tmp / "norange.bin", backoff_s=0.0, chunk_bytes=16384,
-                   progress=False)  # fmt: skip
+    got = download(
+        srv.url("norange.bin"), tmp / "norange.bin", backoff_s=0.0, chunk_bytes=16384, progress=False
+    )
     assert got.read_bytes() == data
     ranges = [r for n, r in srv.requests if n == "norange.bin"]
     assert ranges == [None, "bytes=120000-"], ranges
@@ -536,8 +589,12 @@ def _truncated(kind: str) -> Callable[[Path, Server], str]:
 
 def _checksum(tmp: Path, srv: Server) -> str:
     (tmp / "LA.zip").write_bytes(_payload(1000))
-    return error_of(ChecksumError, verify_archive, tmp / "LA.zip",
-                    Archive(url="http://x/LA.zip", filename="LA.zip", md5="0" * 32, checksum_source="official"))
+    return error_of(
+        ChecksumError,
+        verify_archive,
+        tmp / "LA.zip",
+        Archive(url="http://x/LA.zip", filename="LA.zip", md5="0" * 32, checksum_source="official"),
+    )
 
 
 def _disk_full(tmp: Path, srv: Server) -> str:
@@ -548,8 +605,15 @@ def _disk_full(tmp: Path, srv: Server) -> str:
     old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of the signal
     resource.setrlimit(resource.RLIMIT_FSIZE, (65536, hard))
     try:
-        msg = error_of(DiskSpaceError, download, srv.url("full.bin"), tmp / "full.bin", backoff_s=0.0,
-                       chunk_bytes=16384, progress=False)  # fmt: skip
+        msg = error_of(
+            DiskSpaceError,
+            download,
+            srv.url("full.bin"),
+            tmp / "full.bin",
+            backoff_s=0.0,
+            chunk_bytes=16384,
+            progress=False,
+        )
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, old)
@@ -616,50 +680,137 @@ class Case:
 ERR = "sdd evaluate: error: score file .*scores.txt"
 CASES = [
     # ---- params (validate_params = what the plan stage runs before any work) ----
-    Case("params-wrong-type-number", "params", _params_error(train__lr="abc"),
-         (r"train\.lr: got 'abc'; expected a number",)),
-    Case("params-wrong-type-bool", "params", _params_error(lora="yes"), (r"lora: got 'yes'", "true or false")),
-    Case("params-wrong-type-list", "params", _params_error(eval_sets="demo:eval"),
-         (r"eval_sets: got 'demo:eval'; expected a list",)),
-    Case("params-unknown-key", "params", _params_error(unknwon=1), (r"unknown key\(s\) \['unknwon'\]",
-                                                                    "expected keys among")),
-    Case("params-unknown-nested-key", "params", _params_error(train__epoch=3),
-         (r"train: unknown key\(s\) \['epoch'\]", "'epochs'")),
-    Case("params-epochs-0", "params", _params_error(train__epochs=0),
-         (r"train\.epochs: got 0; expected a positive integer",)),
-    Case("params-batch-0", "params", _params_error(train__batch_size=0),
-         (r"train\.batch_size: got 0; expected a positive integer",)),
-    Case("params-lr-0", "params", _params_error(train__lr=0.0), (r"train\.lr: got 0\.0; expected a positive",)),
-    Case("params-lr-negative", "params", _params_error(train__lr=-0.001),
-         (r"train\.lr: got -0\.001; expected a positive",)),
-    Case("params-eval-set-unknown-corpus", "params", _params_error(eval_sets=["la2019:eval"]),
-         (r"eval_sets\[0\]: corpus 'la2019' is not defined; expected one of \[",)),
-    Case("params-eval-set-unknown-split", "params", _params_error(eval_sets=["demo:test"]),
-         (r"eval_sets\[0\]: corpus 'demo' has no split 'test'; expected one of \[.*'eval_degraded'",)),
-    Case("params-arm-unknown-field", "params", _params_error(arms={"main": {"optimiser": "sgd"}}),
-         (r"arms\.main: unknown key\(s\) \['optimiser'\]",)),
-    Case("params-arm-unknown-nested-field", "params", _params_error(arms={"main": {"train": {"lrate": 1}}}),
-         (r"arms\.main\.train: unknown key\(s\) \['lrate'\]",)),
-    Case("params-arm-name-traversal", "params", _params_error(arms={"../evil": {}}),
-         (r"arms: name '\.\./evil' is not a safe path component", "letters, digits")),
-    Case("params-arm-name-slash", "params", _params_error(arms={"main": {}, "a/b": {}}),
-         (r"arms: name 'a/b' is not a safe path component",)),
-    Case("params-plan-stage-cli", "params", _plan_stage_cli,
-         (r"^error: params.yaml: train\.batch_size: got 0; expected a positive integer",
-          r"git checkout params.yaml")),
+    Case(
+        "params-wrong-type-number",
+        "params",
+        _params_error(train__lr="abc"),
+        (r"train\.lr: got 'abc'; expected a number",),
+    ),
+    Case(
+        "params-wrong-type-bool", "params", _params_error(lora="yes"), (r"lora: got 'yes'", "true or false")
+    ),
+    Case(
+        "params-wrong-type-list",
+        "params",
+        _params_error(eval_sets="demo:eval"),
+        (r"eval_sets: got 'demo:eval'; expected a list",),
+    ),
+    Case(
+        "params-unknown-key",
+        "params",
+        _params_error(unknwon=1),
+        (r"unknown key\(s\) \['unknwon'\]", "expected keys among"),
+    ),
+    Case(
+        "params-unknown-nested-key",
+        "params",
+        _params_error(train__epoch=3),
+        (r"train: unknown key\(s\) \['epoch'\]", "'epochs'"),
+    ),
+    Case(
+        "params-epochs-0",
+        "params",
+        _params_error(train__epochs=0),
+        (r"train\.epochs: got 0; expected a positive integer",),
+    ),
+    Case(
+        "params-batch-0",
+        "params",
+        _params_error(train__batch_size=0),
+        (r"train\.batch_size: got 0; expected a positive integer",),
+    ),
+    Case(
+        "params-lr-0", "params", _params_error(train__lr=0.0), (r"train\.lr: got 0\.0; expected a positive",)
+    ),
+    Case(
+        "params-lr-negative",
+        "params",
+        _params_error(train__lr=-0.001),
+        (r"train\.lr: got -0\.001; expected a positive",),
+    ),
+    Case(
+        "params-eval-set-unknown-corpus",
+        "params",
+        _params_error(eval_sets=["la2019:eval"]),
+        (r"eval_sets\[0\]: corpus 'la2019' is not defined; expected one of \[",),
+    ),
+    Case(
+        "params-eval-set-unknown-split",
+        "params",
+        _params_error(eval_sets=["demo:test"]),
+        (r"eval_sets\[0\]: corpus 'demo' has no split 'test'; expected one of \[.*'eval_degraded'",),
+    ),
+    Case(
+        "params-arm-unknown-field",
+        "params",
+        _params_error(arms={"main": {"optimiser": "sgd"}}),
+        (r"arms\.main: unknown key\(s\) \['optimiser'\]",),
+    ),
+    Case(
+        "params-arm-unknown-nested-field",
+        "params",
+        _params_error(arms={"main": {"train": {"lrate": 1}}}),
+        (r"arms\.main\.train: unknown key\(s\) \['lrate'\]",),
+    ),
+    Case(
+        "params-arm-name-traversal",
+        "params",
+        _params_error(arms={"../evil": {}}),
+        (r"arms: name '\.\./evil' is not a safe path component", "letters, digits"),
+    ),
+    Case(
+        "params-arm-name-slash",
+        "params",
+        _params_error(arms={"main": {}, "a/b": {}}),
+        (r"arms: name 'a/b' is not a safe path component",),
+    ),
+    Case(
+        "params-plan-stage-cli",
+        "params",
+        _plan_stage_cli,
+        (
+            r"^error: params.yaml: train\.batch_size: got 0; expected a positive integer",
+            r"git checkout params.yaml",
+        ),
+    ),
     # ---- audio ----
-    Case("audio-real-damaged-flac", "audio", _damaged_flac,
-         (r"truncated_lost_sync\.flac: cannot decode audio \(.*lost sync",)),
+    Case(
+        "audio-real-damaged-flac",
+        "audio",
+        _damaged_flac,
+        (r"truncated_lost_sync\.flac: cannot decode audio \(.*lost sync",),
+    ),
     Case("audio-zero-length", "audio", _zero_length, (r"empty\.flac: cannot decode audio",)),
     Case("audio-text-named-flac", "audio", _text_as_flac, (r"notes\.flac: cannot decode audio",)),
-    Case("audio-nan-samples", "audio", _nonfinite(np.nan, check_audio),
-         (r"float\.wav: 1 non-finite samples \(NaN/inf\), the first at frame 1234; expected finite",)),
-    Case("audio-inf-samples-read", "audio", _nonfinite(np.inf, lambda p: read_audio(p, SR)),
-         (r"float\.wav: 1 non-finite samples \(NaN/inf\), the first at frame 1234",)),
-    Case("audio-nan-in-prepare", "audio", _nonfinite_in_prepare,
-         (r"1 of 4 audio files failed the decode check", r"u2\.wav: .*non-finite samples", "on_bad_audio: skip")),
-    Case("audio-all-silent-scored", "audio", _silent, (r"silent file scored: -?\d+\.\d+ \(finite\)",),
-         ("scorer",)),
+    Case(
+        "audio-nan-samples",
+        "audio",
+        _nonfinite(np.nan, check_audio),
+        (r"float\.wav: 1 non-finite samples \(NaN/inf\), the first at frame 1234; expected finite",),
+    ),
+    Case(
+        "audio-inf-samples-read",
+        "audio",
+        _nonfinite(np.inf, lambda p: read_audio(p, SR)),
+        (r"float\.wav: 1 non-finite samples \(NaN/inf\), the first at frame 1234",),
+    ),
+    Case(
+        "audio-nan-in-prepare",
+        "audio",
+        _nonfinite_in_prepare,
+        (
+            r"1 of 4 audio files failed the decode check",
+            r"u2\.wav: .*non-finite samples",
+            "on_bad_audio: skip",
+        ),
+    ),
+    Case(
+        "audio-all-silent-scored",
+        "audio",
+        _silent,
+        (r"silent file scored: -?\d+\.\d+ \(finite\)",),
+        ("scorer",),
+    ),
     Case("audio-pcm-8bit", "audio", _pcm_depth("PCM_U8", "wav", 1 / 64), (r"PCM_U8 read as float32",)),
     Case("audio-pcm-24bit", "audio", _pcm_depth("PCM_24", "flac", 2.0**-22), (r"PCM_24 read as float32",)),
     Case("audio-8khz", "audio", _rate(8000), (r"8000 Hz resampled to 16000 Hz",)),
@@ -667,77 +818,212 @@ CASES = [
     Case("audio-44khz", "audio", _rate(44100), (r"44100 Hz resampled to 16000 Hz",)),
     Case("audio-48khz", "audio", _rate(48000), (r"48000 Hz resampled to 16000 Hz",)),
     Case("audio-stereo-downmixed", "audio", _stereo, (r"stereo downmixed",)),
-    Case("audio-10-minutes-bounded-memory", "audio", _ten_minutes, (r"10-minute file: read the first 64600",)),
-    Case("audio-unreadable-and-text-in-sdd-score", "audio", _unreadable_score,
-         (r"sdd score: .*gone\.flac: no such file or directory", r"sdd score: .*notes\.flac: cannot decode audio",
-          r"sdd score: 2 of 3 inputs could not be scored"), ("scorer",)),
+    Case(
+        "audio-10-minutes-bounded-memory", "audio", _ten_minutes, (r"10-minute file: read the first 64600",)
+    ),
+    Case(
+        "audio-unreadable-and-text-in-sdd-score",
+        "audio",
+        _unreadable_score,
+        (
+            r"sdd score: .*gone\.flac: no such file or directory",
+            r"sdd score: .*notes\.flac: cannot decode audio",
+            r"sdd score: 2 of 3 inputs could not be scored",
+        ),
+        ("scorer",),
+    ),
     # ---- protocols and manifests ----
-    Case("protocol-missing-column", "protocol", _protocol_error([ln.rsplit("\t", 2)[0] + "\t" + ln.rsplit("\t", 1)[1]
-                                                                 for ln in GOOD]),
-         (r"protocol\.tsv: label_column 'label' is not a column; expected one of \[",)),
-    Case("protocol-extra-column-folder-ignored", "protocol", _extra_column, (r"extra column 'notes' ignored",)),
-    Case("protocol-extra-column-whitespace", "protocol", _extra_column_whitespace,
-         (r"ASVspoof2019\.LA\.cm\.dev\.trl\.txt:3: got 6 columns \('LA_0002 LA_D_3 - A02 spoof extra'\); "
-          r"expected 5",)),
-    Case("protocol-duplicate-utt-id", "protocol", _protocol_error(GOOD + ["u1\tu3.wav\tS2\tspoof\teval"]),
-         (r"protocol\.tsv: utterance id 'u1' appears on lines \[3, 6\]",)),
-    Case("protocol-unknown-label", "protocol", _protocol_error(GOOD[:2] + ["u1\tu1.wav\tS1\tmaybe\ttrain"]
-                                                               + GOOD[3:]),
-         (r"protocol\.tsv:3: label 'maybe' is neither bona fide nor spoof; expected one of",)),
-    Case("protocol-listed-file-missing", "protocol", _listed_missing,
-         (r"1 of 4 audio files failed", r"u3\.wav: file not found or unreadable")),
+    Case(
+        "protocol-missing-column",
+        "protocol",
+        _protocol_error([ln.rsplit("\t", 2)[0] + "\t" + ln.rsplit("\t", 1)[1] for ln in GOOD]),
+        (r"protocol\.tsv: label_column 'label' is not a column; expected one of \[",),
+    ),
+    Case(
+        "protocol-extra-column-folder-ignored", "protocol", _extra_column, (r"extra column 'notes' ignored",)
+    ),
+    Case(
+        "protocol-extra-column-whitespace",
+        "protocol",
+        _extra_column_whitespace,
+        (
+            r"ASVspoof2019\.LA\.cm\.dev\.trl\.txt:3: got 6 columns \('LA_0002 LA_D_3 - A02 spoof extra'\); "
+            r"expected 5",
+        ),
+    ),
+    Case(
+        "protocol-duplicate-utt-id",
+        "protocol",
+        _protocol_error(GOOD + ["u1\tu3.wav\tS2\tspoof\teval"]),
+        (r"protocol\.tsv: utterance id 'u1' appears on lines \[3, 6\]",),
+    ),
+    Case(
+        "protocol-unknown-label",
+        "protocol",
+        _protocol_error(GOOD[:2] + ["u1\tu1.wav\tS1\tmaybe\ttrain"] + GOOD[3:]),
+        (r"protocol\.tsv:3: label 'maybe' is neither bona fide nor spoof; expected one of",),
+    ),
+    Case(
+        "protocol-listed-file-missing",
+        "protocol",
+        _listed_missing,
+        (r"1 of 4 audio files failed", r"u3\.wav: file not found or unreadable"),
+    ),
     Case("protocol-crlf-folder", "protocol", _crlf, (r"CRLF protocol read identically",)),
-    Case("protocol-crlf-whitespace", "protocol", _crlf_whitespace, (r"CRLF whitespace protocol read identically",)),
-    Case("protocol-empty", "protocol", _protocol_error([]), (r"protocol\.tsv: protocol file is empty; expected a header",)),
-    Case("protocol-header-only", "protocol", _protocol_error(GOOD[:1]),
-         (r"protocol\.tsv: protocol has a header but no rows",)),
-    Case("protocol-path-escapes-root", "protocol", _protocol_error(GOOD[:2] + ["u9\t../../etc/passwd\tS1\tspoof\ttrain"]
-                                                                   + GOOD[3:]),
-         (r"protocol\.tsv:3: path '\.\./\.\./etc/passwd' escapes the corpus folder",)),
-    Case("protocol-same-speaker-train-eval", "protocol", _same_speaker,
-         (r"mine:eval: 1 speakers also in train \(e\.g\. \['S2'\]\)",)),
-    Case("manifest-missing-column-augment", "protocol", _augment_manifest_missing_column,
-         (r"augment input manifest lacks column\(s\) \['label', 'attack'\]",)),
+    Case(
+        "protocol-crlf-whitespace",
+        "protocol",
+        _crlf_whitespace,
+        (r"CRLF whitespace protocol read identically",),
+    ),
+    Case(
+        "protocol-empty",
+        "protocol",
+        _protocol_error([]),
+        (r"protocol\.tsv: protocol file is empty; expected a header",),
+    ),
+    Case(
+        "protocol-header-only",
+        "protocol",
+        _protocol_error(GOOD[:1]),
+        (r"protocol\.tsv: protocol has a header but no rows",),
+    ),
+    Case(
+        "protocol-path-escapes-root",
+        "protocol",
+        _protocol_error(GOOD[:2] + ["u9\t../../etc/passwd\tS1\tspoof\ttrain"] + GOOD[3:]),
+        (r"protocol\.tsv:3: path '\.\./\.\./etc/passwd' escapes the corpus folder",),
+    ),
+    Case(
+        "protocol-same-speaker-train-eval",
+        "protocol",
+        _same_speaker,
+        (r"mine:eval: 1 speakers also in train \(e\.g\. \['S2'\]\)",),
+    ),
+    Case(
+        "manifest-missing-column-augment",
+        "protocol",
+        _augment_manifest_missing_column,
+        (r"augment input manifest lacks column\(s\) \['label', 'attack'\]",),
+    ),
     # ---- score files: sdd evaluate ----
-    Case("scores-nan", "scores", _evaluate(_set_score(3, "nan")),
-         (ERR + r": 1 non-finite scores \(NaN/inf\), e\.g\. LA_E_0000003",)),
+    Case(
+        "scores-nan",
+        "scores",
+        _evaluate(_set_score(3, "nan")),
+        (ERR + r": 1 non-finite scores \(NaN/inf\), e\.g\. LA_E_0000003",),
+    ),
     Case("scores-inf", "scores", _evaluate(_set_score(4, "-inf")), (r"1 non-finite scores.*LA_E_0000004",)),
-    Case("scores-non-numeric", "scores", _evaluate(_set_score(5, "0,25")), (ERR + r": 1 lines have a non-numeric score \(line 6 \(LA_E_0000005\): '0,25'\)",)),
-    Case("scores-trial-missing", "scores", _evaluate(lambda L: L[:-2]),
-         (ERR + r" vs protocol .*prot\.txt: 2 trials of the protocol have no score \(e\.g\. LA_E_0000028",)),
-    Case("scores-trial-not-in-protocol", "scores", _evaluate(lambda L: L + ["LA_E_9999999 0.5"]),
-         (r"1 scored trials are not in the protocol \(e\.g\. LA_E_9999999\)",)),
-    Case("scores-duplicate-id", "scores", _evaluate(lambda L: L + [L[7]]),
-         (ERR + r": 1 trial ids scored more than once, e\.g\. LA_E_0000007",)),
-    Case("scores-one-class-absent", "scores", _evaluate(lambda L: L, only_spoof=True),
-         (r"need both classes, got 0 bona fide and 30 spoof",)),
-    Case("scores-inverted-warning", "scores", _evaluate(lambda L: L, expect_rc=0, invert=True),
-         (r"EER is \d+\.\d% \(> 50%\): the scores look INVERTED",)),
+    Case(
+        "scores-non-numeric",
+        "scores",
+        _evaluate(_set_score(5, "0,25")),
+        (ERR + r": 1 lines have a non-numeric score \(line 6 \(LA_E_0000005\): '0,25'\)",),
+    ),
+    Case(
+        "scores-trial-missing",
+        "scores",
+        _evaluate(lambda L: L[:-2]),
+        (ERR + r" vs protocol .*prot\.txt: 2 trials of the protocol have no score \(e\.g\. LA_E_0000028",),
+    ),
+    Case(
+        "scores-trial-not-in-protocol",
+        "scores",
+        _evaluate(lambda L: L + ["LA_E_9999999 0.5"]),
+        (r"1 scored trials are not in the protocol \(e\.g\. LA_E_9999999\)",),
+    ),
+    Case(
+        "scores-duplicate-id",
+        "scores",
+        _evaluate(lambda L: L + [L[7]]),
+        (ERR + r": 1 trial ids scored more than once, e\.g\. LA_E_0000007",),
+    ),
+    Case(
+        "scores-one-class-absent",
+        "scores",
+        _evaluate(lambda L: L, only_spoof=True),
+        (r"need both classes, got 0 bona fide and 30 spoof",),
+    ),
+    Case(
+        "scores-inverted-warning",
+        "scores",
+        _evaluate(lambda L: L, expect_rc=0, invert=True),
+        (r"EER is \d+\.\d% \(> 50%\): the scores look INVERTED",),
+    ),
     # ---- downloads, archives, writes ----
     Case("download-http-404", "download", _http_error(404), (r"/err404\.zip: HTTP 404",), ("server",)),
-    Case("download-http-500", "download", _http_error(500),
-         (r"/err500\.zip: giving up after 1 retries without progress \(last error: HTTP Error 500",), ("server",)),
-    Case("download-dropped-resumed-range", "download", _dropped_then_resumed,
-         (r"resumed with Range 'bytes=100000-': identical bytes",), ("server",)),
-    Case("download-range-ignored-restart", "download", _range_ignored, (r"restarted from byte 0, identical",),
-         ("server",)),
-    Case("archive-truncated-targz", "download", _truncated("tar.gz"),
-         (r"a\.tar\.gz: the archive is truncated or corrupt \(.*\); delete it and fetch again",), ("server",)),
-    Case("archive-truncated-zip", "download", _truncated("zip"),
-         (r"a\.zip: neither a zip nor a tar archive \(or one truncated before its index\)",), ("server",)),
-    Case("download-checksum-mismatch", "download", _checksum,
-         (r"LA\.zip: MD5 is [0-9a-f]{32}, expected 0{32} \(official checksum\)", "delete .* and fetch again"),
-         ("server",)),
-    Case("download-disk-full", "download", _disk_full,
-         (r"full\.bin\.part: writing the download of .*full\.bin failed \(File too large\); the partial file "
-          r"is kept and the next run resumes it", "resumed to identical bytes"), ("server",)),
-    Case("atomic-write-fails-old-intact", "download", _atomic_write_fails,
-         (r"No space left on device.* -> old metrics\.json intact, no temp file left",), ("server",)),
-    Case("mlflow-store-unavailable", "download", _mlflow_unavailable,
-         (r"MLflow store sqlite:///.*mlflow\.db unavailable \(.*file is not a database\): the run, its params, "
-          r"metrics and artifacts of workspace/main/evaluate were NOT logged to MLflow; the stage's DVC outputs "
-          r"are written as usual",), ("server",)),
-]  # fmt: skip
+    Case(
+        "download-http-500",
+        "download",
+        _http_error(500),
+        (r"/err500\.zip: giving up after 1 retries without progress \(last error: HTTP Error 500",),
+        ("server",),
+    ),
+    Case(
+        "download-dropped-resumed-range",
+        "download",
+        _dropped_then_resumed,
+        (r"resumed with Range 'bytes=100000-': identical bytes",),
+        ("server",),
+    ),
+    Case(
+        "download-range-ignored-restart",
+        "download",
+        _range_ignored,
+        (r"restarted from byte 0, identical",),
+        ("server",),
+    ),
+    Case(
+        "archive-truncated-targz",
+        "download",
+        _truncated("tar.gz"),
+        (r"a\.tar\.gz: the archive is truncated or corrupt \(.*\); delete it and fetch again",),
+        ("server",),
+    ),
+    Case(
+        "archive-truncated-zip",
+        "download",
+        _truncated("zip"),
+        (r"a\.zip: neither a zip nor a tar archive \(or one truncated before its index\)",),
+        ("server",),
+    ),
+    Case(
+        "download-checksum-mismatch",
+        "download",
+        _checksum,
+        (r"LA\.zip: MD5 is [0-9a-f]{32}, expected 0{32} \(official checksum\)", "delete .* and fetch again"),
+        ("server",),
+    ),
+    Case(
+        "download-disk-full",
+        "download",
+        _disk_full,
+        (
+            r"full\.bin\.part: writing the download of .*full\.bin failed \(File too large\); "
+            r"the partial file is kept and the next run resumes it",
+            "resumed to identical bytes",
+        ),
+        ("server",),
+    ),
+    Case(
+        "atomic-write-fails-old-intact",
+        "download",
+        _atomic_write_fails,
+        (r"No space left on device.* -> old metrics\.json intact, no temp file left",),
+        ("server",),
+    ),
+    Case(
+        "mlflow-store-unavailable",
+        "download",
+        _mlflow_unavailable,
+        (
+            r"MLflow store sqlite:///.*mlflow\.db unavailable \(.*file is not a database\): the run, "
+            r"its params, metrics and artifacts of workspace/main/evaluate were NOT logged to MLflow; "
+            r"the stage's DVC outputs are written as usual",
+        ),
+        ("server",),
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -749,10 +1035,20 @@ def scorer(tmp_path_factory) -> dict:
     from sdd.models.params import ModelParams, TinyBackboneParams
     from sdd.train.params import ArmConfig, TrainParams
 
-    tiny = TinyBackboneParams(conv_channels=8, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=16)
-    arm = ArmConfig(name="t", corpus="synthetic", backbone="tiny-wavlm", regime="clean", align="none",
-                    lora=False, seed=3, model=ModelParams(tiny=tiny),
-                    train=TrainParams(epochs=1, batch_size=4, dev_samples=4000, threads=1))  # fmt: skip
+    tiny = TinyBackboneParams(
+        conv_channels=8, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=16
+    )
+    arm = ArmConfig(
+        name="t",
+        corpus="synthetic",
+        backbone="tiny-wavlm",
+        regime="clean",
+        align="none",
+        lora=False,
+        seed=3,
+        model=ModelParams(tiny=tiny),
+        train=TrainParams(epochs=1, batch_size=4, dev_samples=4000, threads=1),
+    )
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("scorer") / "model"
     save_detector(Detector.from_arm(arm).eval(), arm, folder)
@@ -778,6 +1074,191 @@ def test_bad_input(case: Case, tmp_path, request):
     for pattern in case.expect:
         assert re.search(pattern, text, flags=re.MULTILINE), f"{pattern!r} not found in:\n{text}"
     tally[case.id] = True
+
+
+# -------------------------------------------------------------------------------------------------
+# Kills survived: a micro project, every stage once uninterrupted, then killed at a named point and re-run
+# -------------------------------------------------------------------------------------------------
+
+#: JSON keys / CSV columns that measure time or memory, not results (declared, never compared).
+TIMING_KEYS = frozenset({"seconds", "peak_rss_mb"})
+#: stage -> (the fault point where the subprocess gets SIGKILL, the outputs compared after the re-run).
+KILLS = {
+    "fetch": ("fetch:generated", ["data/fetch.json", "data/raw"]),
+    "prepare": ("prepare:split_written", ["data/manifests"]),
+    "augment": ("augment:sidecar_written@3", ["data/augmented"]),
+    "train": ("train:step@2", ["models/main", "reports/train", "reports/telemetry", "reports/epochs"]),
+    "score": ("score:file_written", ["data/scores/main"]),
+    "report": (
+        "report:figures_written",
+        ["reports/README.md", "reports/index.html", "reports/figures", "reports/metrics.json"],
+    ),
+}
+ORDER = ["fetch", "prepare", "augment", "baseline", "train", "score", "evaluate", "report"]
+
+
+def _stage_argv(name: str) -> list[str]:
+    """The stage's command from dvc.yaml (``${key}`` = main, ``${corpus}`` = demo), as argv."""
+    import shlex
+
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][name]
+    cmd = (stage.get("do") or stage)["cmd"].replace("${key}", "main").replace("${corpus}", "demo")
+    argv = shlex.split(cmd)
+    assert argv[0] == "python" and argv[1].startswith("stages/")
+    return [str(REPO / argv[1]), *argv[2:]]
+
+
+def _snapshot(root: Path, rels: list[str]) -> dict[str, object]:
+    """Every file under ``rels``: JSON and CSV parsed with timing keys dropped, anything else as bytes."""
+
+    def scrub(obj: object) -> object:
+        if isinstance(obj, dict):
+            return {k: scrub(v) for k, v in obj.items() if k not in TIMING_KEYS}
+        if isinstance(obj, list):
+            return [scrub(v) for v in obj]
+        return obj
+
+    out: dict[str, object] = {}
+    for rel in rels:
+        base = root / rel
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        for p in files:
+            key = p.relative_to(root).as_posix()
+            if p.suffix == ".json":
+                out[key] = scrub(json.loads(p.read_text()))
+            elif p.suffix == ".csv":
+                df = pd.read_csv(p, keep_default_na=False)
+                out[key] = df.drop(columns=[c for c in df.columns if c in TIMING_KEYS]).to_csv(index=False)
+            else:
+                out[key] = p.read_bytes()
+    return out
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory):
+    """The micro project after one uninterrupted run of every stage (in this process), with the
+    snapshot of each stage's outputs. MLflow points at an unreadable store: the stages warn and log
+    nothing (the DVC outputs must not depend on it), and no store is created for the test."""
+    from sdd.config import make_plan
+    from sdd.stage import write_plan
+
+    root = tmp_path_factory.mktemp("micro") / "project"
+    root.mkdir()
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["corpora"] = {
+        "demo": {"type": "demo", "seed": 0, "n_per_split": 6, "min_duration_s": 0.5, "max_duration_s": 1.0}
+    }
+    raw["eval_sets"] = ["demo:eval"]
+    raw["arms"] = {"main": {}}
+    raw["prepare"]["workers"] = 1
+    raw["augment"]["copies"] = 1
+    raw["model"]["tiny"] = {
+        "conv_channels": 8,
+        "hidden_size": 16,
+        "num_layers": 1,
+        "num_heads": 2,
+        "intermediate_size": 16,
+    }
+    raw["model"]["partial"]["layers"] = 1
+    raw["train"].update(
+        epochs=1,
+        batch_size=4,
+        crop_samples=4000,
+        dev_samples=8000,
+        threads=1,
+        workers=0,
+        checkpoint_every=1,
+        average_best=1,
+        patience=None,
+    )
+    raw["score"].update(num_samples=8000, threads=1)
+    raw["evaluate"]["n_resamples"] = 20
+    (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    write_plan(make_plan(validate_params(raw)), root / "data" / "plan")
+    (root / "bad-mlflow.db").write_text("not a database\n" * 10)
+    env = {
+        "SDD_ROOT": str(root),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'bad-mlflow.db'}",
+        "SDD_AUDIO_CACHE": str(root / "audio_check.sqlite"),
+    }
+    snapshots: dict[str, dict] = {}
+    project = {"root": root, "env": env, "snapshots": snapshots}
+    for name in ORDER:
+        _run_in_process(project, name)
+        if name in KILLS:
+            snapshots[name] = _snapshot(root, KILLS[name][1])
+            for rel in KILLS[name][1]:  # a byte copy, restored after the kill test (see _restore)
+                src, dst = root / rel, root.parent / "backup" / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copytree(src, dst) if src.is_dir() else shutil.copy2(src, dst)
+    return project
+
+
+def _run_in_process(project: dict, name: str) -> None:
+    argv = _stage_argv(name)
+    mp = pytest.MonkeyPatch()
+    try:
+        for k, v in project["env"].items():
+            mp.setenv(k, v)
+        mp.delenv("SDD_FAULT", raising=False)
+        mp.chdir(project["root"])
+        mp.setattr(sys, "argv", argv)
+        runpy.run_path(argv[0], run_name="__main__")
+    finally:
+        mp.undo()
+
+
+def _restore(root: Path, name: str) -> None:
+    """Put back the uninterrupted run's exact bytes: a re-run differs in timing keys (train seconds),
+    which later stages copy into their outputs (the report's tables)."""
+    _reset(root, name)
+    for rel in KILLS[name][1]:
+        src, dst = root.parent / "backup" / rel, root / rel
+        shutil.copytree(src, dst) if src.is_dir() else shutil.copy2(src, dst)
+
+
+def _reset(root: Path, name: str) -> None:
+    """Remove what the stage made, so the killed run starts it from scratch (fetch: the raw data too)."""
+    for rel in KILLS[name][1]:
+        p = root / rel
+        shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("stage", list(KILLS))
+def test_kill_survived(micro, stage):
+    """SIGKILL of the stage's whole process group at a named point, then a re-run: the same outputs."""
+    tally = RESULTS["kills_survived"]
+    tally[stage] = False
+    root, (point, outputs) = micro["root"], KILLS[stage]
+    _reset(root, stage)
+    env = {
+        **os.environ,
+        **micro["env"],
+        "SDD_FAULT": point,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, *_stage_argv(stage)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        start_new_session=True,
+    )
+    assert proc.returncode == -signal.SIGKILL, (
+        f"not killed at {point} (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
+    )
+    _run_in_process(micro, stage)  # the re-run (what `dvc repro` runs again: the stage was not committed)
+    got = _snapshot(root, outputs)
+    want = micro["snapshots"][stage]
+    assert sorted(got) == sorted(want), f"files differ: {sorted(set(got) ^ set(want))}"
+    differ = [k for k in want if got[k] != want[k]]
+    assert not differ, f"outputs differ from the uninterrupted run: {differ}"
+    leftovers = [p.name for rel in ["data", "reports", "models"] for p in (root / rel).rglob(".*tmp*")]
+    assert not leftovers, f"temp files left: {leftovers}"
+    _restore(root, stage)
+    tally[stage] = True
 
 
 def test_zz_summary(capsys):

@@ -100,6 +100,9 @@ def fetch(cfg: DemoCorpusConfig, dest: Path) -> dict:
             "sdd did not write (remove it or choose another destination)"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f".{dest.name}.tmp-*"):  # left by a killed run: never complete
+        log.info("removing %s left by an interrupted run", stale)
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = dest.parent / f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         demo_generator.generate_demo(cfg.generator_config(), tmp, workers=2)
