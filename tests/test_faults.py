@@ -855,7 +855,7 @@ CASES = [
         "protocol-duplicate-utt-id",
         "protocol",
         _protocol_error(GOOD + ["u1\tu3.wav\tS2\tspoof\teval"]),
-        (r"protocol\.tsv: utterance id 'u1' appears on lines \[3, 6\]",),
+        (r"protocol\.tsv: duplicate utterance id 'u1' on lines \[3, 6\]",),
     ),
     Case(
         "protocol-unknown-label",

@@ -213,7 +213,7 @@ def read_protocol(cfg: FolderCorpusConfig, raw_dir: Path) -> pd.DataFrame:
         first = df.loc[dup, "utt_id"].iloc[0]
         lines = [int(i) + 2 for i in df.index[df["utt_id"] == first]]
         raise CorpusError(
-            f"{path}: utterance id {first!r} appears on lines {lines} "
+            f"{path}: duplicate utterance id {first!r} on lines {lines} "
             f"({int(df['utt_id'].duplicated().sum())} duplicate(s) in all); expected unique ids"
         )
     empty_ids = df.index[df["utt_id"] == ""]
