@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sdd import faults
+
 __all__ = ["atomic_path", "write_csv", "write_json", "write_text"]
 
 
@@ -30,6 +32,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{suffix}")
     try:
         yield tmp
+        faults.point("atomic:temp_written")
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -17,6 +17,7 @@ corpus recipes of :mod:`sdd.data.corpora`), and nothing below imports this modul
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,20 @@ class Params:
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     baseline: BaselineParams = field(default_factory=BaselineParams)
     tracking: TrackingParams = field(default_factory=TrackingParams)
+
+
+#: Arm and corpus names become path components (``data/plan/arms/<arm>.json``, ``data/raw/<corpus>``)
+#: and DVC stage names (``train@<arm>``): letters, digits, ``_``, ``-`` and ``.``, not starting with ``.``.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _check_names(names: object, section: str) -> None:
+    for name in names:  # type: ignore[attr-defined]
+        if not SAFE_NAME.match(name):
+            raise ConfigError(
+                f"{section}: name {name!r} is not a safe path component; expected 1-64 letters, digits, "
+                "'_', '-' or '.', starting with a letter or digit (it names files and DVC stages)"
+            )
 
 
 def _check_backbone(value: str, where: str) -> str:
@@ -191,6 +206,8 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
     _check_backbone(params.backbone, "backbone")
     if not params.arms:
         raise ConfigError("arms: got an empty mapping; expected at least one arm (e.g. `main: {}`)")
+    _check_names(params.arms, "arms")
+    _check_names(params.corpora, "corpora")
     if params.corpus not in params.corpora:
         raise ConfigError(
             f"corpus: got {params.corpus!r}; expected one of {sorted(params.corpora)} (see `corpora`)"

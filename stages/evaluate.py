@@ -28,9 +28,9 @@ def main() -> None:
     calibration = fit_dev_calibration(args.scores / "dev.txt", args.dev)
     metrics = evaluate_eval_sets(plan["eval_sets"], args.scores, args.manifests, calibration=calibration,
                                  **plan["evaluate"])
+    write_json(args.out, metrics)  # first: the DVC output never depends on the MLflow store
     with tracking.run("evaluate", plan, arm=args.arm, **plan["tracking"]) as run:
         run.log_metrics(metrics)
-    write_json(args.out, metrics)
 
 
 if __name__ == "__main__":

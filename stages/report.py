@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdd import tracking
+from sdd import faults, tracking
 from sdd.report.augment_figures import augment_figures
 from sdd.report.build import collect_metrics, write_report
 from sdd.stage import read_plan, run_stage, write_json
@@ -42,6 +42,7 @@ def main() -> None:
                  title=f"sdd report: {tracking.dvc_experiment()}",
                  intro=f"Training corpus: {plan['corpus']}. Arms: {', '.join(arms)}. EERs are percent here; "
                        "metrics.json holds fractions.")
+    faults.point("report:figures_written")
     write_json(args.metrics, metrics)
     with tracking.run("report", plan, **plan["tracking"]) as run:
         run.log_metrics(metrics)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sdd import faults
 from sdd.configbase import build
 from sdd.models.detector import load_detector
 from sdd.params import ScoreParams
@@ -36,6 +37,7 @@ def main() -> None:
         write_scores(
             args.out / name, manifest["utt_id"], score_manifest(model, manifest, params, arm.sample_rate)
         )
+        faults.point("score:file_written")
 
 
 if __name__ == "__main__":

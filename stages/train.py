@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdd import atomic, tracking
+from sdd import atomic, faults, tracking
 from sdd.configbase import to_dict
 from sdd.models.detector import decision_threshold_record, parameter_counts, save_detector
 from sdd.paths import resolve
@@ -53,6 +53,7 @@ def main() -> None:
             run.log_metrics(s)
             threshold = decision_threshold_record(s["dev_eer_threshold"], s["final_dev_eer"])
             save_detector(model, arm, args.out, extra={"train_summary": s, "decision_threshold": threshold})
+            faults.point("train:model_written")
             atomic.write_csv(pd.DataFrame(result.telemetry, columns=list(TELEMETRY_COLUMNS)), args.telemetry)
             atomic.write_csv(pd.DataFrame(result.epochs, columns=list(EPOCH_COLUMNS)), args.epochs)
             write_json(args.metrics, {"summary": result.summary, "epochs": result.epochs})

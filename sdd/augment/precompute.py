@@ -34,7 +34,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from sdd import atomic
+from sdd import atomic, faults
 from sdd.augment.functional import codec_support
 from sdd.augment.ops import AugmentContext
 from sdd.augment.params import AugmentParams
@@ -143,6 +143,7 @@ def _run_job(job: _Job) -> list[dict[str, Any]]:
             flac.parent.mkdir(parents=True, exist_ok=True)
             flac.unlink(missing_ok=True)  # a stale copy must not pass as done with the new sidecar
             atomic.write_text(flac.with_suffix(".json"), json.dumps(meta, sort_keys=True))
+            faults.point("augment:sidecar_written")
             write_audio(flac, y, params.sample_rate)
         rows.append(
             {

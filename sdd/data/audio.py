@@ -72,7 +72,7 @@ def read_audio(
         ``(wave, sample_rate)`` with ``wave`` of shape (T,), channels averaged.
 
     Raises:
-        AudioError: the file is missing, damaged or empty (the message names it).
+        AudioError: the file is missing, damaged, empty or holds NaN/inf samples (the message names it).
     """
     try:
         with sf.SoundFile(os.fspath(path)) as f:
@@ -85,12 +85,25 @@ def read_audio(
         raise AudioError(f"{path}: cannot decode audio ({exc})") from exc
     if wave.shape[0] == 0:
         raise AudioError(f"{path}: audio has no samples")
+    _check_finite(wave, path, 0)
     mono = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]
     if sample_rate is not None and sr != sample_rate:
         mono, sr = resample(mono, sr, sample_rate), sample_rate
     if max_samples is not None:
         mono = mono[:max_samples]
     return np.ascontiguousarray(mono, dtype=np.float32), int(sr)
+
+
+def _check_finite(block: np.ndarray, path: str | os.PathLike[str], offset: int) -> None:
+    """An :class:`AudioError` if a decoded block (T, C) holds NaN or infinite samples (float WAV/FLAC
+    files can): they would turn every score and gradient computed from the file into NaN."""
+    bad = ~np.isfinite(block)
+    if bad.any():
+        first = offset + int(np.argmax(bad.any(axis=1)))
+        raise AudioError(
+            f"{path}: {int(bad.sum())} non-finite samples (NaN/inf), the first at frame {first}; "
+            "expected finite samples"
+        )
 
 
 def write_audio(
@@ -133,8 +146,8 @@ def check_audio(path: str | os.PathLike[str], block_frames: int = 1 << 16) -> Au
     ``block_frames``.
 
     Raises:
-        AudioError: the file is missing, cannot be decoded to its end, or has no samples (the message
-            names the file and the reason).
+        AudioError: the file is missing, cannot be decoded to its end, has no samples or holds NaN/inf
+            samples (the message names the file and the reason).
     """
     frames = 0
     try:
@@ -144,7 +157,10 @@ def check_audio(path: str | os.PathLike[str], block_frames: int = 1 << 16) -> Au
                 block = f.read(block_frames, dtype="float32", always_2d=True)  # (t, C)
                 if block.shape[0] == 0:
                     break
+                _check_finite(block, path, frames)
                 frames += block.shape[0]
+    except AudioError:
+        raise
     except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/OSError variants
         raise AudioError(f"{path}: cannot decode audio ({exc})") from exc
     if frames == 0:

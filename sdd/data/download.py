@@ -22,6 +22,7 @@ import hashlib
 import http.client
 import json
 import logging
+import lzma
 import os
 import re
 import shutil
@@ -33,12 +34,13 @@ import urllib.parse
 import urllib.request
 import uuid
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from sdd import atomic
+from sdd import atomic, faults
 from sdd.paths import display_path
 
 __all__ = [
@@ -181,6 +183,22 @@ def _total_from_content_range(value: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _write_part(f: Any, buf: bytes, part: Path, url: str) -> None:
+    """Write one chunk; a failing write (full disk, quota, file-size limit) becomes one clear error.
+
+    The bytes written so far stay in ``<file>.part`` (resumed with a Range request by the next run);
+    the final name appears only once the whole file is in."""
+    view = memoryview(buf)
+    try:
+        while view:  # unbuffered: a short write is retried, a failing one raises here, not at close()
+            view = view[f.write(view) :]
+    except OSError as exc:
+        raise DiskSpaceError(
+            f"{part}: writing the download of {url} failed ({exc.strerror or exc}); the partial file is kept "
+            f"and the next run resumes it: free some space (or choose another --dest) and run again"
+        ) from exc
+
+
 def download(
     url: str,
     path: Path,
@@ -252,14 +270,15 @@ def download(
                 # disable=None: tqdm shows the bar on a terminal only.
                 bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=path.name,
                            disable=None if progress else True)  # fmt: skip
-                with open(part, mode) as f, bar:
+                with open(part, mode, buffering=0) as f, bar:
                     while True:
                         buf = resp.read(chunk_bytes)
                         if not buf:
                             break
-                        f.write(buf)
+                        _write_part(f, buf, part, url)
                         received += len(buf)
                         bar.update(len(buf))
+                        faults.point("fetch:download_chunk")
                 size = part.stat().st_size
                 if total is not None and size != total:
                     raise http.client.IncompleteRead(b"", total - size)
@@ -446,11 +465,21 @@ def safe_extract(archive: Path, target: Path) -> int:
     """
     archive, target = Path(archive), Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(archive):
-        return _extract_zip(archive, target)
-    if tarfile.is_tarfile(archive):
-        return _extract_tar(archive, target)
-    raise FetchError(f"{archive}: neither a zip nor a tar archive")
+    try:
+        if zipfile.is_zipfile(archive):
+            return _extract_zip(archive, target)
+        if tarfile.is_tarfile(archive):
+            return _extract_tar(archive, target)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # a real I/O error (disk full, permissions), not a damaged archive
+        raise FetchError(
+            f"{archive}: the archive is truncated or corrupt ({exc}); delete it and fetch again"
+        ) from exc
+    raise FetchError(
+        f"{archive}: neither a zip nor a tar archive (or one truncated before its index); "
+        "delete it and fetch again"
+    )
 
 
 # --------------------------------------------------------------------------------------------------

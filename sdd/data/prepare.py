@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from sdd import atomic
+from sdd import atomic, faults
 from sdd.data.audio_check import check_files
 from sdd.data.corpora import CORPUS_TYPES, MANIFEST_COLUMNS, CorpusConfig, corpus_splits, read_protocol
 from sdd.paths import display_path
@@ -132,6 +132,7 @@ def prepare_corpus(
     out_dir.mkdir(parents=True, exist_ok=True)
     for split, df in manifests.items():
         atomic.write_csv(df, out_dir / f"{split}.csv")
+        faults.point("prepare:split_written")
     atomic.write_csv(bad, out_dir / "skipped.csv")
     report = {
         "corpus_type": cfg.type,

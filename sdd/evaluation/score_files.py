@@ -42,6 +42,8 @@ def read_scores(path: str | os.PathLike[str]) -> pd.DataFrame:
             f"score file {path}: expected 2 columns (trial score) or 4 (utt attack key score), "
             f"the first line has {len(first)}: {' '.join(first)!r}"
         )
+    # NaN/inf scores are named here, with the file, not later as rows of a trial table
+    check_finite(df["score"].to_numpy(), df["utt_id"].to_numpy(), f"score file {path}")
     return df
 
 

@@ -161,6 +161,12 @@ def evaluate_trials(
         )
     s = M.SortedScores.from_scores(bona, spoof)
     out: dict = {"eer": s.eer()}
+    if out["eer"] > 0.5 and np.ptp(scores) > 0:
+        log.warning(
+            "EER is %.1f%% (> 50%%): the scores look INVERTED (higher should mean more bona fide); "
+            "if this system scores spoof higher, negate its scores. Metrics are reported as given.",
+            100 * out["eer"],
+        )
     if asv_scores is not None:
         for c in ("asv_key", "score"):
             if c not in asv_scores.columns:

@@ -60,7 +60,7 @@ class Checkpoints:
         """The last state and the best epochs' states it references, or None to start fresh."""
         if self.folder is None or not (self.folder / STATE).is_file():
             return None
-        state = torch.load(self.folder / STATE, map_location="cpu", weights_only=False)
+        state = torch.load(self.folder / STATE, map_location="cpu", weights_only=True)
         best = {e: torch.load(self.folder / f"best-e{e}.pt", map_location="cpu", weights_only=True)
                 for e in state["selection"]["ranked_epochs"]}
         return state, best

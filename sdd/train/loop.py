@@ -44,6 +44,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from sdd import faults
 from sdd.configbase import to_dict
 from sdd.metrics import SortedScores
 from sdd.models.detector import Detector
@@ -407,6 +408,7 @@ def fit(
                 break
         elif ckpt.enabled and run.step % tp.checkpoint_every == 0:
             ckpt.save(run.state(), run.best_states)
+        faults.point("train:step")
     del loader
 
     ranked = [run.best_states[e] for e in run.selection.epochs]

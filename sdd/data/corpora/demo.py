@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from sdd import faults
 from sdd.configbase import ConfigError
 from sdd.data import download
 from sdd.data.corpora.common import CorpusError
@@ -99,6 +100,9 @@ def fetch(cfg: DemoCorpusConfig, dest: Path) -> dict:
             "sdd did not write (remove it or choose another destination)"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f".{dest.name}.tmp-*"):  # left by a killed run: never complete
+        log.info("removing %s left by an interrupted run", stale)
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = dest.parent / f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         demo_generator.generate_demo(cfg.generator_config(), tmp, workers=2)
@@ -119,6 +123,7 @@ def fetch(cfg: DemoCorpusConfig, dest: Path) -> dict:
             "checksum": "sha256 of the generated protocols (deterministic for a config)",
         }
         download.write_marker(tmp, fingerprint, summary)
+        faults.point("fetch:generated")
         download.replace_dir(tmp, dest)
     finally:
         if tmp.exists():

@@ -8,6 +8,7 @@ listed file exists and records the protocol's SHA-256.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -65,6 +66,9 @@ class FolderCorpusConfig:
             raise ConfigError("splits: got an empty list; expected at least one split name")
 
 
+_EMPTY = "protocol file is empty; expected a header line and one row per audio file"
+
+
 def _folder_protocol_path(cfg: FolderCorpusConfig) -> Path:
     return resolve(cfg.path) / cfg.protocol
 
@@ -81,7 +85,16 @@ def _folder_table(cfg: FolderCorpusConfig, usecols: list[str] | None = None) -> 
         raise CorpusError(
             f"{path}: protocol file not found (corpus folder {cfg.path!r}, protocol {cfg.protocol!r})"
         )
-    return pd.read_csv(path, sep=_folder_sep(cfg, path), dtype=str, keep_default_na=False, usecols=usecols)
+    try:
+        table = pd.read_csv(path, sep=_folder_sep(cfg, path), dtype=str, keep_default_na=False,
+                            usecols=usecols)
+    except pd.errors.EmptyDataError as exc:
+        raise CorpusError(f"{path}: {_EMPTY}") from exc
+    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"{path}: cannot read the protocol table ({exc})") from exc
+    if table.empty:
+        raise CorpusError(f"{path}: protocol has a header but no rows; expected one row per audio file")
+    return table
 
 
 def _pick_column(
@@ -110,7 +123,10 @@ def splits(cfg: FolderCorpusConfig) -> tuple[str, ...]:
         raise CorpusError(
             f"{path}: protocol file not found; cannot list its splits (or declare them as `splits`)"
         )
-    header = list(pd.read_csv(path, sep=_folder_sep(cfg, path), dtype=str, nrows=0).columns)
+    try:
+        header = list(pd.read_csv(path, sep=_folder_sep(cfg, path), dtype=str, nrows=0).columns)
+    except pd.errors.EmptyDataError as exc:
+        raise CorpusError(f"{path}: {_EMPTY}") from exc
     column = _pick_column(cfg.split_column, ("split",), header, "split_column", path)
     if column is None:
         raise CorpusError(_no_split_message(path))
@@ -159,7 +175,19 @@ def read_protocol(cfg: FolderCorpusConfig, raw_dir: Path) -> pd.DataFrame:
     if cfg.split is None and split_col is None:
         raise CorpusError(_no_split_message(path))
     labels = [normalise_label(v, f"{path}:{i + 2}") for i, v in enumerate(table[cfg.label_column])]
-    audio = [Path(p) if Path(p).is_absolute() else root / p for p in table[cfg.path_column]]
+    audio = []
+    for i, p in enumerate(table[cfg.path_column]):
+        if not p.strip():
+            raise CorpusError(f"{path}:{i + 2}: empty {cfg.path_column!r}; expected an audio path")
+        if Path(p).is_absolute():
+            audio.append(Path(p))
+            continue
+        if not os.path.normpath(root / p).startswith(os.path.normpath(root) + os.sep):
+            raise CorpusError(
+                f"{path}:{i + 2}: path {p!r} escapes the corpus folder {root}; expected a path inside it "
+                "(or an absolute path)"
+            )
+        audio.append(root / p)
 
     def column(name: str | None, default: str) -> list[str]:
         return [v.strip() or default for v in table[name]] if name is not None else [default] * len(table)
@@ -180,6 +208,14 @@ def read_protocol(cfg: FolderCorpusConfig, raw_dir: Path) -> pd.DataFrame:
             "split": column(split_col, "") if split_col else [cfg.split] * len(table),
         }
     )
+    dup = df["utt_id"].duplicated(keep=False)
+    if dup.any():
+        first = df.loc[dup, "utt_id"].iloc[0]
+        lines = [int(i) + 2 for i in df.index[df["utt_id"] == first]]
+        raise CorpusError(
+            f"{path}: duplicate utterance id {first!r} on lines {lines} "
+            f"({int(df['utt_id'].duplicated().sum())} duplicate(s) in all); expected unique ids"
+        )
     empty_ids = df.index[df["utt_id"] == ""]
     if len(empty_ids):
         raise CorpusError(f"{path}:{empty_ids[0] + 2}: empty utterance id")
