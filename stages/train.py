@@ -1,10 +1,11 @@
-"""Stage `train@<arm>`: train one arm on the training corpus; select on its dev split only.
+"""Stage `train@<arm>-<seed>`: train one arm with one seed on the training corpus; select on its dev
+split only.
 
 Writes the model folder (model.safetensors + config.json with the full resolved config and the dev
-EER threshold that `sdd score --decisions` applies), the
-per-step telemetry table (loss, cos(g_clean, g_aug), conflict flag) for `dvc plots`, and the
-per-epoch log and summary metrics (with trainable/total parameters and this process's peak RSS);
-the same dicts go to MLflow.
+EER threshold that `sdd score --decisions` applies), the per-step telemetry table (loss,
+cos(g_clean, g_aug), conflict flag) for `dvc plots`, and the per-epoch log and summary metrics (with
+trainable/total parameters and this process's peak RSS); the same dicts, the telemetry and the weights
+go to the arm/seed's MLflow child run. A pair outside the arm's `seeds` writes skip records only.
 """
 
 import argparse
@@ -14,7 +15,7 @@ import pandas as pd
 
 from sdd import atomic, tracking
 from sdd.models.detector import decision_threshold_record, parameter_counts, save_detector
-from sdd.stage import peak_rss_mb, read_plan, run_stage, write_json
+from sdd.stage import peak_rss_mb, read_plan, run_stage, write_json, write_skip
 from sdd.train.loop import TELEMETRY_COLUMNS, fit
 from sdd.train.params import arm_from_dict
 
@@ -31,20 +32,23 @@ def main() -> None:
     args = ap.parse_args()
 
     plan = read_plan(args.plan)
+    if "skipped" in plan:
+        atomic.write_csv(pd.DataFrame(columns=list(TELEMETRY_COLUMNS)), args.telemetry)
+        return write_skip(plan, args.out / "skipped.json", args.metrics)
     arm = arm_from_dict(plan["arm"])
     read = lambda p: pd.read_csv(p, keep_default_na=False)  # noqa: E731
     aug = read(args.augmented / "manifest.csv") if arm.regime != "clean" else None
-    with tracking.run("train", plan["arm"], arm=arm.name, **plan["tracking"]) as run:
+    with tracking.arm_run("train", plan["arm"], **plan["tracking"]) as run:
         model, result = fit(arm, read(args.train), read(args.dev), aug, args.augmented,
-                            on_epoch=lambda row: run.log_metrics(row, step=row["epoch"]))
+                            on_epoch=run.log_epoch)
         result.summary.update(parameter_counts(model), peak_rss_mb=peak_rss_mb())
-        run.log_metrics(result.summary)
         s = result.summary
         threshold = decision_threshold_record(s["dev_eer_threshold"], s["final_dev_eer"])
         save_detector(model, arm, args.out, extra={"train_summary": s, "decision_threshold": threshold})
         atomic.write_csv(pd.DataFrame(result.telemetry, columns=list(TELEMETRY_COLUMNS)), args.telemetry)
         write_json(args.metrics, {"summary": result.summary, "epochs": result.epochs})
-        run.log_artifact(args.telemetry, "telemetry")
+        run.log_train(result.summary, args.metrics, args.telemetry)
+        run.log_artifacts(args.out, "model")
 
 
 if __name__ == "__main__":
