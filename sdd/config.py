@@ -1,13 +1,13 @@
 """The plan: ``params.yaml`` -> validated, frozen dataclasses -> one small JSON document per stage.
 
 ``params.yaml`` holds top-level toggles (``corpus``, ``eval_sets``, ``backbone``, ``align``, ``lora``,
-``seeds``, ``regime``), one section per stage, named ``corpora`` and named ``arms`` (small overrides of
-the base). :func:`load_params` validates all of it at once (unknown keys, wrong types and bad choices
-raise :class:`~sdd.configbase.ConfigError` naming the key, the value and the allowed values).
-:func:`make_plan` resolves it into one small JSON document per stage (and per arm), which the ``plan``
-stage writes under ``data/plan/``; every other stage depends on its own plan file instead of on
-``params.yaml``, so DVC re-runs exactly the stages whose resolved inputs changed (``-S align=true``
-re-runs only the arms that inherit ``align``).
+``seeds``, ``regime``), one section per stage plus the ``aligner`` settings, named ``corpora`` and
+named ``arms`` (small overrides of the base). :func:`load_params` validates all of it at once (unknown
+keys, wrong types and bad choices raise :class:`~sdd.configbase.ConfigError` naming the key, the value
+and the allowed values). :func:`make_plan` resolves it into one small JSON document per stage (and per
+arm and seed), which the ``plan`` stage writes under ``data/plan/``; every other stage depends on its
+own plan file instead of on ``params.yaml``, so DVC re-runs exactly the stages whose resolved inputs
+changed (``-S align=true`` re-runs only the arms that inherit ``align``).
 
 **Seeds.** ``seeds`` (default ``[0]``) lists the training seeds; ``dvc.yaml``'s ``train``, ``score``
 and ``evaluate`` stages are a DVC ``matrix`` over ``arms`` x ``seeds`` (stage ``train@main-0``), and
@@ -46,7 +46,14 @@ from sdd.params import (
     ScoreParams,
     TrackingParams,
 )
-from sdd.train.params import ArmConfig, TrainParams, check_regime, normalize_align
+from sdd.train.params import (
+    AlignerParams,
+    ArmConfig,
+    TrainParams,
+    check_regime,
+    normalize_align,
+    resolve_aligner,
+)
 
 __all__ = [
     "ArmOverrides",
@@ -63,7 +70,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ArmOverrides:
-    """What an arm may override: training toggles and the model/train sections (deep-merged)."""
+    """What an arm may override: training toggles and the model/train/aligner sections (deep-merged)."""
 
     backbone: str | None = None
     regime: str | None = None
@@ -72,6 +79,7 @@ class ArmOverrides:
     seeds: tuple[int, ...] | None = None  # a subset of the top-level `seeds` (see the module docstring)
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+    aligner: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class Params:
     augment: dict[str, Any] = field(default_factory=dict)
     model: ModelParams = field(default_factory=ModelParams)
     train: TrainParams = field(default_factory=TrainParams)
+    aligner: AlignerParams = field(default_factory=AlignerParams)
     score: ScoreParams = field(default_factory=ScoreParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     baseline: BaselineParams = field(default_factory=BaselineParams)
@@ -124,6 +133,7 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
     where = f"arms.{name}"
     model = _merge(raw.get("model") or {}, ov.model)
     train = _merge(raw.get("train") or {}, ov.train)
+    aligner = _merge(raw.get("aligner") or {}, ov.aligner)
     align = normalize_align(
         ov.align if ov.align is not None else params.align,
         f"{where}.align" if ov.align is not None else "align",
@@ -154,6 +164,9 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
         seed=arm_seeds(params, name)[0] if seed is None else seed,
         model=model_params,
         train=build(TrainParams, train, f"{where}.train" if ov.train else "train"),
+        aligner=resolve_aligner(
+            align, build(AlignerParams, aligner, f"{where}.aligner" if ov.aligner else "aligner")
+        ),
     )
 
 

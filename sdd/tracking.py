@@ -59,6 +59,7 @@ __all__ = [
     "flatten",
     "get_runs",
     "metric_history",
+    "off",
     "pipeline_run",
     "search_runs",
     "tracking_uri",
@@ -416,3 +417,18 @@ def download(run_id: str, artifact_path: str, dest: Path) -> Path | None:
         return None
     dest.mkdir(parents=True, exist_ok=True)
     return Path(client.download_artifacts(run_id, artifact_path, str(dest)))
+
+
+class _NoRun:
+    """What :func:`off` yields: :class:`Run`'s logging methods, doing nothing."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("log_") or name == "set_tags":
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+@contextmanager
+def off() -> Iterator[Any]:
+    """A run that logs nothing: the non-zero ranks of a ``torchrun`` job (rank 0 logs for the job)."""
+    yield _NoRun()

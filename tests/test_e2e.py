@@ -76,7 +76,8 @@ def test_dvc_repro_end_to_end(project):
     run(["dvc", "repro"], project)
     metrics = json.loads((project / "reports/metrics.json").read_text())
     arms = list(yaml.safe_load((project / "params.yaml").read_text())["arms"])
-    assert {"main", "augmented", "dual_path_pcgrad", "lora", "attm"} <= set(arms)
+    aligned = ("dual_path_pcgrad", "dual_path_gradvac", "dual_path_cagrad", "dual_path_gr")
+    assert {"main", "clean", *aligned, "lora", "attm"} <= set(arms)
     for arm in arms:
         for eval_set in ("demo:eval", "demo:eval_degraded"):
             m = metrics[arm][eval_set]
@@ -88,11 +89,16 @@ def test_dvc_repro_end_to_end(project):
             seed0 = metrics[arm]["seeds"]["0"][eval_set]
             assert seed0["eer"] == m["eer"]
             assert {"act_dcf_calibrated", "cllr_calibrated", "calibration"} <= set(seed0), "dev calibration"
-        assert metrics[arm]["train"]["epochs"] == 1
         train = metrics[arm]["train"]
         assert 0 < train["trainable_parameters"] <= train["total_parameters"] and train["peak_rss_mb"] > 0
+        assert train["epochs"] == 1 and train["epochs_to_best"] == 1
     assert metrics["lora"]["train"]["trainable_parameters"] < metrics["main"]["train"]["trainable_parameters"]
-    assert "conflict_ratio" in metrics["dual_path_pcgrad"]["train"]
+    for arm in ("main", *aligned):
+        assert "conflict_ratio" in metrics[arm]["train"], arm
+        epochs = (project / f"reports/epochs/{arm}/s0.csv").read_text().splitlines()
+        assert epochs[0].startswith("epoch,") and len(epochs) == 2
+    assert "projection_ratio" in metrics["dual_path_gr"]["train"]
+    assert not list((project / ".sdd/checkpoints").glob("*")), "finished runs delete their checkpoints"
     assert "hand_features" in metrics
     audit = json.loads((project / "reports/audit.json").read_text())
     assert set(audit) == {"demo:eval", "demo:eval_degraded"}
@@ -129,35 +135,47 @@ def test_dvc_repro_end_to_end(project):
     run(["dvc", "repro", "plan"], project)
 
     # Same params + same seed -> the same scores, bit for bit.
-    before = (project / "data/scores/augmented/s0/demo__eval.txt").read_text()
-    run(["dvc", "repro", "--force", "--single-item", "train@augmented-0"], project)
-    run(["dvc", "repro", "--single-item", "score@augmented-0"], project)
-    assert (project / "data/scores/augmented/s0/demo__eval.txt").read_text() == before
+    before = (project / "data/scores/dual_path_gr/s0/demo__eval.txt").read_text()
+    run(["dvc", "repro", "--force", "--single-item", "train@dual_path_gr-0"], project)
+    run(["dvc", "repro", "--single-item", "score@dual_path_gr-0"], project)
+    assert (project / "data/scores/dual_path_gr/s0/demo__eval.txt").read_text() == before
 
     # `seeds: [0, 1]` adds only seed 1's train/score/evaluate stages (and the report); seed 0's
-    # models, the data and the augmented copies stay cached.
+    # models, the data and the augmented copies stay cached. Only `main` and an added `augmented` arm
+    # (the pooled regime: `main`'s objective, methods.md §1) train seed 1; the other arms' seed-1
+    # stages write skip records.
     params = yaml.safe_load(original)
     params["seeds"] = [0, 1]
+    for arm in arms:
+        if arm != "main":
+            params["arms"][arm]["seeds"] = [0]
+    params["arms"]["augmented"] = {"regime": "augmented", "align": False, "lora": False}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["dvc", "repro", "plan"], project)
     status = json.loads(run(["dvc", "status", "--json"], project).stdout)
-    new = {f"{stage}@{arm}-1" for arm in arms for stage in ("train", "score", "evaluate")}
+    stages = ("train", "score", "evaluate")
+    new = {f"{stage}@{arm}-1" for arm in [*arms, "augmented"] for stage in stages}
+    new |= {f"{stage}@augmented-0" for stage in stages}
     assert set(status) == new | {"report"}, status
     out = run(["dvc", "repro"], project).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == new | {"report"}, ran
     metrics = json.loads((project / "reports/metrics.json").read_text())
-    for arm in arms:
+    for arm in [*arms, "augmented"]:
         m = metrics[arm]["demo:eval"]
-        assert m["n_seeds"] == 2 and m["seeds"] == [0, 1] and m["eer_std"] is not None
-        assert set(metrics[arm]["seeds"]) == {"0", "1"}
-        assert m["eer"] == pytest.approx((metrics[arm]["seeds"]["0"]["demo:eval"]["eer"]
-                                          + metrics[arm]["seeds"]["1"]["demo:eval"]["eer"]) / 2)
-    # an A/A comparison: `augmented` has `main`'s objective (methods.md §1), so no detectable difference
+        two = arm in ("main", "augmented")
+        assert m["n_seeds"] == (2 if two else 1) and m["seeds"] == ([0, 1] if two else [0])
+        assert (m["eer_std"] is not None) == two
+        assert set(metrics[arm]["seeds"]) == ({"0", "1"} if two else {"0"})
+    m = metrics["main"]["demo:eval"]
+    assert m["eer"] == pytest.approx((metrics["main"]["seeds"]["0"]["demo:eval"]["eer"]
+                                      + metrics["main"]["seeds"]["1"]["demo:eval"]["eer"]) / 2)
+    # an A/A comparison: `augmented` has `main`'s objective, so no detectable difference
     for eval_set in ("demo:eval", "demo:eval_degraded"):
         assert not metrics["augmented"][eval_set]["vs_reference"]["significant"]
     run(["sdd", "compare", "--out", "reports/compare2"], project)
-    assert_same_numbers(json.loads((project / "reports/compare2/metrics.json").read_text()), metrics, arms)
+    assert_same_numbers(json.loads((project / "reports/compare2/metrics.json").read_text()), metrics,
+                        [*arms, "augmented"])
     # with two seeds, `sdd score --model models/main` asks which one
     out = run(["sdd", "score", "--model", "models/main", clip], project, check=False)
     assert out.returncode == 2 and "s0, s1" in out.stderr, out.stderr

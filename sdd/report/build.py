@@ -493,7 +493,7 @@ def _models_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
             "trainable / total parameters": f"{first.get('trainable_parameters', 0):,} / "
             f"{first.get('total_parameters', 0):,}",
             "epochs run": spread("epochs", "{:.1f}"),
-            "epochs to best dev loss": spread("epochs_to_best", "{:.1f}"),
+            "epochs to best (dev)": spread("epochs_to_best", "{:.1f}"),
             "train seconds": spread("seconds", "{:.0f}"),
             "peak RSS (MiB)": spread("peak_rss_mb", "{:.0f}"),
             "conflict ratio": spread("conflict_ratio", "{:.3f}"),

@@ -36,10 +36,14 @@ TRAIN_KEYS = (
     "conflict_ratio",
     "mean_cos",
     "projection_ratio",
+    "rescale_ratio",
+    "skipped_steps",
     "epochs",
     "epochs_to_best",
     "seconds",
     "best_dev_loss",
+    "best_dev_eer",
+    "final_dev_eer",
     "trainable_parameters",
     "total_parameters",
     "peak_rss_mb",
@@ -74,7 +78,7 @@ def epochs_to_best(epochs: pd.DataFrame) -> int | None:
 def _train_record(run: SeedRun) -> dict[str, Any]:
     rec = {k: run.train[k] for k in TRAIN_KEYS if k in run.train}
     best = epochs_to_best(run.epochs)
-    if best is not None:
+    if best is not None and "epochs_to_best" not in rec:  # the train stage's own count comes first
         rec["epochs_to_best"] = best
     return rec
 
