@@ -36,6 +36,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -106,9 +107,14 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
 def _key(k: str) -> str:
-    # MLflow keys allow alphanumerics, _ - . space / ; eval-set names contain ':'.
-    return k.replace(":", "/")
+    """An MLflow-safe metric/param name: eval-set names' ``:`` and DVC stage names' ``@`` become ``/``
+    (``demo:eval`` -> ``demo/eval``, ``train@main-0`` -> ``train/main-0``); any other character MLflow
+    refuses becomes ``_``."""
+    return _UNSAFE.sub("_", k.replace(":", "/").replace("@", "/"))
 
 
 def _retry(op: Callable[[], T], what: str, attempts: int = 4) -> T:

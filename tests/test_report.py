@@ -232,6 +232,7 @@ def test_markdown_table_keeps_the_index_name():
 def test_flatten_keys_are_mlflow_safe():
     flat = {_key(k): v for k, v in flatten({"demo:eval": {"eer_ci95": [0.1, 0.2]}}).items()}
     assert flat == {"demo/eval.eer_ci95.0": 0.1, "demo/eval.eer_ci95.1": 0.2}
+    assert _key("duration_s.train@main-0") == "duration_s.train/main-0" and _key("a=b|c") == "a_b_c"
 
 
 def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
@@ -262,6 +263,7 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
         "upstream": {"corpus": "demo"},
     }
     out = tmp_path / "reports"
+    meta = {"git_commit": "abc", "git_dirty": False, "durations": [{"stage": "train@main-0", "seconds": 3.0}]}
     files = write_report(inp, m, out)
     publish_pipeline_report(
         inp,
@@ -272,7 +274,7 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
         telemetry_dir=dirs["telemetry"],
         report_files=files,
         out_dir=out,
-        metadata={},
+        metadata=meta,
     )
     # a second publish (dvc repro again) finds the same runs instead of adding children
     publish_pipeline_report(
@@ -312,5 +314,7 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
         child.data.metrics["demo/eval.eer"], inp.systems["better"][1].eval["demo:eval"]["eer"]
     )
     assert [m.step for m in client.get_metric_history(child.info.run_id, "epoch.dev_loss")] == [0, 1]
+    assert parents[0].data.metrics["duration_s.train/main-0"] == 3.0
+    assert parents[0].data.tags["sdd.git_commit"] == "abc"
     names = {f.path for f in client.list_artifacts(parents[0].info.run_id)}
     assert {"index.html", "README.md", "figures", "report_input.json"} <= names

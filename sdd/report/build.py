@@ -506,11 +506,9 @@ def _models_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
             "p",
             (
                 "Parameters of the trained model (trainable / total); epochs run (early stopping on the "
-                "clean dev "
-                "loss) and the epoch with the lowest dev loss; wall-clock training seconds and the train "
-                "stage "
-                "process's peak resident memory; the share of steps whose clean-path and augmented-path "
-                "gradients "
+                "monitored dev value, train.monitor: the clean dev loss by default) and the number of epochs "
+                "up to the best one; wall-clock training seconds and the train stage process's peak resident "
+                "memory; the share of steps whose clean-path and augmented-path gradients "
                 "conflict (<g_clean, g_aug> < 0). Mean ± standard deviation over seeds."
             ),
         ),
@@ -529,9 +527,9 @@ def _training_blocks(inp: ReportInput, fig_dir: Path, out_dir: Path) -> list[Blo
             out_dir,
             (
                 "Left: training loss per optimisation step (rolling mean over 10 steps). Right: the clean "
-                "dev loss "
-                "after each epoch, on which the model is selected and training stops early; the saved model "
-                "averages the weights of the best epochs. One colour per system, one line per seed."
+                "dev loss after each epoch (model selection and early stopping use the monitored dev value, "
+                "train.monitor: this loss by default); the saved model averages the weights of the best "
+                "epochs. One colour per system, one line per seed."
             ),
         ),
     ]
