@@ -64,6 +64,7 @@ __all__ = [
     "pipeline_run",
     "search_runs",
     "tracking_uri",
+    "ui_url",
 ]
 
 T = TypeVar("T")
@@ -212,6 +213,7 @@ def _client() -> Any:
     from mlflow.tracking import MlflowClient
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in `sdd compare`
     return MlflowClient(tracking_uri=tracking_uri())
 
 
@@ -365,6 +367,18 @@ def ensure_arm_run(
             fill(run)
             run.set_tags({"sdd.train": "copied", "sdd.evaluate": "copied"})
     return run, created
+
+
+def ui_url(port: int, experiment: str = "sdd", host: str = "127.0.0.1") -> str:
+    """The MLflow UI address that opens ``experiment`` on its runs table.
+
+    MLflow 3.17's UI decides between its GenAI pages and its model-training pages by a
+    ``workflowType`` it keeps in the browser (default ``genai``, whatever the experiment's
+    ``mlflow.experimentKind`` tag says); ``?workflowType=machine_learning`` in the address switches it.
+    """
+    exp = _client().get_experiment_by_name(experiment)
+    route = f"experiments/{exp.experiment_id}" if exp is not None else "experiments"
+    return f"http://{host}:{port}/#/{route}?workflowType=machine_learning"
 
 
 def search_runs(experiment: str, filter_string: str = "") -> list[Any]:

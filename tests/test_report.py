@@ -14,7 +14,7 @@ from sdd.evaluation.trials import evaluate_trials
 from sdd.report.build import Figure, Section, eer_cell, render_markdown, write_report
 from sdd.report.inputs import ReportInput, SeedRun, seen_attacks
 from sdd.report.stats import epochs_to_best, report_metrics, seed_mean
-from sdd.tracking import _key, flatten
+from sdd.tracking import _key, flatten, ui_url
 
 STATS = {
     "reference": "main",
@@ -301,6 +301,9 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("sdd-test")
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert ui_url(5000, "sdd-test") == (
+        f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}?workflowType=machine_learning"
+    )
     runs = client.search_runs([exp.experiment_id])
     parents = [r for r in runs if r.data.tags.get("sdd.kind") == "pipeline"]
     children = [r for r in runs if r.data.tags.get("sdd.kind") == "arm"]
@@ -318,3 +321,13 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
     assert parents[0].data.tags["sdd.git_commit"] == "abc"
     names = {f.path for f in client.list_artifacts(parents[0].info.run_id)}
     assert {"index.html", "README.md", "figures", "report_input.json"} <= names
+
+
+def test_summary_shows_the_three_strongest_shortcuts_and_counts_the_rest():
+    from sdd.report.build import _shortcut_cell
+
+    found = [{"feature": f"f{i}", "subset": "pooled", "eer": 0.3 - 0.05 * i} for i in range(5)]
+    assert _shortcut_cell(found) == (
+        "f4 on pooled: 10.0; f3 on pooled: 15.0; f2 on pooled: 20.0; +2 more (Shortcut audit)"
+    )
+    assert _shortcut_cell(found[:1]) == "f0 on pooled: 30.0" and _shortcut_cell([]) == ""

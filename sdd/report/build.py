@@ -96,6 +96,13 @@ def _systems(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if k != HAND}
 
 
+def _shortcut_cell(found: Sequence[Mapping[str, Any]], show: int = 3) -> str:
+    """The ``show`` lowest-EER shortcuts (EER %), then how many more (all are in the audit section)."""
+    ranked = sorted(found, key=lambda f: (f["eer"], f["feature"], f["subset"]))
+    text = "; ".join(f"{f['feature']} on {f['subset']}: {_pct(f['eer'], 1)}" for f in ranked[:show])
+    return text + (f"; +{len(ranked) - show} more (Shortcut audit)" if len(ranked) > show else "")
+
+
 def summary_table(
     metrics: Mapping[str, Any], eval_sets: Sequence[str], reference: str | None
 ) -> pd.DataFrame:
@@ -107,9 +114,7 @@ def summary_table(
                 continue
             m = entry[s]
             v = m.get("vs_reference")
-            short = "; ".join(
-                f"{f['feature']} on {f['subset']}: {_pct(f['eer'], 1)}" for f in m.get("shortcuts", [])
-            )
+            short = _shortcut_cell(m.get("shortcuts", []))
             rows.append(
                 {
                     "system": system,
@@ -497,6 +502,7 @@ def _models_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
             "train seconds": spread("seconds", "{:.0f}"),
             "peak RSS (MiB)": spread("peak_rss_mb", "{:.0f}"),
             "conflict ratio": spread("conflict_ratio", "{:.3f}"),
+            "aligner acted": spread("projection_ratio", "{:.3f}"),
         }
     df = pd.DataFrame.from_dict(rows, orient="index")
     df.index.name = "system"
@@ -509,7 +515,9 @@ def _models_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
                 "monitored dev value, train.monitor: the clean dev loss by default) and the number of epochs "
                 "up to the best one; wall-clock training seconds and the train stage process's peak resident "
                 "memory; the share of steps whose clean-path and augmented-path gradients "
-                "conflict (<g_clean, g_aug> < 0). Mean ± standard deviation over seeds."
+                "conflict (<g_clean, g_aug> < 0), and for aligned arms the share of steps (and blocks) in "
+                "which the aligner projected, adjusted or rotated the gradients. Mean ± standard deviation "
+                "over seeds."
             ),
         ),
         ("table", df),
