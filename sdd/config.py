@@ -338,6 +338,7 @@ def make_plan(loaded: LoadedParams) -> dict[str, Any]:
         "audit.json": {"corpus": p.corpus, "eval_sets": eval_sets, "audit": to_dict(p.audit)},
         "report.json": {
             "arms": {name: list(arm_seeds(p, name)) for name in loaded.arms},
+            "order": list(loaded.arms),  # params.yaml's order (the JSON's keys are sorted)
             # each arm's resolved config without its seed, and what else its scores depend on: the
             # report keys MLflow runs and identifies systems across experiments by them
             "configs": {name: {k: v for k, v in to_dict(arm).items() if k != "seed"}

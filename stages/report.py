@@ -35,13 +35,13 @@ def main() -> None:
 
     plan = read_plan(args.plan)
     experiment = tracking.dvc_experiment()
+    arms = ", ".join(f"{a} ({', '.join(map(str, plan['arms'][a]))})" for a in plan["order"])
     inp = from_pipeline(plan, eval_dir=args.eval, train_dir=args.train, telemetry_dir=args.telemetry,
                         scores_dir=args.scores, manifests_dir=args.manifests, baseline=args.baseline,
                         audit=args.audit, train_manifest=args.train_manifest,
                         title=f"sdd report: {experiment}",
                         intro=f"Training corpus: {plan['corpus']}. Arms (seeds): "
-                              + ", ".join(f"{a} ({', '.join(map(str, s))})" for a, s in plan["arms"].items())
-                              + ". EERs are percent here; metrics.json holds fractions.")
+                              + arms + ". EERs are percent here; metrics.json holds fractions.")
     metrics = report_metrics(inp)
     aug = augment_figures(plan["augment"], args.augmented, args.train_manifest, args.out_dir / "figures")
     sections = [Section("Augmentation", [("fig", Figure(path, caption)) for caption, path in aug])]

@@ -197,3 +197,9 @@ def test_plan_stage_fails_with_one_line_and_restore_hint(tmp_path, raw):
     assert proc.stderr.startswith("error: params.yaml: align: got 'maybe'")
     assert "git checkout params.yaml" in proc.stderr
     assert not (tmp_path / "plan").exists(), "nothing is written on a validation error"
+
+
+def test_the_report_plan_keeps_the_arms_in_params_order(raw):
+    arms = {"zeta": {}, "main": {}, "alpha": {"regime": "clean"}}
+    plan = plan_of(raw, arms=arms)
+    assert plan["report.json"]["order"] == ["zeta", "main", "alpha"]

@@ -260,6 +260,7 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
         "tracking": {"experiment": "sdd-test"},
         "eval_sets": [{"name": "demo:eval", "id": "demo__eval"}],
         "configs": {a: {"name": a, "align": "none"} for a in inp.systems},
+        "order": list(inp.systems),
         "upstream": {"corpus": "demo"},
     }
     out = tmp_path / "reports"

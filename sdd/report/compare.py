@@ -142,7 +142,7 @@ def compare(
     groups: dict[str, list[Any]] = defaultdict(list)
     for r in children:
         groups[_system_key(r)].append(r)
-    order = list(doc["configs"])
+    order = doc.get("order") or list(doc["configs"])
     keys = sorted(
         groups,
         key=lambda k: (

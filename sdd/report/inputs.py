@@ -128,7 +128,8 @@ def from_pipeline(
     ``<telemetry_dir>/<arm>/s<seed>.csv`` and the score folder ``<scores_dir>/<arm>/s<seed>``.
     """
     systems: dict[str, dict[int, SeedRun]] = {}
-    for arm, seeds in plan["arms"].items():
+    for arm in plan["order"]:
+        seeds = plan["arms"][arm]
         systems[arm] = {}
         for seed in seeds:
             rel = f"{arm}/s{seed}"

@@ -35,6 +35,7 @@ def report_input_doc(inp: ReportInput, plan: dict[str, Any]) -> dict[str, Any]:
         "baseline": inp.baseline,
         "seen_attacks": sorted(inp.seen_attacks),
         "configs": plan["configs"],
+        "order": plan["order"],
         "upstream": plan["upstream"],
     }
 
