@@ -99,7 +99,8 @@ def make_input(shifts: dict[str, float], seeds=(0, 1, 2), audit=None, same_score
 
 
 def test_seed_mean_averages_numbers_and_common_keys():
-    assert seed_mean([1, 2, 3]) == 2.0
+    assert seed_mean([1, 2, 3]) == 2.0 and isinstance(seed_mean([1, 2, 3]), float)
+    assert seed_mean([300, 300]) == 300 and isinstance(seed_mean([300, 300]), int)
     got = seed_mean(
         [
             {"eer": 0.1, "per_attack": {"A": 0.2, "B": 0.4}, "eer_ci95": [0, 1], "name": "x"},

@@ -57,9 +57,12 @@ def _is_number(v: Any) -> bool:
 
 
 def seed_mean(values: Sequence[Any]) -> Any:
-    """Mean over seeds of a metric value: numbers are averaged, dicts recursively on the keys every
-    seed has; anything else (or a value some seed lacks) gives None."""
+    """Mean over seeds of a metric value: numbers are averaged (an integer every seed shares stays that
+    integer), dicts recursively on the keys every seed has; anything else (or a value some seed lacks)
+    gives None."""
     if all(_is_number(v) for v in values):
+        if all(isinstance(v, int) for v in values) and len(set(values)) == 1:
+            return values[0]  # a count every seed shares (n_bonafide, parameters) stays an integer
         return float(np.mean([float(v) for v in values]))
     if all(isinstance(v, Mapping) for v in values):
         keys = [k for k in values[0] if all(k in v for v in values[1:])]
