@@ -1,13 +1,21 @@
 """The plan: ``params.yaml`` -> validated, frozen dataclasses -> one small JSON document per stage.
 
 ``params.yaml`` holds top-level toggles (``corpus``, ``eval_sets``, ``backbone``, ``align``, ``lora``,
-``seed``, ``regime``), one section per stage plus the ``aligner`` settings, named ``corpora`` and named
-``arms`` (small overrides of the base). :func:`load_params` validates all of it at once (unknown keys,
-wrong types and bad choices raise :class:`~sdd.configbase.ConfigError` naming the key, the value and
-the allowed values). :func:`make_plan` resolves it into one small JSON document per stage (and per
-arm), which the ``plan`` stage writes under ``data/plan/``; every other stage depends on its own plan
-file instead of on ``params.yaml``, so DVC re-runs exactly the stages whose resolved inputs changed
-(``-S align=true`` re-runs only the arms that inherit ``align``).
+``seeds``, ``regime``), one section per stage plus the ``aligner`` settings, named ``corpora`` and
+named ``arms`` (small overrides of the base). :func:`load_params` validates all of it at once (unknown
+keys, wrong types and bad choices raise :class:`~sdd.configbase.ConfigError` naming the key, the value
+and the allowed values). :func:`make_plan` resolves it into one small JSON document per stage (and per
+arm and seed), which the ``plan`` stage writes under ``data/plan/``; every other stage depends on its
+own plan file instead of on ``params.yaml``, so DVC re-runs exactly the stages whose resolved inputs
+changed (``-S align=true`` re-runs only the arms that inherit ``align``).
+
+**Seeds.** ``seeds`` (default ``[0]``) lists the training seeds; ``dvc.yaml``'s ``train``, ``score``
+and ``evaluate`` stages are a DVC ``matrix`` over ``arms`` x ``seeds`` (stage ``train@main-0``), and
+the plan writes one document per pair, ``arms/<arm>/s<seed>.json``. An arm may restrict itself to a
+subset (``arms.<arm>.seeds``); DVC still sees the pairs it skips, so their documents say
+``{"skipped": ...}`` and the stages write a small skip record instead of training (see
+:func:`arm_plan_docs`). ``-S 'seeds=[0,1]'`` adds only the new pairs' documents: the existing ones,
+and so their stages, are unchanged.
 
 This module only assembles: each section's type lives beside the code that reads it
 (:mod:`sdd.models.params`, :mod:`sdd.train.params`, :mod:`sdd.augment.params`, :mod:`sdd.params`, the
@@ -17,6 +25,7 @@ corpus recipes of :mod:`sdd.data.corpora`), and nothing below imports this modul
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +38,15 @@ from sdd.configbase import ConfigError, build, to_dict
 from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
 from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
 from sdd.models.params import ModelParams, check_layer_counts
-from sdd.params import BaselineParams, EvaluateParams, PrepareParams, ScoreParams, TrackingParams
+from sdd.params import (
+    AuditParams,
+    BaselineParams,
+    EvaluateParams,
+    PrepareParams,
+    ReportParams,
+    ScoreParams,
+    TrackingParams,
+)
 from sdd.train.params import (
     AlignerParams,
     ArmConfig,
@@ -42,6 +59,7 @@ from sdd.train.params import (
 __all__ = [
     "ArmOverrides",
     "LoadedParams",
+    "arm_plan_docs",
     "Params",
     "eval_set_id",
     "load_params",
@@ -59,7 +77,7 @@ class ArmOverrides:
     regime: str | None = None
     align: bool | str | None = None
     lora: bool | None = None
-    seed: int | None = None
+    seeds: tuple[int, ...] | None = None  # a subset of the top-level `seeds` (see the module docstring)
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     aligner: dict[str, Any] = field(default_factory=dict)
@@ -74,10 +92,10 @@ class Params:
     backbone: str
     align: bool | str
     lora: bool
-    seed: int
     regime: str
     corpora: dict[str, dict[str, Any]]
     arms: dict[str, ArmOverrides]
+    seeds: tuple[int, ...] = (0,)  # TRAINING seeds; corpora and augmentation have their own
     prepare: PrepareParams = field(default_factory=PrepareParams)
     augment: dict[str, Any] = field(default_factory=dict)
     model: ModelParams = field(default_factory=ModelParams)
@@ -87,6 +105,8 @@ class Params:
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     baseline: BaselineParams = field(default_factory=BaselineParams)
     tracking: TrackingParams = field(default_factory=TrackingParams)
+    audit: AuditParams = field(default_factory=AuditParams)
+    report: ReportParams = field(default_factory=ReportParams)
 
 
 #: Arm and corpus names become path components (``data/plan/arms/<arm>.json``, ``data/raw/<corpus>``)
@@ -121,8 +141,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolve_arm(raw: dict[str, Any], params: Params, name: str) -> ArmConfig:
-    """Resolve arm ``name``: the base toggles and sections, then the arm's overrides."""
+def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None = None) -> ArmConfig:
+    """Resolve arm ``name`` for one training seed (default: its first): the base toggles and sections,
+    then the arm's overrides."""
     ov = params.arms[name]
     where = f"arms.{name}"
     model = _merge(raw.get("model") or {}, ov.model)
@@ -155,13 +176,52 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str) -> ArmConfig:
         regime=regime,  # type: ignore[arg-type]
         align=align,  # type: ignore[arg-type]
         lora=lora,
-        seed=ov.seed if ov.seed is not None else params.seed,
+        seed=arm_seeds(params, name)[0] if seed is None else seed,
         model=model_params,
         train=build(TrainParams, train, f"{where}.train" if ov.train else "train"),
         aligner=resolve_aligner(
             align, build(AlignerParams, aligner, f"{where}.aligner" if ov.aligner else "aligner")
         ),
     )
+
+
+def arm_seeds(params: Params, name: str) -> tuple[int, ...]:
+    """The training seeds of arm ``name``: its own ``seeds`` or the top-level ones."""
+    own = params.arms[name].seeds
+    return params.seeds if own is None else own
+
+
+def _check_seeds(params: Params) -> None:
+    def check(seeds: tuple[int, ...], where: str) -> None:
+        if not seeds:
+            raise ConfigError(f"{where}: got an empty list; expected at least one training seed, e.g. [0]")
+        if len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise ConfigError(f"{where}: got {list(seeds)}; expected distinct non-negative integers")
+
+    check(params.seeds, "seeds")
+    for name, ov in params.arms.items():
+        if ov.seeds is None:
+            continue
+        check(ov.seeds, f"arms.{name}.seeds")
+        extra = sorted(set(ov.seeds) - set(params.seeds))
+        if extra:
+            raise ConfigError(
+                f"arms.{name}.seeds: {extra} not in the top-level seeds {list(params.seeds)}; dvc.yaml "
+                "expands arms x seeds, so an arm can only use a subset (add them to `seeds`)"
+            )
+
+
+# Keys that were renamed; their old spelling gets an error that says what to write instead.
+_RENAMED = {"seed": "seeds: a list of training seeds, e.g. -S 'seeds=[1]' (or [0,1,2] for three)"}
+
+
+def _check_renamed(raw: dict[str, Any]) -> None:
+    arms = raw.get("arms") or {}
+    places = [("", raw)] + [(f"arms.{n}.", a) for n, a in arms.items() if isinstance(a, dict)]
+    for prefix, node in places:
+        for old, new in _RENAMED.items():
+            if old in node:
+                raise ConfigError(f"{prefix}{old}: this key was replaced by {prefix}{new}")
 
 
 def _parse_eval_set(spec: str, params: Params, parsed: dict[str, Any], where: str) -> tuple[str, str]:
@@ -199,7 +259,9 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
     """Validate a parsed ``params.yaml`` completely (no I/O beyond imports)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"params.yaml: got {type(raw).__name__}; expected a mapping of keys")
+    _check_renamed(raw)
     params = build(Params, raw, "")
+    _check_seeds(params)
     # Sub-validations that need more than types.
     normalize_align(params.align, "align")
     check_regime(params.regime, "regime")
@@ -238,6 +300,11 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
             )
     augment = build(AugmentParams, params.augment, "augment")
     arms = {name: resolve_arm(raw, params, name) for name in params.arms}
+    if params.report.reference not in arms:
+        raise ConfigError(
+            f"report.reference: got {params.report.reference!r}; expected one of the arms {sorted(arms)} "
+            "(every other arm is compared with it)"
+        )
     return LoadedParams(
         params=params, corpora=corpora, arms=arms, eval_sets=tuple(eval_sets), augment=augment
     )
@@ -285,14 +352,45 @@ def make_plan(loaded: LoadedParams) -> dict[str, Any]:
             "evaluate": to_dict(p.evaluate),
             "tracking": to_dict(p.tracking),
         },
+        "audit.json": {"corpus": p.corpus, "eval_sets": eval_sets, "audit": to_dict(p.audit)},
         "report.json": {
-            "arms": list(loaded.arms),
+            "arms": {name: list(arm_seeds(p, name)) for name in loaded.arms},
+            "order": list(loaded.arms),  # params.yaml's order (the JSON's keys are sorted)
+            # each arm's resolved config without its seed, and what else its scores depend on: the
+            # report keys MLflow runs and identifies systems across experiments by them
+            "configs": {name: {k: v for k, v in to_dict(arm).items() if k != "seed"}
+                        for name, arm in loaded.arms.items()},
+            "upstream": {"corpus": corpora[p.corpus], "augment": to_dict(loaded.augment),
+                         "score": to_dict(p.score)},
+            "seeds": list(p.seeds),
             "eval_sets": eval_sets,
             "corpus": p.corpus,
             "augment": to_dict(loaded.augment),
+            "report": to_dict(p.report),
             "tracking": to_dict(p.tracking),
         },
     }
-    for name, arm in loaded.arms.items():
-        plan[f"arms/{name}.json"] = {"arm": to_dict(arm), "tracking": to_dict(p.tracking)}
+    plan.update(arm_plan_docs(loaded))
     return plan
+
+
+def arm_plan_docs(loaded: LoadedParams) -> dict[str, Any]:
+    """``{"arms/<arm>/s<seed>.json": doc}`` for every arm and top-level seed (the DVC matrix).
+
+    A pair the arm trains is ``{"arm": <resolved ArmConfig>, "tracking": ...}``; a pair outside the
+    arm's own ``seeds`` is ``{"skipped": <why>, "arm": <name>, "seed": <seed>}``, and its stages write
+    skip records (the report leaves them out). A pair's document depends on nothing but that arm's
+    resolved config and its seed, so adding a seed leaves every other document, and stage, alone.
+    """
+    p = loaded.params
+    docs: dict[str, Any] = {}
+    for name, arm in loaded.arms.items():
+        own = arm_seeds(p, name)
+        for seed in p.seeds:
+            key = f"arms/{name}/s{seed}.json"
+            if seed in own:
+                resolved = to_dict(dataclasses.replace(arm, seed=seed))
+                docs[key] = {"arm": resolved, "tracking": to_dict(p.tracking)}
+            else:
+                docs[key] = {"skipped": f"arms.{name}.seeds is {list(own)}", "arm": name, "seed": seed}
+    return docs

@@ -1,5 +1,5 @@
 """The small sections of params.yaml owned by single-module stages: ``prepare``, ``score``,
-``evaluate``, ``baseline`` and ``tracking``.
+``evaluate``, ``baseline``, ``audit``, ``report`` and ``tracking``.
 
 Sections owned by a package live beside its code (:mod:`sdd.models.params`,
 :mod:`sdd.train.params`, :mod:`sdd.augment.params`, the corpus recipes under
@@ -14,7 +14,15 @@ from typing import Literal
 
 from sdd.configbase import ConfigError
 
-__all__ = ["BaselineParams", "EvaluateParams", "PrepareParams", "ScoreParams", "TrackingParams"]
+__all__ = [
+    "AuditParams",
+    "BaselineParams",
+    "EvaluateParams",
+    "PrepareParams",
+    "ReportParams",
+    "ScoreParams",
+    "TrackingParams",
+]
 
 
 @dataclass(frozen=True)
@@ -61,3 +69,46 @@ class TrackingParams:
     """The MLflow experiment every run is logged under."""
 
     experiment: str = "sdd"
+
+
+@dataclass(frozen=True)
+class AuditParams:
+    """The shortcut audit of every eval set (:mod:`sdd.shortcuts`): one-feature EERs and the MFCC
+    logistic regression (fitted on the training corpus's train split)."""
+
+    enabled: bool = True
+    workers: int = 2
+    silence_db: float = 30.0  # a frame is silent this far below the loudest frame
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"audit.workers: got {self.workers}; expected a positive integer")
+        if not self.silence_db > 0:
+            raise ConfigError(f"audit.silence_db: got {self.silence_db}; expected a positive number")
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """The comparative report's statistics.
+
+    Every arm is compared with ``reference`` on the same trials by a paired bootstrap of the EER
+    difference (seeds averaged; whole speakers resampled when ``block_by_speaker`` and the manifests
+    name speakers), Holm-corrected at family-wise level ``alpha`` over all comparisons of one report.
+    A shortcut of the audit is flagged beside an arm when its EER is below ``shortcut_factor`` times
+    the arm's EER.
+    """
+
+    reference: str = "main"
+    n_resamples: int = 1000
+    seed: int = 0
+    alpha: float = 0.05
+    block_by_speaker: bool = True
+    shortcut_factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.n_resamples < 10:
+            raise ConfigError(f"report.n_resamples: got {self.n_resamples}; expected at least 10")
+        if not 0.0 < self.alpha < 1.0:
+            raise ConfigError(f"report.alpha: got {self.alpha}; expected a number in (0, 1)")
+        if not self.shortcut_factor > 0:
+            raise ConfigError(f"report.shortcut_factor: got {self.shortcut_factor}; expected > 0")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,17 @@ from typing import Any
 from sdd import atomic
 from sdd.configbase import ConfigError
 
-__all__ = ["RESTORE_HINT", "peak_rss_mb", "read_plan", "run_stage", "write_json", "write_plan"]
+__all__ = [
+    "RESTORE_HINT",
+    "STAGE_TIMES",
+    "is_skipped",
+    "peak_rss_mb",
+    "read_plan",
+    "run_stage",
+    "write_json",
+    "write_plan",
+    "write_skip",
+]
 
 # Expected failures print one clear line; anything else is a bug and keeps its traceback.
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
@@ -28,6 +40,10 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     RuntimeError,
 )
+#: Wall-clock time of every stage DVC runs (``$DVC_STAGE`` is set), one JSON line each, relative to the
+#: stage's working directory (the repo, or a queued experiment's temporary copy). The report stage
+#: shows and then clears them: "the stages that ran for this report".
+STAGE_TIMES = Path(".sdd/stage_times.jsonl")
 RESTORE_HINT = (
     "If this value came from `dvc exp run -S ...`, the workspace params.yaml still holds it: "
     "restore it with `git checkout params.yaml`."
@@ -40,6 +56,7 @@ def run_stage(name: str, main: Callable[[], Any]) -> None:
                         datefmt="%H:%M:%S")
     for noisy in ("alembic", "urllib3", "matplotlib", "filelock", "git"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    start = time.time()
     try:
         main()
     except ConfigError as exc:
@@ -48,6 +65,17 @@ def run_stage(name: str, main: Callable[[], Any]) -> None:
     except EXPECTED_ERRORS as exc:
         print(f"error: stage {name}: {exc}", file=sys.stderr)
         sys.exit(2)
+    _record_time(start)
+
+
+def _record_time(start: float) -> None:
+    stage = os.environ.get("DVC_STAGE")
+    if not stage:
+        return
+    STAGE_TIMES.parent.mkdir(exist_ok=True)
+    line = json.dumps({"stage": stage, "started": start, "seconds": round(time.time() - start, 3)})
+    with STAGE_TIMES.open("a") as f:  # one short line per write, appended whole
+        f.write(line + "\n")
 
 
 def read_plan(path: str | Path) -> dict[str, Any]:
@@ -77,3 +105,18 @@ def peak_rss_mb() -> float:
     """This process's peak resident set size so far, in MiB (``getrusage`` reports KiB on Linux)."""
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kib / (1024 * 1024) if sys.platform == "darwin" else kib / 1024  # macOS reports bytes
+
+
+def write_skip(record: dict[str, Any], *paths: Path) -> None:
+    """Write the skip record of an arm/seed pair the arm does not train (its plan says ``skipped``)
+    to each of ``paths``, which are the outputs DVC expects from the stage."""
+    doc = {"skipped": record["skipped"], "arm": record.get("arm"), "seed": record.get("seed")}
+    for path in paths:
+        write_json(path, doc)
+    logging.getLogger(__name__).info("skipped: %s", doc["skipped"])
+
+
+def is_skipped(folder: Path) -> dict[str, Any] | None:
+    """The skip record in an upstream output folder (``skipped.json``), or None."""
+    path = Path(folder) / "skipped.json"
+    return json.loads(path.read_text()) if path.is_file() else None

@@ -2,31 +2,81 @@
 
 The store lives under the repo root (``mlflow.db`` + ``mlartifacts/``) through an absolute URI, so
 queued ``dvc exp run`` jobs, which execute in temporary copies of the repo, log to the same place
-(:func:`sdd.paths.repo_root` reads ``$DVC_ROOT``). Runs are tagged with the DVC experiment name
-(``$DVC_EXP_NAME``, or ``workspace`` outside ``dvc exp``), the stage and the arm. Metrics logged here
-are the same dicts the stages write for DVC, flattened to dotted keys.
+(:func:`sdd.paths.repo_root` reads ``$DVC_ROOT``). Metrics logged here are the same dicts the stages
+write for DVC, flattened to dotted keys.
+
+**Layout.** One MLflow experiment (``tracking.experiment``, tagged ``mlflow.experimentKind =
+custom_model_development`` so the UI opens on its runs table) holds:
+
+- one **parent run per pipeline run**, keyed by the DVC experiment name (``$DVC_EXP_NAME``;
+  ``workspace`` for a plain ``dvc repro``): tags ``sdd.kind = pipeline`` and ``sdd.pipeline = <name>``.
+  The report stage logs the report, its figures, the aggregated metrics and the run metadata there;
+- one **child run per arm and seed** (``mlflow.parentRunId`` = the parent), keyed by the tags
+  ``sdd.arm``, ``sdd.seed`` and ``sdd.config``, the digest of the arm's resolved config
+  (:func:`config_digest`). Its params are that config; ``train@<arm>-<seed>`` logs the per-epoch
+  curves, the training summary, the telemetry CSV and the weights (``model/``), and
+  ``evaluate@<arm>-<seed>`` the eval metrics and the scored trials (``trials/<eval set id>.csv.gz``)
+  into the same run. Stages run as separate processes, so each finds its run by these tags and
+  creates it when absent (:func:`arm_run`).
+
+A pipeline run whose arm was cached by DVC (trained in an earlier experiment) gets a child too: the
+report stage creates it from the DVC outputs (the same dicts) and tags it ``sdd.copied_from`` with
+the run that trained the model, where the store still has one (:func:`ensure_arm_run`); the
+weights stay on that run.
 
 Tracking never costs a result: when the store is unavailable (a missing or read-only folder, a
-corrupt database, a server that is down), :func:`run` logs one warning saying what was NOT logged and
-the stage carries on, so its DVC outputs are still written; a logging call that fails mid-run warns
-the same way.
+corrupt database, a server that is down), :func:`pipeline_run` and :func:`arm_run` log one warning
+saying what was NOT logged and yield a run that logs nothing, so the stage still writes its DVC
+outputs; a logging call that fails mid-run warns the same way (:func:`_not_logged`).
+
+Concurrency: two queued experiments may log at once. MLflow's SQLite store waits up to 20 s on a
+locked database (``PRAGMA busy_timeout``) and serialises its schema creation with a file lock;
+:func:`_retry` retries an operation that still meets a locked database.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import os
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sdd.paths import repo_root
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Run", "flatten", "off", "run", "tracking_uri", "dvc_experiment"]
+__all__ = [
+    "EXPERIMENT_KIND",
+    "Run",
+    "arm_run",
+    "child_runs",
+    "config_digest",
+    "download",
+    "dvc_experiment",
+    "ensure_arm_run",
+    "experiment_id",
+    "flatten",
+    "get_runs",
+    "metric_history",
+    "off",
+    "pipeline_run",
+    "search_runs",
+    "tracking_uri",
+    "ui_url",
+]
+
+T = TypeVar("T")
+#: MLflow 3's experiment-type tag: its UI opens a ``custom_model_development`` experiment on the runs
+#: table (a GenAI one on the traces overview, which is empty here).
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+PARENT_ID = "mlflow.parentRunId"
 
 
 def tracking_uri(root: Path | None = None) -> str:
@@ -39,7 +89,14 @@ def artifact_location(root: Path | None = None) -> str:
 
 
 def dvc_experiment() -> str:
+    """The DVC experiment this process runs in (``$DVC_EXP_NAME``), or ``workspace``."""
     return os.environ.get("DVC_EXP_NAME") or "workspace"
+
+
+def config_digest(config: dict[str, Any]) -> str:
+    """SHA-256 (hex, first 16 digits) of a config's canonical JSON: the key of an arm/seed run."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -56,9 +113,27 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
 def _key(k: str) -> str:
-    # MLflow keys allow alphanumerics, _ - . space / ; eval-set names contain ':'.
-    return k.replace(":", "/")
+    """An MLflow-safe metric/param name: eval-set names' ``:`` and DVC stage names' ``@`` become ``/``
+    (``demo:eval`` -> ``demo/eval``, ``train@main-0`` -> ``train/main-0``); any other character MLflow
+    refuses becomes ``_``."""
+    return _UNSAFE.sub("_", k.replace(":", "/").replace("@", "/"))
+
+
+def _retry(op: Callable[[], T], what: str, attempts: int = 4) -> T:
+    """Run ``op``, retrying when SQLite stays locked beyond MLflow's own busy timeout."""
+    for i in range(attempts):
+        try:
+            return op()
+        except Exception as exc:  # MlflowException wraps sqlite3.OperationalError
+            if "locked" not in str(exc).lower() or i == attempts - 1:
+                raise
+            log.warning("MLflow store busy during %s; retrying (%s)", what, exc)
+            time.sleep(2.0 * (i + 1))
+    raise AssertionError("unreachable")
 
 
 def _not_logged(what: str, name: str, exc: BaseException) -> None:
@@ -69,95 +144,362 @@ def _not_logged(what: str, name: str, exc: BaseException) -> None:
     )  # fmt: skip
 
 
+def _guarded(method: Callable[..., None]) -> Callable[..., None]:
+    """A :class:`Run` logging method that warns instead of failing the stage when the store fails."""
+
+    def call(self: Run, *args: Any, **kwargs: Any) -> None:
+        try:
+            method(self, *args, **kwargs)
+        except Exception as exc:  # MlflowException, sqlite/SQLAlchemy/HTTP errors
+            _not_logged(method.__name__.removeprefix("log_").replace("_", " "), self.name, exc)
+
+    call.__name__, call.__doc__ = method.__name__, method.__doc__
+    return call
+
+
 class Run:
-    """A thin handle over the active MLflow run; a failing call warns (:func:`_not_logged`)."""
+    """A handle on one MLflow run, logging through the client (no global active run). A logging call
+    that fails warns (:func:`_not_logged`) and never fails the stage."""
 
-    def __init__(self, mlflow_module: Any, run_id: str, name: str = "") -> None:
-        self._mlflow, self.run_id, self.name = mlflow_module, run_id, name
+    def __init__(self, client: Any, run_id: str, name: str = "") -> None:
+        self._client, self.run_id, self.name = client, run_id, name or run_id
 
+    @_guarded
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        flat = {_key(k): float(v) for k, v in flatten(metrics).items()
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
-        if flat:
-            try:
-                self._mlflow.log_metrics(flat, step=step)
-            except Exception as exc:  # MlflowException, sqlite/HTTP errors: never fail the stage
-                _not_logged(f"{len(flat)} metrics", self.name, exc)
+        """Log the finite numbers of a (nested) dict under dotted keys; other values are skipped."""
+        from mlflow.entities import Metric
 
-    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
-        try:
-            self._mlflow.log_artifact(str(path), artifact_path=artifact_path)
-        except Exception as exc:
-            _not_logged(f"artifact {path}", self.name, exc)
+        now = int(time.time() * 1000)
+        flat = [
+            Metric(_key(k), float(v), now, step or 0)
+            for k, v in flatten(metrics).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        ]
+        for i in range(0, len(flat), 1000):  # MLflow's batch limit
+            _retry(lambda b=flat[i : i + 1000]: self._client.log_batch(self.run_id, metrics=b), "log_metrics")
 
+    @_guarded
+    def log_params(self, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        flat = [Param(_key(k), str(v)[:6000]) for k, v in flatten(params).items()]
+        for i in range(0, len(flat), 100):  # MLflow's batch limit
+            _retry(lambda b=flat[i : i + 100]: self._client.log_batch(self.run_id, params=b), "log_params")
+
+    @_guarded
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        batch = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
+        _retry(lambda: self._client.log_batch(self.run_id, tags=batch), "set_tags")
+
+    @_guarded
+    def log_table(self, table: Any, artifact_path: str) -> None:
+        """Log a DataFrame as the CSV artifact ``artifact_path`` (gzip when it ends in ``.gz``); floats
+        are written as their shortest round-trip repr, so reading it back gives the same values."""
+        import tempfile
+
+        folder, _, name = artifact_path.rpartition("/")
+        with tempfile.TemporaryDirectory() as tmp:
+            table.to_csv(Path(tmp) / name, index=False)
+            self._client.log_artifact(self.run_id, str(Path(tmp) / name), artifact_path=folder or None)
+
+    @_guarded
+    def log_artifact(self, path: Path, artifact_path: str | None = None, name: str | None = None) -> None:
+        """Log one file (under ``artifact_path``; renamed to ``name`` when given)."""
+        if name is None or name == Path(path).name:
+            self._client.log_artifact(self.run_id, str(path), artifact_path=artifact_path)
+            return
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copyfile(path, Path(tmp) / name)
+            self._client.log_artifact(self.run_id, str(Path(tmp) / name), artifact_path=artifact_path)
+
+    # The layout of an arm/seed child run, shared by the stages (live) and the report (a cached arm).
+    def log_epoch(self, row: dict[str, Any]) -> None:
+        """One epoch's row as ``epoch.<key>`` metrics at step ``row["epoch"]`` (the per-epoch curves)."""
+        self.log_metrics({"epoch": {k: v for k, v in row.items() if k != "epoch"}}, step=int(row["epoch"]))
+
+    def log_train(self, summary: dict[str, Any], train_json: Path, telemetry: Path) -> None:
+        """The training summary as ``train.<key>`` metrics; the train stage's JSON (summary + epochs)
+        and telemetry CSV as artifacts ``train.json`` and ``telemetry.csv``."""
+        self.log_metrics({"train": summary})
+        self.log_artifact(train_json, name="train.json")
+        self.log_artifact(telemetry, name="telemetry.csv")
+
+    def log_eval(self, metrics: dict[str, Any], eval_json: Path, trials: dict[str, Any]) -> None:
+        """Eval metrics as ``<eval set>.<key>`` metrics; the evaluate stage's JSON as ``eval.json`` and
+        each eval set's scored trials as ``trials/<eval set id>.csv.gz``."""
+        self.log_metrics(metrics)
+        self.log_artifact(eval_json, name="eval.json")
+        for set_id, table in trials.items():
+            self.log_table(table, f"trials/{set_id}.csv.gz")
+
+    @_guarded
     def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:
+        self._client.log_artifacts(self.run_id, str(path), artifact_path=artifact_path)
+
+
+def _client() -> Any:
+    from mlflow.tracking import MlflowClient
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in `sdd compare`
+    return MlflowClient(tracking_uri=tracking_uri())
+
+
+def experiment_id(client: Any, name: str) -> str:
+    """The id of experiment ``name``, created (with its artifact root under the repo) when absent, and
+    tagged as model training (:data:`EXPERIMENT_KIND`)."""
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
         try:
-            self._mlflow.log_artifacts(str(path), artifact_path=artifact_path)
-        except Exception as exc:
-            _not_logged(f"artifacts {path}", self.name, exc)
+            exp_id = client.create_experiment(name, artifact_location=artifact_location())
+        except Exception:  # created meanwhile by another process
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+            exp_id = exp.experiment_id
+    else:
+        exp_id = exp.experiment_id
+    if exp is None or exp.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
+        _retry(lambda: client.set_experiment_tag(exp_id, *EXPERIMENT_KIND), "set_experiment_tag")
+    return exp_id
+
+
+def _tag_filter(tags: dict[str, str]) -> str:
+    return " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+
+
+def _find(client: Any, exp_id: str, tags: dict[str, str]) -> Any | None:
+    runs = _retry(
+        lambda: client.search_runs(
+            [exp_id], _tag_filter(tags), max_results=1, order_by=["attributes.start_time DESC"]
+        ),
+        "search_runs",
+    )
+    return runs[0] if runs else None
+
+
+def _pipeline_run_id(client: Any, exp_id: str, pipeline: str) -> str:
+    tags = {"sdd.kind": "pipeline", "sdd.pipeline": pipeline}
+    found = _find(client, exp_id, tags)
+    if found is not None:
+        return found.info.run_id
+    run = _retry(lambda: client.create_run(exp_id, tags=tags, run_name=pipeline), "create_run")
+    log.info("MLflow parent run %s (%s) at %s", run.info.run_id, pipeline, tracking_uri())
+    return run.info.run_id
 
 
 @contextmanager
-def run(
-    stage: str, params: dict[str, Any], *, arm: str | None = None, experiment: str = "sdd"
-) -> Iterator[Run]:
-    """Start a tagged MLflow run logging ``params`` (flattened) for the duration of the block.
-
-    When the store cannot be reached, warn once (naming the run that was not logged) and yield a run
-    that logs nothing: the stage still writes its outputs."""
-    import mlflow
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    name = f"{dvc_experiment()}/{arm + '/' if arm else ''}{stage}"
+def pipeline_run(experiment: str = "sdd", pipeline: str | None = None) -> Iterator[Run]:
+    """The parent run of this pipeline run (DVC experiment), created when absent; FINISHED on exit."""
+    name = pipeline or dvc_experiment()
     try:
-        mlflow.set_tracking_uri(tracking_uri())
-        exp = mlflow.get_experiment_by_name(experiment)
-        exp_id = (
-            exp.experiment_id
-            if exp
-            else mlflow.create_experiment(experiment, artifact_location=artifact_location())
-        )
-        tags = {"sdd.stage": stage, "dvc.experiment": dvc_experiment()}
-        if arm:
-            tags["sdd.arm"] = arm
-        active = mlflow.start_run(experiment_id=exp_id, run_name=name, tags=tags)
+        client = _client()
+        exp_id = experiment_id(client, experiment)
+        run_id = _pipeline_run_id(client, exp_id, name)
+        _retry(lambda: client.update_run(run_id, status="RUNNING"), "update_run")
+    except Exception as exc:  # MlflowException, sqlite3/SQLAlchemy/HTTP errors
+        _not_logged("the pipeline run, its metrics and artifacts", name, exc)
+        yield _NoRun()  # type: ignore[misc]
+        return
+    with _status(client, run_id):
+        yield Run(client, run_id, name)
+
+
+@contextmanager
+def _status(client: Any, run_id: str) -> Iterator[None]:
+    _retry(lambda: client.update_run(run_id, status="RUNNING"), "update_run")
+    try:
+        yield
+    except BaseException:
+        _retry(lambda: client.set_terminated(run_id, "FAILED"), "set_terminated")
+        raise
+    _retry(lambda: client.set_terminated(run_id, "FINISHED"), "set_terminated")
+
+
+def _arm_tags(parent_id: str, arm: str, seed: int, digest: str) -> dict[str, str]:
+    return {
+        PARENT_ID: parent_id,
+        "sdd.kind": "arm",
+        "sdd.arm": arm,
+        "sdd.seed": str(seed),
+        "sdd.config": digest,
+    }
+
+
+def _arm_run_id(
+    client: Any, exp_id: str, parent_id: str, config: dict[str, Any], pipeline: str
+) -> tuple[str, bool]:
+    arm, seed = config["name"], int(config["seed"])
+    tags = _arm_tags(parent_id, arm, seed, config_digest(config))
+    found = _find(client, exp_id, tags)
+    if found is not None:
+        return found.info.run_id, False
+    run = _retry(
+        lambda: client.create_run(exp_id, tags={**tags, "sdd.pipeline": pipeline}, run_name=f"{arm}-s{seed}"),
+        "create_run",
+    )
+    Run(client, run.info.run_id).log_params(config)
+    return run.info.run_id, True
+
+
+@contextmanager
+def arm_run(stage: str, config: dict[str, Any], *, experiment: str = "sdd") -> Iterator[Run]:
+    """The child run of one arm and seed in this pipeline run, found by its tags or created.
+
+    Args:
+        stage: the calling stage (``train`` or ``evaluate``); tag ``sdd.<stage> = logged`` marks that it
+            finished logging.
+        config: the arm's resolved config (``to_dict(ArmConfig)``, with ``name`` and ``seed``); logged
+            as the run's params when the run is created, and digested into its key.
+        experiment: the MLflow experiment name.
+    """
+    pipeline = dvc_experiment()
+    name = f"{pipeline}/{config['name']}-s{config['seed']}/{stage}"
+    try:
+        client = _client()
+        exp_id = experiment_id(client, experiment)
+        parent_id = _pipeline_run_id(client, exp_id, pipeline)
+        run_id, _ = _arm_run_id(client, exp_id, parent_id, config, pipeline)
+        _retry(lambda: client.update_run(run_id, status="RUNNING"), "update_run")
     except Exception as exc:  # MlflowException, sqlite3/SQLAlchemy/HTTP errors
         _not_logged("the run, its params, metrics and artifacts", name, exc)
         yield _NoRun()  # type: ignore[misc]
         return
-    status = "FAILED"
+    log.info(
+        "MLflow run %s (%s, %s-s%s) at %s", run_id, pipeline, config["name"], config["seed"], tracking_uri()
+    )
+    handle = Run(client, run_id, name)
     try:
-        flat = {_key(k): str(v)[:500] for k, v in flatten(params).items()}
-        items = list(flat.items())
-        try:
-            for i in range(0, len(items), 100):  # MLflow's batch limit
-                mlflow.log_params(dict(items[i : i + 100]))
-        except Exception as exc:
-            _not_logged(f"{len(items)} params", name, exc)
-        log.info("MLflow run %s (%s) at %s", active.info.run_id, name, tracking_uri())
-        yield Run(mlflow, active.info.run_id, name)
-        status = "FINISHED"
-    finally:
-        try:
-            mlflow.end_run(status)
-        except Exception as exc:
-            _not_logged(f"the end of the run (status {status})", name, exc)
+        with _status(client, run_id):
+            yield handle
+            handle.set_tags({f"sdd.{stage}": "logged"})  # only once everything of the stage is logged
+    except BaseException:
+        _retry(lambda: client.set_terminated(parent_id, "FAILED"), "set_terminated")
+        raise
+
+
+def ensure_arm_run(
+    parent: Run,
+    config: dict[str, Any],
+    fill: Callable[[Run], None],
+    *,
+    experiment: str = "sdd",
+    pipeline: str | None = None,
+) -> tuple[Run, bool]:
+    """The child of ``parent`` for this arm and seed; when absent, create it and let ``fill`` log
+    its content from the DVC outputs (a cached arm), tagged with the run that trained the model.
+
+    Returns:
+        ``(run, created)``.
+    """
+    client = parent._client
+    exp_id = experiment_id(client, experiment)
+    run_id, created = _arm_run_id(client, exp_id, parent.run_id, config, pipeline or dvc_experiment())
+    run = Run(client, run_id)
+    if created:
+        digest = config_digest(config)
+        source = _find(client, exp_id, {"sdd.kind": "arm", "sdd.config": digest, "sdd.train": "logged"})
+        run.set_tags(
+            {
+                "sdd.copied_from": source.info.run_id if source else "none (not in this MLflow store)",
+                "sdd.cached": "true",
+            }
+        )
+        with _status(client, run_id):
+            fill(run)
+            run.set_tags({"sdd.train": "copied", "sdd.evaluate": "copied"})
+    return run, created
+
+
+def ui_url(port: int, experiment: str = "sdd", host: str = "127.0.0.1") -> str:
+    """The MLflow UI address that opens ``experiment`` on its runs table.
+
+    MLflow 3.17's UI decides between its GenAI pages and its model-training pages by a
+    ``workflowType`` it keeps in the browser (default ``genai``, whatever the experiment's
+    ``mlflow.experimentKind`` tag says); ``?workflowType=machine_learning`` in the address switches it.
+    """
+    exp = _client().get_experiment_by_name(experiment)
+    route = f"experiments/{exp.experiment_id}" if exp is not None else "experiments"
+    return f"http://{host}:{port}/#/{route}?workflowType=machine_learning"
+
+
+def search_runs(experiment: str, filter_string: str = "") -> list[Any]:
+    """Every run of ``experiment`` matching ``filter_string``, newest first (``sdd compare``)."""
+    client = _client()
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        names = sorted(e.name for e in client.search_experiments())
+        raise ValueError(
+            f"--experiment: no MLflow experiment {experiment!r} at {tracking_uri()}; found {names}"
+        )
+    out, token = [], None
+    while True:
+        page = client.search_runs(
+            [exp.experiment_id],
+            filter_string,
+            max_results=1000,
+            order_by=["attributes.start_time DESC"],
+            page_token=token,
+        )
+        out += list(page)
+        token = page.token
+        if not token:
+            return out
+
+
+def get_runs(run_ids: list[str]) -> list[Any]:
+    """The runs with these ids (``sdd compare --runs``)."""
+    client = _client()
+    return [client.get_run(r) for r in run_ids]
+
+
+def child_runs(parent_id: str, experiment_id_: str) -> list[Any]:
+    """The children of a parent run, newest first."""
+    client = _client()
+    return list(
+        client.search_runs(
+            [experiment_id_],
+            _tag_filter({PARENT_ID: parent_id}),
+            max_results=5000,
+            order_by=["attributes.start_time DESC"],
+        )
+    )
+
+
+def metric_history(run_id: str, key: str) -> list[tuple[int, float]]:
+    """``[(step, value)]`` of one metric of a run."""
+    return [(m.step, m.value) for m in _client().get_metric_history(run_id, _key(key))]
+
+
+def download(run_id: str, artifact_path: str, dest: Path) -> Path | None:
+    """Download one artifact of a run into ``dest``; None when the run has no such artifact."""
+    client = _client()
+    parent, _, name = artifact_path.rpartition("/")
+    if name not in {Path(f.path).name for f in client.list_artifacts(run_id, parent or None)}:
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    return Path(client.download_artifacts(run_id, artifact_path, str(dest)))
 
 
 class _NoRun:
-    """What :func:`off` yields: the :class:`Run` methods, doing nothing."""
+    """What :func:`off` (and an unavailable store) yields: :class:`Run`'s logging methods, doing
+    nothing; ``run_id`` is None."""
 
-    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        pass
+    run_id = None
+    name = "(not logged)"
 
-    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
-        pass
-
-    def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:
-        pass
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("log_") or name == "set_tags":
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
 
 
 @contextmanager
-def off() -> Iterator[_NoRun]:
+def off() -> Iterator[Any]:
     """A run that logs nothing: the non-zero ranks of a ``torchrun`` job (rank 0 logs for the job)."""
     yield _NoRun()

@@ -1,55 +1,59 @@
-"""Stage `report`: compare every arm (and the hand-feature baseline) on every eval set.
+"""Stage `report`: compare every arm (over its seeds) and the hand-feature baseline on every eval set.
 
-Writes reports/metrics.json (DVC metrics), reports/README.md, reports/index.html and
-reports/figures/*.png, and logs them to MLflow as artifacts of a `report` run.
+Writes reports/metrics.json (DVC metrics: each seed's metrics, seed aggregates, paired comparisons
+with the reference arm, shortcut flags), reports/README.md, reports/index.html and
+reports/figures/*.png, and logs them to this pipeline run's MLflow parent run, with a child run per
+arm and seed.
 """
 
 import argparse
-import json
 from pathlib import Path
-
-import pandas as pd
 
 from sdd import faults, tracking
 from sdd.report.augment_figures import augment_figures
-from sdd.report.build import collect_metrics, write_report
-from sdd.stage import read_plan, run_stage, write_json
+from sdd.report.build import Figure, Section, write_report
+from sdd.report.inputs import from_pipeline
+from sdd.report.metadata import read_stage_times, run_metadata
+from sdd.report.publish import publish_pipeline_report
+from sdd.report.stats import report_metrics
+from sdd.stage import STAGE_TIMES, read_plan, run_stage, write_json
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--plan", type=Path, required=True, help="data/plan/report.json")
-    ap.add_argument("--eval", type=Path, required=True, help="folder of <arm>.json metrics")
-    ap.add_argument("--train", type=Path, required=True, help="folder of <arm>.json training summaries")
-    ap.add_argument("--telemetry", type=Path, required=True, help="folder of <arm>.csv telemetry")
-    ap.add_argument("--baseline", type=Path, required=True, help="hand-feature baseline JSON")
-    ap.add_argument("--augmented", type=Path, required=True, help="augment stage folder")
-    ap.add_argument("--train-manifest", type=Path, required=True)
-    ap.add_argument("--metrics", type=Path, required=True, help="reports/metrics.json")
-    ap.add_argument("--out-dir", type=Path, required=True, help="reports/ (README.md, index.html, figures/)")
+    for name, what in [("plan", "data/plan/report.json"), ("eval", "folder of <arm>/s<seed>.json metrics"),
+                       ("train", "folder of <arm>/s<seed>.json training summaries"),
+                       ("telemetry", "folder of <arm>/s<seed>.csv telemetry"), ("scores", "score folders"),
+                       ("manifests", "manifests folder"), ("baseline", "hand-feature baseline JSON"),
+                       ("audit", "shortcut audit JSON"), ("augmented", "augment stage folder"),
+                       ("train-manifest", "the training corpus's train manifest"),
+                       ("params", "params.yaml (its diff from the committed one goes into the metadata)"),
+                       ("metrics", "reports/metrics.json"),
+                       ("out-dir", "reports/ (README.md, index.html, figures/)")]:
+        ap.add_argument(f"--{name}", type=Path, required=True, help=what)
     args = ap.parse_args()
 
     plan = read_plan(args.plan)
-    load = lambda p: json.loads(p.read_text())  # noqa: E731
-    arms, sets = plan["arms"], [e["name"] for e in plan["eval_sets"]]
-    train = {a: load(args.train / f"{a}.json") for a in arms}
-    metrics = collect_metrics({a: load(args.eval / f"{a}.json") for a in arms}, train, load(args.baseline))
-    fig_dir = args.out_dir / "figures"
-    extra = augment_figures(plan["augment"], args.augmented, args.train_manifest, fig_dir)
-    write_report(metrics, sets, {a: pd.read_csv(args.telemetry / f"{a}.csv") for a in arms},
-                 {a: pd.DataFrame(train[a]["epochs"]) for a in arms},
-                 args.out_dir / "README.md", args.out_dir / "index.html", fig_dir, extra,
-                 title=f"sdd report: {tracking.dvc_experiment()}",
-                 intro=f"Training corpus: {plan['corpus']}. Arms: {', '.join(arms)}. EERs are percent here; "
-                       "metrics.json holds fractions.")
+    experiment = tracking.dvc_experiment()
+    arms = ", ".join(f"{a} ({', '.join(map(str, plan['arms'][a]))})" for a in plan["order"])
+    inp = from_pipeline(plan, eval_dir=args.eval, train_dir=args.train, telemetry_dir=args.telemetry,
+                        scores_dir=args.scores, manifests_dir=args.manifests, baseline=args.baseline,
+                        audit=args.audit, train_manifest=args.train_manifest,
+                        title=f"sdd report: {experiment}",
+                        intro=f"Training corpus: {plan['corpus']}. Arms (seeds): "
+                              + arms + ". EERs are percent here; metrics.json holds fractions.")
+    metrics = report_metrics(inp)
+    aug = augment_figures(plan["augment"], args.augmented, args.train_manifest, args.out_dir / "figures")
+    sections = [Section("Augmentation", [("fig", Figure(path, caption)) for caption, path in aug])]
+    meta = run_metadata(Path.cwd(), experiment=experiment, seeds=plan["seeds"], params_file=args.params,
+                        durations=read_stage_times(STAGE_TIMES))
+    files = write_report(inp, metrics, args.out_dir, metadata=meta, sections=sections)
     faults.point("report:figures_written")
     write_json(args.metrics, metrics)
-    with tracking.run("report", plan, **plan["tracking"]) as run:
-        run.log_metrics(metrics)
-        run.log_artifact(args.metrics)
-        run.log_artifact(args.out_dir / "README.md")
-        run.log_artifact(args.out_dir / "index.html")
-        run.log_artifacts(fig_dir, "figures")
+    publish_pipeline_report(inp, metrics, plan, train_dir=args.train, eval_dir=args.eval,
+                            telemetry_dir=args.telemetry, report_files=[*files, args.metrics],
+                            out_dir=args.out_dir, metadata=meta)
+    read_stage_times(STAGE_TIMES, clear=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Stage `score@<arm>`: one score file per eval set, `utt_id score`, higher = more bona fide.
 
 Also scores the training corpus's dev split (`dev.txt`): the evaluate stage fits its logistic
-calibration there, never on the set it evaluates.
+calibration there, never on the set it evaluates. `model.json` records which model (arm config and
+seed) produced the scores; a skipped arm/seed pair passes its skip record on.
 """
 
 import argparse
@@ -10,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from sdd import faults
-from sdd.configbase import build
+from sdd.configbase import build, to_dict
 from sdd.models.detector import load_detector
 from sdd.params import ScoreParams
 from sdd.scoring import score_manifest, write_scores
-from sdd.stage import read_plan, run_stage
+from sdd.stage import is_skipped, read_plan, run_stage, write_json, write_skip
 
 
 def main() -> None:
@@ -27,8 +28,11 @@ def main() -> None:
     args = ap.parse_args()
 
     plan = read_plan(args.plan)
+    if skip := is_skipped(args.model):
+        return write_skip(skip, args.out / "skipped.json")
     params = build(ScoreParams, plan["score"], "score")
     model, arm = load_detector(args.model)
+    write_json(args.out / "model.json", {"arm": to_dict(arm)})
     targets = {
         f"{e['id']}.txt": args.manifests / e["corpus"] / f"{e['split']}.csv" for e in plan["eval_sets"]
     }

@@ -57,40 +57,61 @@ def test_default_params_validate_and_resolve_the_default_arms(raw):
 
 def test_lora_true_switches_main_to_lora_and_changes_only_main(raw):
     base, new = plan_of(raw), plan_of(raw, lora=True)
-    assert new["arms/main.json"]["arm"]["lora"] is True
-    assert new["arms/main.json"]["arm"]["model"]["finetune"] == "lora"
-    assert changed(base, new) == ["arms/main.json"]
+    assert new["arms/main/s0.json"]["arm"]["lora"] is True
+    assert new["arms/main/s0.json"]["arm"]["model"]["finetune"] == "lora"
+    # the report plan carries every arm's resolved config (the report keys MLflow runs by it)
+    assert changed(base, new) == ["arms/main/s0.json", "report.json"]
 
 
 @pytest.mark.parametrize("method", ["gradvac", "cagrad", "gr"])
 def test_align_toggle_takes_every_method_and_changes_only_main(raw, method):
     base, new = plan_of(raw), plan_of(raw, align=method)
-    assert new["arms/main.json"]["arm"]["align"] == method
-    assert changed(base, new) == ["arms/main.json"]
+    assert new["arms/main/s0.json"]["arm"]["align"] == method
+    assert changed(base, new) == ["arms/main/s0.json", "report.json"]
 
 
 def test_an_aligner_setting_changes_only_the_arms_using_that_method(raw):
     base = plan_of(raw)
-    assert changed(base, plan_of(raw, aligner__gr__k=3.0)) == ["arms/dual_path_gr.json"]
+    assert changed(base, plan_of(raw, aligner__gr__k=3.0)) == ["arms/dual_path_gr/s0.json", "report.json"]
     assert changed(base, plan_of(raw, aligner__granularity="per_tensor")) == sorted(
-        f"arms/{a}.json" for a in ("dual_path_pcgrad", "dual_path_gradvac", "dual_path_cagrad")
+        [f"arms/{a}/s0.json" for a in ("dual_path_pcgrad", "dual_path_gradvac", "dual_path_cagrad")]
+        + ["report.json"]
     ), "auto already means per_tensor for GR, and granularity means nothing without alignment"
     arms = copy.deepcopy(raw["arms"])
     arms["dual_path_gradvac"] = {**arms["dual_path_gradvac"], "aligner": {"gradvac": {"ema": "paper"}}}
     new = plan_of(raw, arms=arms)
-    assert changed(base, new) == ["arms/dual_path_gradvac.json"]
-    assert new["arms/dual_path_gradvac.json"]["arm"]["aligner"]["gradvac"] == {"beta": 0.5, "ema": "paper"}
+    assert changed(base, new) == ["arms/dual_path_gradvac/s0.json", "report.json"]
+    assert new["arms/dual_path_gradvac/s0.json"]["arm"]["aligner"]["gradvac"] == {"beta": 0.5, "ema": "paper"}
 
 
 def test_align_true_means_pcgrad_and_changes_only_main(raw):
     base, new = plan_of(raw), plan_of(raw, align=True)
-    assert new["arms/main.json"]["arm"]["align"] == "pcgrad"
-    assert changed(base, new) == ["arms/main.json"]
+    assert new["arms/main/s0.json"]["arm"]["align"] == "pcgrad"
+    assert changed(base, new) == ["arms/main/s0.json", "report.json"]
 
 
-def test_training_seed_never_touches_data_stages(raw):
-    diff = changed(plan_of(raw), plan_of(raw, seed=1))
-    assert diff == sorted(f"arms/{arm}.json" for arm in raw["arms"])
+def test_new_seeds_add_plan_files_and_leave_the_existing_ones_alone(raw):
+    base, new = plan_of(raw), plan_of(raw, seeds=[0, 2])
+    assert changed(base, new) == sorted([f"arms/{arm}/s2.json" for arm in raw["arms"]] + ["report.json"])
+    assert new["arms/main/s2.json"]["arm"]["seed"] == 2
+    assert new["arms/main/s0.json"] == base["arms/main/s0.json"]
+    assert new["report.json"]["arms"]["main"] == [0, 2]
+
+
+def test_an_arm_can_train_a_subset_of_the_seeds(raw):
+    data = copy.deepcopy(raw)
+    data["seeds"] = [0, 1, 2]
+    data["arms"]["attm"] = {**data["arms"]["attm"], "seeds": [0]}
+    plan = make_plan(validate_params(data))
+    assert plan["arms/attm/s1.json"] == {"skipped": "arms.attm.seeds is [0]", "arm": "attm", "seed": 1}
+    assert plan["arms/attm/s0.json"]["arm"]["seed"] == 0 and plan["arms/main/s2.json"]["arm"]["seed"] == 2
+    assert plan["report.json"]["arms"]["attm"] == [0] and plan["report.json"]["arms"]["main"] == [0, 1, 2]
+
+
+def test_training_seeds_never_touch_data_stages(raw):
+    diff = changed(plan_of(raw), plan_of(raw, seeds=[1]))
+    assert diff == sorted([f"arms/{arm}/s0.json" for arm in raw["arms"]]
+                          + [f"arms/{arm}/s1.json" for arm in raw["arms"]] + ["report.json"])
 
 
 def test_augment_policy_change_leaves_fetch_and_prepare(raw):
@@ -136,6 +157,15 @@ def test_augment_policy_change_leaves_fetch_and_prepare(raw):
         ({"backbone": "tiny-nonexistent"}, ["backbone", "tiny-wavlm"]),
         ({"arms__main": {"regime": "augmented", "align": "pcgrad"}}, ["arms.main", "dual_path"]),
         ({"arms__main": {"colour": "red"}}, ["arms.main", "colour"]),
+        ({"seed": 1}, ["seed", "replaced by seeds", "seeds=[1]"]),
+        ({"arms__main": {"seed": 1}}, ["arms.main.seed", "arms.main.seeds"]),
+        ({"seeds": []}, ["seeds", "at least one"]),
+        ({"seeds": [0, 0]}, ["seeds", "distinct"]),
+        ({"seeds": [0, -1]}, ["seeds", "non-negative"]),
+        ({"seeds": 1}, ["seeds", "a list of"]),
+        ({"arms__main": {"seeds": [3]}}, ["arms.main.seeds", "[3]", "subset"]),
+        ({"report__reference": "nope"}, ["report.reference", "'nope'", "main"]),
+        ({"report__alpha": 1.5}, ["report.alpha", "(0, 1)"]),
     ],
 )
 def test_bad_values_give_one_clear_error(raw, changes, needles):
@@ -167,3 +197,9 @@ def test_plan_stage_fails_with_one_line_and_restore_hint(tmp_path, raw):
     assert proc.stderr.startswith("error: params.yaml: align: got 'maybe'")
     assert "git checkout params.yaml" in proc.stderr
     assert not (tmp_path / "plan").exists(), "nothing is written on a validation error"
+
+
+def test_the_report_plan_keeps_the_arms_in_params_order(raw):
+    arms = {"zeta": {}, "main": {}, "alpha": {"regime": "clean"}}
+    plan = plan_of(raw, arms=arms)
+    assert plan["report.json"]["order"] == ["zeta", "main", "alpha"]

@@ -61,6 +61,16 @@ def project(tmp_path_factory):
     return dest
 
 
+def assert_same_numbers(compared, metrics, arms):
+    """`sdd compare` over the pipeline's MLflow runs gives the report's numbers."""
+    assert set(compared) == set(metrics)
+    for arm in arms:
+        for eval_set in ("demo:eval", "demo:eval_degraded"):
+            got, want = compared[arm][eval_set], metrics[arm][eval_set]
+            for key in ("eer", "eer_std", "eer_ci95", "per_attack", "n_seeds", "vs_reference", "shortcuts"):
+                assert got.get(key) == want.get(key), (arm, eval_set, key)
+
+
 @pytest.mark.e2e
 def test_dvc_repro_end_to_end(project):
     run(["dvc", "repro"], project)
@@ -74,40 +84,45 @@ def test_dvc_repro_end_to_end(project):
             assert 0.0 <= m["eer"] <= 1.0 and m["n_bonafide"] > 0 and m["n_spoof"] > 0
             assert m["eer_ci95"][0] <= m["eer"] <= m["eer_ci95"][1]
             assert m["per_attack"], "per-attack EERs are reported"
-            assert {"act_dcf_calibrated", "cllr_calibrated", "calibration"} <= set(m), (
-                "dev-fitted calibration"
-            )
+            assert m["n_seeds"] == 1 and m["eer_std"] is None and isinstance(m["shortcuts"], list)
+            assert ("vs_reference" in m) == (arm != "main")
+            seed0 = metrics[arm]["seeds"]["0"][eval_set]
+            assert seed0["eer"] == m["eer"]
+            assert {"act_dcf_calibrated", "cllr_calibrated", "calibration"} <= set(seed0), "dev calibration"
         train = metrics[arm]["train"]
         assert 0 < train["trainable_parameters"] <= train["total_parameters"] and train["peak_rss_mb"] > 0
         assert train["epochs"] == 1 and train["epochs_to_best"] == 1
     assert metrics["lora"]["train"]["trainable_parameters"] < metrics["main"]["train"]["trainable_parameters"]
     for arm in ("main", *aligned):
         assert "conflict_ratio" in metrics[arm]["train"], arm
-        epochs = (project / f"reports/epochs/{arm}.csv").read_text().splitlines()
+        epochs = (project / f"reports/epochs/{arm}/s0.csv").read_text().splitlines()
         assert epochs[0].startswith("epoch,") and len(epochs) == 2
     assert "projection_ratio" in metrics["dual_path_gr"]["train"]
     assert not list((project / ".sdd/checkpoints").glob("*")), "finished runs delete their checkpoints"
     assert "hand_features" in metrics
-    assert (project / "reports/index.html").stat().st_size > 1000
-    assert list((project / "reports/figures").glob("*.png"))
+    audit = json.loads((project / "reports/audit.json").read_text())
+    assert set(audit) == {"demo:eval", "demo:eval_degraded"}
+    assert "leading_silence_s" in audit["demo:eval"]["features"]
+    html = (project / "reports/index.html").read_text()
+    assert "Is each system better than main?" in html and "Shortcut audit" in html and "DET" in html
+    assert html.count("<figure>") == html.count("<figcaption>") >= 8
     assert (project / "mlflow.db").is_file()
-    scores = (project / "data/scores/main/demo__eval.txt").read_text().splitlines()
+    scores = (project / "data/scores/main/s0/demo__eval.txt").read_text().splitlines()
     assert len(scores) == metrics["main"]["demo:eval"]["n_bonafide"] + metrics["main"]["demo:eval"]["n_spoof"]
+    # `sdd score --model models/<arm>` still works while the arm has one seed
+    clip = str(next((project / "data/raw/demo").rglob("*.flac")))
+    assert run(["sdd", "score", "--model", "models/main", clip], project).stdout.count("\t") == 1
 
     # `sdd compare` rebuilds the comparison from the MLflow runs alone.
     run(["sdd", "compare", "--out", "reports/compare"], project)
-    compared = json.loads((project / "reports/compare/metrics.json").read_text())
-    assert sorted(compared) == sorted(f"workspace/{arm}" for arm in arms)
-    assert compared["workspace/main"]["demo:eval"]["eer"] == pytest.approx(
-        metrics["main"]["demo:eval"]["eer"]
-    )
+    assert_same_numbers(json.loads((project / "reports/compare/metrics.json").read_text()), metrics, arms)
 
     # A second repro is a no-op.
     out = run(["dvc", "repro"], project).stdout
     assert "Running stage" not in out, out
 
     # `-S lora=true` and `-S align=true` each change only main's plan: after re-planning, only
-    # train@main is stale (the fixed arms pin both toggles).
+    # train@main-0 is stale, and the report (whose plan holds every arm's config).
     original = (project / "params.yaml").read_text()
     for toggle in ("lora", "align"):
         params = yaml.safe_load(original)
@@ -115,10 +130,52 @@ def test_dvc_repro_end_to_end(project):
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         run(["dvc", "repro", "plan"], project)
         status = json.loads(run(["dvc", "status", "--json"], project).stdout)
-        assert sorted(status) == ["train@main"], (toggle, status)
+        assert sorted(status) == ["report", "train@main-0"], (toggle, status)
+    (project / "params.yaml").write_text(original)
+    run(["dvc", "repro", "plan"], project)
 
     # Same params + same seed -> the same scores, bit for bit.
-    before = (project / "data/scores/dual_path_gr/demo__eval.txt").read_text()
-    run(["dvc", "repro", "--force", "--single-item", "train@dual_path_gr"], project)
-    run(["dvc", "repro", "--single-item", "score@dual_path_gr"], project)
-    assert (project / "data/scores/dual_path_gr/demo__eval.txt").read_text() == before
+    before = (project / "data/scores/dual_path_gr/s0/demo__eval.txt").read_text()
+    run(["dvc", "repro", "--force", "--single-item", "train@dual_path_gr-0"], project)
+    run(["dvc", "repro", "--single-item", "score@dual_path_gr-0"], project)
+    assert (project / "data/scores/dual_path_gr/s0/demo__eval.txt").read_text() == before
+
+    # `seeds: [0, 1]` adds only seed 1's train/score/evaluate stages (and the report); seed 0's
+    # models, the data and the augmented copies stay cached. Only `main` and an added `augmented` arm
+    # (the pooled regime: `main`'s objective, methods.md §1) train seed 1; the other arms' seed-1
+    # stages write skip records.
+    params = yaml.safe_load(original)
+    params["seeds"] = [0, 1]
+    for arm in arms:
+        if arm != "main":
+            params["arms"][arm]["seeds"] = [0]
+    params["arms"]["augmented"] = {"regime": "augmented", "align": False, "lora": False}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["dvc", "repro", "plan"], project)
+    status = json.loads(run(["dvc", "status", "--json"], project).stdout)
+    stages = ("train", "score", "evaluate")
+    new = {f"{stage}@{arm}-1" for arm in [*arms, "augmented"] for stage in stages}
+    new |= {f"{stage}@augmented-0" for stage in stages}
+    assert set(status) == new | {"report"}, status
+    out = run(["dvc", "repro"], project).stdout
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == new | {"report"}, ran
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    for arm in [*arms, "augmented"]:
+        m = metrics[arm]["demo:eval"]
+        two = arm in ("main", "augmented")
+        assert m["n_seeds"] == (2 if two else 1) and m["seeds"] == ([0, 1] if two else [0])
+        assert (m["eer_std"] is not None) == two
+        assert set(metrics[arm]["seeds"]) == ({"0", "1"} if two else {"0"})
+    m = metrics["main"]["demo:eval"]
+    assert m["eer"] == pytest.approx((metrics["main"]["seeds"]["0"]["demo:eval"]["eer"]
+                                      + metrics["main"]["seeds"]["1"]["demo:eval"]["eer"]) / 2)
+    # an A/A comparison: `augmented` has `main`'s objective, so no detectable difference
+    for eval_set in ("demo:eval", "demo:eval_degraded"):
+        assert not metrics["augmented"][eval_set]["vs_reference"]["significant"]
+    run(["sdd", "compare", "--out", "reports/compare2"], project)
+    assert_same_numbers(json.loads((project / "reports/compare2/metrics.json").read_text()), metrics,
+                        [*arms, "augmented"])
+    # with two seeds, `sdd score --model models/main` asks which one
+    out = run(["sdd", "score", "--model", "models/main", clip], project, check=False)
+    assert out.returncode == 2 and "s0, s1" in out.stderr, out.stderr

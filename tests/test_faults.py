@@ -650,7 +650,7 @@ def _mlflow_unavailable(tmp: Path, srv: Server) -> str:
     handler = logging.StreamHandler(log)
     logging.getLogger("sdd.tracking").addHandler(handler)
     try:
-        with tracking.run("evaluate", {"a": 1}, arm="main") as run:
+        with tracking.arm_run("evaluate", {"name": "main", "seed": 0, "a": 1}) as run:
             run.log_metrics({"demo:eval": {"eer": 0.1}})
             atomic.write_json(tmp / "eval.json", {"eer": 0.1})  # the stage's DVC output
     finally:
@@ -1018,7 +1018,7 @@ CASES = [
         _mlflow_unavailable,
         (
             r"MLflow store sqlite:///.*mlflow\.db unavailable \(.*file is not a database\): the run, "
-            r"its params, metrics and artifacts of workspace/main/evaluate were NOT logged to MLflow; "
+            r"its params, metrics and artifacts of workspace/main-s0/evaluate were NOT logged to MLflow; "
             r"the stage's DVC outputs are written as usual",
         ),
         ("server",),
@@ -1082,6 +1082,8 @@ def test_bad_input(case: Case, tmp_path, request):
 
 #: JSON keys / CSV columns that measure time or memory, not results (declared, never compared).
 TIMING_KEYS = frozenset({"seconds", "peak_rss_mb"})
+#: the report's "created" timestamp (run metadata), the one timing field of its Markdown/HTML pages
+CREATED = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 #: stage -> (the fault point where the subprocess gets SIGKILL, the outputs compared after the re-run).
 KILLS = {
     "fetch": ("fetch:generated", ["data/fetch.json", "data/raw"]),
@@ -1094,15 +1096,16 @@ KILLS = {
         ["reports/README.md", "reports/index.html", "reports/figures", "reports/metrics.json"],
     ),
 }
-ORDER = ["fetch", "prepare", "augment", "baseline", "train", "score", "evaluate", "report"]
+ORDER = ["fetch", "prepare", "augment", "baseline", "train", "score", "evaluate", "audit", "report"]
 
 
 def _stage_argv(name: str) -> list[str]:
-    """The stage's command from dvc.yaml (``${key}`` = main, ``${corpus}`` = demo), as argv."""
+    """The stage's command from dvc.yaml (arm main, seed 0, ``${corpus}`` = demo), as argv."""
     import shlex
 
     stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][name]
     cmd = (stage.get("do") or stage)["cmd"].replace("${key}", "main").replace("${corpus}", "demo")
+    cmd = cmd.replace("${item.arm}", "main").replace("${item.seed}", "0")
     argv = shlex.split(cmd)
     assert argv[0] == "python" and argv[1].startswith("stages/")
     return [str(REPO / argv[1]), *argv[2:]]
@@ -1129,6 +1132,8 @@ def _snapshot(root: Path, rels: list[str]) -> dict[str, object]:
             elif p.suffix == ".csv":
                 df = pd.read_csv(p, keep_default_na=False)
                 out[key] = df.drop(columns=[c for c in df.columns if c in TIMING_KEYS]).to_csv(index=False)
+            elif p.suffix in (".md", ".html"):  # the report's declared timing field: when it was created
+                out[key] = CREATED.sub(b"<created>", p.read_bytes())
             else:
                 out[key] = p.read_bytes()
     return out

@@ -1,78 +1,335 @@
-"""Report rendering and the MLflow flatten/unflatten round trip used by `sdd compare`."""
+"""The comparative report: seed aggregates, paired comparisons, shortcut flags, pages and figures, and
+the MLflow round trip that `sdd compare` relies on."""
+
+from __future__ import annotations
+
+import json
+import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from sdd.report.build import collect_metrics, eer_table, render_markdown, write_report
-from sdd.report.compare import unflatten_eval_metrics
-from sdd.tracking import _key, flatten
+from sdd.evaluation.trials import evaluate_trials
+from sdd.report.build import Figure, Section, eer_cell, render_markdown, write_report
+from sdd.report.inputs import ReportInput, SeedRun, seen_attacks
+from sdd.report.stats import epochs_to_best, report_metrics, seed_mean
+from sdd.tracking import _key, flatten, ui_url
 
-EVAL = {"demo:eval": {"eer": 0.1, "eer_ci95": [0.08, 0.12], "min_dcf": 0.3, "act_dcf": 0.5, "cllr": 0.7,
-                      "per_attack": {"A01": 0.05, "A05": 0.2}, "n_bonafide": 10, "n_spoof": 20}}
+STATS = {
+    "reference": "main",
+    "n_resamples": 200,
+    "seed": 0,
+    "alpha": 0.05,
+    "block_by_speaker": True,
+    "shortcut_factor": 2.0,
+}
+ATTACKS = ("A01", "A02", "A05")
 
 
-def test_flatten_then_unflatten_is_identity():
-    flat = {_key(k): v for k, v in flatten(EVAL).items()}
-    assert "demo/eval.per_attack.A01" in flat and "demo/eval.eer_ci95.1" in flat
-    assert unflatten_eval_metrics(flat) == EVAL
+def make_trials(
+    rng: np.random.Generator, shift: float, n_speakers: int = 12, per_speaker: int = 10
+) -> pd.DataFrame:
+    """Speaker-structured synthetic trials: bona fide ~ N(shift + speaker offset, 1), spoof ~ N(0, 1)."""
+    rows = []
+    for spk in range(n_speakers):
+        offset = rng.normal(0, 0.3)
+        for i in range(per_speaker):
+            bona = i % 2 == 0
+            attack = "-" if bona else ATTACKS[(i // 2) % len(ATTACKS)]
+            score = rng.normal(shift + offset if bona else offset, 1.0)
+            rows.append(
+                {
+                    "utt_id": f"u{spk:02d}_{i:02d}",
+                    "score": float(np.round(score, 8)),
+                    "label": "bonafide" if bona else "spoof",
+                    "speaker": f"spk{spk}",
+                    "attack": attack,
+                }
+            )
+    return pd.DataFrame(rows)
 
 
-def test_collect_metrics_shape_matches_design():
-    m = collect_metrics(
-        {"main": EVAL},
-        {"main": {"summary": {"conflict_ratio": 0.25, "epochs": 3, "seconds": 9.0, "steps": 1}}},
-        {"demo:eval": {"eer": 0.3, "per_attack": {"A01": 0.3}}},
+def seed_run(trials: dict[str, pd.DataFrame], seed: int, conflict: bool = False) -> SeedRun:
+    steps = np.arange(40)
+    tele = pd.DataFrame({"step": steps, "epoch": steps // 20, "loss": 1 / (1 + steps)})
+    if conflict:
+        tele["cos"] = np.cos(steps + seed)
+        tele["conflict"] = (tele["cos"] < 0).astype(float)
+    return SeedRun(
+        seed=seed,
+        eval={s: evaluate_trials(t, ci=True, n_resamples=50) for s, t in trials.items()},
+        train={
+            "epochs": 2,
+            "seconds": 10.0 + seed,
+            "trainable_parameters": 100,
+            "total_parameters": 120,
+            "peak_rss_mb": 500.0,
+            "best_dev_loss": 0.4,
+            **({"conflict_ratio": 0.3} if conflict else {}),
+        },
+        epochs=pd.DataFrame({"epoch": [0, 1], "dev_loss": [0.5, 0.4], "train_loss": [0.7, 0.6]}),
+        telemetry=tele,
+        trials=trials,
+        source=f"seed {seed}",
     )
-    assert m["main"]["demo:eval"]["eer"] == 0.1
-    assert m["main"]["train"] == {"conflict_ratio": 0.25, "epochs": 3, "seconds": 9.0}
-    assert m["hand_features"]["demo:eval"]["eer"] == 0.3
 
 
-def test_eer_table_is_percent_with_ci():
-    table = eer_table({"main": EVAL}, ["demo:eval"])
-    assert table.loc["main", "demo:eval"] == "10.00 [8.00, 12.00]"
-    md = render_markdown([("table", table)])
-    assert "| main | 10.00 [8.00, 12.00] |" in md
-
-
-def test_write_report_renders_markdown_html_and_figures(tmp_path):
-    metrics = collect_metrics(
-        {"main": EVAL, "other": EVAL}, {}, {"demo:eval": {"eer": 0.3, "per_attack": {"A01": 0.3}}}
+def make_input(shifts: dict[str, float], seeds=(0, 1, 2), audit=None, same_scores=()) -> ReportInput:
+    """Systems with bona fide shifted by ``shifts[system]``; every seed and system on the same trials.
+    Systems in ``same_scores`` reuse main's scores per seed (an A/A pair)."""
+    systems = {}
+    for k, (name, shift) in enumerate(shifts.items()):
+        systems[name] = {}
+        for seed in seeds:
+            src = "main" if name in same_scores else name
+            rng = np.random.default_rng(1000 * seed + (0 if src == "main" else 17 * k + 1))
+            trials = {"demo:eval": make_trials(rng, shift if src == name else shifts["main"])}
+            systems[name][seed] = seed_run(trials, seed, conflict=name != "main")
+    return ReportInput(
+        systems=systems,
+        configs={n: {"align": "pcgrad" if n == "aligned" else "none"} for n in shifts},
+        eval_sets=["demo:eval"],
+        reference="main",
+        stats=STATS,
+        audit=audit or {},
+        seen_attacks={"A01", "A02"},
+        title="test report",
     )
-    steps = np.arange(30)
-    tele = {
-        "main": pd.DataFrame(
-            {
-                "step": steps,
-                "loss": 1 / (1 + steps),
-                "cos": np.cos(steps),
-                "conflict": (np.cos(steps) < 0) * 1.0,
-            }
-        )
+
+
+def test_seed_mean_averages_numbers_and_common_keys():
+    assert seed_mean([1, 2, 3]) == 2.0 and isinstance(seed_mean([1, 2, 3]), float)
+    assert seed_mean([300, 300]) == 300 and isinstance(seed_mean([300, 300]), int)
+    got = seed_mean(
+        [
+            {"eer": 0.1, "per_attack": {"A": 0.2, "B": 0.4}, "eer_ci95": [0, 1], "name": "x"},
+            {"eer": 0.3, "per_attack": {"A": 0.4}, "eer_ci95": [0, 1], "name": "x"},
+        ]
+    )
+    assert set(got) == {"eer", "per_attack"} and got["eer"] == pytest.approx(0.2)
+    assert got["per_attack"] == pytest.approx({"A": 0.3})
+
+
+def test_epochs_to_best_counts_from_one():
+    assert epochs_to_best(pd.DataFrame({"epoch": [0, 1, 2], "dev_loss": [0.5, 0.3, 0.4]})) == 2
+
+
+def test_metrics_schema_keeps_every_seed_and_the_aggregates():
+    inp = make_input({"main": 1.0, "better": 2.5})
+    m = report_metrics(inp)
+    agg = m["main"]["demo:eval"]
+    eers = [inp.systems["main"][s].eval["demo:eval"]["eer"] for s in (0, 1, 2)]
+    assert agg["eer"] == pytest.approx(np.mean(eers)) and agg["eer_std"] == pytest.approx(
+        np.std(eers, ddof=1)
+    )
+    assert agg["eer_ci95"][0] <= agg["eer"] <= agg["eer_ci95"][1] and agg["n_seeds"] == 3
+    assert "speakers resampled" in agg["eer_ci95_method"]
+    assert set(agg["per_attack"]) == set(ATTACKS)
+    assert m["main"]["seeds"]["1"]["demo:eval"] == inp.systems["main"][1].eval["demo:eval"]
+    assert m["main"]["seeds"]["1"]["train"]["epochs_to_best"] == 2
+    assert m["main"]["train"]["seconds"] == pytest.approx(11.0)
+    assert "vs_reference" not in agg, "the reference is not compared with itself"
+    v = m["better"]["demo:eval"]["vs_reference"]
+    assert v["diff"] < 0 and v["significant"] and v["p_better"] > 0.95 and v["n_comparisons"] == 1
+    assert v["holm_ci"][1] < 0 and v["method"] == "paired block bootstrap" and v["n_seeds_reference"] == 3
+    json.dumps(m)  # JSON-serialisable as is
+
+
+def test_aa_comparison_is_not_flagged():
+    """main against augmented-with-the-same-objective: here literally the same scores on every seed."""
+    m = report_metrics(make_input({"main": 1.0, "augmented": 1.0}, same_scores=("augmented",)))
+    v = m["augmented"]["demo:eval"]["vs_reference"]
+    assert v["diff"] == 0.0 and not v["significant"] and v["p_better"] == pytest.approx(0.5)
+
+
+def test_aa_comparison_with_independent_seeds_is_not_flagged():
+    """Same score distribution, different draws (a different training run of the same objective)."""
+    m = report_metrics(make_input({"main": 1.5, "augmented": 1.5}))
+    v = m["augmented"]["demo:eval"]["vs_reference"]
+    assert not v["significant"] and v["holm_ci"][0] < 0 < v["holm_ci"][1]
+
+
+def test_single_seed_has_no_std():
+    m = report_metrics(make_input({"main": 1.0, "other": 1.2}, seeds=(0,)))
+    assert m["main"]["demo:eval"]["eer_std"] is None and eer_cell(m["main"]["demo:eval"]).count("±") == 0
+
+
+def test_shortcut_flagged_only_when_real_and_within_factor():
+    flagged = [
+        {"feature": "leading_silence_s", "subset": "pooled", "eer": 0.15, "threshold": 0.4, "direction": 1},
+        {"feature": "dc", "subset": "A01", "eer": 0.01, "threshold": 0.25, "direction": -1},
+    ]
+    audit = {
+        "demo:eval": {
+            "name": "demo:eval",
+            "n_bonafide": 1,
+            "n_spoof": 1,
+            "features": {},
+            "mfcc_lr": None,
+            "flagged": flagged,
+        }
     }
-    epochs = {"main": pd.DataFrame({"epoch": [0, 1], "dev_loss": [0.7, 0.5]})}
-    write_report(
-        metrics,
-        ["demo:eval"],
-        tele,
-        epochs,
-        tmp_path / "README.md",
-        tmp_path / "index.html",
-        tmp_path / "figures",
-    )
+    inp = make_input({"main": 1.0, "strong": 4.0}, seeds=(0,), audit=audit)
+    m = report_metrics(inp)
+    weak = m["main"]["demo:eval"]
+    assert weak["eer"] > 0.15 / 2
+    assert [f["feature"] for f in weak["shortcuts"]][:1] == ["leading_silence_s"]
+    strong = m["strong"]["demo:eval"]
+    assert all(f["eer"] < 2 * f["system_eer"] for f in strong["shortcuts"])
+    assert "leading_silence_s" not in [f["feature"] for f in strong["shortcuts"]], strong["eer"]
+
+
+def test_scores_that_disagree_with_the_evaluation_are_refused():
+    inp = make_input({"main": 1.0, "other": 1.0}, seeds=(0,))
+    inp.systems["other"][0].trials["demo:eval"]["score"] *= -1
+    with pytest.raises(ValueError, match="differs from the evaluate"):
+        report_metrics(inp)
+
+
+def test_seen_attacks_come_from_the_training_spoofs():
+    manifest = pd.DataFrame({"label": ["bonafide", "spoof", "spoof"], "attack": ["-", "A01", "A04"]})
+    assert seen_attacks(manifest) == {"A01", "A04"}
+
+
+def test_write_report_renders_every_figure_with_a_caption(tmp_path):
+    inp = make_input({"main": 1.0, "better": 2.5, "aligned": 1.2})
+    m = report_metrics(inp)
+    extra = tmp_path / "figures" / "probe.png"
+    extra.parent.mkdir(parents=True)
+    extra.write_bytes(b"not drawn here")
+    section = Section("Probing", [("p", "layer-wise probes"), ("fig", Figure(extra, "Probe EER per layer."))])
+    meta = {
+        "git_commit": "abc",
+        "params_diff": {"seeds": [[0], [0, 1, 2]]},
+        "packages": {"numpy": "2"},
+        "durations": [{"stage": "train@main-0", "seconds": 3.0}],
+    }
+    files = write_report(inp, m, tmp_path, metadata=meta, sections=[section])
     md, html = (tmp_path / "README.md").read_text(), (tmp_path / "index.html").read_text()
-    assert "figures/eer.png" in md and "<img" in html and "<table" in html
-    for name in ("eer.png", "loss.png", "conflict.png", "per_attack_demo__eval.png"):
-        assert (tmp_path / "figures" / name).stat().st_size > 1000
+    for name in (
+        "paired.png",
+        "eer.png",
+        "det_demo__eval.png",
+        "per_attack_demo__eval.png",
+        "training.png",
+        "conflict.png",
+        "durations.png",
+    ):
+        assert (tmp_path / "figures" / name).stat().st_size > 1000, name
+        assert f"figures/{name}" in md and f'src="figures/{name}"' in html
+    assert html.count("<figure>") == html.count("<figcaption>") == md.count("![") == len(files) - 2
+    assert "Probing" in md and "figures/probe.png" in html and "layer-wise probes" in html
+    assert "sdd-selftest" in html
+    assert "better (p_holm" in md and "A05 (unseen)" in md and "seeds" in md
+    assert "| seeds | [0] | [0, 1, 2] |" in md
 
 
-def test_eer_figure_gets_eval_sets_only(tmp_path, monkeypatch):
-    from sdd.report import figures
+def test_markdown_table_keeps_the_index_name():
+    df = pd.DataFrame({"v": [1]}, index=pd.Index(["a"], name="key"))
+    assert render_markdown([("table", df)]).startswith("| key | v |")
 
-    seen = {}
-    monkeypatch.setattr(figures, "plot_eer_bars", lambda eers, path, reference=None: seen.update(eers))
-    metrics = collect_metrics({"main": EVAL}, {"main": {"summary": {"epochs": 1}}}, {})
-    write_report(
-        metrics, ["demo:eval"], {}, {}, tmp_path / "README.md", tmp_path / "index.html", tmp_path / "f"
+
+def test_flatten_keys_are_mlflow_safe():
+    flat = {_key(k): v for k, v in flatten({"demo:eval": {"eer_ci95": [0.1, 0.2]}}).items()}
+    assert flat == {"demo/eval.eer_ci95.0": 0.1, "demo/eval.eer_ci95.1": 0.2}
+    assert _key("duration_s.train@main-0") == "duration_s.train/main-0" and _key("a=b|c") == "a_b_c"
+
+
+def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
+    """The MLflow round trip: children created by the report (cached arms), then `sdd compare`."""
+    from sdd.report.compare import compare
+    from sdd.report.publish import publish_pipeline_report
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("SDD_ROOT", str(tmp_path))
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-test")
+    inp = make_input({"main": 1.0, "better": 2.5}, seeds=(0, 1))
+    m = report_metrics(inp)
+    dirs = {k: tmp_path / k for k in ("train", "eval", "telemetry")}
+    for arm, seeds in inp.systems.items():
+        for seed, run in seeds.items():
+            rel = f"{arm}/s{seed}"
+            for d in dirs.values():
+                (d / arm).mkdir(parents=True, exist_ok=True)
+            (dirs["train"] / f"{rel}.json").write_text(
+                json.dumps({"summary": run.train, "epochs": run.epochs.to_dict("records")})
+            )
+            (dirs["eval"] / f"{rel}.json").write_text(json.dumps(run.eval))
+            run.telemetry.to_csv(dirs["telemetry"] / f"{rel}.csv", index=False)
+    plan = {
+        "tracking": {"experiment": "sdd-test"},
+        "eval_sets": [{"name": "demo:eval", "id": "demo__eval"}],
+        "configs": {a: {"name": a, "align": "none"} for a in inp.systems},
+        "order": list(inp.systems),
+        "upstream": {"corpus": "demo"},
+    }
+    out = tmp_path / "reports"
+    meta = {"git_commit": "abc", "git_dirty": False, "durations": [{"stage": "train@main-0", "seconds": 3.0}]}
+    files = write_report(inp, m, out)
+    publish_pipeline_report(
+        inp,
+        m,
+        plan,
+        train_dir=dirs["train"],
+        eval_dir=dirs["eval"],
+        telemetry_dir=dirs["telemetry"],
+        report_files=files,
+        out_dir=out,
+        metadata=meta,
     )
-    assert set(seen["main"]) == {"demo:eval"}, "the training summary must not be drawn as an eval set"
+    # a second publish (dvc repro again) finds the same runs instead of adding children
+    publish_pipeline_report(
+        inp,
+        m,
+        plan,
+        train_dir=dirs["train"],
+        eval_dir=dirs["eval"],
+        telemetry_dir=dirs["telemetry"],
+        report_files=files,
+        out_dir=out,
+        metadata={},
+    )
+    compared = compare("sdd-test", tmp_path / "compare")
+    assert set(compared) == set(m)
+    for arm in inp.systems:
+        for key in ("eer", "eer_std", "eer_ci95", "per_attack"):
+            assert compared[arm]["demo:eval"][key] == m[arm]["demo:eval"][key], (arm, key)
+    assert compared["better"]["demo:eval"]["vs_reference"] == m["better"]["demo:eval"]["vs_reference"]
+    assert compared["better"]["seeds"] == json.loads(json.dumps(m["better"]["seeds"]))
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("sdd-test")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert ui_url(5000, "sdd-test") == (
+        f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}?workflowType=machine_learning"
+    )
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("sdd.kind") == "pipeline"]
+    children = [r for r in runs if r.data.tags.get("sdd.kind") == "arm"]
+    assert len(parents) == 1 and parents[0].data.tags["mlflow.runName"] == "exp-test"
+    assert len(children) == 4 and {r.data.tags["mlflow.parentRunId"] for r in children} == {
+        parents[0].info.run_id
+    }
+    child = next(r for r in children if r.data.tags["sdd.arm"] == "better" and r.data.tags["sdd.seed"] == "1")
+    assert child.data.params["name"] == "better" and child.data.params["seed"] == "1"
+    assert math.isclose(
+        child.data.metrics["demo/eval.eer"], inp.systems["better"][1].eval["demo:eval"]["eer"]
+    )
+    assert [m.step for m in client.get_metric_history(child.info.run_id, "epoch.dev_loss")] == [0, 1]
+    assert parents[0].data.metrics["duration_s.train/main-0"] == 3.0
+    assert parents[0].data.tags["sdd.git_commit"] == "abc"
+    names = {f.path for f in client.list_artifacts(parents[0].info.run_id)}
+    assert {"index.html", "README.md", "figures", "report_input.json"} <= names
+
+
+def test_summary_shows_the_three_strongest_shortcuts_and_counts_the_rest():
+    from sdd.report.build import _shortcut_cell
+
+    found = [{"feature": f"f{i}", "subset": "pooled", "eer": 0.3 - 0.05 * i} for i in range(5)]
+    assert _shortcut_cell(found) == (
+        "f4 on pooled: 10.0; f3 on pooled: 15.0; f2 on pooled: 20.0; +2 more (Shortcut audit)"
+    )
+    assert _shortcut_cell(found[:1]) == "f0 on pooled: 30.0" and _shortcut_cell([]) == ""

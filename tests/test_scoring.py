@@ -28,7 +28,7 @@ from sdd.models.detector import Detector, decision_threshold_record, read_decisi
 from sdd.models.params import ModelParams, TinyBackboneParams
 from sdd.params import ScoreParams
 from sdd.scoring import cli_main, iter_scores, score_paths
-from sdd.train.params import ArmConfig, TrainParams
+from sdd.train.params import AlignerParams, ArmConfig, TrainParams, resolve_aligner
 
 SR = 16000
 N_IN = 4000  # the tiny checkpoint's input length (train.dev_samples)
@@ -41,7 +41,8 @@ def _arm(**train) -> ArmConfig:
               average_best=2, threads=1, telemetry_every=1)  # fmt: skip
     tp.update(train)
     return ArmConfig(name="t", corpus="synthetic", backbone="tiny-wavlm", regime="clean", align="none",
-                     lora=False, seed=3, model=ModelParams(tiny=TINY), train=TrainParams(**tp))  # fmt: skip
+                     lora=False, seed=3, model=ModelParams(tiny=TINY), train=TrainParams(**tp),
+                     aligner=resolve_aligner("none", AlignerParams()))  # fmt: skip
 
 
 def _tone(sr: int, seconds: float, channels: int, rng) -> np.ndarray:

@@ -10,7 +10,11 @@ import pandas as pd
 
 from sdd.evaluation.trials import evaluate_trials, fit_calibration
 
-__all__ = ["evaluate_eval_sets", "fit_dev_calibration", "read_score_file"]
+__all__ = ["TRIAL_COLUMNS", "evaluate_eval_sets", "fit_dev_calibration", "read_score_file", "scored_trials"]
+
+#: The columns of a scored-trials table (:func:`scored_trials`): what a paired comparison, a DET curve
+#: and a per-attack breakdown need, in manifest order.
+TRIAL_COLUMNS = ("utt_id", "score", "label", "speaker", "attack")
 
 MANIFEST_COLUMNS = {
     "utt_id",
@@ -85,3 +89,20 @@ def evaluate_eval_sets(
         out[e["name"]] = evaluate_trials(trials, condition_columns=conditions, ci=ci, n_resamples=n_resamples,
                                          seed=seed, calibration=calibration)
     return out
+
+
+def scored_trials(scores_dir: Path, manifests_dir: Path, eval_set: dict[str, str]) -> pd.DataFrame:
+    """One eval set's trials with the arm's scores: :data:`TRIAL_COLUMNS`, in manifest order.
+
+    Args:
+        scores_dir: the arm's score folder (``<eval set id>.txt`` files).
+        manifests_dir: the manifests folder (``<corpus>/<split>.csv``).
+        eval_set: a plan entry, ``{"corpus", "split", "id", "name"}``.
+    """
+    manifest = pd.read_csv(manifests_dir / eval_set["corpus"] / f"{eval_set['split']}.csv",
+                           keep_default_na=False, dtype={"utt_id": str, "speaker": str})
+    path = scores_dir / f"{eval_set['id']}.txt"
+    trials = _join(manifest, read_score_file(path), path, eval_set["name"])
+    if "speaker" not in trials:
+        trials["speaker"] = "-"
+    return trials[list(TRIAL_COLUMNS)].astype({"speaker": str, "attack": str})

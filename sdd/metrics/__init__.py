@@ -29,7 +29,13 @@ from sdd.metrics.detection import (
     min_tdcf_legacy,
     tdcf_coefficients,
 )
-from sdd.metrics.paired import PairedEerComparison, compare_to_reference, holm_adjust, paired_bootstrap_eer
+from sdd.metrics.paired import (
+    PairedEerComparison,
+    compare_to_reference,
+    holm_adjust,
+    mean_eer_interval,
+    paired_bootstrap_eer,
+)
 
 __all__ = [
     "ADCFCostModel",
@@ -52,6 +58,7 @@ __all__ = [
     "eer_threshold",
     "fit_logistic_calibration",
     "holm_adjust",
+    "mean_eer_interval",
     "min_dcf",
     "min_tdcf",
     "min_tdcf_legacy",

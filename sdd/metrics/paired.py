@@ -45,7 +45,13 @@ import numpy as np
 from sdd.metrics.bootstrap import _eer_from_run_weights, _runs
 from sdd.metrics.detection import MetricsError, SortedScores
 
-__all__ = ["PairedEerComparison", "compare_to_reference", "holm_adjust", "paired_bootstrap_eer"]
+__all__ = [
+    "PairedEerComparison",
+    "compare_to_reference",
+    "holm_adjust",
+    "mean_eer_interval",
+    "paired_bootstrap_eer",
+]
 
 _CHUNK_ELEMENTS = 4_000_000  # trials x replicates held at once (~32 MB of int64 per array)
 _MAX_REDRAW_ROUNDS = 1000
@@ -305,6 +311,31 @@ def paired_bootstrap_eer(
         n_redrawn=n_redrawn,
         diffs=diffs,
     )
+
+
+def mean_eer_interval(
+    scores: np.ndarray | Sequence[Sequence[float]],
+    is_bonafide: np.ndarray | Sequence[bool],
+    *,
+    blocks: np.ndarray | Sequence[Any] | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, tuple[float, float]]:
+    """Bootstrap interval of ONE system's EER averaged over its seeds, ``mean_s EER(A_s)``.
+
+    It is :func:`paired_bootstrap_eer` of the system against a perfect one (scores = the labels, EER 0
+    in every replicate that holds both classes), so each replicate draws one multiset of trials shared
+    by all seeds, exactly as a paired comparison with the same ``seed`` and ``blocks`` does, and the
+    replicates of the difference are those of the mean EER.
+
+    Returns:
+        ``(mean EER, (low, high))``, fractions.
+    """
+    lab = np.asarray(is_bonafide).astype(bool)
+    res = paired_bootstrap_eer(scores, lab.astype(np.float64), lab, blocks=blocks, n_resamples=n_resamples,
+                               seed=seed, level=level)
+    return res.eer_a, res.ci
 
 
 def holm_adjust(p_values: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -49,6 +49,7 @@ __all__ = [
     "load_detector",
     "parameter_counts",
     "read_decision_threshold",
+    "resolve_model_dir",
     "save_detector",
 ]
 
@@ -156,7 +157,7 @@ def save_detector(
 def read_decision_threshold(model_dir: str | os.PathLike[str]) -> float | None:
     """The decision threshold stored with a checkpoint, or None when it has none (trained before the
     train stage stored it). Reads only ``config.json``."""
-    cfg_path = Path(model_dir) / "config.json"
+    cfg_path = resolve_model_dir(model_dir) / "config.json"
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{cfg_path}: missing; expected a model directory written by the train stage")
     try:
@@ -173,11 +174,32 @@ def read_decision_threshold(model_dir: str | os.PathLike[str]) -> float | None:
         ) from e
 
 
+def resolve_model_dir(model_dir: str | os.PathLike[str]) -> Path:
+    """A model folder as given, or, for an arm's folder of seeds (``models/<arm>`` holding
+    ``s<seed>/``), its one seed's folder.
+
+    Raises:
+        ValueError: the arm folder holds several seeds (the message names them).
+    """
+    path = Path(model_dir)
+    if (path / "config.json").is_file() or not path.is_dir():
+        return path
+    seeds = sorted((d for d in path.iterdir() if d.is_dir() and d.name[:1] == "s" and d.name[1:].isdigit()
+                    and (d / "config.json").is_file()), key=lambda d: int(d.name[1:]))
+    if len(seeds) > 1:
+        raise ValueError(f"{path}: holds the models of seeds {', '.join(d.name for d in seeds)}; name one, "
+                         f"e.g. {seeds[0]}")
+    return seeds[0] if seeds else path
+
+
 def load_detector(model_dir: str | os.PathLike[str]) -> tuple[Detector, ArmConfig]:
-    """Load a checkpoint written by :func:`save_detector` (weights + config), in eval mode."""
+    """Load a checkpoint written by :func:`save_detector` (weights + config), in eval mode.
+
+    ``model_dir`` may also be an arm's folder that holds one seed (:func:`resolve_model_dir`).
+    """
     from safetensors.torch import load_file
 
-    model_dir = Path(model_dir)
+    model_dir = resolve_model_dir(model_dir)
     cfg_path, weights = model_dir / "config.json", model_dir / "model.safetensors"
     for p in (cfg_path, weights):
         if not p.is_file():

@@ -28,5 +28,11 @@ def augment_figures(
     ops_png, params_png = fig_dir / "augment_ops.png", fig_dir / "augment_params.png"
     plot_op_spectrograms(wave, sr, ops_png, seed=augment.get("seed", 0))
     plot_param_distributions(pd.read_csv(aug_dir / "manifest.csv", keep_default_na=False), params_png)
-    return [(f"Augmentation: every op on one utterance ({first['utt_id']})", ops_png),
-            (f"Augmentation: parameters drawn by policy {augment.get('policy')}", params_png)]
+    return [
+        (f"Augmentation ops: spectrograms of one bona fide training utterance ({first['utt_id']}) after "
+         "each registered op with its default parameters (time on x, frequency on y, darker = less energy); "
+         "compare each panel with the clean one to see what the op changes.", ops_png),
+        (f"Augmentation parameters: histograms of every numeric parameter actually drawn by policy "
+         f"{augment.get('policy')!r} over all precomputed copies; each panel's range is what training saw.",
+         params_png),
+    ]
