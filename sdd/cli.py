@@ -19,10 +19,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+EXAMPLES = """\
+examples:
+  sdd score --model models/main --decisions recordings/ > scores.tsv
+  sdd evaluate --scores data/scores/main/la19__eval.txt --format asvspoof2019 --out m.json --ci \\
+      --protocol data/raw/la19/LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt
+  sdd fetch la19
+  sdd compare --out reports/compare"""
+
+
 def _usage() -> str:
     lines = ["usage: sdd <command> [options]", "", "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "Run `sdd <command> --help` for a command's options."]
+    lines += ["", EXAMPLES, "", "Run `sdd <command> --help` for a command's options and more examples."]
     return "\n".join(lines)
 
 

@@ -1,13 +1,13 @@
 """The plan: ``params.yaml`` -> validated, frozen dataclasses -> one small JSON document per stage.
 
 ``params.yaml`` holds top-level toggles (``corpus``, ``eval_sets``, ``backbone``, ``align``, ``lora``,
-``seed``, ``regime``), one section per stage, named ``corpora`` and named ``arms`` (small overrides of
-the base). :func:`load_params` validates all of it at once (unknown keys, wrong types and bad choices
-raise :class:`~sdd.configbase.ConfigError` naming the key, the value and the allowed values).
-:func:`make_plan` resolves it into one small JSON document per stage (and per arm), which the ``plan``
-stage writes under ``data/plan/``; every other stage depends on its own plan file instead of on
-``params.yaml``, so DVC re-runs exactly the stages whose resolved inputs changed (``-S align=true``
-re-runs only the arms that inherit ``align``).
+``seed``, ``regime``), one section per stage plus the ``aligner`` settings, named ``corpora`` and named
+``arms`` (small overrides of the base). :func:`load_params` validates all of it at once (unknown keys,
+wrong types and bad choices raise :class:`~sdd.configbase.ConfigError` naming the key, the value and
+the allowed values). :func:`make_plan` resolves it into one small JSON document per stage (and per
+arm), which the ``plan`` stage writes under ``data/plan/``; every other stage depends on its own plan
+file instead of on ``params.yaml``, so DVC re-runs exactly the stages whose resolved inputs changed
+(``-S align=true`` re-runs only the arms that inherit ``align``).
 
 This module only assembles: each section's type lives beside the code that reads it
 (:mod:`sdd.models.params`, :mod:`sdd.train.params`, :mod:`sdd.augment.params`, :mod:`sdd.params`, the
@@ -29,7 +29,14 @@ from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
 from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
 from sdd.models.params import ModelParams, check_layer_counts
 from sdd.params import BaselineParams, EvaluateParams, PrepareParams, ScoreParams, TrackingParams
-from sdd.train.params import ArmConfig, TrainParams, check_regime, normalize_align
+from sdd.train.params import (
+    AlignerParams,
+    ArmConfig,
+    TrainParams,
+    check_regime,
+    normalize_align,
+    resolve_aligner,
+)
 
 __all__ = [
     "ArmOverrides",
@@ -45,7 +52,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ArmOverrides:
-    """What an arm may override: training toggles and the model/train sections (deep-merged)."""
+    """What an arm may override: training toggles and the model/train/aligner sections (deep-merged)."""
 
     backbone: str | None = None
     regime: str | None = None
@@ -54,6 +61,7 @@ class ArmOverrides:
     seed: int | None = None
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+    aligner: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class Params:
     augment: dict[str, Any] = field(default_factory=dict)
     model: ModelParams = field(default_factory=ModelParams)
     train: TrainParams = field(default_factory=TrainParams)
+    aligner: AlignerParams = field(default_factory=AlignerParams)
     score: ScoreParams = field(default_factory=ScoreParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     baseline: BaselineParams = field(default_factory=BaselineParams)
@@ -103,6 +112,7 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str) -> ArmConfig:
     where = f"arms.{name}"
     model = _merge(raw.get("model") or {}, ov.model)
     train = _merge(raw.get("train") or {}, ov.train)
+    aligner = _merge(raw.get("aligner") or {}, ov.aligner)
     align = normalize_align(
         ov.align if ov.align is not None else params.align,
         f"{where}.align" if ov.align is not None else "align",
@@ -133,6 +143,9 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str) -> ArmConfig:
         seed=ov.seed if ov.seed is not None else params.seed,
         model=model_params,
         train=build(TrainParams, train, f"{where}.train" if ov.train else "train"),
+        aligner=resolve_aligner(
+            align, build(AlignerParams, aligner, f"{where}.aligner" if ov.aligner else "aligner")
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from sdd.paths import repo_root
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Run", "flatten", "run", "tracking_uri", "dvc_experiment"]
+__all__ = ["Run", "flatten", "off", "run", "tracking_uri", "dvc_experiment"]
 
 
 def tracking_uri(root: Path | None = None) -> str:
@@ -101,3 +101,22 @@ def run(
             mlflow.log_params(dict(items[i : i + 100]))
         log.info("MLflow run %s (%s) at %s", active.info.run_id, name, tracking_uri())
         yield Run(mlflow, active.info.run_id)
+
+
+class _NoRun:
+    """What :func:`off` yields: the :class:`Run` methods, doing nothing."""
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        pass
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        pass
+
+    def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:
+        pass
+
+
+@contextmanager
+def off() -> Iterator[_NoRun]:
+    """A run that logs nothing: the non-zero ranks of a ``torchrun`` job (rank 0 logs for the job)."""
+    yield _NoRun()

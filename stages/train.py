@@ -1,31 +1,40 @@
 """Stage `train@<arm>`: train one arm on the training corpus; select on its dev split only.
 
-Writes the model folder (model.safetensors + config.json with the full resolved config), the
-per-step telemetry table (loss, cos(g_clean, g_aug), conflict flag) for `dvc plots`, and the
-per-epoch log and summary metrics (with trainable/total parameters and this process's peak RSS);
-the same dicts go to MLflow.
+Writes the model folder (weights, the full resolved config and the dev EER threshold that `sdd score
+--decisions` applies), per-step and per-epoch telemetry for `dvc plots`, and the summary metrics with
+trainable/total parameters and this process's peak RSS (also to MLflow). A killed run resumes from
+--checkpoints. Runs under `torchrun`; `SDD_NPROC_PER_NODE=N` relaunches it on N local processes
+(README, "Training").
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
 
 from sdd import atomic, tracking
-from sdd.models.detector import parameter_counts, save_detector
+from sdd.configbase import to_dict
+from sdd.models.detector import decision_threshold_record, parameter_counts, save_detector
+from sdd.paths import resolve
 from sdd.stage import peak_rss_mb, read_plan, run_stage, write_json
-from sdd.train.loop import TELEMETRY_COLUMNS, fit
+from sdd.train import distributed
+from sdd.train.checkpoint import Checkpoints, run_key
+from sdd.train.loop import EPOCH_COLUMNS, TELEMETRY_COLUMNS, fit
 from sdd.train.params import arm_from_dict
 
 
 def main() -> None:
+    distributed.relaunch_if_requested(__file__, sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--plan", type=Path, required=True, help="data/plan/arms/<arm>.json")
     ap.add_argument("--train", type=Path, required=True, help="train manifest")
     ap.add_argument("--dev", type=Path, required=True, help="dev manifest (model selection)")
     ap.add_argument("--augmented", type=Path, required=True, help="augment stage folder")
+    ap.add_argument("--checkpoints", type=Path, required=True, help="resumable checkpoints (outside outs)")
     ap.add_argument("--out", type=Path, required=True, help="model folder")
     ap.add_argument("--telemetry", type=Path, required=True, help="per-step CSV")
+    ap.add_argument("--epochs", type=Path, required=True, help="per-epoch CSV")
     ap.add_argument("--metrics", type=Path, required=True, help="summary + per-epoch JSON")
     args = ap.parse_args()
 
@@ -33,15 +42,23 @@ def main() -> None:
     arm = arm_from_dict(plan["arm"])
     read = lambda p: pd.read_csv(p, keep_default_na=False)  # noqa: E731
     aug = read(args.augmented / "manifest.csv") if arm.regime != "clean" else None
-    with tracking.run("train", plan["arm"], arm=arm.name, **plan["tracking"]) as run:
-        model, result = fit(arm, read(args.train), read(args.dev), aug, args.augmented,
-                            on_epoch=lambda row: run.log_metrics(row, step=row["epoch"]))
-        result.summary.update(parameter_counts(model), peak_rss_mb=peak_rss_mb())
-        run.log_metrics(result.summary)
-        save_detector(model, arm, args.out, extra={"train_summary": result.summary})
-        atomic.write_csv(pd.DataFrame(result.telemetry, columns=list(TELEMETRY_COLUMNS)), args.telemetry)
-        write_json(args.metrics, {"summary": result.summary, "epochs": result.epochs})
-        run.log_artifact(args.telemetry, "telemetry")
+    ckpt_root, main_rank = resolve(args.checkpoints), distributed.context().is_main
+    log_run = tracking.run("train", plan["arm"], arm=arm.name, **plan["tracking"]) if main_rank else None
+    with log_run or tracking.off() as run:
+        on_epoch = lambda row: run.log_metrics(row, step=row["epoch"])  # noqa: E731
+        model, result = fit(arm, read(args.train), read(args.dev), aug, args.augmented, on_epoch, ckpt_root)
+        if main_rank:
+            s = result.summary
+            s.update(parameter_counts(model), peak_rss_mb=peak_rss_mb())
+            run.log_metrics(s)
+            threshold = decision_threshold_record(s["dev_eer_threshold"], s["final_dev_eer"])
+            save_detector(model, arm, args.out, extra={"train_summary": s, "decision_threshold": threshold})
+            atomic.write_csv(pd.DataFrame(result.telemetry, columns=list(TELEMETRY_COLUMNS)), args.telemetry)
+            atomic.write_csv(pd.DataFrame(result.epochs, columns=list(EPOCH_COLUMNS)), args.epochs)
+            write_json(args.metrics, {"summary": result.summary, "epochs": result.epochs})
+            run.log_artifact(args.telemetry, "telemetry")
+            Checkpoints(ckpt_root / run_key(to_dict(arm))).remove()
+    distributed.shutdown()
 
 
 if __name__ == "__main__":

@@ -66,7 +66,8 @@ def test_dvc_repro_end_to_end(project):
     run(["dvc", "repro"], project)
     metrics = json.loads((project / "reports/metrics.json").read_text())
     arms = list(yaml.safe_load((project / "params.yaml").read_text())["arms"])
-    assert {"main", "augmented", "dual_path_pcgrad", "lora", "attm"} <= set(arms)
+    aligned = ("dual_path_pcgrad", "dual_path_gradvac", "dual_path_cagrad", "dual_path_gr")
+    assert {"main", "clean", *aligned, "lora", "attm"} <= set(arms)
     for arm in arms:
         for eval_set in ("demo:eval", "demo:eval_degraded"):
             m = metrics[arm][eval_set]
@@ -76,11 +77,16 @@ def test_dvc_repro_end_to_end(project):
             assert {"act_dcf_calibrated", "cllr_calibrated", "calibration"} <= set(m), (
                 "dev-fitted calibration"
             )
-        assert metrics[arm]["train"]["epochs"] == 1
         train = metrics[arm]["train"]
         assert 0 < train["trainable_parameters"] <= train["total_parameters"] and train["peak_rss_mb"] > 0
+        assert train["epochs"] == 1 and train["epochs_to_best"] == 1
     assert metrics["lora"]["train"]["trainable_parameters"] < metrics["main"]["train"]["trainable_parameters"]
-    assert "conflict_ratio" in metrics["dual_path_pcgrad"]["train"]
+    for arm in ("main", *aligned):
+        assert "conflict_ratio" in metrics[arm]["train"], arm
+        epochs = (project / f"reports/epochs/{arm}.csv").read_text().splitlines()
+        assert epochs[0].startswith("epoch,") and len(epochs) == 2
+    assert "projection_ratio" in metrics["dual_path_gr"]["train"]
+    assert not list((project / ".sdd/checkpoints").glob("*")), "finished runs delete their checkpoints"
     assert "hand_features" in metrics
     assert (project / "reports/index.html").stat().st_size > 1000
     assert list((project / "reports/figures").glob("*.png"))
@@ -112,7 +118,7 @@ def test_dvc_repro_end_to_end(project):
         assert sorted(status) == ["train@main"], (toggle, status)
 
     # Same params + same seed -> the same scores, bit for bit.
-    before = (project / "data/scores/augmented/demo__eval.txt").read_text()
-    run(["dvc", "repro", "--force", "--single-item", "train@augmented"], project)
-    run(["dvc", "repro", "--single-item", "score@augmented"], project)
-    assert (project / "data/scores/augmented/demo__eval.txt").read_text() == before
+    before = (project / "data/scores/dual_path_gr/demo__eval.txt").read_text()
+    run(["dvc", "repro", "--force", "--single-item", "train@dual_path_gr"], project)
+    run(["dvc", "repro", "--single-item", "score@dual_path_gr"], project)
+    assert (project / "data/scores/dual_path_gr/demo__eval.txt").read_text() == before

@@ -62,6 +62,15 @@ def test_det_curve_equals_official_with_ties(rng):
     for got, want in zip(M.det_curve(bona, spoof), official_det(bona, spoof), strict=True):
         np.testing.assert_array_equal(got, want)
     assert M.eer(bona, spoof) == official_eer(bona, spoof)[0]
+    assert M.eer_threshold(bona, spoof) == official_eer(bona, spoof)[1]
+
+
+def test_eer_threshold_decisions_give_the_eer_rates(rng):
+    bona, spoof = rng.normal(1, 1, 300), rng.normal(-1, 1, 700)  # no ties
+    frr, far, _ = official_det(bona, spoof)
+    i = np.argmin(np.abs(frr - far))
+    thr = M.eer_threshold(bona, spoof)
+    assert np.mean(bona <= thr) == frr[i] and np.mean(spoof > thr) == far[i]
 
 
 def test_eer_hand_computed():

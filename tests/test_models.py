@@ -28,7 +28,7 @@ from sdd.models.params import MERGES, LoraParams, ModelParams, PartialParams, Ti
 from sdd.params import ScoreParams
 from sdd.scoring import score_paths
 from sdd.train.loop import fit
-from sdd.train.params import ArmConfig, TrainParams
+from sdd.train.params import ArmConfig, DualPathParams, TrainParams
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = TinyBackboneParams(conv_channels=8, hidden_size=16, num_layers=4, num_heads=2, intermediate_size=16)
@@ -244,11 +244,12 @@ def test_head_registry_is_the_declared_heads_that_exist():
     assert set(HEADS) == set(model_params.HEADS) - set(model_params.HEADS_NOT_YET)
 
 
-def test_aasist_head_with_per_path_regimes_is_refused():
+def test_aasist_head_with_per_path_regimes_needs_the_joint_step():
     model = ModelParams(head="aasist")
     for regime in ("dual_path", "augmented"):
-        with pytest.raises(ConfigError, match="BatchNorm.*joint dual-path forward"):
-            arm_for(model, regime)
+        with pytest.raises(ConfigError, match="BatchNorm.*'joint'"):
+            arm_for(model, regime, dual_path=DualPathParams(forward="separate"))
+        assert arm_for(model, regime).train.dual_path.forward == "auto"
     assert arm_for(model, "clean").model.head == "aasist"
 
 

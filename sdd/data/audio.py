@@ -15,7 +15,15 @@ from scipy.signal import resample_poly
 
 from sdd import atomic
 
-__all__ = ["AudioError", "AudioInfo", "check_audio", "read_audio", "resample", "write_audio"]
+__all__ = [
+    "AudioError",
+    "AudioInfo",
+    "check_audio",
+    "frames_for_samples",
+    "read_audio",
+    "resample",
+    "write_audio",
+]
 
 
 class AudioError(RuntimeError):
@@ -31,12 +39,34 @@ def resample(wave: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.nd
     return out.astype(np.float32, copy=False)
 
 
-def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None) -> tuple[np.ndarray, int]:
-    """Read a whole file as mono float32.
+def frames_for_samples(num_samples: int, orig_sample_rate: int, sample_rate: int) -> int:
+    """Input frames at ``orig_sample_rate`` that determine the first ``num_samples`` samples of
+    :func:`resample` to ``sample_rate``: resampling this prefix gives exactly those samples.
+
+    ``resample_poly``'s default filter has ``10 * max(up, down)`` taps on each side in the upsampled
+    domain, so output ``n`` depends on inputs up to ``(n * down + 10 max(up, down)) / up``; two frames
+    of margin are added.
+    """
+    if orig_sample_rate == sample_rate:
+        return num_samples
+    g = np.gcd(int(orig_sample_rate), int(sample_rate))
+    up, down = int(sample_rate) // g, int(orig_sample_rate) // g
+    half_len = 10 * max(up, down)
+    return -(-((num_samples - 1) * down + half_len) // up) + 3
+
+
+def read_audio(
+    path: str | os.PathLike[str], sample_rate: int | None = None, max_samples: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Read a file (or only its beginning) as mono float32.
 
     Args:
-        path: an audio file soundfile can decode (FLAC, WAV, OGG, ...).
+        path: an audio file soundfile can decode (FLAC, WAV, OGG, MP3, ...), any number of channels.
         sample_rate: resample to this rate in Hz; ``None`` keeps the file's rate.
+        max_samples: return at most the first ``max_samples`` samples (at the output rate), decoding
+            only the frames they depend on (:func:`frames_for_samples`): memory and time stay bounded
+            on long files, and the samples equal those of a whole-file read. A file damaged after
+            those frames is then not noticed (:func:`check_audio` decodes everything).
 
     Returns:
         ``(wave, sample_rate)`` with ``wave`` of shape (T,), channels averaged.
@@ -45,7 +75,12 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
         AudioError: the file is missing, damaged or empty (the message names it).
     """
     try:
-        wave, sr = sf.read(os.fspath(path), dtype="float32", always_2d=True)  # (T, C)
+        with sf.SoundFile(os.fspath(path)) as f:
+            sr = int(f.samplerate)
+            frames = -1
+            if max_samples is not None:
+                frames = frames_for_samples(max_samples, sr, sr if sample_rate is None else sample_rate)
+            wave = f.read(frames, dtype="float32", always_2d=True)  # (T, C)
     except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/OSError variants
         raise AudioError(f"{path}: cannot decode audio ({exc})") from exc
     if wave.shape[0] == 0:
@@ -53,6 +88,8 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
     mono = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]
     if sample_rate is not None and sr != sample_rate:
         mono, sr = resample(mono, sr, sample_rate), sample_rate
+    if max_samples is not None:
+        mono = mono[:max_samples]
     return np.ascontiguousarray(mono, dtype=np.float32), int(sr)
 
 

@@ -48,6 +48,20 @@ def _corpus_entry(corpus: str, params_path: Path) -> dict[str, Any]:
     )
 
 
+EXAMPLES = """\
+examples:
+  # a corpus named in params.yaml, into data/raw/la19 (download, checksum, safe extraction)
+  sdd fetch la19
+
+  # your existing copy, used in place; or a mirror with its checksum
+  sdd fetch la19 --source-dir /data/ASVspoof2019/LA
+  sdd fetch itw --url https://example.org/release_in_the_wild.zip --md5 0123456789abcdef0123456789abcdef
+
+  # the published AASIST weights (see `sdd fetch aasist --help`)
+  sdd fetch aasist
+"""
+
+
 def cli_main(argv: list[str]) -> int:
     """``sdd fetch <corpus> --dest DIR [--url URL] [--md5 MD5] [--sha256 SHA] [--source-dir DIR]``, or
     ``sdd fetch <weights> ...`` for a name in :data:`WEIGHTS`."""
@@ -57,6 +71,8 @@ def cli_main(argv: list[str]) -> int:
         prog="sdd fetch",
         description="Download, verify and extract a corpus (manifests are the prepare stage's job). "
         f"Published weights: `sdd fetch {{{','.join(WEIGHTS)}}} --help`.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "corpus", help="a corpus type (e.g. asvspoof2019_la) or a corpus name from params.yaml"

@@ -1,14 +1,16 @@
 """``sdd evaluate``: the metrics JSON from a score file and a protocol (the CONTRACT command)::
 
-    sdd evaluate --scores S --protocol P [--asv-scores A] --format FMT --out OUT.json [--ci]
+    sdd evaluate --scores S --protocol P [--asv-scores A] --format FMT --out OUT.json [--ci [--block speaker]]
+                 [--sasv-scores F [--sasv-keys K]] [--dev-scores D --dev-protocol DP]
 
 It reads the official formats (data.md): CM score files ``trial score`` (2021 checker, our ``score``
 stage) or ``utt attack key score`` (:mod:`.score_files`); protocols/keys of ASVspoof 2019 LA
 (5 columns), 2021 LA (8-column ``trial_metadata.txt``) and DF (13 columns), In-the-Wild ``meta.csv``,
 ASVspoof 5 (10 columns) (:mod:`.protocols`); ASV score files ``CM_KEY ASV_KEY SCORE`` (2019) and,
-for 2021 LA, the keys' own ``ASV/trial_metadata.txt`` + ``ASV/ASVTorch_Kaldi/score.txt``. Then
-:func:`sdd.evaluation.trials.evaluate_trials`. Errors print one line to stderr and return 2; torch is
-never imported (``sdd evaluate`` starts in well under a second).
+for 2021 LA, what the 2021 package reads from the keys folder: ``LA-C012-<subset>.npy`` and
+``ASV/trial_metadata.txt`` + ``ASV/ASVTorch_Kaldi/score.txt`` (:mod:`.tdcf2021`); SASV scores for the
+a-DCF (:mod:`.sasv`). Then :func:`sdd.evaluation.trials.evaluate_trials`. Errors print one line to
+stderr and return 2; torch is never imported (``sdd evaluate`` starts in well under a second).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sdd import atomic
 from sdd import metrics as M
 from sdd.evaluation.common import BONAFIDE, EvaluationError
 from sdd.evaluation.protocols import FORMATS, join_scores, read_protocol
+from sdd.evaluation.sasv import read_sasv_scores
 from sdd.evaluation.score_files import read_asv_scores, read_scores
 from sdd.evaluation.trials import evaluate_trials, fit_calibration, validate_trials
 
@@ -30,12 +33,31 @@ __all__ = ["cli_main"]
 log = logging.getLogger(__name__)
 
 
+EXAMPLES = """\
+examples:
+  # ASVspoof 2019 LA eval: EER, both t-DCF forms, ASVspoof 5 metrics, per-attack EER, 95% CI
+  sdd evaluate --scores scores.txt --format asvspoof2019 --out metrics.json --ci \\
+      --protocol LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt \\
+      --asv-scores LA/ASVspoof2019_LA_asv_scores/ASVspoof2019.LA.asv.eval.gi.trl.scores.txt
+
+  # ASVspoof 2021 LA from its keys folder: t-DCF per attack and per codec, speaker-blocked CI
+  sdd evaluate --scores scores.txt --protocol keys/LA --format asvspoof2021 --out la21.json \\
+      --ci --block speaker
+
+  # ASVspoof 5: CM metrics plus the a-DCF of SASV scores (spk utt score target|nontarget|spoof)
+  sdd evaluate --scores cm.txt --protocol asv5_protocol.txt --format asvspoof5 --out asv5.json \\
+      --sasv-scores sasv.txt
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sdd evaluate",
         description="Metrics JSON (fractions) from a CM score file and a protocol: EER, min t-DCF "
-        "(revised and legacy, with ASV scores), ASVspoof 5 minDCF/actDCF/Cllr, per-attack and "
-        "per-condition EER.",
+        "(revised and legacy, with ASV scores; per attack and codec for 2021 LA keys), ASVspoof 5 "
+        "minDCF/actDCF/Cllr, per-attack and per-condition EER, a-DCF of SASV scores.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--scores", required=True, type=Path, help="CM scores: 'trial score' or 'utt attack key score'"
@@ -48,10 +70,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--asv-scores", type=Path, help="ASV scores 'CM_KEY ASV_KEY SCORE' for the t-DCF")
     p.add_argument("--subset", default="eval", help="ASVspoof 2021 subset: eval (default), progress, hidden")
     p.add_argument("--ci", action="store_true", help="add eer_ci95, a stratified bootstrap 95%% interval")
+    p.add_argument(
+        "--block",
+        choices=["speaker"],
+        help="with --ci: resample whole speakers (within each class) instead of trials",
+    )
     p.add_argument("--n-resamples", type=int, default=1000, help="bootstrap replicates (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--dev-scores", type=Path, help="DEV scores to fit a logistic calibration on")
     p.add_argument("--dev-protocol", type=Path, help="protocol of --dev-scores (same --format)")
+    p.add_argument(
+        "--sasv-scores",
+        type=Path,
+        help="SASV scores for the a-DCF: 'spk utt score key' (key target/nontarget/spoof), or "
+        "'utt score' / 'spk utt score' / the ASVspoof 5 table with --sasv-keys",
+    )
+    p.add_argument(
+        "--sasv-keys", type=Path, help="keys of --sasv-scores: 'utt key', 'spk utt key' or the ASVspoof 5 one"
+    )
     return p
 
 
@@ -63,9 +99,16 @@ def cli_main(argv: list[str]) -> int:
             raise EvaluationError("--dev-scores and --dev-protocol go together")
         if args.n_resamples < 1:
             raise EvaluationError(f"--n-resamples must be >= 1, got {args.n_resamples}")
+        if args.block is not None and not args.ci:
+            raise EvaluationError(f"--block {args.block} sets how --ci resamples; add --ci")
+        if args.sasv_keys is not None and args.sasv_scores is None:
+            raise EvaluationError("--sasv-keys goes with --sasv-scores")
         protocol = read_protocol(args.protocol, args.format, args.subset)
         trials = join_scores(protocol, read_scores(args.scores), scores_name=f"score file {args.scores}")
         asv = read_asv_scores(args.asv_scores) if args.asv_scores is not None else protocol.asv
+        # the 2021 LA keys' coefficients per condition, unless the user brings other ASV scores
+        c012 = protocol.c012 if args.asv_scores is None else None
+        sasv = read_sasv_scores(args.sasv_scores, args.sasv_keys) if args.sasv_scores is not None else None
         calibration = None
         if args.dev_scores is not None:
             dev_p = read_protocol(args.dev_protocol, args.format, args.subset)
@@ -83,6 +126,9 @@ def cli_main(argv: list[str]) -> int:
             n_resamples=args.n_resamples,
             seed=args.seed,
             calibration=calibration,
+            ci_block=args.block,
+            c012=c012,
+            sasv_scores=sasv,
         )
         atomic.write_json(args.out, result, indent=1, sort_keys=False, allow_nan=False)
     except (EvaluationError, M.MetricsError, OSError) as e:

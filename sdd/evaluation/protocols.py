@@ -2,13 +2,15 @@
 
 :data:`FORMATS` is a registry of named formats (``asvspoof2019``: 5-column 2019 LA CM protocol;
 ``asvspoof2021``: 2021 LA (8 columns) or DF (13 columns) ``trial_metadata.txt``, with the LA keys'
-own ASV scores when present; ``itw``: In-the-Wild ``meta.csv``; ``asvspoof5``: 10 columns), each read
-into a :class:`Protocol`. :func:`join_scores` checks that every trial is scored exactly once and
-nothing else is, and returns the trial table of :func:`sdd.evaluation.trials.evaluate_trials`.
+own ASV scores and t-DCF coefficients per condition when present (:mod:`.tdcf2021`); ``itw``:
+In-the-Wild ``meta.csv``; ``asvspoof5``: 10 columns), each read into a :class:`Protocol`.
+:func:`join_scores` checks that every trial is scored exactly once and nothing else is, and returns
+the trial table of :func:`sdd.evaluation.trials.evaluate_trials`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +21,11 @@ import pandas as pd
 
 from sdd.evaluation.common import ASV_KEYS, BONAFIDE, NO_ATTACK, SPOOF, EvaluationError, first_ids
 from sdd.evaluation.tables import check_values, first_line, read_table
+from sdd.evaluation.tdcf2021 import C012_FILES, C012Table, c012_from_asv, read_c012_pickle
 
 __all__ = ["FORMATS", "Protocol", "ProtocolFormat", "align_ids", "join_scores", "read_protocol"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,7 +38,9 @@ class Protocol:
             all. Score files are checked against the whole file, then reduced to the subset.
         condition_columns: factors present in both classes (per-condition EER within the condition).
         spoof_condition_columns: spoof-only factors (all bona fide vs that group's spoofs).
-        asv: ASV scores (``asv_key``, ``score``) shipped with the keys, or None.
+        asv: ASV scores (``asv_key``, ``score``, 2021 LA also ``attack``, ``codec``) shipped with the
+            keys, or None.
+        c012: 2021 LA: the t-DCF coefficients per (attack, codec) cell (:mod:`.tdcf2021`), or None.
         source: the file read.
     """
 
@@ -43,6 +50,7 @@ class Protocol:
     condition_columns: tuple[str, ...] = ()
     spoof_condition_columns: tuple[str, ...] = ()
     asv: pd.DataFrame | None = None
+    c012: C012Table | None = None
 
 
 def _finish(df: pd.DataFrame, path: Path, what: str) -> pd.DataFrame:
@@ -103,12 +111,9 @@ def _read_2021(path: Path, subset: str | None) -> Protocol:
                 f"ASVspoof 2021 keys {cm_file}: subset {subset!r} not in the keys; present: {present}"
             )
         keep = (df["subset"] == subset).to_numpy()
-    asv = None
+    asv = c012 = None
     if track == "LA" and track_dir is not None:
-        meta = track_dir / "ASV" / "trial_metadata.txt"
-        score = track_dir / "ASV" / "ASVTorch_Kaldi" / "score.txt"
-        if meta.is_file() and score.is_file():
-            asv = _read_2021_asv(meta, score, subset)
+        asv, c012 = _read_2021_la_tdcf(track_dir, subset)
     return Protocol(
         trials=df,
         source=cm_file,
@@ -116,11 +121,49 @@ def _read_2021(path: Path, subset: str | None) -> Protocol:
         condition_columns=conds,
         spoof_condition_columns=spoof_conds,
         asv=asv,
+        c012=c012,
     )
 
 
+def _read_2021_la_tdcf(track_dir: Path, subset: str | None) -> tuple[pd.DataFrame | None, C012Table | None]:
+    """What the 2021 package reads for the LA t-DCF (see :mod:`.tdcf2021`): the ASV keys of the subset
+    and the C012 table, from ``LA-C012-<subset>.npy`` when present (its default), else recomputed from
+    the ASV keys (its ``--recompute-c012``); both present: the file wins and a disagreement is logged."""
+    meta = track_dir / "ASV" / "trial_metadata.txt"
+    score = track_dir / "ASV" / "ASVTorch_Kaldi" / "score.txt"
+    asv = _read_2021_asv(meta, score, subset) if meta.is_file() and score.is_file() else None
+    recomputed = None
+    if asv is not None:
+        where = (
+            "recomputed from ASV/trial_metadata.txt + ASV/ASVTorch_Kaldi/score.txt "
+            f"(subset {subset or 'all'})"
+        )
+        recomputed = c012_from_asv(asv, where)
+    npy = track_dir / C012_FILES[subset] if subset in C012_FILES else None
+    if npy is None or not npy.is_file():
+        return asv, recomputed
+    table = read_c012_pickle(npy)
+    if recomputed is not None:
+        differ = [
+            f"[{r}][{c}]"
+            for r, cols in table.coefficients.items()
+            for c, v in cols.items()
+            if (w := recomputed.get(r, c)) is not None and not np.allclose(v, w, rtol=1e-9, atol=1e-12)
+        ]
+        if differ:
+            log.warning(
+                "%s: %d cells differ from the C012 recomputed from the ASV keys (e.g. %s); using the file, "
+                "as the 2021 package does by default",
+                npy, len(differ), ", ".join(differ[:5]),
+            )  # fmt: skip
+    return asv, table
+
+
 def _read_2021_asv(meta: Path, score: Path, subset: str | None) -> pd.DataFrame:
-    """2021 LA ASV keys (8 columns, label target/nontarget/spoof) joined with ``asv_spk trial score``."""
+    """2021 LA ASV keys (8 columns, label target/nontarget/spoof) joined with ``asv_spk trial score``.
+
+    Returns ``asv_key, score, attack, codec`` of the subset's ASV trials. The 2021 package joins the
+    two files by line position; we join on ``(spk, trial)`` (the same on files in the same order)."""
     m = read_table(meta, _LA21, what="ASVspoof 2021 ASV keys")
     check_values(m, "label", ASV_KEYS, what="ASVspoof 2021 ASV keys", path=meta)
     s = read_table(
@@ -131,7 +174,14 @@ def _read_2021_asv(meta: Path, score: Path, subset: str | None) -> pd.DataFrame:
     j = align_ids(
         pd.Index(mk), sk.to_numpy(), what_keys=f"ASV keys {meta}", what_scores=f"ASV scores {score}"
     )
-    out = pd.DataFrame({"asv_key": m["label"].to_numpy(), "score": s["score"].to_numpy()[j]})
+    out = pd.DataFrame(
+        {
+            "asv_key": m["label"].to_numpy(),
+            "score": s["score"].to_numpy()[j],
+            "attack": m["attack"].to_numpy(),
+            "codec": m["codec"].to_numpy(),
+        }
+    )
     if subset is not None:
         out = out[(m["subset"] == subset).to_numpy()]
     return out.reset_index(drop=True)

@@ -27,6 +27,7 @@ import pandas as pd
 
 from sdd import metrics as M
 from sdd.evaluation.common import ASV_KEYS, BONAFIDE, SPOOF, EvaluationError, check_finite, first_ids
+from sdd.evaluation.tdcf2021 import C012Table, decomposed_min_tdcf
 
 __all__ = ["evaluate_trials", "fit_calibration", "validate_trials"]
 
@@ -107,6 +108,9 @@ def evaluate_trials(
     seed: int = 0,
     calibration: tuple[float, float] | None = None,
     spoof_condition_columns: Sequence[str] = (),
+    ci_block: str | None = None,
+    c012: C012Table | None = None,
+    sasv_scores: pd.DataFrame | None = None,
 ) -> dict:
     """All metrics of one score set, each threshold sweep read from ONE sort per class.
 
@@ -117,21 +121,30 @@ def evaluate_trials(
             ``min_tdcf`` (revised 2021 form), ``min_tdcf_legacy`` (2019 form) and ``asv_operating_point``.
         condition_columns: factors of both classes; ``per_condition[col][value]`` = EER of the bona
             fide and spoof trials of that value.
-        ci: add ``eer_ci95`` [lo, hi], stratified utterance bootstrap.
+        ci: add ``eer_ci95`` [lo, hi], stratified utterance bootstrap (or blocked, ``ci_block``).
         n_resamples: bootstrap replicates.
         seed: bootstrap seed.
         calibration: ``(a, b)`` fitted on DEV scores (:func:`fit_calibration`); adds
             ``act_dcf_calibrated`` and ``cllr_calibrated`` on ``a * score + b``.
         spoof_condition_columns: spoof-only factors (DF vocoder family);
             ``per_spoof_condition[col][value]`` = EER of all bona fide vs that value's spoofs.
+        ci_block: a column of block ids (``speaker``): the interval resamples whole blocks, within
+            each class (:func:`sdd.metrics.bootstrap_eer`), and ``eer_ci95_blocked_by`` names it.
+        c012: 2021 LA t-DCF coefficients per (attack, codec) cell; adds ``per_attack_min_tdcf``,
+            ``per_condition_min_tdcf``, ``per_attack_condition_min_tdcf``, ``per_attack_condition`` and
+            ``tdcf_c012`` (the source), and its pooled cell gives ``min_tdcf``.
+        sasv_scores: SASV scores with ``asv_key`` (target/nontarget/spoof) and ``score``
+            (:func:`sdd.evaluation.sasv.read_sasv_scores`); adds ``a_dcf`` (ASVspoof 5 cost model)
+            and ``sasv_trials`` (counts per key).
 
     Returns:
         JSON-serialisable dict of plain floats/ints (fractions, not percent): ``eer, min_dcf, act_dcf,
         cllr, per_attack, n_bonafide, n_spoof`` and, where applicable, ``min_tdcf, min_tdcf_legacy,
-        asv_operating_point, per_condition, per_spoof_condition, eer_ci95, act_dcf_calibrated,
-        cllr_calibrated, calibration``.
+        asv_operating_point, per_condition, per_spoof_condition, eer_ci95, eer_ci95_blocked_by,
+        act_dcf_calibrated, cllr_calibrated, calibration, a_dcf, sasv_trials`` and the 2021 LA
+        decomposition above.
     """
-    validate_trials(trials, (*condition_columns, *spoof_condition_columns))
+    validate_trials(trials, (*condition_columns, *spoof_condition_columns, *([ci_block] if ci_block else [])))
     scores = trials["score"].to_numpy(dtype=np.float64)
     is_b = (trials["label"] == BONAFIDE).to_numpy()
     bona, spoof = scores[is_b], scores[~is_b]
@@ -165,6 +178,17 @@ def evaluate_trials(
         out["min_tdcf"] = M.min_tdcf(s, None, op)
         out["min_tdcf_legacy"] = M.min_tdcf_legacy(s, None, op)
         out["asv_operating_point"] = op.to_dict()
+    if c012 is not None:
+        table = decomposed_min_tdcf(trials, c012)
+        if "min_tdcf" in out and "min_tdcf" in table and not math.isclose(
+            out["min_tdcf"], table["min_tdcf"], rel_tol=1e-9, abs_tol=1e-12
+        ):
+            log.warning(
+                "min t-DCF %.6f from the pooled ASV operating point differs from %.6f with the pooled "
+                "coefficients of %s; reporting the latter, as the 2021 package does",
+                out["min_tdcf"], table["min_tdcf"], c012.source,
+            )  # fmt: skip
+        out.update(table)
     out["min_dcf"] = s.min_dcf()
     out["act_dcf"] = M.act_dcf(bona, spoof)
     out["cllr"] = M.cllr(bona, spoof)
@@ -182,7 +206,16 @@ def evaluate_trials(
     out["n_bonafide"] = int(bona.size)
     out["n_spoof"] = int(spoof.size)
     if ci:
-        out["eer_ci95"] = list(M.eer_confidence_interval(s, n_resamples=n_resamples, seed=seed, level=0.95))
+        groups = {}
+        if ci_block is not None:
+            blk = trials[ci_block].to_numpy()
+            groups = {"bonafide_groups": blk[is_b], "spoof_groups": blk[~is_b]}
+        ci95 = M.eer_confidence_interval(s, n_resamples=n_resamples, seed=seed, level=0.95, **groups)
+        out["eer_ci95"] = list(ci95)
+        if ci_block is not None:
+            out["eer_ci95_blocked_by"] = ci_block
+    elif ci_block is not None:
+        raise EvaluationError(f"ci_block={ci_block!r} sets how the interval resamples; it needs ci=True")
     if calibration is not None:
         a, b = (float(x) for x in calibration)
         if not (math.isfinite(a) and math.isfinite(b)):
@@ -190,4 +223,19 @@ def evaluate_trials(
         out["act_dcf_calibrated"] = M.act_dcf(a * bona + b, a * spoof + b)
         out["cllr_calibrated"] = M.cllr(a * bona + b, a * spoof + b)
         out["calibration"] = {"a": a, "b": b}
+    if sasv_scores is not None:
+        for c in ("asv_key", "score"):
+            if c not in sasv_scores.columns:
+                raise EvaluationError(f"SASV scores: missing column {c!r}; has {list(sasv_scores.columns)}")
+        key = sasv_scores["asv_key"].to_numpy()
+        sv = sasv_scores["score"].to_numpy(dtype=np.float64)
+        check_finite(sv, key, "SASV scores")
+        groups = {k: sv[key == k] for k in ASV_KEYS}
+        empty = [k for k, v in groups.items() if v.size == 0]
+        if empty:
+            raise EvaluationError(
+                f"SASV scores: no {empty} trials; the a-DCF needs target, nontarget and spoof trials"
+            )
+        out["a_dcf"] = M.a_dcf(groups["target"], groups["nontarget"], groups["spoof"])
+        out["sasv_trials"] = {k: int(v.size) for k, v in groups.items()}
     return out

@@ -2,8 +2,10 @@
 
 :mod:`.detection` holds the cost models, the one sorted order (:class:`SortedScores`) and every metric
 read from it (EER, DET, t-DCF in both forms, minDCF, actDCF, Cllr, a-DCF); :mod:`.bootstrap` the EER
-confidence intervals; :mod:`.calibration` the logistic calibration fitted on dev scores. The public
-names of all three are re-exported here (``from sdd import metrics as M; M.eer(...)``).
+confidence intervals; :mod:`.paired` the paired bootstrap of two systems' EER difference and Holm's
+correction over several comparisons; :mod:`.calibration` the logistic calibration fitted on dev
+scores. The public names of all four are re-exported here (``from sdd import metrics as M;
+M.eer(...)``).
 """
 
 from sdd.metrics.bootstrap import bootstrap_eer, eer_confidence_interval
@@ -21,17 +23,20 @@ from sdd.metrics.detection import (
     cllr,
     det_curve,
     eer,
+    eer_threshold,
     min_dcf,
     min_tdcf,
     min_tdcf_legacy,
     tdcf_coefficients,
 )
+from sdd.metrics.paired import PairedEerComparison, compare_to_reference, holm_adjust, paired_bootstrap_eer
 
 __all__ = [
     "ADCFCostModel",
     "AsvOperatingPoint",
     "DCFCostModel",
     "MetricsError",
+    "PairedEerComparison",
     "SortedScores",
     "TDCFCostModel",
     "a_dcf",
@@ -40,12 +45,16 @@ __all__ = [
     "asv_operating_point",
     "bootstrap_eer",
     "cllr",
+    "compare_to_reference",
     "det_curve",
     "eer",
     "eer_confidence_interval",
+    "eer_threshold",
     "fit_logistic_calibration",
+    "holm_adjust",
     "min_dcf",
     "min_tdcf",
     "min_tdcf_legacy",
+    "paired_bootstrap_eer",
     "tdcf_coefficients",
 ]

@@ -57,6 +57,7 @@ __all__ = [
     "cllr",
     "det_curve",
     "eer",
+    "eer_threshold",
     "min_dcf",
     "min_tdcf",
     "min_tdcf_legacy",
@@ -250,6 +251,11 @@ class SortedScores:
         i = self.eer_index()
         return float((frr[i] + far[i]) / 2)
 
+    def eer_threshold(self) -> float:
+        """The threshold the official ``compute_eer`` returns with the EER (rates at it: scores <= it
+        rejected, up to ties across classes)."""
+        return float(self.thresholds()[self.eer_index()])
+
     def min_tdcf(self, c0: float, c1: float, c2: float) -> float:
         """Revised (2021) normalised min t-DCF: ``min (C0 + C1 Pmiss + C2 Pfa) / (C0 + min(C1, C2))``."""
         frr, far = self.rates()
@@ -302,6 +308,19 @@ def eer(bonafide_scores: np.ndarray, spoof_scores: np.ndarray) -> float:
         spoof_scores: (N_spoof,) scores of spoof trials.
     """
     return SortedScores.from_scores(bonafide_scores, spoof_scores).eer()
+
+
+def eer_threshold(bonafide_scores: np.ndarray, spoof_scores: np.ndarray) -> float:
+    """The EER threshold of the official ``compute_eer`` (its second return value).
+
+    Deciding "spoof" for scores ``<= threshold`` and "bona fide" above it gives the miss and
+    false-alarm rates of the EER point (exactly, unless scores of both classes tie at the threshold).
+
+    Args:
+        bonafide_scores: (N_bonafide,) scores of bona fide trials, higher = more bona fide.
+        spoof_scores: (N_spoof,) scores of spoof trials.
+    """
+    return SortedScores.from_scores(bonafide_scores, spoof_scores).eer_threshold()
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,17 @@ from sdd.train.params import ArmConfig, arm_from_dict
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BONAFIDE", "SPOOF", "Detector", "load_detector", "parameter_counts", "save_detector"]
+__all__ = [
+    "BONAFIDE",
+    "DECISION_RULE",
+    "SPOOF",
+    "Detector",
+    "decision_threshold_record",
+    "load_detector",
+    "parameter_counts",
+    "read_decision_threshold",
+    "save_detector",
+]
 
 SPOOF, BONAFIDE = 0, 1
 
@@ -109,12 +119,30 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
     }
 
 
+#: How a score becomes a decision at the stored threshold (the official EER threshold's convention).
+DECISION_RULE = "bonafide if score > threshold, else spoof"
+
+
+def decision_threshold_record(threshold: float, dev_eer: float) -> dict[str, Any]:
+    """The ``decision_threshold`` entry of ``config.json``: the saved model's dev EER threshold."""
+    return {
+        "threshold": float(threshold),
+        "rule": DECISION_RULE,
+        "dev_eer": float(dev_eer),
+        "source": "EER threshold (official compute_eer) of the saved model's scores on the training "
+        "corpus's dev split, first train.dev_samples samples, as sdd score reads them",
+    }
+
+
 def save_detector(
     model: Detector, arm: ArmConfig, out_dir: Path, extra: dict[str, Any] | None = None
 ) -> None:
     """Write ``model.safetensors`` + ``config.json`` (the full resolved arm config and the backbone's
     architecture), so the checkpoint rebuilds itself with no params file and no hub access. LoRA
-    adapters are stored unmerged, beside the frozen base weights."""
+    adapters are stored unmerged, beside the frozen base weights.
+
+    ``extra`` adds top-level entries (the train stage adds ``train_summary`` and ``decision_threshold``,
+    :func:`decision_threshold_record`)."""
     from safetensors.torch import save_file
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +151,26 @@ def save_detector(
         save_file(state, str(tmp))
     meta = {"arm": to_dict(arm), "backbone_config": model.backbone.config.to_dict(), **(extra or {})}
     atomic.write_json(out_dir / "config.json", meta, default=str)
+
+
+def read_decision_threshold(model_dir: str | os.PathLike[str]) -> float | None:
+    """The decision threshold stored with a checkpoint, or None when it has none (trained before the
+    train stage stored it). Reads only ``config.json``."""
+    cfg_path = Path(model_dir) / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{cfg_path}: missing; expected a model directory written by the train stage")
+    try:
+        rec = json.loads(cfg_path.read_text()).get("decision_threshold")
+    except (json.JSONDecodeError, AttributeError) as e:
+        raise ValueError(f"{cfg_path}: not the JSON object the train stage writes ({e})") from e
+    if rec is None:
+        return None
+    try:
+        return float(rec["threshold"])
+    except (TypeError, KeyError, ValueError) as e:
+        raise ValueError(
+            f"{cfg_path}: decision_threshold is {rec!r}; expected {{'threshold': <number>, ...}}"
+        ) from e
 
 
 def load_detector(model_dir: str | os.PathLike[str]) -> tuple[Detector, ArmConfig]:

@@ -31,7 +31,7 @@ MERGES = ("last", "index", "weighted", "attm")
 HEADS = ("linear", "lstm", "aasist")
 HEADS_NOT_YET: tuple[str, ...] = ()  # named heads refused as "not available yet" (none now)
 # Heads with cross-sample layers (BatchNorm): per-path forward passes would give other gradients than
-# one joint forward over both paths, so they need the training engine's joint dual-path forward.
+# one joint forward over both paths, so they need the joint dual-path step (train.dual_path.forward).
 HEADS_WITH_BATCHNORM = ("aasist",)
 
 

@@ -215,6 +215,11 @@ def fetch_cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="sdd fetch aasist",
         description="Download the published AASIST weights and config, verified against pinned SHA-256s.",
+        epilog="examples:\n"
+        "  sdd fetch aasist                                   # AASIST -> data/pretrained/aasist/\n"
+        "  sdd fetch aasist --variant AASIST-L --url ../shared/data/aasist   # from a local copy\n"
+        "  sdd score --model aasist:data/pretrained/aasist clip.flac          # then score with it\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--dest", type=Path, help="target folder (default: <repo root>/data/pretrained/aasist)"

@@ -39,9 +39,12 @@ def collect_metrics(
                 "conflict_ratio",
                 "mean_cos",
                 "projection_ratio",
+                "rescale_ratio",
                 "epochs",
+                "epochs_to_best",
                 "seconds",
                 "best_dev_loss",
+                "skipped_steps",
                 "trainable_parameters",
                 "total_parameters",
                 "peak_rss_mb",
@@ -200,9 +203,12 @@ def write_report(
         df = pd.DataFrame.from_dict(train, orient="index").map(
             lambda v: f"{v:.4g}" if isinstance(v, float) else v
         )
-        blocks += [("h2", "Training"), ("p", "conflict_ratio: share of steps with <g_clean, g_aug> < 0; "
-                    "projection_ratio: share of steps where PCGrad projected; seconds: training time; "
-                    "peak_rss_mb: peak resident memory of the train stage process (MiB)."), ("table", df)]
+        note = ("conflict_ratio: share of steps with <g_clean, g_aug> < 0; projection_ratio: share of steps "
+                "(and tensors, per-tensor granularity) where the aligner projected (PCGrad), adjusted "
+                "(GradVac) or rotated (GR); rescale_ratio: GR's rescale; epochs_to_best: epochs until the "
+                "best dev value; seconds: training time; peak_rss_mb: peak resident memory of the train "
+                "stage process (MiB).")
+        blocks += [("h2", "Training"), ("p", note), ("table", df)]
     if telemetry:
         figures.plot_loss_curves(telemetry, epochs, fig_dir / "loss.png")
         blocks.append(("img", rel(fig_dir / "loss.png")))

@@ -73,8 +73,8 @@ def compare(experiment: str, out_dir: Path) -> dict[str, Any]:
         metrics[system]["train"] = {
             k: v
             for k, v in train.data.metrics.items()
-            if k in ("conflict_ratio", "mean_cos", "projection_ratio", "epochs", "seconds",
-                     "trainable_parameters", "total_parameters", "peak_rss_mb")
+            if k in ("conflict_ratio", "mean_cos", "projection_ratio", "rescale_ratio", "epochs",
+                     "epochs_to_best", "seconds", "trainable_parameters", "total_parameters", "peak_rss_mb")
         }
         hist = {k: client.get_metric_history(train.info.run_id, k) for k in ("dev_loss",)}
         epochs[system] = pd.DataFrame(
@@ -109,7 +109,14 @@ def compare(experiment: str, out_dir: Path) -> dict[str, Any]:
 
 
 def cli_main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="sdd compare", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="sdd compare",
+        description=__doc__.splitlines()[0],
+        epilog="examples:\n"
+        "  sdd compare --out reports/compare                  # every run of the 'sdd' experiment\n"
+        "  sdd compare --experiment la19-study --out reports/la19\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument(
         "--experiment", default="sdd", help="MLflow experiment name (params: tracking.experiment)"
     )

@@ -1,9 +1,9 @@
 """Training data: clean utterances paired with their precomputed augmented copies.
 
 Both views of a pair get the SAME crop (DPDA: the first ``crop_samples`` samples, repeat-padded when
-shorter; or one random offset shared by both views). All randomness (shuffling, crop offsets, which
-augmented copy) derives from ``(seed, epoch, index)``, so an epoch's batches do not depend on what
-ran before it.
+shorter; or one random offset shared by both views). All randomness (crop offsets, which augmented
+copy) derives from ``(seed, epoch, index)``, so an item does not depend on what was loaded before it
+or in which process (:mod:`sdd.train.loader` batches and shuffles them the same way).
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ class PairDataset(torch.utils.data.Dataset):
         sample_rate: audio is resampled to this rate when needed.
         aug_paths: utt_id -> augmented copy paths (relative to ``aug_dir``); empty for clean data.
         aug_dir: the augment stage's output folder.
-        seed, epoch: select crop offsets and copies deterministically.
+        seed, epoch: select crop offsets and copies deterministically (``epoch`` is the default of
+            :meth:`item`; ``dataset[(epoch, index)]`` names another epoch).
     """
 
     def __init__(
@@ -99,12 +100,14 @@ class PairDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.utt_ids)
 
-    def _rng(self, index: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.epoch, index])
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, int]:
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        return self.item(index, epoch)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def item(self, index: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """``(clean (N,), augmented (N,) or empty, label)`` of utterance ``index`` in ``epoch``."""
         clean, _ = read_audio(resolve(self.paths[index]), self.sample_rate)
-        rng = self._rng(index)
+        rng = np.random.default_rng([self.seed, epoch, index])
         offset = 0
         if self.crop == "random" and clean.shape[0] > self.num_samples:
             offset = int(rng.integers(0, clean.shape[0] - self.num_samples + 1))

@@ -1,0 +1,292 @@
+"""`sdd score` for any user: formats, rates, channels, folders, damaged files, decisions, progress, and
+the bounded reader; the dev-EER threshold the training stores with the model.
+
+The oracle for a score is the whole file decoded by soundfile, channels averaged, resampled with
+scipy's ``resample_poly``, cut or tiled to the input length, then the model on that one clip.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+from conftest import SHARED
+from scipy.signal import resample_poly
+
+from sdd import metrics as M
+from sdd.data.audio import AudioError, frames_for_samples, read_audio
+from sdd.models.detector import Detector, decision_threshold_record, read_decision_threshold, save_detector
+from sdd.models.params import ModelParams, TinyBackboneParams
+from sdd.params import ScoreParams
+from sdd.scoring import cli_main, iter_scores, score_paths
+from sdd.train.params import ArmConfig, TrainParams
+
+SR = 16000
+N_IN = 4000  # the tiny checkpoint's input length (train.dev_samples)
+TINY = TinyBackboneParams(conv_channels=8, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=16)
+SDD = [sys.executable, "-m", "sdd.cli"]
+
+
+def _arm(**train) -> ArmConfig:
+    tp = dict(epochs=1, batch_size=4, lr=1e-3, crop_samples=3200, dev_samples=N_IN, patience=1,
+              average_best=2, threads=1, telemetry_every=1)  # fmt: skip
+    tp.update(train)
+    return ArmConfig(name="t", corpus="synthetic", backbone="tiny-wavlm", regime="clean", align="none",
+                     lora=False, seed=3, model=ModelParams(tiny=TINY), train=TrainParams(**tp))  # fmt: skip
+
+
+def _tone(sr: int, seconds: float, channels: int, rng) -> np.ndarray:
+    t = np.arange(int(sr * seconds)) / sr
+    x = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 400) * t)[:, None]
+    return (x + 0.05 * rng.standard_normal((t.size, channels))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def audio_dir(tmp_path_factory) -> Path:
+    """wav/flac/ogg at 8, 16, 22.05, 44.1 and 48 kHz, mono and stereo, short and long, in subfolders."""
+    root = tmp_path_factory.mktemp("audio")
+    rng = np.random.default_rng(0)
+    specs = [
+        ("a_8k_mono.wav", 8000, 0.6, 1),
+        ("b_22k_stereo.flac", 22050, 1.0, 2),
+        ("sub/c_44k_mono.ogg", 44100, 0.5, 1),
+        ("sub/deeper/d_48k_stereo.wav", 48000, 1.2, 2),
+        ("e_16k_short.flac", 16000, 0.1, 1),  # shorter than the input: tiled
+    ]
+    for name, sr, sec, ch in specs:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / name, _tone(sr, sec, ch, rng), sr)
+    (root / "notes.txt").write_text("not audio, and not picked up from the folder\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory, audio_dir):
+    """The same random-init tiny detector saved with and without a decision threshold."""
+    root = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    arm = _arm()
+    model = Detector.from_arm(arm).eval()
+    files = sorted(p for p in audio_dir.rglob("*") if p.is_file() and p.suffix != ".txt")
+    scores = score_paths(model, files, ScoreParams(num_samples=N_IN, threads=1))
+    thr = float(np.sort(scores)[1:3].mean())  # between two scores: both decisions occur, no tie
+    record = decision_threshold_record(thr, 0.25)
+    save_detector(model, arm, root / "with", extra={"decision_threshold": record})
+    save_detector(model, arm, root / "without")
+    return {"model": model, "with": root / "with", "without": root / "without", "threshold": thr}
+
+
+def _oracle(model, path: Path, n: int = N_IN) -> float:
+    x, sr = sf.read(path, dtype="float32", always_2d=True)
+    mono = x.mean(axis=1)
+    if sr != SR:
+        g = np.gcd(sr, SR)
+        mono = resample_poly(mono, SR // g, sr // g).astype(np.float32)
+    wave = mono[:n] if mono.size >= n else np.tile(mono, -(-n // mono.size))[:n]
+    with torch.no_grad():
+        return float(Detector.scores(model(torch.from_numpy(wave[None, :].copy()))).double()[0])
+
+
+def _lines(out: str) -> list[list[str]]:
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def test_any_format_rate_and_channels_in_folders(audio_dir, checkpoints, capsys):
+    assert cli_main(["--model", str(checkpoints["with"]), "--batch-size", "2", str(audio_dir)]) == 0
+    out = capsys.readouterr()
+    rows = _lines(out.out)
+    paths = [Path(p) for p, _ in rows]
+    want = sorted(p for p in audio_dir.rglob("*") if p.is_file() and p.suffix != ".txt")
+    assert paths == want and len(rows) == 5  # recursive, sorted, the .txt file left out
+    np.testing.assert_allclose([float(s) for _, s in rows], [_oracle(checkpoints["model"], p) for p in want],
+                               atol=1e-5)  # fmt: skip
+    assert out.err == ""  # no progress bar: stderr is not a terminal
+
+
+def test_damaged_files_are_reported_and_the_others_scored(audio_dir, checkpoints, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "text.flac").write_text("this is a text file named .flac\n")
+    damaged = SHARED / "data" / "bad_audio" / "truncated_lost_sync.flac"  # a real FLAC that loses sync
+    has_damaged = damaged.is_file()  # absent in a user's clone: the rest of the test still runs
+    if has_damaged:
+        shutil.copy(damaged, bad / "truncated_lost_sync.flac")
+    good = audio_dir / "a_8k_mono.wav"
+    argv = ["--model", str(checkpoints["with"]), "--num-samples", "64600", str(good), str(bad),
+            str(tmp_path / "missing.wav"), str(audio_dir / "b_22k_stereo.flac")]  # fmt: skip
+    assert cli_main(argv) == 1
+    out = capsys.readouterr()
+    assert [Path(p) for p, _ in _lines(out.out)] == [good, audio_dir / "b_22k_stereo.flac"]
+    err = out.err.splitlines()
+    assert any("text.flac" in e and "cannot decode audio" in e for e in err), out.err
+    if has_damaged:
+        assert any("truncated_lost_sync.flac" in e and "lost sync" in e for e in err), out.err
+    assert any("missing.wav: no such file or directory" in e for e in err), out.err
+    n_bad = 3 if has_damaged else 2
+    assert err[-1] == f"sdd score: {n_bad} of {n_bad + 2} inputs could not be scored (listed above)"
+
+
+def test_decisions_at_the_stored_threshold_or_a_given_one(audio_dir, checkpoints, capsys):
+    thr = checkpoints["threshold"]
+    assert read_decision_threshold(checkpoints["with"]) == thr
+    assert cli_main(["--model", str(checkpoints["with"]), "--decisions", str(audio_dir)]) == 0
+    rows = _lines(capsys.readouterr().out)
+    assert all(len(r) == 3 for r in rows)
+    assert [d for _, _, d in rows] == ["bonafide" if float(s) > thr else "spoof" for _, s, _ in rows]
+    assert {d for _, _, d in rows} == {"bonafide", "spoof"}
+    # a negative value needs the --opt=value form (argparse reads "-1e9" as an option otherwise)
+    assert cli_main(["--model", str(checkpoints["without"]), "--decisions", "--threshold=-1e9",
+                     str(audio_dir)]) == 0  # fmt: skip
+    assert {d for _, _, d in _lines(capsys.readouterr().out)} == {"bonafide"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--decisions"], "config.json stores no decision threshold .* pass --threshold X"),
+        (["--threshold", "0.5"], "--threshold goes with --decisions"),
+        (["--decisions", "--threshold", "nan"], "expected a finite score"),
+    ],
+)
+def test_decision_errors_are_one_clear_line(audio_dir, checkpoints, capsys, argv, message):
+    assert cli_main(["--model", str(checkpoints["without"]), *argv, str(audio_dir)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert re.search(message, captured.err), captured.err
+
+
+def test_aasist_decisions_need_a_threshold(audio_dir, capsys):
+    # checked before anything is loaded: no weights needed to get the message
+    assert cli_main(["--model", "aasist:nowhere/AASIST.pth", "--decisions", str(audio_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "aasist:nowhere/AASIST.pth: this kind of model has no dev-EER threshold" in err
+    assert "pass --threshold X" in err
+
+
+def test_progress_bar_on_request(audio_dir, checkpoints):
+    cmd = [*SDD, "score", "--model", str(checkpoints["with"]), "--progress", str(audio_dir)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "5/5" in r.stderr and "file" in r.stderr  # tqdm's bar on stderr
+    assert len(r.stdout.splitlines()) == 5 and "5/5" not in r.stdout
+
+
+def test_no_audio_at_all_is_an_error(tmp_path, checkpoints, capsys):
+    (tmp_path / "empty").mkdir()
+    assert cli_main(["--model", str(checkpoints["with"]), str(tmp_path / "empty")]) == 2
+    assert "no audio files to score" in capsys.readouterr().err
+
+
+def test_iter_scores_raises_or_skips_bad_files(checkpoints, audio_dir, tmp_path):
+    bad = tmp_path / "x.wav"
+    bad.write_bytes(b"RIFF....WAVEjunk")
+    files = [audio_dir / "a_8k_mono.wav", bad]
+    params = ScoreParams(num_samples=N_IN, threads=1)
+    with pytest.raises(AudioError, match="x.wav"):
+        score_paths(checkpoints["model"], files, params)
+    got = list(iter_scores(checkpoints["model"], files, params, skip_bad=True))
+    assert got[0][1] is not None and got[1][1] is None and "x.wav" in got[1][2]
+
+
+# ---- the bounded reader ----
+
+
+@pytest.mark.parametrize("sr", [8000, 16000, 22050, 44100, 48000])
+@pytest.mark.parametrize("fmt", ["wav", "flac", "ogg"])
+def test_reading_the_beginning_equals_the_whole_file(tmp_path, rng, sr, fmt):
+    path = tmp_path / f"x.{fmt}"
+    sf.write(path, _tone(sr, 5.0, 2, rng), sr)
+    whole, _ = read_audio(path, SR)
+    for n in (1, 1000, 64600):
+        part, rate = read_audio(path, SR, max_samples=n)
+        assert rate == SR and part.shape == (n,)
+        np.testing.assert_array_equal(part, whole[:n])
+    short, _ = read_audio(path, SR, max_samples=10 * whole.size)
+    np.testing.assert_array_equal(short, whole)  # asking for more than the file holds
+
+
+def test_a_ten_minute_file_is_read_in_bounded_memory(tmp_path, rng, monkeypatch):
+    path = tmp_path / "long.wav"
+    sf.write(path, (0.1 * rng.standard_normal(10 * 60 * 44100)).astype(np.float32), 44100, subtype="PCM_16")
+    requested = []
+    real_read = sf.SoundFile.read
+
+    def spy(self, frames=-1, *args, **kwargs):
+        requested.append(frames)
+        return real_read(self, frames, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "read", spy)
+    tracemalloc.start()
+    wave, _ = read_audio(path, SR, max_samples=64600)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert requested == [frames_for_samples(64600, 44100, SR)] and requested[0] < 180_000
+    assert wave.shape == (64600,)
+    whole_mb = 10 * 60 * 44100 * 4 / 1e6  # float32, one channel
+    assert peak < 8_000_000, f"peak {peak / 1e6:.1f} MB; the whole file decodes to {whole_mb:.0f} MB"
+
+
+# ---- the threshold stored at training ----
+
+
+def test_training_stores_the_saved_models_dev_eer_threshold(tmp_path, rng):
+    from sdd.train.loop import fit
+
+    rows = []
+    for i in range(12):
+        label = "bonafide" if i % 2 == 0 else "spoof"
+        n = int(SR * rng.uniform(0.15, 0.3))
+        t = np.arange(n) / SR
+        tone = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 200) * t)
+        wave = tone if label == "bonafide" else 0.3 * rng.standard_normal(n)
+        sf.write(tmp_path / f"u{i}.flac", wave.astype(np.float32), SR)
+        rows.append({"utt_id": f"u{i}", "path": str(tmp_path / f"u{i}.flac"), "label": label, "attack": "-"})
+    df = pd.DataFrame(rows)
+    arm = _arm(epochs=2)
+    model, result = fit(arm, df.iloc[:8], df.iloc[8:])
+    dev = df.iloc[8:]
+    # the scores `sdd score` gives the saved (averaged) model on dev, and their official EER threshold
+    params = ScoreParams(num_samples=arm.train.dev_samples, threads=1)
+    scores = score_paths(model, list(dev["path"]), params)
+    is_b = (dev["label"] == "bonafide").to_numpy()
+    want = M.eer_threshold(scores[is_b], scores[~is_b])
+    assert result.summary["dev_eer_threshold"] == pytest.approx(want, abs=1e-5)
+    assert result.summary["final_dev_eer"] == M.eer(scores[is_b], scores[~is_b])
+
+
+def test_train_stage_record_round_trips(tmp_path):
+    torch.manual_seed(0)
+    arm = _arm()
+    record = decision_threshold_record(-0.25, 0.1)
+    save_detector(Detector.from_arm(arm), arm, tmp_path / "m", extra={"decision_threshold": record})
+    assert read_decision_threshold(tmp_path / "m") == -0.25
+    (tmp_path / "m" / "config.json").write_text('{"decision_threshold": {"value": 1}}')
+    with pytest.raises(ValueError, match="decision_threshold is"):
+        read_decision_threshold(tmp_path / "m")
+
+
+# ---- real clips ----
+
+
+def test_realmini_clips_at_16_and_22_khz(shared_dir, checkpoints):
+    prot = pd.read_csv(shared_dir / "data" / "realmini" / "protocol.tsv", sep="\t")
+    libri = prot["corpus"] == "LibriSpeech"
+    picks = pd.concat([prot[libri].head(2), prot[~libri].head(2)])
+    paths = [str(shared_dir / "data" / "realmini" / p) for p in picks["path"]]
+    assert {sf.info(p).samplerate for p in paths} == {16000, 22050}
+    r = subprocess.run([*SDD, "score", "--model", str(checkpoints["with"]), "--decisions", *paths],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = _lines(r.stdout)
+    assert [p for p, _, _ in rows] == paths and all(np.isfinite(float(s)) for _, s, _ in rows)
+    want = [_oracle(checkpoints["model"], Path(p)) for p in paths]
+    np.testing.assert_allclose([float(s) for _, s, _ in rows], want, atol=1e-5)

@@ -1,0 +1,71 @@
+"""A tiny synthetic training corpus and arm config, shared by the training tests and the subprocess
+worker (``train_worker.py``) that the resume and ``torchrun`` tests launch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sdd.configbase import build
+from sdd.data.audio import read_audio, write_audio
+from sdd.models.params import ModelParams, TinyBackboneParams
+from sdd.train.params import AlignerParams, ArmConfig, TrainParams, resolve_aligner
+
+SR = 16000
+TINY = TinyBackboneParams(conv_channels=8, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=16)
+
+
+def make_corpus(root: Path, n_train: int = 8, n_dev: int = 4, seed: int = 0):
+    """``(train, dev, aug, aug_dir)``: harmonic 'bona fide' vs noisy 'spoof' utterances of 0.15-0.3 s and
+    one noisier augmented copy of each training utterance, as FLAC under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_train + n_dev):
+        label = "bonafide" if i % 2 == 0 else "spoof"
+        n = int(SR * rng.uniform(0.15, 0.3))
+        t = np.arange(n) / SR
+        if label == "bonafide":
+            wave = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 200) * t)
+        else:
+            wave = 0.3 * rng.standard_normal(n)
+        path = root / f"u{i}.flac"
+        write_audio(path, wave.astype(np.float32), SR)
+        rows.append({"utt_id": f"u{i}", "path": str(path), "label": label,
+                     "attack": "-" if label == "bonafide" else "A01",
+                     "split": "train" if i < n_train else "dev"})
+    df = pd.DataFrame(rows)
+    aug_dir, aug_rows = root / "aug", []
+    for r in rows[:n_train]:
+        w, _ = read_audio(r["path"])
+        noisy = w + 0.05 * rng.standard_normal(w.shape[0]).astype(np.float32)
+        write_audio(aug_dir / f"{r['utt_id']}__aug0.flac", noisy, SR)
+        aug_rows.append({"utt_id": f"{r['utt_id']}__aug0", "source_utt_id": r["utt_id"], "copy": 0,
+                         "path": f"{r['utt_id']}__aug0.flac"})
+    return df[df.split == "train"], df[df.split == "dev"], pd.DataFrame(aug_rows), aug_dir
+
+
+def make_arm(regime: str = "dual_path", align: str = "none", aligner: dict | None = None, seed: int = 3,
+             **train) -> ArmConfig:
+    tp = dict(epochs=2, batch_size=4, lr=1e-3, crop_samples=3200, patience=1, average_best=2, threads=1,
+              telemetry_every=1, workers=0)
+    tp.update(train)
+    return ArmConfig(
+        name="t", corpus="synthetic", backbone="tiny-wavlm", regime=regime, align=align, lora=False,
+        seed=seed,
+        model=ModelParams(tiny=TINY), train=TrainParams(**tp),
+        aligner=resolve_aligner(align, build(AlignerParams, aligner or {}, "aligner")),
+    )
+
+
+def without_dropout(model: torch.nn.Module) -> torch.nn.Module:
+    """Zero every dropout probability (nn.Dropout modules and attention modules' float ``dropout``)."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+        elif isinstance(getattr(m, "dropout", None), float):
+            m.dropout = 0.0
+    return model
