@@ -17,6 +17,7 @@ corpus recipes of :mod:`sdd.data.corpora`), and nothing below imports this modul
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
 from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
 from sdd.models.params import ModelParams, check_layer_counts
 from sdd.params import BaselineParams, EvaluateParams, PrepareParams, ScoreParams, TrackingParams
+from sdd.pretrain.params import PRETRAIN_INITS, PRETRAINED, PretrainParams
+from sdd.probing.params import BACKBONE_SOURCES, ProbeParams
 from sdd.train.params import (
     AlignerParams,
     ArmConfig,
@@ -45,6 +48,7 @@ __all__ = [
     "eval_set_id",
     "load_params",
     "make_plan",
+    "partial_arm",
     "resolve_arm",
     "validate_params",
 ]
@@ -86,9 +90,17 @@ class Params:
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     baseline: BaselineParams = field(default_factory=BaselineParams)
     tracking: TrackingParams = field(default_factory=TrackingParams)
+    pretrain: PretrainParams = field(default_factory=PretrainParams)
+    probe: ProbeParams = field(default_factory=ProbeParams)
+
+
+#: Top-level keys of reports/metrics.json next to the arms: no arm may take these names.
+RESERVED_ARM_NAMES = ("probing", "pretrain", "partial", *BACKBONE_SOURCES, PRETRAINED)
 
 
 def _check_backbone(value: str, where: str) -> str:
+    if value == PRETRAINED:  # the pretrain stage's output; it does not exist at plan time
+        return value
     try:
         check_backbone_name(value)
     except ValueError as exc:
@@ -128,7 +140,8 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str) -> ArmConfig:
     if lora and "finetune" not in ov.model:
         model["finetune"] = "lora"  # the toggle switches the arm to LoRA (design.md)
     model_params = build(ModelParams, model, f"{where}.model" if ov.model else "model")
-    if backbone in TINY_BACKBONES:  # other backbones are checked when they are loaded
+    # other backbones are checked when they are loaded
+    if backbone in TINY_BACKBONES or (backbone == PRETRAINED and params.pretrain.init in PRETRAIN_INITS):
         try:
             check_layer_counts(model_params, model_params.tiny.num_layers)
         except ConfigError as exc:
@@ -147,6 +160,25 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str) -> ArmConfig:
             align, build(AlignerParams, aligner, f"{where}.aligner" if ov.aligner else "aligner")
         ),
     )
+
+
+def partial_arm(params: Params, main: ArmConfig, k: int) -> ArmConfig:
+    """`main` on the backbone cut to its first ``k`` layers (``model.layers: k``), named
+    ``partial_<k>``, trained for ``probe.partial_epochs`` epochs when set: one point of the curve."""
+    model = to_dict(main.model) | {"layers": k}
+    epochs = params.probe.partial_epochs
+    train = to_dict(main.train) | ({"epochs": epochs} if epochs else {})
+    model_params = build(ModelParams, model, f"probe.partial_layers[{k}]")
+    tiny_pretrained = main.backbone == PRETRAINED and params.pretrain.init in PRETRAIN_INITS
+    if main.backbone in TINY_BACKBONES or tiny_pretrained:
+        try:
+            check_layer_counts(model_params, model_params.tiny.num_layers)
+        except ConfigError as exc:
+            raise ConfigError(f"probe.partial_layers: {exc}") from exc
+    if train.get("min_epochs", 0) > train["epochs"]:
+        train["min_epochs"] = train["epochs"]
+    return dataclasses.replace(main, name=f"partial_{k}", model=model_params,
+                               train=build(TrainParams, train, "probe.partial_epochs"))
 
 
 def _parse_eval_set(spec: str, params: Params, parsed: dict[str, Any], where: str) -> tuple[str, str]:
@@ -220,7 +252,22 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
                 "used for training or model selection is not allowed"
             )
     augment = build(AugmentParams, params.augment, "augment")
+    reserved = sorted(set(params.arms) & set(RESERVED_ARM_NAMES))
+    if reserved:
+        raise ConfigError(f"arms: {reserved} are reserved names (reports and model folders use them); "
+                          "rename the arm")
+    if params.pretrain.init not in PRETRAIN_INITS:
+        _check_backbone(params.pretrain.init, "pretrain.init")
     arms = {name: resolve_arm(raw, params, name) for name in params.arms}
+    for name in params.probe.models:
+        if name not in BACKBONE_SOURCES and name not in arms:
+            raise ConfigError(f"probe.models: got {name!r}; expected {list(BACKBONE_SOURCES)} or an arm name "
+                              f"({sorted(arms)})")
+    if params.probe.partial_layers:
+        if "main" not in arms:
+            raise ConfigError("probe.partial_layers: the partial-model curve retrains `main`; no arm `main`")
+        for k in params.probe.partial_layers:
+            partial_arm(params, arms["main"], k)  # validates k against the backbone's layers
     return LoadedParams(
         params=params, corpora=corpora, arms=arms, eval_sets=tuple(eval_sets), augment=augment
     )
@@ -278,4 +325,31 @@ def make_plan(loaded: LoadedParams) -> dict[str, Any]:
     }
     for name, arm in loaded.arms.items():
         plan[f"arms/{name}.json"] = {"arm": to_dict(arm), "tracking": to_dict(p.tracking)}
+    # The pretrain stage reads only what its outputs depend on: with any backbone but `pretrained` it
+    # writes two small records, so the pretrain section and the training seed stay out of its plan.
+    pretrained = p.backbone == PRETRAINED
+    plan["pretrain.json"] = {
+        "backbone": p.backbone,
+        "corpus": p.corpus,
+        "tiny": to_dict(p.model.tiny),
+        "pretrain": to_dict(p.pretrain) if pretrained else None,
+        "seed": p.pretrain.seed if pretrained else p.seed,
+    }
+    probe = to_dict(p.probe)
+    plan["extract.json"] = {
+        "eval_sets": eval_sets,
+        "normalize_input": p.model.normalize_input,
+        "extract": {k: probe[k] for k in ("num_samples", "batch_size", "threads")},
+    }
+    plan["probe.json"] = {
+        "eval_sets": eval_sets,
+        "probe": {k: probe[k] for k in ("l2_grid", "kinds", "n_resamples", "seed")},
+    }
+    plan["partial.json"] = {
+        "eval_sets": eval_sets,
+        "score": to_dict(p.score),
+        "evaluate": to_dict(p.evaluate),
+        "arms": [to_dict(partial_arm(p, loaded.arms["main"], k)) for k in p.probe.partial_layers],
+    }
+    plan["report.json"]["probe_models"] = list(p.probe.models)
     return plan

@@ -55,8 +55,8 @@ import numpy as np
 import pandas as pd
 import scipy.fft
 
-from sdd.logistic import fit_logistic
 from sdd.data.audio import read_audio
+from sdd.logistic import fit_logistic
 from sdd.metrics import eer
 from sdd.paths import resolve
 

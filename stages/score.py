@@ -1,7 +1,8 @@
 """Stage `score@<arm>`: one score file per eval set, `utt_id score`, higher = more bona fide.
 
 Also scores the training corpus's dev split (`dev.txt`): the evaluate stage fits its logistic
-calibration there, never on the set it evaluates.
+calibration there, never on the set it evaluates. For AttM arms, the learned per-utterance layer
+weights seen while scoring are summarised in `layer_weights.json` (mean and std over utterances).
 """
 
 import argparse
@@ -12,8 +13,9 @@ import pandas as pd
 from sdd.configbase import build
 from sdd.models.detector import load_detector
 from sdd.params import ScoreParams
+from sdd.probing.attm_weights import LayerWeightRecorder
 from sdd.scoring import score_manifest, write_scores
-from sdd.stage import read_plan, run_stage
+from sdd.stage import read_plan, run_stage, write_json
 
 
 def main() -> None:
@@ -31,11 +33,17 @@ def main() -> None:
     targets = {
         f"{e['id']}.txt": args.manifests / e["corpus"] / f"{e['split']}.csv" for e in plan["eval_sets"]
     }
+    names = {f"{e['id']}.txt": e["name"] for e in plan["eval_sets"]} | {"dev.txt": "dev"}
+    recorder, weights = LayerWeightRecorder(model), {}
     for name, manifest_path in {**targets, "dev.txt": args.dev}.items():
         manifest = pd.read_csv(manifest_path, keep_default_na=False)
         write_scores(
             args.out / name, manifest["utt_id"], score_manifest(model, manifest, params, arm.sample_rate)
         )
+        if recorder.active:
+            weights[names[name]] = recorder.take()
+    if recorder.active:
+        write_json(args.out / "layer_weights.json", {"merge": arm.model.merge, "sets": weights})
 
 
 if __name__ == "__main__":

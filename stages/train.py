@@ -8,6 +8,7 @@ trainable/total parameters and this process's peak RSS (also to MLflow). A kille
 """
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pandas as pd
 from sdd import atomic, tracking
 from sdd.configbase import to_dict
 from sdd.models.detector import decision_threshold_record, parameter_counts, save_detector
+from sdd.models.source import resolve_backbone
 from sdd.paths import resolve
 from sdd.stage import peak_rss_mb, read_plan, run_stage, write_json
 from sdd.train import distributed
@@ -31,6 +33,8 @@ def main() -> None:
     ap.add_argument("--train", type=Path, required=True, help="train manifest")
     ap.add_argument("--dev", type=Path, required=True, help="dev manifest (model selection)")
     ap.add_argument("--augmented", type=Path, required=True, help="augment stage folder")
+    ap.add_argument("--backbone", type=Path, required=True,
+                    help="the pretrain stage's models/backbone (read when the backbone is `pretrained`)")
     ap.add_argument("--checkpoints", type=Path, required=True, help="resumable checkpoints (outside outs)")
     ap.add_argument("--out", type=Path, required=True, help="model folder")
     ap.add_argument("--telemetry", type=Path, required=True, help="per-step CSV")
@@ -46,7 +50,10 @@ def main() -> None:
     log_run = tracking.run("train", plan["arm"], arm=arm.name, **plan["tracking"]) if main_rank else None
     with log_run or tracking.off() as run:
         on_epoch = lambda row: run.log_metrics(row, step=row["epoch"])  # noqa: E731
-        model, result = fit(arm, read(args.train), read(args.dev), aug, args.augmented, on_epoch, ckpt_root)
+        # `pretrained` -> the pretrain stage's folder; the saved config keeps the name
+        run_arm = dataclasses.replace(arm, backbone=resolve_backbone(arm.backbone, args.backbone))
+        model, result = fit(run_arm, read(args.train), read(args.dev), aug, args.augmented, on_epoch,
+                            ckpt_root)
         if main_rank:
             s = result.summary
             s.update(parameter_counts(model), peak_rss_mb=peak_rss_mb())

@@ -56,6 +56,8 @@ def project(tmp_path_factory):
     params["train"].update(epochs=1, batch_size=8, crop_samples=4000, threads=1)
     params["score"].update(num_samples=8000, threads=1)
     params["evaluate"]["n_resamples"] = 50
+    params["pretrain"].update(steps=3, batch_size=2, crop_samples=4000, warmup_steps=1, threads=1)
+    params["probe"].update(num_samples=8000, threads=1, n_resamples=50, l2_grid=[0.1, 1.0])
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("git init -q && git add -A && git commit -qm init", dest)
     return dest
@@ -88,6 +90,15 @@ def test_dvc_repro_end_to_end(project):
     assert "projection_ratio" in metrics["dual_path_gr"]["train"]
     assert not list((project / ".sdd/checkpoints").glob("*")), "finished runs delete their checkpoints"
     assert "hand_features" in metrics
+    # the self-supervised backbone, the probes of random / backbone / main and the AttM weights
+    assert json.loads((project / "models/backbone/config.json").read_text())["model_type"] == "wav2vec2"
+    probing = metrics["probing"]
+    assert set(probing["models"]) == {"random", "backbone", "main"}
+    assert set(probing["pretraining_gain"]) == {"demo:eval", "demo:eval_degraded"}
+    assert probing["pretrain"]["fixed_batch_loss_final"] > 0
+    assert len(probing["attm_weights"]["attm"]["demo:eval"]["mean"]) == 2
+    for name in ("probe_layers", "probe_cumulative", "partial_curve", "attm_weights"):
+        assert (project / f"reports/figures/{name}.png").is_file()
     assert (project / "reports/index.html").stat().st_size > 1000
     assert list((project / "reports/figures").glob("*.png"))
     assert (project / "mlflow.db").is_file()

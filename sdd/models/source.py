@@ -1,15 +1,16 @@
 """Where a backbone comes from: the ``pretrained`` name, backbone folders and their records.
 
 The ``backbone`` toggle names a tiny preset, a Hugging Face id, a local ``save_pretrained`` folder, or
-:data:`PRETRAINED`: the output of the pretrain stage (``models/backbone``), which pretrains the demo
-backbone self-supervised (:mod:`sdd.pretrain`). The pretrain stage always writes two folders:
+:data:`~sdd.pretrain.params.PRETRAINED`: the output of the pretrain stage (``models/backbone``), which
+pretrains the demo backbone self-supervised (:mod:`sdd.pretrain`). The pretrain stage always writes
+two folders:
 
 - ``models/backbone``: the backbone the arms start from. With ``backbone: pretrained`` it is a
   ``save_pretrained`` folder; otherwise it holds only :data:`RECORD` (the toggle's name and seed), so
   no weights are copied and no work is done.
-- ``models/random``: :data:`RECORD` for the random-init control: the backbone's architecture with
-  random weights (the exact initialisation pretraining started from, or the one the arms start from
-  when the backbone is a tiny preset).
+- ``models/random``: the random-init control, the backbone's architecture with random weights: with
+  pretraining from a tiny preset, a ``save_pretrained`` folder of the exact initialisation pretraining
+  started from; otherwise a :data:`RECORD` (a seeded random init of the architecture).
 
 A record is ``{"backbone": name, "init": "pretrained" | "random", "seed": int, "tiny": {...}}``;
 :func:`backbone_from_folder` builds the module it describes. Paths in this module are the caller's
@@ -31,13 +32,12 @@ from sdd.configbase import build
 from sdd.models.backbone import TINY_BACKBONES, build_backbone
 from sdd.models.params import TinyBackboneParams
 from sdd.paths import resolve
+from sdd.pretrain.params import PRETRAINED
 
 log = logging.getLogger(__name__)
 
 __all__ = ["PRETRAINED", "RECORD", "backbone_from_folder", "is_record", "resolve_backbone", "write_record"]
 
-#: The ``backbone`` value naming the pretrain stage's output.
-PRETRAINED = "pretrained"
 #: The record file of a backbone folder without weights.
 RECORD = "backbone.json"
 _INITS = ("pretrained", "random")

@@ -39,7 +39,9 @@ from sdd.metrics import eer, eer_confidence_interval
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEV", "TRAIN", "Standardiser", "fit_linm", "linm_scores", "probe_split_eers", "run_probes"]
+__all__ = [
+    "DEV", "TRAIN", "Standardiser", "best_layer", "fit_linm", "linm_scores", "probe_split_eers", "run_probes",
+]
 
 TRAIN, DEV = "train", "dev"
 
@@ -226,3 +228,11 @@ def run_probes(
                 scores = {s: linm_scores(m[:, :k], w, beta, b) for s, m in means.items()}
                 out["linm"].append({"layers": k, "l2": l2, "weights": _softmax(w).tolist(), **ci(scores)})
     return out
+
+
+def best_layer(rows: Sequence[dict]) -> dict:
+    """The ``layer`` row with the lowest dev EER (ties: the earlier layer): the layer a user would pick
+    without looking at any eval set. Its eval EERs are the honest single-number summary of a model."""
+    if not rows:
+        raise ValueError("best_layer: no layer rows")
+    return min(rows, key=lambda r: (r["eer"][DEV], r["layer"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +135,7 @@ def write_report(
     extra_figures: list[tuple[str, Path]] = (),
     title: str = "sdd report",
     intro: str = "",
+    extra_blocks: Callable[[Callable[[Path], str]], list[Block]] | None = None,
 ) -> None:
     """Render the figures, Markdown and HTML of a comparative report.
 
@@ -143,6 +144,8 @@ def write_report(
         telemetry: per-step tables per system (for loss and conflict curves).
         epochs: per-epoch tables per system (dev loss).
         extra_figures: already-written figures ``(caption, path)`` to include.
+        extra_blocks: ``rel -> blocks`` appended at the end (the probing section,
+            :mod:`sdd.report.probing`); ``rel`` makes a figure path relative to the report.
     """
     rel = lambda p: os.path.relpath(p, out_md.parent)  # noqa: E731
     systems = {k: v for k, v in metrics.items() if k != HAND}
@@ -217,5 +220,7 @@ def write_report(
             blocks.append(("img", rel(fig_dir / "conflict.png")))
     for caption, path in extra_figures:
         blocks += [("h2", caption), ("img", rel(path))]
+    if extra_blocks is not None:
+        blocks += extra_blocks(rel)
     atomic.write_text(out_md, render_markdown(blocks))
     atomic.write_text(out_html, render_html(blocks, title))
