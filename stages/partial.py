@@ -28,7 +28,8 @@ def main() -> None:
         from sdd.probing.partial import run_partial
 
         read = lambda p: pd.read_csv(p, keep_default_na=False)  # noqa: E731
-        aug = read(args.augmented / "manifest.csv")
+        needs_aug = any(a["regime"] != "clean" for a in plan["arms"])
+        aug = read(args.augmented / "manifest.csv") if needs_aug else None
         points = run_partial(
             plan, read(args.train), read(args.dev), aug, args.augmented, args.manifests, args.backbone
         )

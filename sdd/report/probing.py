@@ -178,6 +178,7 @@ def plot_partial(points: Sequence[dict], path: Path) -> None:
         if np.isfinite(lo).any():
             ax.fill_between(x, lo, hi, color=f"C{i}", alpha=0.15)
     ax.set_xlabel("transformer layers kept (k)")
+    ax.set_xticks([p["layers"] for p in pts])
     ax.set_ylabel("EER (%)")
     ax.grid(alpha=0.3)
     ax2 = ax.twinx()
