@@ -64,7 +64,7 @@ def main() -> None:
             atomic.write_csv(pd.DataFrame(result.epochs, columns=list(EPOCH_COLUMNS)), args.epochs)
             write_json(args.metrics, {"summary": result.summary, "epochs": result.epochs})
             run.log_artifact(args.telemetry, "telemetry")
-            Checkpoints(ckpt_root / run_key(to_dict(arm))).remove()
+            Checkpoints(ckpt_root / run_key(to_dict(run_arm))).remove()
     distributed.shutdown()
 
 
