@@ -6,8 +6,8 @@ frame features are the classic low-level descriptors of audio classification (Tz
 features for sound description", IRCAM 2004): energy, zero-crossing rate, spectral centroid,
 roll-off and flatness. Their utterance mean and standard deviation plus the duration feed a logistic
 regression (Cox, JRSS-B 1958) with an L2 penalty, fitted with L-BFGS on standardised features and
-class-balanced weights. The score is the bona fide log-odds and the EER is the official ASVspoof
-definition (:func:`sdd.metrics.eer`).
+class-balanced weights (:func:`sdd.logistic.fit_logistic`, re-exported here). The score is the bona
+fide log-odds and the EER is the official ASVspoof definition (:func:`sdd.metrics.eer`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 
 from sdd.data.audio import read_audio
+from sdd.logistic import fit_logistic
 from sdd.metrics import eer
 from sdd.paths import resolve
 
@@ -87,40 +87,6 @@ def hand_features(wave: np.ndarray, sample_rate: int) -> np.ndarray:
     flatness = np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
     stats = [f(v) for v in (energy, zcr, centroid, rolloff, flatness) for f in (np.mean, np.std)]
     return np.array([*stats, wave.size / sample_rate], dtype=np.float64)
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> tuple[np.ndarray, float]:
-    """Class-balanced L2 logistic regression by L-BFGS.
-
-    Minimises sum_i w_i log(1 + exp(-s_i (x_i . beta + b))) + l2 / 2 |beta|^2 with s_i = +-1 and
-    weights w_i = 1 / (2 n_class(i)) (both classes weigh one half); the intercept is not penalised.
-
-    Args:
-        x: (N, D) standardised features.
-        y: (N,) 1 for the positive (bona fide) class, 0 otherwise; both classes must occur.
-        l2: penalty strength.
-
-    Returns:
-        ``(beta, b)``: (D,) weights and the intercept.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    n_pos, n_neg = int(y.sum()), int((1 - y).sum())
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError(f"fit_logistic needs both classes, got {n_pos} positive and {n_neg} negative rows")
-    sign = 2 * y - 1
-    weight = np.where(y == 1, 0.5 / n_pos, 0.5 / n_neg)
-    d = x.shape[1]
-
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        beta, b = theta[:d], theta[d]
-        margin = sign * (x @ beta + b)
-        value = np.sum(weight * np.logaddexp(0.0, -margin)) + 0.5 * l2 * beta @ beta
-        coef = -weight * sign / (1 + np.exp(margin))  # d loss / d logit
-        grad = np.concatenate([x.T @ coef + l2 * beta, [coef.sum()]])
-        return float(value), grad
-
-    result = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 1000})
-    return result.x[:d], float(result.x[d])
 
 
 def _features_of(path: str) -> np.ndarray:

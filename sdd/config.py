@@ -47,6 +47,8 @@ from sdd.params import (
     ScoreParams,
     TrackingParams,
 )
+from sdd.pretrain.params import PRETRAIN_INITS, PRETRAINED, PretrainParams
+from sdd.probing.params import BACKBONE_SOURCES, ProbeParams
 from sdd.train.params import (
     AlignerParams,
     ArmConfig,
@@ -64,6 +66,7 @@ __all__ = [
     "eval_set_id",
     "load_params",
     "make_plan",
+    "partial_arm",
     "resolve_arm",
     "validate_params",
 ]
@@ -107,6 +110,8 @@ class Params:
     tracking: TrackingParams = field(default_factory=TrackingParams)
     audit: AuditParams = field(default_factory=AuditParams)
     report: ReportParams = field(default_factory=ReportParams)
+    pretrain: PretrainParams = field(default_factory=PretrainParams)
+    probe: ProbeParams = field(default_factory=ProbeParams)
 
 
 #: Arm and corpus names become path components (``data/plan/arms/<arm>.json``, ``data/raw/<corpus>``)
@@ -123,7 +128,13 @@ def _check_names(names: object, section: str) -> None:
             )
 
 
+#: Top-level keys of reports/metrics.json next to the arms: no arm may take these names.
+RESERVED_ARM_NAMES = ("probing", "pretrain", "partial", *BACKBONE_SOURCES, PRETRAINED)
+
+
 def _check_backbone(value: str, where: str) -> str:
+    if value == PRETRAINED:  # the pretrain stage's output; it does not exist at plan time
+        return value
     try:
         check_backbone_name(value)
     except ValueError as exc:
@@ -164,7 +175,8 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
     if lora and "finetune" not in ov.model:
         model["finetune"] = "lora"  # the toggle switches the arm to LoRA (design.md)
     model_params = build(ModelParams, model, f"{where}.model" if ov.model else "model")
-    if backbone in TINY_BACKBONES:  # other backbones are checked when they are loaded
+    # other backbones are checked when they are loaded
+    if backbone in TINY_BACKBONES or (backbone == PRETRAINED and params.pretrain.init in PRETRAIN_INITS):
         try:
             check_layer_counts(model_params, model_params.tiny.num_layers)
         except ConfigError as exc:
@@ -222,6 +234,25 @@ def _check_renamed(raw: dict[str, Any]) -> None:
         for old, new in _RENAMED.items():
             if old in node:
                 raise ConfigError(f"{prefix}{old}: this key was replaced by {prefix}{new}")
+
+
+def partial_arm(params: Params, main: ArmConfig, k: int) -> ArmConfig:
+    """`main` on the backbone cut to its first ``k`` layers (``model.layers: k``), named
+    ``partial_<k>``, trained for ``probe.partial_epochs`` epochs when set: one point of the curve."""
+    model = to_dict(main.model) | {"layers": k}
+    epochs = params.probe.partial_epochs
+    train = to_dict(main.train) | ({"epochs": epochs} if epochs else {})
+    model_params = build(ModelParams, model, f"probe.partial_layers[{k}]")
+    tiny_pretrained = main.backbone == PRETRAINED and params.pretrain.init in PRETRAIN_INITS
+    if main.backbone in TINY_BACKBONES or tiny_pretrained:
+        try:
+            check_layer_counts(model_params, model_params.tiny.num_layers)
+        except ConfigError as exc:
+            raise ConfigError(f"probe.partial_layers: {exc}") from exc
+    if train.get("min_epochs", 0) > train["epochs"]:
+        train["min_epochs"] = train["epochs"]
+    return dataclasses.replace(main, name=f"partial_{k}", model=model_params,
+                               train=build(TrainParams, train, "probe.partial_epochs"))
 
 
 def _parse_eval_set(spec: str, params: Params, parsed: dict[str, Any], where: str) -> tuple[str, str]:
@@ -299,12 +330,27 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
                 "used for training or model selection is not allowed"
             )
     augment = build(AugmentParams, params.augment, "augment")
+    reserved = sorted(set(params.arms) & set(RESERVED_ARM_NAMES))
+    if reserved:
+        raise ConfigError(f"arms: {reserved} are reserved names (reports and model folders use them); "
+                          "rename the arm")
+    if params.pretrain.init not in PRETRAIN_INITS:
+        _check_backbone(params.pretrain.init, "pretrain.init")
     arms = {name: resolve_arm(raw, params, name) for name in params.arms}
     if params.report.reference not in arms:
         raise ConfigError(
             f"report.reference: got {params.report.reference!r}; expected one of the arms {sorted(arms)} "
             "(every other arm is compared with it)"
         )
+    for name in params.probe.models:
+        if name not in BACKBONE_SOURCES and name not in arms:
+            raise ConfigError(f"probe.models: got {name!r}; expected {list(BACKBONE_SOURCES)} or an arm name "
+                              f"({sorted(arms)})")
+    if params.probe.partial_layers:
+        if "main" not in arms:
+            raise ConfigError("probe.partial_layers: the partial-model curve retrains `main`; no arm `main`")
+        for k in params.probe.partial_layers:
+            partial_arm(params, arms["main"], k)  # validates k against the backbone's layers
     return LoadedParams(
         params=params, corpora=corpora, arms=arms, eval_sets=tuple(eval_sets), augment=augment
     )
@@ -371,6 +417,33 @@ def make_plan(loaded: LoadedParams) -> dict[str, Any]:
         },
     }
     plan.update(arm_plan_docs(loaded))
+    # The pretrain stage reads only what its outputs depend on: with any backbone but `pretrained` it
+    # writes two small records, so the pretrain section and the training seed stay out of its plan.
+    pretrained = p.backbone == PRETRAINED
+    plan["pretrain.json"] = {
+        "backbone": p.backbone,
+        "corpus": p.corpus,
+        "tiny": to_dict(p.model.tiny),
+        "pretrain": to_dict(p.pretrain) if pretrained else None,
+        "seed": p.pretrain.seed if pretrained else p.seeds[0],
+    }
+    probe = to_dict(p.probe)
+    plan["extract.json"] = {
+        "eval_sets": eval_sets,
+        "normalize_input": p.model.normalize_input,
+        "extract": {k: probe[k] for k in ("num_samples", "batch_size", "threads")},
+    }
+    plan["probe.json"] = {
+        "eval_sets": eval_sets,
+        "probe": {k: probe[k] for k in ("l2_grid", "kinds", "n_resamples", "seed")},
+    }
+    plan["partial.json"] = {
+        "eval_sets": eval_sets,
+        "score": to_dict(p.score),
+        "evaluate": to_dict(p.evaluate),
+        "arms": [to_dict(partial_arm(p, loaded.arms["main"], k)) for k in p.probe.partial_layers],
+    }
+    plan["report.json"]["probe_models"] = list(p.probe.models)
     return plan
 
 

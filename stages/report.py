@@ -14,6 +14,7 @@ from sdd.report.augment_figures import augment_figures
 from sdd.report.build import Figure, Section, write_report
 from sdd.report.inputs import from_pipeline
 from sdd.report.metadata import read_stage_times, run_metadata
+from sdd.report.probing import load_probing, probing_blocks, probing_metrics
 from sdd.report.publish import publish_pipeline_report
 from sdd.report.stats import report_metrics
 from sdd.stage import STAGE_TIMES, read_plan, run_stage, write_json
@@ -28,6 +29,8 @@ def main() -> None:
                        ("audit", "shortcut audit JSON"), ("augmented", "augment stage folder"),
                        ("train-manifest", "the training corpus's train manifest"),
                        ("params", "params.yaml (its diff from the committed one goes into the metadata)"),
+                       ("probe", "folder of <probed model>.json probe results"),
+                       ("partial", "the partial-model curve JSON"), ("pretrain", "the pretrain summary JSON"),
                        ("metrics", "reports/metrics.json"),
                        ("out-dir", "reports/ (README.md, index.html, figures/)")]:
         ap.add_argument(f"--{name}", type=Path, required=True, help=what)
@@ -44,11 +47,16 @@ def main() -> None:
                               + arms + ". EERs are percent here; metrics.json holds fractions.")
     metrics = report_metrics(inp)
     aug = augment_figures(plan["augment"], args.augmented, args.train_manifest, args.out_dir / "figures")
-    sections = [Section("Augmentation", [("fig", Figure(path, caption)) for caption, path in aug])]
+    probing = load_probing(args.probe, plan["probe_models"], args.partial, args.pretrain, args.scores,
+                           plan["arms"])
+    sections = [Section("Augmentation", [("fig", Figure(path, caption)) for caption, path in aug]),
+                Section("Layer-wise probes (frozen features, logistic regression)",
+                        probing_blocks(probing, args.out_dir / "figures"))]
     meta = run_metadata(Path.cwd(), experiment=experiment, seeds=plan["seeds"], params_file=args.params,
                         durations=read_stage_times(STAGE_TIMES))
     files = write_report(inp, metrics, args.out_dir, metadata=meta, sections=sections)
     faults.point("report:figures_written")
+    metrics["probing"] = probing_metrics(probing)  # after the pages: it is a table, not a system
     write_json(args.metrics, metrics)
     publish_pipeline_report(inp, metrics, plan, train_dir=args.train, eval_dir=args.eval,
                             telemetry_dir=args.telemetry, report_files=[*files, args.metrics],

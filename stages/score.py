@@ -2,7 +2,9 @@
 
 Also scores the training corpus's dev split (`dev.txt`): the evaluate stage fits its logistic
 calibration there, never on the set it evaluates. `model.json` records which model (arm config and
-seed) produced the scores; a skipped arm/seed pair passes its skip record on.
+seed) produced the scores; a skipped arm/seed pair passes its skip record on. For AttM arms, the
+learned per-utterance layer weights seen while scoring are summarised in `layer_weights.json` (mean
+and std over utterances).
 """
 
 import argparse
@@ -14,6 +16,7 @@ from sdd import faults
 from sdd.configbase import build, to_dict
 from sdd.models.detector import load_detector
 from sdd.params import ScoreParams
+from sdd.probing.attm_weights import LayerWeightRecorder
 from sdd.scoring import score_manifest, write_scores
 from sdd.stage import is_skipped, read_plan, run_stage, write_json, write_skip
 
@@ -36,12 +39,18 @@ def main() -> None:
     targets = {
         f"{e['id']}.txt": args.manifests / e["corpus"] / f"{e['split']}.csv" for e in plan["eval_sets"]
     }
+    names = {f"{e['id']}.txt": e["name"] for e in plan["eval_sets"]} | {"dev.txt": "dev"}
+    recorder, weights = LayerWeightRecorder(model), {}
     for name, manifest_path in {**targets, "dev.txt": args.dev}.items():
         manifest = pd.read_csv(manifest_path, keep_default_na=False)
         write_scores(
             args.out / name, manifest["utt_id"], score_manifest(model, manifest, params, arm.sample_rate)
         )
         faults.point("score:file_written")
+        if recorder.active:
+            weights[names[name]] = recorder.take()
+    if recorder.active:
+        write_json(args.out / "layer_weights.json", {"merge": arm.model.merge, "sets": weights})
 
 
 if __name__ == "__main__":

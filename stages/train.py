@@ -10,6 +10,7 @@ outside the arm's `seeds` writes skip records only. A killed run resumes from --
 """
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pandas as pd
 from sdd import atomic, faults, tracking
 from sdd.configbase import to_dict
 from sdd.models.detector import decision_threshold_record, parameter_counts, save_detector
+from sdd.models.source import resolve_backbone
 from sdd.paths import resolve
 from sdd.stage import peak_rss_mb, read_plan, run_stage, write_json, write_skip
 from sdd.train import distributed
@@ -33,6 +35,8 @@ def main() -> None:
     ap.add_argument("--train", type=Path, required=True, help="train manifest")
     ap.add_argument("--dev", type=Path, required=True, help="dev manifest (model selection)")
     ap.add_argument("--augmented", type=Path, required=True, help="augment stage folder")
+    ap.add_argument("--backbone", type=Path, required=True,
+                    help="the pretrain stage's models/backbone (read when the backbone is `pretrained`)")
     ap.add_argument("--checkpoints", type=Path, required=True, help="resumable checkpoints (outside outs)")
     ap.add_argument("--out", type=Path, required=True, help="model folder")
     ap.add_argument("--telemetry", type=Path, required=True, help="per-step CSV")
@@ -54,8 +58,10 @@ def main() -> None:
     ckpt_root = resolve(args.checkpoints)
     log_run = tracking.arm_run("train", plan["arm"], **plan["tracking"]) if main_rank else None
     with log_run or tracking.off() as run:
+        # `pretrained` -> the pretrain stage's folder; the saved config keeps the name
+        run_arm = dataclasses.replace(arm, backbone=resolve_backbone(arm.backbone, args.backbone))
         model, result = fit(
-            arm, read(args.train), read(args.dev), aug, args.augmented, run.log_epoch, ckpt_root
+            run_arm, read(args.train), read(args.dev), aug, args.augmented, run.log_epoch, ckpt_root
         )
         if main_rank:
             s = result.summary
@@ -68,7 +74,7 @@ def main() -> None:
             write_json(args.metrics, {"summary": s, "epochs": result.epochs})
             run.log_train(s, args.metrics, args.telemetry)
             run.log_artifacts(args.out, "model")
-            Checkpoints(ckpt_root / run_key(to_dict(arm))).remove()
+            Checkpoints(ckpt_root / run_key(to_dict(run_arm))).remove()
     distributed.shutdown()
 
 

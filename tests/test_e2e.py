@@ -56,6 +56,8 @@ def project(tmp_path_factory):
     params["train"].update(epochs=1, batch_size=8, crop_samples=4000, threads=1)
     params["score"].update(num_samples=8000, threads=1)
     params["evaluate"]["n_resamples"] = 50
+    params["pretrain"].update(steps=3, batch_size=2, crop_samples=4000, warmup_steps=1, threads=1)
+    params["probe"].update(num_samples=8000, threads=1, n_resamples=50, l2_grid=[0.1, 1.0])
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("git init -q && git add -A && git commit -qm init", dest)
     return dest
@@ -63,7 +65,7 @@ def project(tmp_path_factory):
 
 def assert_same_numbers(compared, metrics, arms):
     """`sdd compare` over the pipeline's MLflow runs gives the report's numbers."""
-    assert set(compared) == set(metrics)
+    assert set(compared) == set(metrics) - {"probing"}, "the probing table is not a system"
     for arm in arms:
         for eval_set in ("demo:eval", "demo:eval_degraded"):
             got, want = compared[arm][eval_set], metrics[arm][eval_set]
@@ -106,6 +108,17 @@ def test_dvc_repro_end_to_end(project):
     html = (project / "reports/index.html").read_text()
     assert "Is each system better than main?" in html and "Shortcut audit" in html and "DET" in html
     assert html.count("<figure>") == html.count("<figcaption>") >= 8
+    # the self-supervised backbone, the probes of random / backbone / main and the AttM weights
+    assert json.loads((project / "models/backbone/config.json").read_text())["model_type"] == "wav2vec2"
+    probing = metrics["probing"]
+    assert set(probing["models"]) == {"random", "backbone", "main"}
+    assert set(probing["pretraining_gain"]) == {"demo:eval", "demo:eval_degraded"}
+    assert probing["pretrain"]["fixed_batch_loss_final"] > 0
+    assert len(probing["attm_weights"]["attm"]["demo:eval"]["mean"]) == 2
+    for name in ("probe_layers", "probe_cumulative", "partial_curve", "attm_weights"):
+        assert (project / f"reports/figures/{name}.png").is_file()
+    assert (project / "reports/index.html").stat().st_size > 1000
+    assert list((project / "reports/figures").glob("*.png"))
     assert (project / "mlflow.db").is_file()
     scores = (project / "data/scores/main/s0/demo__eval.txt").read_text().splitlines()
     assert len(scores) == metrics["main"]["demo:eval"]["n_bonafide"] + metrics["main"]["demo:eval"]["n_spoof"]

@@ -1,0 +1,70 @@
+"""What the ``pretrain`` stage does, given its plan document: pretrain, or write two backbone records.
+
+- ``backbone: pretrained``: wav2vec 2.0 pretraining (:mod:`sdd.pretrain.wav2vec2`) of ``pretrain.init``
+  on the training corpus's train split (audio only: labels are never read). ``models/backbone`` gets
+  the pretrained ``save_pretrained`` folder; ``models/random`` gets the weights pretraining started
+  from when it started from a random init (a tiny preset), else a record of the architecture with
+  random weights (continued pretraining of a hub model).
+- any other backbone: no work; both folders get a :data:`sdd.models.source.RECORD` (the arms build
+  the backbone themselves; the extract stage probes what the records describe).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from sdd.configbase import build
+from sdd.data.audio import read_audio
+from sdd.models.params import TinyBackboneParams
+from sdd.models.source import write_record
+from sdd.paths import resolve
+from sdd.pretrain.params import PRETRAIN_INITS, PRETRAINED, PretrainParams
+
+log = logging.getLogger(__name__)
+
+__all__ = ["run_pretrain_plan"]
+
+
+def _fresh(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def run_pretrain_plan(plan: dict, train: pd.DataFrame, backbone_dir: Path, random_dir: Path) -> dict:
+    """Run the stage for ``plan`` (``data/plan/pretrain.json``); returns the summary (``{}`` when
+    pretraining is skipped) with ``log`` rows for the per-step CSV."""
+    tiny = build(TinyBackboneParams, plan["tiny"], "model.tiny")
+    _fresh(backbone_dir), _fresh(random_dir)
+    if plan["backbone"] != PRETRAINED:
+        log.info("pretrain: skipped (backbone %r is not %r); writing records", plan["backbone"], PRETRAINED)
+        write_record(backbone_dir, plan["backbone"], "pretrained", plan["seed"], plan["tiny"])
+        write_record(random_dir, plan["backbone"], "random", plan["seed"], plan["tiny"])
+        return {"pretrained": False, "backbone": plan["backbone"]}
+
+    import torch
+
+    from sdd.pretrain.wav2vec2 import pretraining_model, run_pretraining, save_backbone
+
+    p = build(PretrainParams, plan["pretrain"], "pretrain")
+    torch.set_num_threads(p.threads)
+    model = pretraining_model(p, tiny)
+    if p.init in PRETRAIN_INITS:
+        save_backbone(model, random_dir)  # the exact random init pretraining starts from
+    else:
+        write_record(random_dir, p.init, "random", p.seed, plan["tiny"])
+    waves = [read_audio(resolve(path))[0] for path in train["path"]]
+    result = run_pretraining(model, waves, p)
+    save_backbone(model, backbone_dir)
+    total = sum(q.numel() for q in model.wav2vec2.parameters())
+    return {
+        "pretrained": True,
+        "init": p.init,
+        "backbone_parameters": total,
+        **result.summary,
+        "log": result.log,
+    }

@@ -1,0 +1,40 @@
+"""Stage `partial`: the partial-model curve, opt-in (`probe.partial_layers`, empty by default: then it
+only writes an empty table). For each k, `main` fine-tuned on the backbone cut to its first k layers;
+EER per eval set, parameters and forward seconds per second of audio (sdd/probing/partial.py).
+"""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from sdd.stage import read_plan, run_stage, write_json
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--plan", type=Path, required=True, help="data/plan/partial.json")
+    ap.add_argument("--train", type=Path, required=True, help="train manifest")
+    ap.add_argument("--dev", type=Path, required=True, help="dev manifest (model selection)")
+    ap.add_argument("--augmented", type=Path, required=True, help="augment stage folder")
+    ap.add_argument("--manifests", type=Path, required=True, help="manifests folder (eval sets)")
+    ap.add_argument("--backbone", type=Path, required=True, help="the pretrain stage's models/backbone")
+    ap.add_argument("--out", type=Path, required=True, help="result JSON")
+    args = ap.parse_args()
+
+    plan = read_plan(args.plan)
+    points = []
+    if plan["arms"]:
+        from sdd.probing.partial import run_partial
+
+        read = lambda p: pd.read_csv(p, keep_default_na=False)  # noqa: E731
+        needs_aug = any(a["regime"] != "clean" for a in plan["arms"])
+        aug = read(args.augmented / "manifest.csv") if needs_aug else None
+        points = run_partial(
+            plan, read(args.train), read(args.dev), aug, args.augmented, args.manifests, args.backbone
+        )
+    write_json(args.out, {"points": points})
+
+
+if __name__ == "__main__":
+    run_stage("partial", main)

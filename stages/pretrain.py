@@ -1,0 +1,52 @@
+"""Stage `pretrain`: the self-supervised demo backbone (wav2vec 2.0's objective, labels unused).
+
+With `backbone: pretrained` it pretrains `pretrain.init` on the training corpus's train audio and
+writes models/backbone (save_pretrained; the arms start from it) and models/random (the random init it
+started from: the probes' control); with any other backbone it only writes two small records. See
+sdd/pretrain/ and the README ("A self-supervised demo backbone").
+"""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from sdd import atomic
+from sdd.pretrain.run import run_pretrain_plan
+from sdd.stage import read_plan, run_stage, write_json
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--plan", type=Path, required=True, help="data/plan/pretrain.json")
+    ap.add_argument("--train", type=Path, required=True, help="train manifest (audio paths only are read)")
+    ap.add_argument("--backbone", type=Path, required=True, help="out: the backbone the arms start from")
+    ap.add_argument("--random", type=Path, required=True, help="out: the random-init control")
+    ap.add_argument("--metrics", type=Path, required=True, help="out: summary JSON")
+    ap.add_argument("--log", type=Path, required=True, help="out: per-step CSV (dvc plots)")
+    args = ap.parse_args()
+
+    train = pd.read_csv(args.train, keep_default_na=False)
+    summary = run_pretrain_plan(read_plan(args.plan), train, args.backbone, args.random)
+    rows = summary.pop("log", [])
+    atomic.write_csv(
+        pd.DataFrame(
+            rows,
+            columns=[
+                "step",
+                "loss",
+                "contrastive",
+                "diversity",
+                "perplexity",
+                "gumbel_temperature",
+                "lr",
+                "grad_norm",
+            ],
+        ),
+        args.log,
+    )
+    write_json(args.metrics, summary)
+
+
+if __name__ == "__main__":
+    run_stage("pretrain", main)
