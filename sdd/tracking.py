@@ -29,9 +29,15 @@ corrupt database, a server that is down), :func:`pipeline_run` and :func:`arm_ru
 saying what was NOT logged and yield a run that logs nothing, so the stage still writes its DVC
 outputs; a logging call that fails mid-run warns the same way (:func:`_not_logged`).
 
-Concurrency: two queued experiments may log at once. MLflow's SQLite store waits up to 20 s on a
-locked database (``PRAGMA busy_timeout``) and serialises its schema creation with a file lock;
-:func:`_retry` retries an operation that still meets a locked database.
+Concurrency: queued experiments (``dvc queue start -j 2``) log at once. MLflow's SQLite store waits
+up to 20 s on a locked database (``PRAGMA busy_timeout = 20000`` on every session it opens), and
+:func:`_retry` retries an operation that still meets a locked database. MLflow 3.17's tracking store
+does NOT serialise its schema creation (its file lock guards other stores only): processes opening a
+new store at once failed with ``table ... already exists``. So this module holds a lock file beside
+the store (``mlflow.db.lock``, :func:`_store_lock`) while it opens the store and while it
+finds-or-creates the experiment, a parent run or a child run (with its params): each is created
+once. ``tests/test_tracking_concurrency.py`` races 4 experiments on a new store;
+``benchmarks/concurrent_queue.py`` runs 4 real queued experiments.
 """
 
 from __future__ import annotations
@@ -49,6 +55,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sdd.paths import repo_root
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +88,9 @@ T = TypeVar("T")
 #: table (a GenAI one on the traces overview, which is empty here).
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 PARENT_ID = "mlflow.parentRunId"
+#: How long a process waits for the store's lock file (:func:`_store_lock`) before giving up (the
+#: store then counts as unavailable: the stage warns and carries on).
+LOCK_TIMEOUT_S = 300.0
 
 
 def tracking_uri(root: Path | None = None) -> str:
@@ -242,30 +256,76 @@ class Run:
         self._client.log_artifacts(self.run_id, str(path), artifact_path=artifact_path)
 
 
+def _lock_path(uri: str) -> Path | None:
+    """The lock file beside a SQLite store (``mlflow.db`` -> ``mlflow.db.lock``); None for another
+    kind of store (a tracking server serialises its own writes) or an in-memory database."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return None if db in ("", ":memory:") else Path(db + ".lock")
+
+
+@contextmanager
+def _store_lock(timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the store's lock file (``flock``, exclusive) while this process creates the schema or
+    finds-or-creates an experiment or run, so that concurrent processes never both create it.
+    Not re-entrant: callers never nest it. Raises :class:`TimeoutError` naming the lock file when
+    another process holds it longer than ``timeout_s``."""
+    path = _lock_path(tracking_uri())
+    if path is None or fcntl is None:  # no flock on Windows: MLflow's own retries only
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"MLflow store lock {path} still held by another process after {timeout_s:.0f} s"
+                    ) from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _client() -> Any:
+    """A client of :func:`tracking_uri`. Its store is opened under :func:`_store_lock`: MLflow
+    3.17's SQLite tracking store creates a missing schema (Alembic migrations) without a lock, and
+    processes opening a new store at once fail with ``table ... already exists``."""
     from mlflow.tracking import MlflowClient
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in `sdd compare`
-    return MlflowClient(tracking_uri=tracking_uri())
+    with _store_lock():  # the client builds the store (schema included), once per process and URI
+        return _retry(lambda: MlflowClient(tracking_uri=tracking_uri()), "opening the store")
 
 
 def experiment_id(client: Any, name: str) -> str:
     """The id of experiment ``name``, created (with its artifact root under the repo) when absent, and
-    tagged as model training (:data:`EXPERIMENT_KIND`)."""
-    exp = client.get_experiment_by_name(name)
-    if exp is None:
-        try:
-            exp_id = client.create_experiment(name, artifact_location=artifact_location())
-        except Exception:  # created meanwhile by another process
-            exp = client.get_experiment_by_name(name)
-            if exp is None:
-                raise
+    tagged as model training (:data:`EXPERIMENT_KIND`). Found-or-created under :func:`_store_lock`."""
+    with _store_lock():
+        exp = _retry(lambda: client.get_experiment_by_name(name), "get_experiment_by_name")
+        if exp is None:
+            try:
+                exp_id = _retry(
+                    lambda: client.create_experiment(name, artifact_location=artifact_location()),
+                    "create_experiment",
+                )
+            except Exception:  # created meanwhile by a process outside the lock (another kind of store)
+                exp = client.get_experiment_by_name(name)
+                if exp is None:
+                    raise
+                exp_id = exp.experiment_id
+        else:
             exp_id = exp.experiment_id
-    else:
-        exp_id = exp.experiment_id
-    if exp is None or exp.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
-        _retry(lambda: client.set_experiment_tag(exp_id, *EXPERIMENT_KIND), "set_experiment_tag")
+        if exp is None or exp.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
+            _retry(lambda: client.set_experiment_tag(exp_id, *EXPERIMENT_KIND), "set_experiment_tag")
     return exp_id
 
 
@@ -285,10 +345,11 @@ def _find(client: Any, exp_id: str, tags: dict[str, str]) -> Any | None:
 
 def _pipeline_run_id(client: Any, exp_id: str, pipeline: str) -> str:
     tags = {"sdd.kind": "pipeline", "sdd.pipeline": pipeline}
-    found = _find(client, exp_id, tags)
-    if found is not None:
-        return found.info.run_id
-    run = _retry(lambda: client.create_run(exp_id, tags=tags, run_name=pipeline), "create_run")
+    with _store_lock():  # find-or-create as one step: two processes never both create it
+        found = _find(client, exp_id, tags)
+        if found is not None:
+            return found.info.run_id
+        run = _retry(lambda: client.create_run(exp_id, tags=tags, run_name=pipeline), "create_run")
     log.info("MLflow parent run %s (%s) at %s", run.info.run_id, pipeline, tracking_uri())
     return run.info.run_id
 
@@ -336,14 +397,13 @@ def _arm_run_id(
 ) -> tuple[str, bool]:
     arm, seed = config["name"], int(config["seed"])
     tags = _arm_tags(parent_id, arm, seed, config_digest(config))
-    found = _find(client, exp_id, tags)
-    if found is not None:
-        return found.info.run_id, False
-    run = _retry(
-        lambda: client.create_run(exp_id, tags={**tags, "sdd.pipeline": pipeline}, run_name=f"{arm}-s{seed}"),
-        "create_run",
-    )
-    Run(client, run.info.run_id).log_params(config)
+    with _store_lock():  # find-or-create (with its params) as one step
+        found = _find(client, exp_id, tags)
+        if found is not None:
+            return found.info.run_id, False
+        run_tags, run_name = {**tags, "sdd.pipeline": pipeline}, f"{arm}-s{seed}"
+        run = _retry(lambda: client.create_run(exp_id, tags=run_tags, run_name=run_name), "create_run")
+        Run(client, run.info.run_id).log_params(config)
     return run.info.run_id, True
 
 
