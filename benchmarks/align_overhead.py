@@ -22,7 +22,7 @@ Models: ``base`` is a WavLM-base-size backbone (transformers' WavLMConfig defaul
 encoder of width 512, 12 layers of width 768, random init) with the linear head, B = 2 utterances per
 path, 2 s at 16 kHz; ``tiny`` is the demo's tiny WavLM with the demo's batch (16 per path, 2 s).
 Peak memory: the peak resident set size of a fresh process that builds the model and runs three
-steps of one variant (``ru_maxrss``; includes the model and Adam's state, which all variants share).
+steps of one variant (its ``VmHWM``; includes the model and Adam's state, which all variants share).
 
 Headline: ``RESULT pcgrad_step_ratio_base=<x> x target=<=1.15`` (dual path + PCGrad, global, over the
 pooled step, on the base model).
@@ -168,13 +168,25 @@ def time_variants(model_name: str, steps: int, log: Callable[[str], None]) -> di
 
 
 def peak_rss_mb(model_name: str, variant: str) -> float:
-    """Peak RSS of a fresh process running three steps of ``variant``."""
+    """Peak RSS of a fresh process running three steps of ``variant``: its ``VmHWM``.
+
+    Not ``getrusage(RUSAGE_SELF).ru_maxrss``: Linux carries that figure across ``fork`` + ``exec``,
+    so every child reported this (large) parent's peak. ``VmHWM`` in ``/proc/self/status`` belongs to
+    the address space the child got at ``exec``."""
     code = (f"import sys; sys.argv=['x']; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            "import align_overhead as a, resource, torch; torch.set_num_threads(2); "
+            "import align_overhead as a, torch; torch.set_num_threads(2); "
             f"b = a.Bench({model_name!r}); [b.step({variant!r}) for _ in range(3)]; "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            "print(a.vm_hwm_kb())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def vm_hwm_kb() -> int:
+    """This process's peak resident set size in kB (``VmHWM`` of ``/proc/self/status``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("/proc/self/status has no VmHWM line (this benchmark's memory figure needs Linux)")
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ Trainable parameters are counted for both configs. Step time and peak memory are
 base config, each variant in its own subprocess (peak RSS only grows within a process): a training
 step is forward + cross-entropy + backward + Adam over the parameters that require grad, on a batch
 of 2 x 2 s at 16 kHz, 2 threads, LayerDrop and masking off. Peak memory is the subprocess's
-``ru_maxrss``; the table also shows it above the subprocess's RSS after its imports (torch,
-transformers, peft), before the model exists. The subprocesses run before this process builds any
-model: on Linux a child's ``ru_maxrss`` starts from its parent's RSS at fork.
+peak RSS (``VmHWM``, :func:`sdd.stage.peak_rss_mb`); the table also shows it above the subprocess's
+RSS after its imports (torch, transformers, peft), before the model exists. (``ru_maxrss`` would not
+do: on Linux a child's starts from its parent's RSS at fork and survives exec.)
 
 Targets: >= 198x fewer trainable parameters on the 300M config (the LoRA paper's figure, Wang et al.
 2023; r=8 on q and v gives about 400x) and LoRA peak training memory <= 0.6x full fine-tuning.

@@ -102,7 +102,16 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB (``getrusage`` reports KiB on Linux)."""
+    """This process's peak resident set size so far, in MiB.
+
+    On Linux, ``VmHWM`` of ``/proc/self/status``: ``getrusage``'s ``ru_maxrss`` survives ``fork`` +
+    ``exec``, so a stage launched by a larger process (``dvc repro``) would report its launcher's peak
+    whenever that was higher. Elsewhere ``ru_maxrss`` (KiB; bytes on macOS)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kib / (1024 * 1024) if sys.platform == "darwin" else kib / 1024  # macOS reports bytes
 

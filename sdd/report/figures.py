@@ -33,7 +33,8 @@ __all__ = [
 DET_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
+    """Write ``fig`` as a PNG atomically (temp file, then rename) and close it, even on error."""
     try:
         with atomic.atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=110, bbox_inches="tight")
@@ -105,7 +106,7 @@ def plot_eer_bars(
     ax.set_ylabel("EER (%)")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))  # outside: never hides a bar
     ax.set_title("EER per eval set: seed mean, 95% bootstrap CI, dots = single seeds")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_paired(rows: Sequence[dict], path: Path, reference: str) -> None:
@@ -133,7 +134,7 @@ def plot_paired(rows: Sequence[dict], path: Path, reference: str) -> None:
     ax.set_yticks(y, [r["label"] for r in rows])
     ax.set_xlabel(f"EER difference, system - {reference} (percentage points; < 0: system better)")
     ax.set_title("Paired bootstrap: 95% CI (thick) and Holm-corrected CI (thin)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _probit(p: np.ndarray, n: int) -> np.ndarray:
@@ -180,7 +181,7 @@ def plot_det(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_per_attack(table: pd.DataFrame, path: Path, title: str, seen: set[str]) -> None:
@@ -214,7 +215,7 @@ def plot_per_attack(table: pd.DataFrame, path: Path, title: str, seen: set[str])
             )
     fig.colorbar(im, ax=ax, label="EER (%)")
     ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_training(
@@ -250,7 +251,7 @@ def plot_training(
     a2.set(xlabel="epoch", ylabel="clean dev loss", title="Dev loss (model selection)")
     a1.legend(fontsize=8)
     a2.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_conflict(
@@ -302,7 +303,7 @@ def plot_conflict(
     a2.set(xlabel="cos(g_clean, g_aug)", ylabel="density", title="Path-gradient cosine, all logged steps")
     a1.legend(fontsize=8)
     a2.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_durations(durations: Sequence[tuple[str, float]], path: Path) -> None:
@@ -313,4 +314,4 @@ def plot_durations(durations: Sequence[tuple[str, float]], path: Path) -> None:
     ax.set_xlabel("wall-clock seconds")
     ax.tick_params(axis="y", labelsize=8)
     ax.set_title("Stage durations of this pipeline run")
-    _save(fig, path)
+    save_figure(fig, path)

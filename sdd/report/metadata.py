@@ -8,6 +8,7 @@ MLflow parent run, never into ``metrics.json``, whose numbers depend only on DVC
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -65,13 +66,11 @@ def params_diff(committed: str | None, current: str) -> dict[str, list[Any]]:
 
 def _cpu() -> str:
     model = platform.processor() or platform.machine()
-    try:
+    with contextlib.suppress(OSError):  # no /proc (macOS, Windows): keep platform's name
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    except OSError:
-        pass
     return f"{model}, {os.cpu_count()} logical cores"
 
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import matplotlib
 
-from sdd import atomic
-
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from sdd.report.figures import save_figure  # noqa: E402
 
 __all__ = ["FIGURES", "load_probing", "probing_blocks", "probing_metrics"]
 
@@ -105,19 +105,11 @@ def probing_metrics(data: dict) -> dict:
     return out
 
 
-def _save(fig, path: Path) -> None:
-    try:
-        with atomic.atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    finally:
-        plt.close(fig)
-
-
 def _empty(path: Path, message: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 1.5))
     ax.axis("off")
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=9, wrap=True)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _series(
@@ -163,7 +155,7 @@ def plot_probe_layers(probes: Mapping[str, dict], path: Path, kind: str = "layer
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("EER (%)")
     axes[0][-1].legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_partial(points: Sequence[dict], path: Path) -> None:
@@ -196,7 +188,7 @@ def plot_partial(points: Sequence[dict], path: Path) -> None:
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_attm_weights(weights: Mapping[str, Mapping[str, dict]], path: Path) -> None:
@@ -218,7 +210,7 @@ def plot_attm_weights(weights: Mapping[str, Mapping[str, dict]], path: Path) -> 
         ax.set_ylabel("AttM weight (mean ± std over utterances)")
         ax.set_title(arm, fontsize=9)
         ax.legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _pct(v: float | None) -> str:
