@@ -155,6 +155,32 @@ def test_single_seed_has_no_std():
     assert m["main"]["demo:eval"]["eer_std"] is None and eer_cell(m["main"]["demo:eval"]).count("±") == 0
 
 
+def test_a_scoring_only_system_with_one_run_renders_with_dashes(tmp_path):
+    """The published AASIST as an arm (regime pretrained): one run beside a two-seed reference, nothing
+    trained (null where a quantity does not exist), empty telemetry."""
+    inp = make_input({"main": 1.0, "aasist": 1.5}, seeds=(0, 1))
+    del inp.systems["aasist"][1]
+    run = inp.systems["aasist"][0]
+    run.train = {"regime": "pretrained", "epochs": 0, "steps": 0, "seconds": 1.2, "epochs_to_best": None,
+                 "best_dev_loss": None, "best_dev_eer": None, "final_dev_eer": None,
+                 "trainable_parameters": 0, "total_parameters": 297866, "peak_rss_mb": 400.0}
+    run.epochs, run.telemetry = pd.DataFrame([]), pd.DataFrame(columns=["step", "epoch", "loss", "cos"])
+    inp.configs["aasist"] = {"regime": "pretrained", "align": "none"}
+    m = report_metrics(inp)
+    agg = m["aasist"]["demo:eval"]
+    assert agg["n_seeds"] == 1 and agg["eer_std"] is None and eer_cell(agg).count("±") == 0
+    assert agg["vs_reference"]["n_seeds"] == 1 and agg["vs_reference"]["n_seeds_reference"] == 2
+    assert m["aasist"]["seeds"]["0"]["train"]["epochs_to_best"] is None
+    assert "epochs_to_best" not in m["aasist"]["train"] and m["aasist"]["train"]["trainable_parameters"] == 0
+    json.dumps(m)
+    write_report(inp, m, tmp_path)
+    md = (tmp_path / "README.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| aasist | 0 / 297,866 |"))
+    assert row.split(" | ")[2:4] == ["0.0", "—"], row  # epochs run, epochs to best
+    assert "aasist: scoring-only" in md and "no spread over seeds" in md
+    assert "aasist: a published model scored as it is (one run" in md
+
+
 def test_shortcut_flagged_only_when_real_and_within_factor():
     flagged = [
         {"feature": "leading_silence_s", "subset": "pooled", "eer": 0.15, "threshold": 0.4, "direction": 1},
