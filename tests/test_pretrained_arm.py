@@ -297,3 +297,13 @@ def test_train_and_score_refuse_weights_changed_since_the_plan(raw, weights, tmp
     assert not (tmp_path / "model").exists()
     with pytest.raises(ValueError, match=r"changed since the plan stage hashed them.*dvc repro -f -s plan"):
         load_for_scoring(doc["pretrained"], ScoreParams())
+
+
+def test_fit_refuses_a_scoring_only_arm(raw, weights):
+    from sdd.train.loop import fit
+    from sdd.train.params import arm_from_dict
+
+    doc = plan_of(with_arm(raw, {"backbone": f"aasist:{weights}", "regime": "pretrained"}))
+    arm = arm_from_dict(doc["arms/aasist/s0.json"]["arm"])
+    with pytest.raises(ValueError, match="trains nothing"):
+        fit(arm, pd.DataFrame(), pd.DataFrame())
