@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sdd import atomic
+from sdd.configbase import ConfigError
 from sdd.models.detector import parameter_counts
 from sdd.models.pretrained import published_record
 from sdd.params import ScoreParams
 from sdd.paths import resolve
 from sdd.scoring import SCORERS, load_scorer
+from sdd.train.params import PRETRAINED_REGIME
 
 if TYPE_CHECKING:
     from torch import nn
@@ -45,8 +47,12 @@ def _local_spec(spec: str) -> str:
 
 
 def _check_unchanged(planned: dict[str, Any]) -> None:
-    """The files the spec names now must be those the plan stage hashed."""
-    now = published_record(planned["spec"])
+    """The files the spec names now must be those the plan stage hashed (ValueError otherwise, also
+    when they are gone: a stage error, not a params one)."""
+    try:
+        now = published_record(planned["spec"])
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from exc
     if now["files"] != planned["files"]:
         raise ValueError(
             f"{planned['spec']}: the weight files changed since the plan stage hashed them (plan: "
@@ -85,7 +91,7 @@ def train_summary(total_parameters: int, seconds: float) -> dict[str, Any]:
     """The train metrics of a scoring-only arm: what exists (nothing trained, the model's size, the
     seconds spent loading and hashing) and ``None`` for what does not (the report shows a dash)."""
     return {
-        "regime": "pretrained",
+        "regime": PRETRAINED_REGIME,
         "epochs": 0,
         "steps": 0,
         "seconds": round(seconds, 3),

@@ -307,3 +307,13 @@ def test_fit_refuses_a_scoring_only_arm(raw, weights):
     arm = arm_from_dict(doc["arms/aasist/s0.json"]["arm"])
     with pytest.raises(ValueError, match="trains nothing"):
         fit(arm, pd.DataFrame(), pd.DataFrame())
+
+
+def test_weights_gone_after_the_plan_is_a_stage_error_naming_the_fetch(raw, weights, tmp_path):
+    from sdd.pretrained_arm import write_model
+
+    doc = plan_of(with_arm(raw, {"backbone": f"aasist:{weights}", "regime": "pretrained"}))
+    for f in weights.iterdir():
+        f.unlink()
+    with pytest.raises(ValueError, match="the weights are not there.*sdd fetch aasist --dest"):
+        write_model(doc["arms/aasist/s0.json"], tmp_path / "model")
