@@ -17,6 +17,14 @@ subset (``arms.<arm>.seeds``); DVC still sees the pairs it skips, so their docum
 :func:`arm_plan_docs`). ``-S 'seeds=[0,1]'`` adds only the new pairs' documents: the existing ones,
 and so their stages, are unchanged.
 
+**Scoring-only arms.** An arm ``{backbone: "aasist:<path>", regime: pretrained}`` trains nothing: it
+scores the published AASIST (Jung et al., ICASSP 2022) as it is. It has no training seed, so it runs
+with the first top-level seed only (its other pairs are skipped as above), and none of the training
+toggles or sections apply to it (its resolved config carries their defaults, so ``-S align=...`` or
+``-S train.lr=...`` leave it cached). Its plan document records the SHA-256 of the weights and config
+(:func:`sdd.models.pretrained.published_record`), checked at plan time, so other weights re-run its
+stages and missing ones stop the plan with the command that fetches them.
+
 This module only assembles: each section's type lives beside the code that reads it
 (:mod:`sdd.models.params`, :mod:`sdd.train.params`, :mod:`sdd.augment.params`, :mod:`sdd.params`, the
 corpus recipes of :mod:`sdd.data.corpora`), and nothing below imports this module.
@@ -38,6 +46,7 @@ from sdd.configbase import ConfigError, build, to_dict
 from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
 from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
 from sdd.models.params import ModelParams, check_layer_counts
+from sdd.models.pretrained import published_record
 from sdd.params import (
     AuditParams,
     BaselineParams,
@@ -50,11 +59,14 @@ from sdd.params import (
 from sdd.pretrain.params import PRETRAIN_INITS, PRETRAINED, PretrainParams
 from sdd.probing.params import BACKBONE_SOURCES, ProbeParams
 from sdd.train.params import (
+    PRETRAINED_REGIME,
+    PUBLISHED_KINDS,
     AlignerParams,
     ArmConfig,
     TrainParams,
     check_regime,
     normalize_align,
+    published_kind,
     resolve_aligner,
 )
 
@@ -64,6 +76,7 @@ __all__ = [
     "arm_plan_docs",
     "Params",
     "eval_set_id",
+    "is_scoring_only",
     "load_params",
     "make_plan",
     "partial_arm",
@@ -132,9 +145,18 @@ def _check_names(names: object, section: str) -> None:
 RESERVED_ARM_NAMES = ("probing", "pretrain", "partial", *BACKBONE_SOURCES, PRETRAINED)
 
 
+#: How to add the published AASIST as an arm (the README's documented `-S`).
+AASIST_ARM_HINT = """-S '+arms.aasist={backbone: "aasist:data/pretrained/aasist", regime: pretrained}'"""
+
+
 def _check_backbone(value: str, where: str) -> str:
     if value == PRETRAINED:  # the pretrain stage's output; it does not exist at plan time
         return value
+    if published_kind(value):
+        raise ConfigError(
+            f"{where}: got {value!r}, a published model that is scored, not trained; it can only be an "
+            f"arm's backbone, with regime '{PRETRAINED_REGIME}': e.g. {AASIST_ARM_HINT}"
+        )
     try:
         check_backbone_name(value)
     except ValueError as exc:
@@ -157,6 +179,8 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
     then the arm's overrides."""
     ov = params.arms[name]
     where = f"arms.{name}"
+    if is_scoring_only(params, name):
+        return _scoring_only_arm(params, name, seed)
     model = _merge(raw.get("model") or {}, ov.model)
     train = _merge(raw.get("train") or {}, ov.train)
     aligner = _merge(raw.get("aligner") or {}, ov.aligner)
@@ -170,6 +194,14 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
     )
     backbone = ov.backbone if ov.backbone is not None else params.backbone
     if ov.backbone is not None:
+        if published_kind(backbone):
+            raise ConfigError(
+                f"{where}.backbone: got {backbone!r}, a published model that is scored, not trained; it "
+                f"needs regime '{PRETRAINED_REGIME}' (got {regime!r}"
+                + (f" from {where}.regime" if ov.regime is not None
+                   else ", inherited from the top-level regime")
+                + f"): add `regime: {PRETRAINED_REGIME}` to arms.{name}"
+            )
         _check_backbone(backbone, f"{where}.backbone")
     lora = ov.lora if ov.lora is not None else params.lora
     if lora and "finetune" not in ov.model:
@@ -197,9 +229,76 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
     )
 
 
+def is_scoring_only(params: Params, name: str) -> bool:
+    """Whether arm ``name`` has regime ``pretrained`` (its own or the top-level one): it scores a
+    published model and trains nothing (module docstring)."""
+    ov = params.arms[name]
+    return (ov.regime if ov.regime is not None else params.regime) == PRETRAINED_REGIME
+
+
+# What a scoring-only arm may still say: the toggles pinned off (fixed arms pin what they are about).
+_SCORING_ONLY_PINS = {"align": (False, "none"), "lora": (False,)}
+
+
+def _scoring_only_arm(params: Params, name: str, seed: int | None) -> ArmConfig:
+    """A ``pretrained``-regime arm: its published backbone spec, nothing to train. Every training toggle
+    and section is left at its default, so base changes (``-S align=gr``, ``-S train.lr=...``) do not
+    touch its plan document; setting one on the arm itself is an error."""
+    ov = params.arms[name]
+    where = f"arms.{name}"
+    backbone = ov.backbone if ov.backbone is not None else params.backbone
+    if not published_kind(backbone):
+        forms = " or ".join(f"'{k}:<path>'" for k in PUBLISHED_KINDS)
+        if ov.regime is None:
+            raise ConfigError(
+                f"regime: got '{PRETRAINED_REGIME}' at the top level, which {where} inherits, but its "
+                f"backbone is {backbone!r}; the scoring-only regime needs a published model's backbone "
+                f"({forms}). "
+                f"Set {where}.backbone to one, or add the published AASIST as an arm of its own: "
+                f"{AASIST_ARM_HINT}"
+            )
+        source = f"{where}.backbone" if ov.backbone is not None else "the top-level backbone"
+        raise ConfigError(
+            f"{where}.regime: got '{PRETRAINED_REGIME}' (scoring-only: published weights, no training), "
+            f"which needs a published model's backbone ({forms}, e.g. 'aasist:data/pretrained/aasist'); "
+            f"got {backbone!r} from {source}"
+        )
+    if not backbone.partition(":")[2]:
+        raise ConfigError(f"{where}.backbone: got {backbone!r}; expected a path after the ':', "
+                          "e.g. 'aasist:data/pretrained/aasist'")
+    for key in ("align", "lora"):
+        value = getattr(ov, key)
+        pinned_off = any(value == ok and type(value) is type(ok) for ok in _SCORING_ONLY_PINS[key])
+        if value is not None and not pinned_off:
+            raise ConfigError(
+                f"{where}.{key}: got {value!r}; a scoring-only arm (regime '{PRETRAINED_REGIME}') trains "
+                f"nothing, so expected false or no `{key}` at all"
+            )
+    for key in ("model", "train", "aligner"):
+        if getattr(ov, key):
+            raise ConfigError(
+                f"{where}.{key}: got {getattr(ov, key)!r}; a scoring-only arm (regime '{PRETRAINED_REGIME}') "
+                f"trains nothing, so expected no `{key}` section (the published model is scored as it is)"
+            )
+    return ArmConfig(
+        name=name,
+        corpus=params.corpus,  # its dev split calibrates the scores (evaluate stage)
+        backbone=backbone,
+        regime=PRETRAINED_REGIME,  # type: ignore[arg-type]
+        align="none",
+        lora=False,
+        seed=arm_seeds(params, name)[0] if seed is None else seed,
+        model=ModelParams(),
+        train=TrainParams(),
+    )
+
+
 def arm_seeds(params: Params, name: str) -> tuple[int, ...]:
-    """The training seeds of arm ``name``: its own ``seeds`` or the top-level ones."""
+    """The training seeds of arm ``name``: its own ``seeds`` or the top-level ones. A scoring-only arm
+    has no training seed: it runs once, with its own seed or the first top-level one."""
     own = params.arms[name].seeds
+    if own is None and is_scoring_only(params, name):
+        return params.seeds[:1]
     return params.seeds if own is None else own
 
 
@@ -215,6 +314,12 @@ def _check_seeds(params: Params) -> None:
         if ov.seeds is None:
             continue
         check(ov.seeds, f"arms.{name}.seeds")
+        if len(ov.seeds) > 1 and is_scoring_only(params, name):
+            raise ConfigError(
+                f"arms.{name}.seeds: got {list(ov.seeds)}; a scoring-only arm (regime '{PRETRAINED_REGIME}') "
+                f"has no training seed and runs once: give one seed, or none (it then runs with the first "
+                f"top-level seed, {params.seeds[0]})"
+            )
         extra = sorted(set(ov.seeds) - set(params.seeds))
         if extra:
             raise ConfigError(
@@ -342,13 +447,25 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
             f"report.reference: got {params.report.reference!r}; expected one of the arms {sorted(arms)} "
             "(every other arm is compared with it)"
         )
+    trained = sorted(a for a in arms if arms[a].regime != PRETRAINED_REGIME)
     for name in params.probe.models:
         if name not in BACKBONE_SOURCES and name not in arms:
             raise ConfigError(f"probe.models: got {name!r}; expected {list(BACKBONE_SOURCES)} or an arm name "
                               f"({sorted(arms)})")
+        if name in arms and name not in trained:
+            raise ConfigError(
+                f"probe.models: got {name!r}, a scoring-only arm (regime '{PRETRAINED_REGIME}'), whose "
+                f"layers the probes cannot read; expected {list(BACKBONE_SOURCES)} or a trained arm "
+                f"({trained})"
+            )
     if params.probe.partial_layers:
         if "main" not in arms:
             raise ConfigError("probe.partial_layers: the partial-model curve retrains `main`; no arm `main`")
+        if "main" not in trained:
+            raise ConfigError(
+                f"probe.partial_layers: the partial-model curve retrains `main`, which is scoring-only "
+                f"(regime '{PRETRAINED_REGIME}'); expected [] (the default) with a scoring-only `main`"
+            )
         for k in params.probe.partial_layers:
             partial_arm(params, arms["main"], k)  # validates k against the backbone's layers
     return LoadedParams(
@@ -454,16 +571,36 @@ def arm_plan_docs(loaded: LoadedParams) -> dict[str, Any]:
     arm's own ``seeds`` is ``{"skipped": <why>, "arm": <name>, "seed": <seed>}``, and its stages write
     skip records (the report leaves them out). A pair's document depends on nothing but that arm's
     resolved config and its seed, so adding a seed leaves every other document, and stage, alone.
+
+    A scoring-only arm's document also holds ``"pretrained"``: its weight files and their SHA-256
+    (:func:`sdd.models.pretrained.published_record`), so changed weights re-run its stages. This reads
+    and hashes the files: missing weights raise :class:`ConfigError` naming the path and the fetch
+    command, here in the plan stage, before any heavy work.
     """
     p = loaded.params
     docs: dict[str, Any] = {}
     for name, arm in loaded.arms.items():
         own = arm_seeds(p, name)
+        scoring_only = arm.regime == PRETRAINED_REGIME
+        weights = _published_files(name, arm.backbone) if scoring_only else None
         for seed in p.seeds:
             key = f"arms/{name}/s{seed}.json"
             if seed in own:
                 resolved = to_dict(dataclasses.replace(arm, seed=seed))
                 docs[key] = {"arm": resolved, "tracking": to_dict(p.tracking)}
+                if weights is not None:
+                    docs[key]["pretrained"] = weights
+            elif scoring_only and p.arms[name].seeds is None:
+                why = (f"arms.{name} is scoring-only (regime {PRETRAINED_REGIME}): it has no training seed "
+                       f"and runs once, with the first top-level seed ({own[0]})")
+                docs[key] = {"skipped": why, "arm": name, "seed": seed}
             else:
                 docs[key] = {"skipped": f"arms.{name}.seeds is {list(own)}", "arm": name, "seed": seed}
     return docs
+
+
+def _published_files(name: str, spec: str) -> dict[str, Any]:
+    try:
+        return published_record(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"arms.{name}.backbone: {exc}") from exc

@@ -2,7 +2,10 @@
 
 Also scores the training corpus's dev split (`dev.txt`): the evaluate stage fits its logistic
 calibration there, never on the set it evaluates. `model.json` records which model (arm config and
-seed) produced the scores; a skipped arm/seed pair passes its skip record on. For AttM arms, the
+seed) produced the scores; a skipped arm/seed pair passes its skip record on. A scoring-only arm
+(regime `pretrained`: its model folder holds `pretrained.json`) is scored with the published model
+at that model's own input length and batch size (AASIST: 64,600 samples, 8 clips), with
+`score.threads`; `model.json` then also names its weight files and their SHA-256. For AttM arms, the
 learned per-utterance layer weights seen while scoring are summarised in `layer_weights.json` (mean
 and std over utterances).
 """
@@ -12,12 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdd import faults
+from sdd import faults, pretrained_arm
 from sdd.configbase import build, to_dict
 from sdd.models.detector import load_detector
 from sdd.params import ScoreParams
 from sdd.probing.attm_weights import LayerWeightRecorder
-from sdd.scoring import score_manifest, write_scores
+from sdd.scoring import SAMPLE_RATE, score_manifest, write_scores
 from sdd.stage import is_skipped, read_plan, run_stage, write_json, write_skip
 
 
@@ -34,8 +37,15 @@ def main() -> None:
     if skip := is_skipped(args.model):
         return write_skip(skip, args.out / "skipped.json")
     params = build(ScoreParams, plan["score"], "score")
-    model, arm = load_detector(args.model)
-    write_json(args.out / "model.json", {"arm": to_dict(arm)})
+    if (record := pretrained_arm.read_record(args.model)) is not None:
+        model, params = pretrained_arm.load_for_scoring(record, params)
+        sample_rate = SAMPLE_RATE
+        write_json(args.out / "model.json", {"arm": record["arm"], "pretrained": {
+            k: record[k] for k in ("spec", "files", "input_samples")}})
+    else:
+        model, arm = load_detector(args.model)
+        sample_rate = arm.sample_rate
+        write_json(args.out / "model.json", {"arm": to_dict(arm)})
     targets = {
         f"{e['id']}.txt": args.manifests / e["corpus"] / f"{e['split']}.csv" for e in plan["eval_sets"]
     }
@@ -44,7 +54,7 @@ def main() -> None:
     for name, manifest_path in {**targets, "dev.txt": args.dev}.items():
         manifest = pd.read_csv(manifest_path, keep_default_na=False)
         write_scores(
-            args.out / name, manifest["utt_id"], score_manifest(model, manifest, params, arm.sample_rate)
+            args.out / name, manifest["utt_id"], score_manifest(model, manifest, params, sample_rate)
         )
         faults.point("score:file_written")
         if recorder.active:

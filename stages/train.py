@@ -5,8 +5,11 @@ Writes the model folder (model.safetensors + config.json with the full resolved 
 EER threshold that `sdd score --decisions` applies), per-step and per-epoch telemetry for `dvc plots`,
 and the per-epoch log and summary metrics (with trainable/total parameters and this process's peak
 RSS); the same dicts, the telemetry and the weights go to the arm/seed's MLflow child run. A pair
-outside the arm's `seeds` writes skip records only. A killed run resumes from --checkpoints. Runs under
-`torchrun`; `SDD_NPROC_PER_NODE=N` relaunches it on N local processes (README, "Training").
+outside the arm's `seeds` writes skip records only. A scoring-only arm (regime `pretrained`, the
+published AASIST) trains nothing: it writes `pretrained.json` (spec, weight files and their SHA-256,
+parameter count), empty telemetry, and the train metrics of what exists (sdd/pretrained_arm.py). A
+killed run resumes from --checkpoints. Runs under `torchrun`; `SDD_NPROC_PER_NODE=N` relaunches it on
+N local processes (README, "Training").
 """
 
 import argparse
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdd import atomic, faults, tracking
+from sdd import atomic, faults, pretrained_arm, tracking
 from sdd.configbase import to_dict
 from sdd.models.detector import decision_threshold_record, parameter_counts, save_detector
 from sdd.models.source import resolve_backbone
@@ -25,7 +28,7 @@ from sdd.stage import peak_rss_mb, read_plan, run_stage, write_json, write_skip
 from sdd.train import distributed
 from sdd.train.checkpoint import Checkpoints, run_key
 from sdd.train.loop import EPOCH_COLUMNS, TELEMETRY_COLUMNS, fit
-from sdd.train.params import arm_from_dict
+from sdd.train.params import PRETRAINED_REGIME, arm_from_dict
 
 
 def main() -> None:
@@ -53,6 +56,15 @@ def main() -> None:
             write_skip(plan, args.out / "skipped.json", args.metrics)
         return distributed.shutdown()
     arm = arm_from_dict(plan["arm"])
+    if arm.regime == PRETRAINED_REGIME:
+        if main_rank:
+            with tracking.arm_run("train", plan["arm"], **plan["tracking"]) as run:  # params, no weights
+                summary = pretrained_arm.write_model(plan, args.out) | {"peak_rss_mb": peak_rss_mb()}
+                atomic.write_csv(pd.DataFrame(columns=list(TELEMETRY_COLUMNS)), args.telemetry)
+                atomic.write_csv(pd.DataFrame(columns=list(EPOCH_COLUMNS)), args.epochs)
+                write_json(args.metrics, {"summary": summary, "epochs": []})
+                run.log_train(summary, args.metrics, args.telemetry)
+        return distributed.shutdown()
     read = lambda p: pd.read_csv(p, keep_default_na=False)  # noqa: E731
     aug = read(args.augmented / "manifest.csv") if arm.regime != "clean" else None
     ckpt_root = resolve(args.checkpoints)

@@ -147,7 +147,7 @@ def test_a_probe_setting_change_leaves_extraction_cached(raw, change):
 
 
 def test_extraction_settings_do_not_touch_probe_plan_or_training(raw):
-    base, new = _plan(raw), _plan(raw, probe__num_samples=32000)
+    base, new = _plan(raw), _plan(raw, probe__num_samples=16000)  # the default is 32000
     assert {k for k in base if base[k] != new[k]} == {"extract.json"}
 
 

@@ -155,6 +155,32 @@ def test_single_seed_has_no_std():
     assert m["main"]["demo:eval"]["eer_std"] is None and eer_cell(m["main"]["demo:eval"]).count("±") == 0
 
 
+def test_a_scoring_only_system_with_one_run_renders_with_dashes(tmp_path):
+    """The published AASIST as an arm (regime pretrained): one run beside a two-seed reference, nothing
+    trained (null where a quantity does not exist), empty telemetry."""
+    inp = make_input({"main": 1.0, "aasist": 1.5}, seeds=(0, 1))
+    del inp.systems["aasist"][1]
+    run = inp.systems["aasist"][0]
+    run.train = {"regime": "pretrained", "epochs": 0, "steps": 0, "seconds": 1.2, "epochs_to_best": None,
+                 "best_dev_loss": None, "best_dev_eer": None, "final_dev_eer": None,
+                 "trainable_parameters": 0, "total_parameters": 297866, "peak_rss_mb": 400.0}
+    run.epochs, run.telemetry = pd.DataFrame([]), pd.DataFrame(columns=["step", "epoch", "loss", "cos"])
+    inp.configs["aasist"] = {"regime": "pretrained", "align": "none"}
+    m = report_metrics(inp)
+    agg = m["aasist"]["demo:eval"]
+    assert agg["n_seeds"] == 1 and agg["eer_std"] is None and eer_cell(agg).count("±") == 0
+    assert agg["vs_reference"]["n_seeds"] == 1 and agg["vs_reference"]["n_seeds_reference"] == 2
+    assert m["aasist"]["seeds"]["0"]["train"]["epochs_to_best"] is None
+    assert "epochs_to_best" not in m["aasist"]["train"] and m["aasist"]["train"]["trainable_parameters"] == 0
+    json.dumps(m)
+    write_report(inp, m, tmp_path)
+    md = (tmp_path / "README.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| aasist | 0 / 297,866 |"))
+    assert row.split(" | ")[2:4] == ["0.0", "—"], row  # epochs run, epochs to best
+    assert "aasist: scoring-only" in md and "no spread over seeds" in md
+    assert "aasist: a published model scored as it is (one run" in md
+
+
 def test_shortcut_flagged_only_when_real_and_within_factor():
     flagged = [
         {"feature": "leading_silence_s", "subset": "pooled", "eer": 0.15, "threshold": 0.4, "direction": 1},
@@ -236,17 +262,9 @@ def test_flatten_keys_are_mlflow_safe():
     assert _key("duration_s.train@main-0") == "duration_s.train/main-0" and _key("a=b|c") == "a_b_c"
 
 
-def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
-    """The MLflow round trip: children created by the report (cached arms), then `sdd compare`."""
-    from sdd.report.compare import compare
-    from sdd.report.publish import publish_pipeline_report
-
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("SDD_ROOT", str(tmp_path))
-    monkeypatch.setenv("DVC_EXP_NAME", "exp-test")
-    inp = make_input({"main": 1.0, "better": 2.5}, seeds=(0, 1))
-    m = report_metrics(inp)
-    dirs = {k: tmp_path / k for k in ("train", "eval", "telemetry")}
+def _pipeline_outputs(inp: ReportInput, root) -> tuple[dict, dict]:
+    """The report plan and the train/eval/telemetry folders the pipeline would have written for ``inp``."""
+    dirs = {k: root / k for k in ("train", "eval", "telemetry")}
     for arm, seeds in inp.systems.items():
         for seed, run in seeds.items():
             rel = f"{arm}/s{seed}"
@@ -260,10 +278,44 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
     plan = {
         "tracking": {"experiment": "sdd-test"},
         "eval_sets": [{"name": "demo:eval", "id": "demo__eval"}],
-        "configs": {a: {"name": a, "align": "none"} for a in inp.systems},
+        "configs": {a: {"name": a, "align": "none", **inp.configs.get(a, {})} for a in inp.systems},
         "order": list(inp.systems),
         "upstream": {"corpus": "demo"},
     }
+    return plan, dirs
+
+
+def test_compare_keeps_one_run_of_a_scoring_only_system(tmp_path, monkeypatch):
+    """The published AASIST logged under two first seeds (two experiments) is one model: one run."""
+    from sdd.report.compare import compare
+    from sdd.report.publish import publish_pipeline_report
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("SDD_ROOT", str(tmp_path))
+    inp = make_input({"main": 1.0, "aasist": 2.0}, seeds=(0, 1))
+    inp.configs["aasist"] = {"align": "none", "regime": "pretrained"}
+    m = report_metrics(inp)
+    plan, dirs = _pipeline_outputs(inp, tmp_path)
+    publish_pipeline_report(inp, m, plan, train_dir=dirs["train"], eval_dir=dirs["eval"],
+                            telemetry_dir=dirs["telemetry"], report_files=[], out_dir=tmp_path / "reports",
+                            metadata={})
+    compared = compare("sdd-test", tmp_path / "compare")
+    assert compared["main"]["demo:eval"]["n_seeds"] == 2 and compared["aasist"]["demo:eval"]["n_seeds"] == 1
+    assert compared["aasist"]["demo:eval"]["eer_std"] is None
+    assert "aasist: a published model scored as it is" in (tmp_path / "compare" / "README.md").read_text()
+
+
+def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
+    """The MLflow round trip: children created by the report (cached arms), then `sdd compare`."""
+    from sdd.report.compare import compare
+    from sdd.report.publish import publish_pipeline_report
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("SDD_ROOT", str(tmp_path))
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-test")
+    inp = make_input({"main": 1.0, "better": 2.5}, seeds=(0, 1))
+    m = report_metrics(inp)
+    plan, dirs = _pipeline_outputs(inp, tmp_path)
     out = tmp_path / "reports"
     meta = {"git_commit": "abc", "git_dirty": False, "durations": [{"stage": "train@main-0", "seconds": 3.0}]}
     files = write_report(inp, m, out)

@@ -7,6 +7,9 @@
   ``.pth`` URL, a ``file://`` URL or a local file or folder can replace the upstream source.
 - :func:`load_aasist` builds :class:`sdd.models.aasist.AASIST` from a ``.conf`` and loads the
   ``.pth`` with ``torch.load(..., weights_only=True)`` and ``strict=True``.
+- :data:`PUBLISHED` and :func:`published_record`: the files a scoring-only arm's backbone spec
+  (``aasist:<path>``, regime ``pretrained``) names, with their SHA-256, which the ``plan`` stage
+  records in the arm's plan document (torch-free: only the files are read and hashed).
 
 The official weights were trained on ASVspoof 2019 LA train (MIT licence, NAVER Corp.). This module
 imports torch only when loading, so ``sdd fetch`` stays light.
@@ -21,19 +24,22 @@ import os
 import sys
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from sdd.configbase import ConfigError, build
 from sdd.data.download import Archive, ChecksumError, FetchError, download, file_digests, verify_archive
-from sdd.paths import display_path, repo_root
+from sdd.paths import display_path, repo_root, resolve
 
 if TYPE_CHECKING:
     from sdd.models.aasist import AASIST, AasistConfig
 
 __all__ = [
     "AASIST_FILES",
+    "PUBLISHED",
+    "PublishedKind",
     "UPSTREAM_BASE",
     "UPSTREAM_COMMIT",
     "VARIANTS",
@@ -41,6 +47,7 @@ __all__ = [
     "fetch_aasist",
     "fetch_cli",
     "load_aasist",
+    "published_record",
     "read_aasist_conf",
     "resolve_aasist",
 ]
@@ -335,3 +342,69 @@ def load_aasist(path: str | os.PathLike[str]) -> tuple[AASIST, AasistConfig]:
              f"the published {published[sha]} weights" if sha in published else "not the published weights",
              sha)  # fmt: skip
     return model.eval(), config
+
+
+# --------------------------------------------------------------------------------------------------
+# Scoring-only arms (regime `pretrained`)
+# --------------------------------------------------------------------------------------------------
+
+
+def _aasist_fetch_hint(path: Path) -> str:
+    """The ``sdd fetch aasist`` command that puts the files ``aasist:<path>`` names in place."""
+    default = repo_root() / "data" / "pretrained" / "aasist"
+    folder, variant = (path.parent, path.stem) if path.suffix == ".pth" else (path, None)
+    args = "" if folder.resolve() == default.resolve() else f" --dest {display_path(folder)}"
+    args += f" --variant {variant}" if variant in AASIST_FILES and variant != "AASIST" else ""
+    return f"`sdd fetch aasist{args}` (offline: `sdd fetch aasist{args} --url ../shared/data/aasist`)"
+
+
+@dataclass(frozen=True)
+class PublishedKind:
+    """A kind of published model a scoring-only arm names as ``<kind>:<path>``.
+
+    Attributes:
+        resolve: ``path -> its files`` (weights first), raising FileNotFoundError when they are not
+            there and ValueError when the path is ambiguous or of the wrong kind.
+        fetch_hint: ``resolved path -> the command that fetches the files there``, for the error.
+    """
+
+    resolve: Callable[[Path], tuple[Path, ...]]
+    fetch_hint: Callable[[Path], str]
+
+
+#: Spec prefix -> kind; the prefixes are :data:`sdd.train.params.PUBLISHED_KINDS`, and
+#: :data:`sdd.scoring.SCORERS` loads each kind for scoring.
+PUBLISHED: dict[str, PublishedKind] = {
+    "aasist": PublishedKind(resolve_aasist, _aasist_fetch_hint),  # Jung et al., ICASSP 2022
+}
+
+
+def published_record(spec: str) -> dict[str, Any]:
+    """The files the published-model spec ``<kind>:<path>`` names and their SHA-256.
+
+    ``<path>`` is resolved against the repo root (:func:`sdd.paths.resolve`), as every path in
+    ``params.yaml``, so a queued experiment's temporary copy finds the weights of the workspace.
+
+    Returns:
+        ``{"spec": spec, "files": [{"name": "AASIST.pth", "sha256": ...}, {"name": "AASIST.conf", ...}]}``:
+        file names only, so the record (and the plan document holding it) is the same in every clone.
+
+    Raises:
+        ConfigError: an unknown kind, no path, missing files (the message names the path and the fetch
+            command), or an ambiguous folder.
+    """
+    kind, sep, rest = spec.partition(":")
+    if not sep or kind not in PUBLISHED:
+        raise ConfigError(f"got {spec!r}; expected {' or '.join(f'{k}:<path>' for k in PUBLISHED)}")
+    if not rest:
+        raise ConfigError(f"got {spec!r}: no path after '{kind}:'; e.g. '{kind}:data/pretrained/{kind}'")
+    path = resolve(rest)
+    try:
+        files = PUBLISHED[kind].resolve(path)
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{spec!r}: the weights are not there ({exc}); fetch them with {PUBLISHED[kind].fetch_hint(path)}"
+        ) from exc
+    except ValueError as exc:
+        raise ConfigError(f"{spec!r}: {exc}") from exc
+    return {"spec": spec, "files": [{"name": f.name, "sha256": file_digests(f)["sha256"]} for f in files]}

@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 __all__ = ["Block", "Figure", "Section", "eer_cell", "render_html", "render_markdown", "write_report"]
 
 Block = tuple[str, Any]  # ("h1" | "h2" | "h3" | "p" | "table" | "fig", payload)
+#: A table cell for a quantity that does not exist for a system (null in metrics.json).
+NONE = "—"
+#: The regime of scoring-only systems (:data:`sdd.train.params.PRETRAINED_REGIME`; not imported, so the
+#: report's DVC deps stay the report's own modules).
+SCORING_ONLY_REGIME = "pretrained"
 OTHER_METRICS = (
     "min_dcf",
     "act_dcf",
@@ -313,7 +318,13 @@ def _eer_blocks(inp: ReportInput, metrics: dict, fig_dir: Path, out_dir: Path) -
             "The interval is a bootstrap interval of the seed-mean EER (each replicate draws one set of "
             "trials, or of speakers, shared by all seeds); the standard deviation is over seeds and is "
             "only shown with two or more. hand_features is the logistic regression on utterance-level "
-            "hand features (a difficulty check of the corpus).",
+            "hand features (a difficulty check of the corpus)."
+            + (
+                f" {', '.join(_scoring_only(inp))}: a published model scored as it is (one run, no "
+                "training seed), so no standard deviation over seeds is shown for it."
+                if _scoring_only(inp)
+                else ""
+            ),
         ),
         ("table", table),
         _fig(
@@ -489,6 +500,9 @@ def _models_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
             vals = [r[key] for r in recs if key in r]
             if not vals:
                 return ""
+            vals = [v for v in vals if v is not None]
+            if not vals:
+                return NONE  # the quantity does not exist for this system (e.g. a scoring-only arm)
             return fmt.format(np.mean(vals)) + (
                 f" ± {fmt.format(np.std(vals, ddof=1))}" if len(vals) > 1 else ""
             )
@@ -518,10 +532,28 @@ def _models_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
                 "conflict (<g_clean, g_aug> < 0), and for aligned arms the share of steps (and blocks) in "
                 "which the aligner projected, adjusted or rotated the gradients. Mean ± standard deviation "
                 "over seeds."
+                + _scoring_only_note(inp)
             ),
         ),
         ("table", df),
     ]
+
+
+def _scoring_only(inp: ReportInput) -> list[str]:
+    return [a for a in inp.systems if inp.configs.get(a, {}).get("regime") == SCORING_ONLY_REGIME]
+
+
+def _scoring_only_note(inp: ReportInput) -> str:
+    """What the Models and EER sections say about scoring-only systems (published weights)."""
+    names = _scoring_only(inp)
+    if not names:
+        return ""
+    return (
+        f" {', '.join(names)}: scoring-only (regime {SCORING_ONLY_REGIME}: published weights, scored as "
+        f"they are): nothing was trained, so {NONE} marks what does not exist (epochs to best, train "
+        "seconds are the seconds spent loading and hashing the weights), and with no training seed it "
+        "has a single run: no spread over seeds."
+    )
 
 
 def _training_blocks(inp: ReportInput, fig_dir: Path, out_dir: Path) -> list[Block]:

@@ -8,8 +8,10 @@ pipeline report reads from DVC outputs: ``eval.json``, ``train.json``, ``telemet
 arm's resolved config without its seed, and the upstream data config), so the seeds of one system
 pool across experiments: ``dvc exp run --queue -S 'seeds=[1,2]'`` adds seeds 1 and 2 to the seed 0 of
 an earlier run. The same system and seed logged twice (a workspace re-run, a cached arm's copy) counts
-once, the newest. A system is named after its arm, with the DVC experiments it came from in brackets
-when two systems share an arm name.
+once, the newest. A scoring-only system (regime ``pretrained``: published weights, never trained)
+keeps one run, the newest: its runs under other experiments' first seeds score the same model, so
+they are no seeds to average over. A system is named after its arm, with the DVC experiments it came
+from in brackets when two systems share an arm name.
 
 Eval sets, the reference arm, the statistics params, the shortcut audit, the hand-feature baseline
 and the seen attacks come from ``report_input.json`` of the newest parent run involved. Everything
@@ -30,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from sdd import tracking
-from sdd.report.build import write_report
+from sdd.report.build import SCORING_ONLY_REGIME, write_report
 from sdd.report.inputs import ReportInput, SeedRun, read_trials_csv
 from sdd.report.metadata import run_metadata
 from sdd.report.publish import REPORT_INPUT
@@ -157,13 +159,16 @@ def compare(
     configs: dict[str, dict[str, Any]] = {}
     for key in keys:
         runs: dict[int, SeedRun] = {}
+        regime = groups[key][0].data.params.get("regime")
         for r in groups[key]:  # newest first: the first of a seed wins
             seed = int(r.data.tags["sdd.seed"])
             if seed not in runs and (sr := _seed_run(r, cache, doc["eval_sets"])) is not None:
                 runs[seed] = sr
+                if regime == SCORING_ONLY_REGIME:
+                    break  # published weights: the runs of other experiments' seeds score the same model
         if runs:
             systems[names[key]] = dict(sorted(runs.items()))
-            configs[names[key]] = {"align": groups[key][0].data.params.get("align", "none")}
+            configs[names[key]] = {"align": groups[key][0].data.params.get("align", "none"), "regime": regime}
     ref = reference or doc["reference"]
     if ref not in systems:
         candidates = [n for n in systems if n.split(" [")[0] == ref]

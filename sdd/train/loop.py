@@ -55,7 +55,7 @@ from sdd.train.align.mean import Mean
 from sdd.train.checkpoint import Checkpoints, run_key
 from sdd.train.data import PairDataset, load_pairs
 from sdd.train.loader import BatchDataset, BatchKey, epoch_batches, make_loader, run_keys, shard
-from sdd.train.params import ArmConfig
+from sdd.train.params import PRETRAINED_REGIME, ArmConfig
 from sdd.train.schedule import lr_at
 from sdd.train.selection import Selection, average_state_dicts, average_state_dicts_dpda_aliased
 from sdd.train.step import (
@@ -355,6 +355,11 @@ def fit(
             resumes from it when present); None disables checkpoints.
     """
     tp = arm.train
+    if arm.regime == PRETRAINED_REGIME:
+        raise ValueError(
+            f"arm {arm.name}: regime {PRETRAINED_REGIME!r} trains nothing (it scores the published "
+            f"{arm.backbone!r} as it is); the train stage writes its record instead of calling fit"
+        )
     if arm.regime != "clean" and aug is None:
         raise ValueError(f"regime {arm.regime!r} needs the augmented manifest; got none")
     ctx = distributed.context()

@@ -3,7 +3,8 @@
 
 An arm's config is the content of ``data/plan/arms/<arm>.json`` and of a checkpoint's
 ``config.json``; :func:`arm_from_dict` rebuilds it from either. The ``regime`` and ``align`` toggles
-are defined here too (:data:`REGIMES`, :func:`normalize_align`), and :func:`resolve_aligner` reduces
+are defined here too (:data:`REGIMES`, :func:`normalize_align`; the ``pretrained`` regime and the
+published-model backbone specs it goes with, :data:`PUBLISHED_KINDS`), and :func:`resolve_aligner` reduces
 the ``aligner`` section to what the arm's method reads, so changing one method's setting re-runs only
 the arms that use that method. This module imports only :mod:`sdd.configbase` and
 :mod:`sdd.models.params`, so the training and model code and the plan (:mod:`sdd.config`) all build
@@ -22,6 +23,8 @@ from sdd.models.params import HEADS_WITH_BATCHNORM, ModelParams
 __all__ = [
     "ALIGN_CHOICES",
     "ALIGNER_METHODS",
+    "PRETRAINED_REGIME",
+    "PUBLISHED_KINDS",
     "REGIMES",
     "AlignerParams",
     "ArmConfig",
@@ -33,10 +36,19 @@ __all__ = [
     "arm_from_dict",
     "check_regime",
     "normalize_align",
+    "published_kind",
     "resolve_aligner",
 ]
 
-REGIMES = ("clean", "augmented", "dual_path")
+#: The scoring-only regime: the arm trains nothing and scores with published weights, named by its
+#: backbone, ``<kind>:<path>`` with a kind of :data:`PUBLISHED_KINDS` (README, "The published AASIST").
+PRETRAINED_REGIME = "pretrained"
+REGIMES = ("clean", "augmented", "dual_path", PRETRAINED_REGIME)
+#: Backbone spec prefixes naming published models, scored as they are (regime ``pretrained`` only):
+#: ``aasist:<path>`` is the published AASIST or AASIST-L (Jung et al., ICASSP 2022). Their files are
+#: resolved by :data:`sdd.models.pretrained.PUBLISHED` and scored by :data:`sdd.scoring.SCORERS` under
+#: the same prefix.
+PUBLISHED_KINDS = ("aasist",)
 ALIGNER_METHODS = ("none", "pcgrad", "gradvac", "cagrad", "gr")
 # align value -> aligner name in sdd.train.align.ALIGNERS; `true` means pcgrad (design.md).
 ALIGN_CHOICES: dict[Any, str] = {False: "none", True: "pcgrad", **{m: m for m in ALIGNER_METHODS}}
@@ -216,7 +228,7 @@ class ArmConfig:
     name: str
     corpus: str
     backbone: str
-    regime: Literal["clean", "augmented", "dual_path"]
+    regime: Literal["clean", "augmented", "dual_path", "pretrained"]
     align: Literal["none", "pcgrad", "gradvac", "cagrad", "gr"]
     lora: bool
     seed: int
@@ -228,6 +240,18 @@ class ArmConfig:
     def __post_init__(self) -> None:
         # Every arm carries its aligner settings resolved (granularity never ``auto``), however built.
         object.__setattr__(self, "aligner", resolve_aligner(self.align, self.aligner))
+        kind = published_kind(self.backbone)
+        if (self.regime == PRETRAINED_REGIME) != (kind is not None):
+            raise ConfigError(
+                f"arms.{self.name}: regime {self.regime!r} with backbone {self.backbone!r}; regime "
+                f"'{PRETRAINED_REGIME}' (scoring-only) goes with a published model's backbone "
+                f"({', '.join(f'{k}:<path>' for k in PUBLISHED_KINDS)}), and only with it"
+            )
+        if kind is not None and (self.align != "none" or self.lora):
+            raise ConfigError(
+                f"arms.{self.name}: a scoring-only arm (regime '{PRETRAINED_REGIME}') trains nothing; "
+                f"got align={self.align!r}, lora={str(self.lora).lower()}; expected none and false"
+            )
         if self.align != "none" and self.regime != "dual_path":
             raise ConfigError(
                 f"arms.{self.name}: align={self.align!r} needs regime 'dual_path' "
@@ -265,6 +289,12 @@ def normalize_align(value: Any, where: str) -> str:
     raise ConfigError(
         f"{where}: got {value!r}; expected one of false, true (= pcgrad), {', '.join(ALIGNER_METHODS)}"
     )
+
+
+def published_kind(backbone: str) -> str | None:
+    """The published-model kind a backbone spec names (``aasist`` for ``aasist:<path>``), or None."""
+    kind, sep, _ = str(backbone).partition(":")
+    return kind if sep and kind in PUBLISHED_KINDS else None
 
 
 def check_regime(value: Any, where: str) -> str:
