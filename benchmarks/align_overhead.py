@@ -195,13 +195,25 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--memory-only", action="store_true",
+                    help="only the peak-RSS column (one fresh process per variant; no timing, no RESULT)")
     ap.add_argument("--json", type=Path, help="also write the raw timings here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     log(f"load average before: {os.getloadavg()}")
     raw = {}
+    if args.memory_only and args.no_memory:
+        raise SystemExit("--memory-only and --no-memory exclude each other")
     for name in args.models.split(","):
+        if args.memory_only:
+            memory = {v: peak_rss_mb(name, v) for v in VARIANTS}
+            print(f"\n{name} model, peak RSS of a fresh process running three steps, {args.threads} threads")
+            print("| variant | peak RSS MB |\n|---|---:|")
+            for v in VARIANTS:
+                print(f"| {v} | {memory[v]:.0f} |")
+            raw[name] = {"peak_rss_mb": memory}
+            continue
         times = time_variants(name, args.steps, log)
         base = statistics.median(times["pooled"])
         memory = {} if args.no_memory else {v: peak_rss_mb(name, v) for v in VARIANTS}
@@ -221,7 +233,7 @@ def main() -> None:
     log(f"load average after: {os.getloadavg()}")
     if args.json:
         args.json.write_text(json.dumps(raw, indent=1))
-    if "base" in args.models.split(","):
+    if "base" in args.models.split(",") and not args.memory_only:
         print(f"\nRESULT pcgrad_step_ratio_base={ratio:.3f} x target=<={TARGET}")
 
 
