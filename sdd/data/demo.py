@@ -43,7 +43,7 @@ away:
   (:func:`_attack_filter_vc`). The artefacts are formants that no longer fit the excitation, the
   filter's group delay and its 8 ms updates. Unlike every training attack it re-synthesises
   neither excitation nor phase; only the envelope warp has a counterpart (in A04, inside a phase
-  vocoder), so a detector trained on A01-A04 transfers only in part (28-36 % EER on A06 for the
+  vocoder), so a detector trained on A01-A04 transfers only in part (28-34 % EER on A06 for the
   fully fine-tuned demo arms below, against 0-2 % for a harmonic-plus-noise vocoder that was tried
   first: it shared A02's jitter-free periodicity).
 
@@ -72,9 +72,9 @@ trained on train must stay at or above 30 % on eval (41.7 %; 47.0 % on eval_degr
 Difficulty, measured on the default config (seed 0): the hand-feature logistic regression of
 :mod:`sdd.baseline` scores eval EER 47.7 % with every attack at 32-55.5 %, and 51.3 % on
 eval_degraded. The fully fine-tuned arms of the default ``params.yaml`` (the pretrain stage's tiny
-wav2vec2, hidden 64, 4 layers, 8 epochs, seed 0) reach 17.7-25.7 % on eval and 18.3-34.3 % on
-eval_degraded, with A03 (38-50 %) and the unseen A06 (28-36 %) the hardest attacks; the ``lora`` and
-``attm`` arms 34-42 % (README, "Results on the demo"). Generation takes as long as before these attacks
+wav2vec2, hidden 64, 4 layers, 6 epochs of 1 s crops, seed 0) reach 16.0-17.3 % on eval and
+15.0-16.7 % on eval_degraded, with A03 (28-40 %) and the unseen A06 (28-34 %) the hardest attacks;
+the ``lora`` and ``attm`` arms 39-46 % (README, "Results on the demo"). Generation takes as long as before these attacks
 changed: 40 s on 2 idle cores was measured earlier; both versions take 70-88 s on the 2-core
 machine where they were timed against each other with other jobs running.
 
