@@ -19,6 +19,15 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def aasist_dir(shared_dir: Path) -> Path:
+    """The published AASIST weights with the authors' reference scores in ../shared; skip when absent."""
+    d = shared_dir / "data" / "aasist"
+    if not (d / "reference_scores.tsv").is_file():
+        pytest.skip(f"needs the published AASIST weights and reference scores in {d}")
+    return d
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A fresh, seeded generator; never the global numpy state."""

@@ -48,14 +48,6 @@ TOL = 1e-3
 
 
 @pytest.fixture(scope="module")
-def aasist_dir(shared_dir: Path) -> Path:
-    d = shared_dir / "data" / "aasist"
-    if not (d / "reference_scores.tsv").is_file():
-        pytest.skip(f"needs the published AASIST weights and reference scores in {d}")
-    return d
-
-
-@pytest.fixture(scope="module")
 def reference(aasist_dir: Path) -> pd.DataFrame:
     ref = pd.read_csv(aasist_dir / "reference_scores.tsv", sep="\t")
     ref["abs_path"] = [str(aasist_dir.parent / "realmini" / p) for p in ref["path"]]

@@ -206,14 +206,6 @@ def _run(monkeypatch, name: str, **args) -> None:
     _stage(name).main()
 
 
-@pytest.fixture(scope="module")
-def aasist_dir(shared_dir: Path) -> Path:
-    d = shared_dir / "data" / "aasist"
-    if not (d / "reference_scores.tsv").is_file():
-        pytest.skip(f"needs the published AASIST weights and reference scores in {d}")
-    return d
-
-
 def test_train_and_score_stages_give_the_authors_log_odds(raw, aasist_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("SDD_ROOT", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
