@@ -213,6 +213,20 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
             check_layer_counts(model_params, model_params.tiny.num_layers)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
+    try:
+        train_params = build(TrainParams, train, f"{where}.train" if ov.train else "train")
+    except ConfigError as exc:
+        if not ov.train or str(exc).startswith(where):
+            raise
+        # a range check of the merged section, e.g. the arm's freeze_backbone_epochs vs -S train.epochs
+        overrides = sorted(ov.train)
+        raise ConfigError(f"{where} (its train overrides {overrides} on the base train): {exc}") from exc
+    if model_params.finetune == "lora" and train_params.lora_lr is not None:
+        # A LoRA run trains at train.lora_lr; the resolved config names the rate it uses.
+        try:
+            train_params = dataclasses.replace(train_params, lr=train_params.lora_lr)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.train (lr = lora_lr {train_params.lora_lr}): {exc}") from exc
     return ArmConfig(
         name=name,
         corpus=params.corpus,
@@ -222,7 +236,7 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
         lora=lora,
         seed=arm_seeds(params, name)[0] if seed is None else seed,
         model=model_params,
-        train=build(TrainParams, train, f"{where}.train" if ov.train else "train"),
+        train=train_params,
         aligner=resolve_aligner(
             align, build(AlignerParams, aligner, f"{where}.aligner" if ov.aligner else "aligner")
         ),

@@ -48,7 +48,12 @@ def test_default_params_validate_and_resolve_the_default_arms(raw):
         assert loaded.arms[arm].aligner.granularity == ("per_tensor" if method == "gr" else "global")
     assert loaded.arms["lora"].lora and loaded.arms["lora"].model.finetune == "lora"
     attm = loaded.arms["attm"].model
-    assert (attm.merge, attm.head, attm.finetune) == ("attm", "lstm", "partial")
+    # AttM's recipe: its partial model (the first half of the layers), fully fine-tuned after a
+    # merge + head stage, AdamW (methods.md, section 4)
+    assert (attm.merge, attm.head, attm.finetune) == ("attm", "lstm", "full")
+    assert attm.layers is not None and 2 * attm.layers == attm.tiny.num_layers
+    attm_train = loaded.arms["attm"].train
+    assert attm_train.optimizer == "adamw" and attm_train.freeze_backbone_epochs >= 1
     assert not loaded.arms["main"].lora and loaded.arms["main"].model.finetune == "full"
     assert loaded.eval_sets == (("demo", "eval"), ("demo", "eval_degraded"))
     # LoRA and AttM are not degenerate on the demo backbone: >= 4 layers (AttM's bottleneck has L/2 units).
@@ -61,6 +66,20 @@ def test_lora_true_switches_main_to_lora_and_changes_only_main(raw):
     assert new["arms/main/s0.json"]["arm"]["model"]["finetune"] == "lora"
     # the report plan carries every arm's resolved config (the report keys MLflow runs by it)
     assert changed(base, new) == ["arms/main/s0.json", "report.json"]
+
+
+def test_lora_runs_train_at_lora_lr_and_the_plan_names_the_rate(raw):
+    rates = raw["train"]["lr"], raw["train"]["lora_lr"]
+    assert rates[1] is not None and rates[1] != rates[0]
+    plan = plan_of(raw)
+    assert plan["arms/lora/s0.json"]["arm"]["train"]["lr"] == rates[1]
+    assert plan["arms/main/s0.json"]["arm"]["train"]["lr"] == rates[0]
+    assert plan_of(raw, lora=True)["arms/main/s0.json"]["arm"]["train"]["lr"] == rates[1]
+    # null: LoRA runs use train.lr like every other run
+    assert plan_of(raw, train__lora_lr=None)["arms/lora/s0.json"]["arm"]["train"]["lr"] == rates[0]
+    # an arm's own lora_lr wins over the base one
+    own = {**raw["arms"]["lora"], "train": {"lora_lr": 0.02}}
+    assert plan_of(raw, arms__lora=own)["arms/lora/s0.json"]["arm"]["train"]["lr"] == 0.02
 
 
 @pytest.mark.parametrize("method", ["gradvac", "cagrad", "gr"])
@@ -146,6 +165,10 @@ def test_augment_policy_change_leaves_fetch_and_prepare(raw):
         ({"train__monitor": "eval_eer"}, ["train.monitor", "'dev_eer'"]),
         ({"train__freeze_backbone_epochs": 99}, ["train.freeze_backbone_epochs", "fewer than epochs"]),
         ({"train__lr": "abc"}, ["train.lr", "'abc'", "number"]),
+        ({"train__lora_lr": -1}, ["train.lora_lr", "-1", "null"]),
+        ({"train__epochs": 1}, ["arms.attm", "freeze_backbone_epochs", "fewer than epochs (1)"]),
+        ({"train__lr": 0.02, "train__lr_min": 0.015, "train__lora_lr": 0.01},
+         ["arms.lora.train", "lora_lr 0.01", "train.lr_min", "0.015"]),
         ({"train__epochs": 0}, ["train.epochs", "positive"]),
         ({"regime": "triple"}, ["regime", "'triple'", "dual_path"]),
         ({"unknown": 1}, ["unknown key", "'unknown'"]),

@@ -54,6 +54,7 @@ def project(tmp_path_factory):
     }
     params["model"]["partial"]["layers"] = 1
     params["train"].update(epochs=1, batch_size=8, crop_samples=4000, threads=1)
+    params["arms"]["attm"]["train"]["freeze_backbone_epochs"] = 0  # its merge + head stage needs >= 2 epochs
     params["score"].update(num_samples=8000, threads=1)
     params["evaluate"]["n_resamples"] = 50
     # every stage kind, every regime and both aligner granularities, at the cost of five arms: the

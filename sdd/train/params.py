@@ -80,6 +80,12 @@ class TrainParams:
     batch_size: int = 16  # utterances per path per optimizer step, summed over processes (global)
     accumulate: int = 1  # micro-batches per optimizer step (each process splits its share this way)
     lr: float = 1e-3
+    # The learning rate of a LoRA run (model.finetune lora: the `lora` toggle), in place of `lr`; null:
+    # `lr`. LoRA trains a few zero-initialised adapters (and the head) on a frozen backbone and needs a
+    # larger rate than full fine-tuning: Hu et al. (LoRA, ICLR 2022, Table 9) fine-tuned RoBERTa-base's
+    # adapters at 4e-4 to 5e-4, about 20x the 1e-5 to 3e-5 of its full fine-tuning. The plan writes
+    # the rate a run uses into `lr` (sdd.config.resolve_arm), so checkpoints and MLflow show it.
+    lora_lr: float | None = None
     weight_decay: float = 1e-4
     optimizer: Literal["adam", "adamw"] = "adam"
     # constant | warmup_exp (AttM: linear warm-up over warmup_epochs, then x lr_decay per epoch) |
@@ -133,6 +139,8 @@ class TrainParams:
                 raise ConfigError(f"train.{name}: got {getattr(self, name)}; expected an integer >= 0")
         if not self.lr > 0:
             raise ConfigError(f"train.lr: got {self.lr}; expected a positive number")
+        if self.lora_lr is not None and not self.lora_lr > 0:
+            raise ConfigError(f"train.lora_lr: got {self.lora_lr}; expected null (= lr) or a positive number")
         if not 0 <= self.lr_min <= self.lr:
             raise ConfigError(f"train.lr_min: got {self.lr_min}; expected 0 <= lr_min <= lr ({self.lr})")
         if not 0 < self.lr_decay <= 1:
