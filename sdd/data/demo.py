@@ -74,9 +74,9 @@ Difficulty, measured on the default config (seed 0): the hand-feature logistic r
 eval_degraded. The fully fine-tuned arms of the default ``params.yaml`` (the pretrain stage's tiny
 wav2vec2, hidden 64, 4 layers, 6 epochs of 1 s crops, seed 0) reach 16.0-17.3 % on eval and
 15.0-16.7 % on eval_degraded, with A03 (28-40 %) and the unseen A06 (28-34 %) the hardest attacks;
-the ``lora`` and ``attm`` arms 39-46 % (README, "Results on the demo"). Generation takes as long as
-before these attacks changed: 40 s on 2 idle cores was measured earlier; both versions take 70-88 s
-on the 2-core machine where they were timed against each other with other jobs running.
+the ``attm`` arm 21-22 % and the ``lora`` arm 35-39 % (README, "Results on the demo").
+Generation (the ``fetch`` stage) takes 43-49 s on 2 idle cores; 70-88 s were measured on a slower
+machine with other jobs running.
 
 Generation is deterministic: every utterance draws from its own ``np.random.Generator`` seeded from
 ``(seed, split, index)``, so the bytes written do not depend on the number of worker processes.

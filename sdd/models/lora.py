@@ -6,7 +6,9 @@ Detection", IJCAI 2023 DADA workshop, arXiv 2306.05617 (no public code): the wav
 frozen and trainable rank-decomposition matrices are added in every transformer layer (q and v
 projections by default); the classifier trains fully. peft's defaults do the rest: A has Kaiming-
 uniform init and B is zero, so the adapted model equals the base model at init; the update is
-``(alpha / r) * B A``; biases stay frozen (``bias="none"``).
+``(alpha / r) * B A``; biases stay frozen (``bias="none"``). A LoRA run trains at its own rate,
+``train.lora_lr`` (:class:`sdd.train.params.TrainParams`): the paper does not give its rate, and
+LoRA's adapters need a larger one than full fine-tuning (Hu et al., ICLR 2022, Table 9).
 
 One deliberate addition: WavLM's attention (transformers' ``WavLMAttention``) does not call its
 projection modules; it passes ``q_proj.weight`` etc. straight to ``F.multi_head_attention_forward``,
