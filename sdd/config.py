@@ -174,6 +174,21 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _build_arm_section(cls, merged: dict[str, Any], overrides: dict[str, Any], section: str, where: str):
+    """``build`` one section of an arm: the base section deep-merged with the arm's ``overrides``.
+    A consistency check of the merged section (e.g. the arm's ``freeze_backbone_epochs`` against
+    ``-S train.epochs=1``) names the arm and the keys it overrides, since the dataclass's own message
+    names only the section."""
+    try:
+        return build(cls, merged, f"{where}.{section}" if overrides else section)
+    except ConfigError as exc:
+        if not overrides or str(exc).startswith(where):
+            raise
+        raise ConfigError(
+            f"{where} (its {section} overrides {sorted(overrides)} on the base {section}): {exc}"
+        ) from exc
+
+
 def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None = None) -> ArmConfig:
     """Resolve arm ``name`` for one training seed (default: its first): the base toggles and sections,
     then the arm's overrides."""
@@ -206,21 +221,14 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
     lora = ov.lora if ov.lora is not None else params.lora
     if lora and "finetune" not in ov.model:
         model["finetune"] = "lora"  # the toggle switches the arm to LoRA (design.md)
-    model_params = build(ModelParams, model, f"{where}.model" if ov.model else "model")
+    model_params = _build_arm_section(ModelParams, model, ov.model, "model", where)
     # other backbones are checked when they are loaded
     if backbone in TINY_BACKBONES or (backbone == PRETRAINED and params.pretrain.init in PRETRAIN_INITS):
         try:
             check_layer_counts(model_params, model_params.tiny.num_layers)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
-    try:
-        train_params = build(TrainParams, train, f"{where}.train" if ov.train else "train")
-    except ConfigError as exc:
-        if not ov.train or str(exc).startswith(where):
-            raise
-        # a range check of the merged section, e.g. the arm's freeze_backbone_epochs vs -S train.epochs
-        overrides = sorted(ov.train)
-        raise ConfigError(f"{where} (its train overrides {overrides} on the base train): {exc}") from exc
+    train_params = _build_arm_section(TrainParams, train, ov.train, "train", where)
     if model_params.finetune == "lora" and train_params.lora_lr is not None:
         # A LoRA run trains at train.lora_lr; the resolved config names the rate it uses.
         try:
@@ -238,7 +246,7 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
         model=model_params,
         train=train_params,
         aligner=resolve_aligner(
-            align, build(AlignerParams, aligner, f"{where}.aligner" if ov.aligner else "aligner")
+            align, _build_arm_section(AlignerParams, aligner, ov.aligner, "aligner", where)
         ),
     )
 
