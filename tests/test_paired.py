@@ -188,7 +188,7 @@ def _fake(p: float, diffs: np.ndarray) -> M.PairedEerComparison:
     return M.PairedEerComparison(
         eer_a=0.1, eer_b=0.1, diff=float(np.mean(diffs)), ci=(0.0, 0.0), level=0.95, p_a_better=0.5,
         p_value=p, n_resamples=diffs.size, seed=0, n_seeds_a=1, n_seeds_b=1, n_blocks=None, n_redrawn=0,
-        diffs=diffs,
+        diffs=diffs, eers_a=(0.1,), eers_b=(0.1,),
     )  # fmt: skip
 
 

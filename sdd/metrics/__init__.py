@@ -3,9 +3,9 @@
 :mod:`.detection` holds the cost models, the one sorted order (:class:`SortedScores`) and every metric
 read from it (EER, DET, t-DCF in both forms, minDCF, actDCF, Cllr, a-DCF); :mod:`.bootstrap` the EER
 confidence intervals; :mod:`.paired` the paired bootstrap of two systems' EER difference and Holm's
-correction over several comparisons; :mod:`.calibration` the logistic calibration fitted on dev
-scores. The public names of all four are re-exported here (``from sdd import metrics as M;
-M.eer(...)``).
+correction over several comparisons; :mod:`.power` the minimum detectable EER difference of a
+comparison; :mod:`.calibration` the logistic calibration fitted on dev scores. The public names of all
+five are re-exported here (``from sdd import metrics as M; M.eer(...)``).
 """
 
 from sdd.metrics.bootstrap import bootstrap_eer, eer_confidence_interval
@@ -36,6 +36,7 @@ from sdd.metrics.paired import (
     mean_eer_interval,
     paired_bootstrap_eer,
 )
+from sdd.metrics.power import comparison_power, minimum_detectable_difference, seed_standard_error
 
 __all__ = [
     "ADCFCostModel",
@@ -52,6 +53,7 @@ __all__ = [
     "bootstrap_eer",
     "cllr",
     "compare_to_reference",
+    "comparison_power",
     "det_curve",
     "eer",
     "eer_confidence_interval",
@@ -62,6 +64,8 @@ __all__ = [
     "min_dcf",
     "min_tdcf",
     "min_tdcf_legacy",
+    "minimum_detectable_difference",
     "paired_bootstrap_eer",
+    "seed_standard_error",
     "tdcf_coefficients",
 ]

@@ -30,8 +30,9 @@ blocked variant is a cluster bootstrap over speakers):
    Equal seeds give equal results.
 
 :func:`compare_to_reference` turns m comparisons of arms against one reference arm into a table
-with Holm's step-down correction applied to the intervals (see its docstring); :func:`holm_adjust`
-gives Holm-adjusted p-values.
+with Holm's step-down correction applied to the intervals (see its docstring), and gives each one its
+minimum detectable difference at 80 % power from the same replicates and the per-seed EERs
+(:func:`sdd.metrics.power.comparison_power`); :func:`holm_adjust` gives Holm-adjusted p-values.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import numpy as np
 
 from sdd.metrics.bootstrap import _eer_from_run_weights, _runs
 from sdd.metrics.detection import MetricsError, SortedScores
+from sdd.metrics.power import DEFAULT_POWER, comparison_power
 
 __all__ = [
     "PairedEerComparison",
@@ -73,6 +75,8 @@ class PairedEerComparison:
         n_blocks: number of blocks (speakers) resampled, or None for the stratified trial bootstrap.
         n_redrawn: blocked replicates drawn again because they held one class only.
         diffs: (n_resamples,) the replicates of ``diff`` (for intervals at other levels).
+        eers_a, eers_b: (S_a,), (S_b,) each seed's own observed EER, in the order of the score rows
+            (their spread over seeds enters the minimum detectable difference).
     """
 
     eer_a: float
@@ -89,6 +93,8 @@ class PairedEerComparison:
     n_blocks: int | None
     n_redrawn: int
     diffs: np.ndarray = field(repr=False, compare=False)
+    eers_a: tuple[float, ...]
+    eers_b: tuple[float, ...]
 
     def interval(self, level: float) -> tuple[float, float]:
         """Percentile interval of ``diff`` at another coverage, from the same replicates."""
@@ -111,6 +117,8 @@ class PairedEerComparison:
             "method": "paired stratified bootstrap" if self.n_blocks is None else "paired block bootstrap",
             "n_blocks": self.n_blocks,
             "n_redrawn": self.n_redrawn,
+            "eers_a": list(self.eers_a),
+            "eers_b": list(self.eers_b),
         }
 
 
@@ -310,6 +318,8 @@ def paired_bootstrap_eer(
         n_blocks=n_blocks,
         n_redrawn=n_redrawn,
         diffs=diffs,
+        eers_a=tuple(float(r.eer) for r in runs_a),
+        eers_b=tuple(float(r.eer) for r in runs_b),
     )
 
 
@@ -359,7 +369,11 @@ def holm_adjust(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 def compare_to_reference(
-    comparisons: Mapping[str, PairedEerComparison], *, reference: str = "reference", alpha: float = 0.05
+    comparisons: Mapping[str, PairedEerComparison],
+    *,
+    reference: str = "reference",
+    alpha: float = 0.05,
+    power: float = DEFAULT_POWER,
 ) -> list[dict[str, Any]]:
     """One row per arm compared with the reference arm, with Holm's step-down on the intervals.
 
@@ -372,15 +386,24 @@ def compare_to_reference(
     ``p_holm`` is :func:`holm_adjust` of the p-values; ``p_holm <= alpha`` agrees with the flag except at
     the resolution of the replicates (the interval is interpolated, the p-value counted).
 
+    Each row also carries the minimum detectable difference at ``power``
+    (:func:`sdd.metrics.power.comparison_power`): ``(z_{1-alpha/(2m)} + z_power) * se_total``, at the
+    Bonferroni level ``alpha / m`` (Holm's first, strictest step, so conservative), with ``se_total``
+    from this comparison's replicates (``se_bootstrap``) and, with two or more seeds per system, the
+    spread of the per-seed EERs (``se_seed``). A row that is not ``significant`` reads "no difference
+    larger than ``mdd`` was detectable"; with one seed ``mdd_includes_seed_variance`` is False.
+
     Args:
         comparisons: arm name -> its comparison with the reference (input order is kept in the rows).
         reference: the reference arm's name, written into each row.
         alpha: family-wise error rate.
+        power: the power at which the MDD is stated.
 
     Returns:
         Rows (dicts) in the input order: ``arm, reference, eer, eer_reference, diff, ci_lo, ci_hi,
         level, p_better, p_value, p_holm, holm_rank, holm_alpha, holm_ci_lo, holm_ci_hi, significant,
-        n_resamples, seed, blocked``.
+        n_resamples, seed, blocked``, and the MDD's ``mdd, mdd_power, mdd_alpha,
+        mdd_includes_seed_variance, mdd_seed_term, se_bootstrap, se_seed, se_total``.
     """
     if not 0.0 < alpha < 1.0:
         raise MetricsError(f"alpha must be in (0, 1), got {alpha}")
@@ -420,5 +443,6 @@ def compare_to_reference(
             "n_resamples": c.n_resamples,
             "seed": c.seed,
             "blocked": c.n_blocks is not None,
+            **comparison_power(c.diffs, c.eers_a, c.eers_b, alpha=alpha, n_comparisons=m, power=power),
         }
     return [rows[k] for k in names]
