@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -133,7 +135,33 @@ def test_metrics_schema_keeps_every_seed_and_the_aggregates():
     v = m["better"]["demo:eval"]["vs_reference"]
     assert v["diff"] < 0 and v["significant"] and v["p_better"] > 0.95 and v["n_comparisons"] == 1
     assert v["holm_ci"][1] < 0 and v["method"] == "paired block bootstrap" and v["n_seeds_reference"] == 3
+    # the minimum detectable difference at 80 % power, with the seed term (three seeds per system)
+    assert v["mdd_power"] == 0.8 and v["mdd_alpha"] == pytest.approx(0.05) and v["mdd_includes_seed_variance"]
+    assert v["se_total"] == pytest.approx(math.hypot(v["se_bootstrap"], v["se_seed"])) and v["se_seed"] > 0
+    assert v["mdd"] == pytest.approx((1.959963984540054 + 0.8416212335729143) * v["se_total"])
+    assert "paired by seed" in v["mdd_seed_term"]
     json.dumps(m)  # JSON-serialisable as is
+
+
+def test_the_readme_schema_documents_every_vs_reference_key():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    schema = readme.split("### `reports/metrics.json`", 1)[1]
+    block = schema.split('"vs_reference": {', 1)[1].split("\n      },", 1)[0]
+    documented = set(re.findall(r'"(\w+)":', block))
+    m = report_metrics(make_input({"main": 1.0, "other": 1.2}, seeds=(0,)))
+    assert documented == set(m["other"]["demo:eval"]["vs_reference"]), documented
+
+
+def test_the_mdd_seed_term_pairs_the_same_seeds():
+    """Seed s of the arm is paired with seed s of the reference, whatever order the seeds came in."""
+    inp = make_input({"main": 1.0, "other": 1.3})
+    inp.systems["main"] = {k: inp.systems["main"][k] for k in (2, 0, 1)}
+    v = report_metrics(inp)["other"]["demo:eval"]["vs_reference"]
+    per_seed = [
+        inp.systems["other"][k].eval["demo:eval"]["eer"] - inp.systems["main"][k].eval["demo:eval"]["eer"]
+        for k in (0, 1, 2)
+    ]
+    assert v["se_seed"] == pytest.approx(np.std(per_seed, ddof=1) / np.sqrt(3), rel=1e-9)
 
 
 def test_aa_comparison_is_not_flagged():
@@ -153,6 +181,27 @@ def test_aa_comparison_with_independent_seeds_is_not_flagged():
 def test_single_seed_has_no_std():
     m = report_metrics(make_input({"main": 1.0, "other": 1.2}, seeds=(0,)))
     assert m["main"]["demo:eval"]["eer_std"] is None and eer_cell(m["main"]["demo:eval"]).count("±") == 0
+    v = m["other"]["demo:eval"]["vs_reference"]
+    assert not v["mdd_includes_seed_variance"] and v["se_seed"] == 0 and v["se_total"] == v["se_bootstrap"]
+
+
+def test_the_report_states_the_mdd_beside_every_comparison(tmp_path):
+    for seeds in ((0, 1), (0,)):
+        inp = make_input({"main": 1.0, "other": 1.2, "aligned": 1.1}, seeds=seeds)
+        m = report_metrics(inp)
+        write_report(inp, m, tmp_path)
+        md, html = (tmp_path / "README.md").read_text(), (tmp_path / "index.html").read_text()
+        header = next(line for line in md.splitlines() if line.startswith("| system | eval set |"))
+        col = header.split(" | ").index("MDD (80 % power, pp)")
+        for arm in ("other", "aligned"):
+            row = next(line for line in md.splitlines() if line.startswith(f"| {arm} | demo:eval |"))
+            cell = row.split(" | ")[col]
+            v = m[arm]["demo:eval"]["vs_reference"]
+            assert cell == f"{100 * v['mdd']:.2f}" + ("" if len(seeds) > 1 else " (trials only)"), cell
+        assert "MDD (80 % power, pp)" in html
+        assert "no difference larger than its MDD was detectable" in md
+        assert ("leaves out seed-to-seed (training) variance" in md) == (len(seeds) == 1)
+        assert "Bonferroni level α/m = 0.025" in md  # two comparisons
 
 
 def test_a_scoring_only_system_with_one_run_renders_with_dashes(tmp_path):

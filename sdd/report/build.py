@@ -97,6 +97,20 @@ def _signed_pp(v: float) -> str:
     return f"{100 * v:+.2f}"
 
 
+def _mdd_cell(v: Mapping[str, Any]) -> str:
+    """The minimum detectable difference in percentage points, and what it leaves out of the variance."""
+    text = f"{100 * v['mdd']:.2f}"
+    if v["mdd_includes_seed_variance"]:
+        return text
+    return text + (" (trials only)" if v["se_seed"] == 0 else " (one system's seed variance)")
+
+
+def _mdd_power(metrics: Mapping[str, Any]) -> float | None:
+    """The power the comparisons' MDDs are stated at (the same for all), or None without comparisons."""
+    v = _first_comparison(metrics)
+    return None if v is None else float(v["mdd_power"])
+
+
 def _systems(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if k != HAND}
 
@@ -113,6 +127,7 @@ def summary_table(
 ) -> pd.DataFrame:
     """One row per system and eval set: EER, the paired comparison with the reference and shortcuts."""
     rows = []
+    power = _mdd_power(metrics)
     for system, entry in _systems(metrics).items():
         for s in eval_sets:
             if s not in entry:
@@ -135,6 +150,7 @@ def summary_table(
                     ),
                     "P(better)": f"{v['p_better']:.2f}" if v else "",
                     "Holm": (f"{_verdict(v)} (p_holm {v['p_holm']:.3f})" if v else ""),
+                    **({f"MDD ({100 * power:.0f} % power, pp)": _mdd_cell(v) if v else ""} if power else {}),
                     "shortcut within 2x": short or "none",
                 }
             )
@@ -260,6 +276,8 @@ def _summary_blocks(inp: ReportInput, metrics: dict, fig_dir: Path, out_dir: Pat
         )
     )
     blocks.append(("table", summary_table(metrics, inp.eval_sets, ref)))
+    if (text := _mdd_explanation(metrics)) is not None:
+        blocks.append(("p", text))
     rows = [
         {"label": f"{a} | {s}", **metrics[a][s]["vs_reference"]}
         for a in _systems(metrics)
@@ -286,12 +304,46 @@ def _summary_blocks(inp: ReportInput, metrics: dict, fig_dir: Path, out_dir: Pat
     return blocks
 
 
-def _n_comparisons(metrics: Mapping[str, Any]) -> int:
+def _first_comparison(metrics: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for entry in _systems(metrics).values():
         for m in entry.values():
             if isinstance(m, dict) and "vs_reference" in m:
-                return int(m["vs_reference"]["n_comparisons"])
-    return 0
+                return m["vs_reference"]
+    return None
+
+
+def _n_comparisons(metrics: Mapping[str, Any]) -> int:
+    v = _first_comparison(metrics)
+    return 0 if v is None else int(v["n_comparisons"])
+
+
+def _mdd_explanation(metrics: Mapping[str, Any]) -> str | None:
+    """The paragraph under the comparison table: how to read the MDD column (None without comparisons)."""
+    v = _first_comparison(metrics)
+    if v is None:
+        return None
+    rows = [
+        m["vs_reference"]
+        for entry in _systems(metrics).values()
+        for m in entry.values()
+        if isinstance(m, dict) and "vs_reference" in m
+    ]
+    pct = f"{100 * v['mdd_power']:.0f} %"
+    text = (
+        f"MDD ({pct} power) is the smallest true EER difference this test detects with {pct} probability, "
+        f"(z(1 - α/2m) + z({v['mdd_power']:g})) × SE at the Bonferroni level α/m = {v['mdd_alpha']:.3g} "
+        "(Holm's strictest step, so conservative), the SE from the paired bootstrap replicates"
+        + (" and the spread of the per-seed differences" if any(r["se_seed"] > 0 for r in rows) else "")
+        + ": a row with no detectable difference means no difference larger than its MDD was detectable, "
+        "not that there is none."
+    )
+    if not all(r["mdd_includes_seed_variance"] for r in rows):
+        text += (
+            " Where a system has one seed (marked), the MDD leaves out seed-to-seed (training) variance: "
+            "it is what these trials resolve between these trained models, a lower bound for a difference "
+            "between methods."
+        )
+    return text
 
 
 def _eer_blocks(inp: ReportInput, metrics: dict, fig_dir: Path, out_dir: Path) -> list[Block]:

@@ -6,8 +6,9 @@ reference system, and the shortcuts that come close to each system's EER.
 set: the seed mean of every numeric metric, ``eer_std`` over seeds, ``eer_ci95`` (a bootstrap interval
 of the seed-mean EER, :func:`sdd.metrics.mean_eer_interval`), ``vs_reference`` (the paired bootstrap
 of the EER difference with the reference, Holm-corrected over every comparison of the report,
-:func:`sdd.metrics.compare_to_reference`) and ``shortcuts``; per system ``train`` (seed means of the
-training summary) and ``seeds`` (each seed's own evaluate and train metrics, unchanged).
+:func:`sdd.metrics.compare_to_reference`, with its minimum detectable difference at 80 % power) and
+``shortcuts``; per system ``train`` (seed means of the training summary) and ``seeds`` (each seed's own
+evaluate and train metrics, unchanged).
 
 Every EER is a fraction. The bootstrap draws come from ``report.seed``, and the trial multisets are
 shared by all seeds and systems of one comparison, so results are reproducible and paired.
@@ -47,6 +48,18 @@ TRAIN_KEYS = (
     "trainable_parameters",
     "total_parameters",
     "peak_rss_mb",
+)
+#: The minimum-detectable-difference keys of :func:`sdd.metrics.compare_to_reference` carried into
+#: ``vs_reference`` (:mod:`sdd.metrics.power`).
+_MDD_KEYS = (
+    "mdd",
+    "mdd_power",
+    "mdd_alpha",
+    "mdd_includes_seed_variance",
+    "mdd_seed_term",
+    "se_bootstrap",
+    "se_seed",
+    "se_total",
 )
 # Recomputed over seeds by the report (a per-seed interval does not average).
 _NOT_AVERAGED = {"eer_ci95", "eer_ci95_blocked_by", "calibration", "asv_operating_point", "tdcf_c012"}
@@ -153,7 +166,10 @@ def report_metrics(inp: ReportInput) -> dict[str, Any]:
             entry[s] = agg
             ref = inp.reference
             if ref and name != ref and ref in inp.systems:
-                ref_runs = list(inp.systems[ref].values())
+                ref_seeds = inp.systems[ref]
+                # the same seeds in the same row order, so the MDD's seed term pairs seed s with seed s
+                same = set(ref_seeds) == set(seeds)
+                ref_runs = [ref_seeds[k] for k in seeds] if same else list(ref_seeds.values())
                 if all(s in r.eval for r in ref_runs):
                     comparisons[(name, s)] = paired_bootstrap_eer(
                         score_matrix(runs, s, order),
@@ -190,6 +206,7 @@ def report_metrics(inp: ReportInput) -> dict[str, Any]:
                 "n_seeds": res.n_seeds_a,
                 "n_seeds_reference": res.n_seeds_b,
                 "n_resamples": res.n_resamples,
+                **{k: row[k] for k in _MDD_KEYS},
             }
     _flag_shortcuts(out, inp)
     if inp.baseline:
