@@ -154,14 +154,37 @@ def cycle_path(graph: dict[str, set[str]], component: list[str]) -> list[str]:
     return component
 
 
+#: Environment defaults that change scheduling, never arithmetic (``sdd/__init__.py`` sets libgomp's
+#: spin count; ``benchmarks/contention.py`` checks that trained weights stay bit-identical).
+SCHEDULING_ENV = frozenset({"GOMP_SPINCOUNT"})
+
+
+def _is_scheduling_default(node: ast.stmt) -> bool:
+    """``os.environ.setdefault("<a SCHEDULING_ENV name>", <constant or name>)``."""
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+        return False
+    call = node.value
+    return (
+        ast.unparse(call.func) == "os.environ.setdefault"
+        and len(call.args) == 2
+        and isinstance(call.args[0], ast.Constant)
+        and call.args[0].value in SCHEDULING_ENV
+    )
+
+
 def is_inert(path: Path) -> bool:
-    """A file holding only a docstring and constant assignments (``__version__ = "0.1.0"``): running
-    it cannot change what a stage computes."""
+    """A file holding only a docstring, constant assignments (``__version__ = "0.1.0"``), ``import os``
+    and scheduling-only environment defaults (:data:`SCHEDULING_ENV`): running it cannot change what a
+    stage computes."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Constant):
+            continue
+        if isinstance(node, ast.Import) and [a.name for a in node.names] == ["os"]:
+            continue
+        if _is_scheduling_default(node):
             continue
         return False
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import re
 from pathlib import Path
 
@@ -10,11 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from sdd.augment import functional as F
+from sdd.augment.policies import BUILTIN_POLICIES
 from sdd.configbase import ConfigError, build
 from sdd.data.demo import (
     ATTACKS,
-    DEGRADATIONS,
     SPLITS,
+    TRANSMISSIONS,
     DemoConfig,
     generate_demo,
     protocol_path,
@@ -148,14 +151,43 @@ def test_every_system_renders_in_range(attack: str) -> None:
         assert np.sqrt(np.mean(wave.astype(np.float64) ** 2)) > 1e-3
 
 
-def test_degradations_change_audio() -> None:
+def test_transmissions_change_audio() -> None:
     cfg = DemoConfig()
     rng = np.random.default_rng(0)
     wave = synthesize_utterance(1, 2, "-", 1.0, cfg).astype(np.float64)
-    for name, fn in DEGRADATIONS.items():
-        out = fn(wave, cfg.sample_rate, cfg, np.random.default_rng(rng.integers(1 << 30)))
+    for name, tx in TRANSMISSIONS.items():
+        out = tx.fn(wave, cfg.sample_rate, np.random.default_rng(rng.integers(1 << 30)))
         assert out.shape == wave.shape and np.all(np.isfinite(out)), name
         assert not np.allclose(out, wave, atol=1e-4), name
+
+
+def _share_above(wave: np.ndarray, sample_rate: int, hz: float) -> float:
+    power = np.abs(np.fft.rfft(wave)) ** 2
+    return float(power[np.fft.rfftfreq(len(wave), 1 / sample_rate) >= hz].sum() / power.sum())
+
+
+def test_clean_splits_are_full_band_and_telephony_is_not() -> None:
+    """train/dev/eval carry no transmission (full band); the telephony conditions cut above 3.4 kHz."""
+    cfg = DemoConfig()
+    clean = synthesize_utterance(4, 9, "-", 2.0, cfg).astype(np.float64)
+    assert _share_above(clean, cfg.sample_rate, 4000.0) > 1e-3
+    for name in ("pstn_mulaw", "voip_alaw_loss"):
+        out = TRANSMISSIONS[name].fn(clean, cfg.sample_rate, np.random.default_rng(1))
+        # packet loss leaves a little broadband energy at its gaps' edges
+        band = _share_above(clean, cfg.sample_rate, 4000.0)
+        assert _share_above(out, cfg.sample_rate, 4000.0) < 0.01 * band
+
+
+def test_no_transmission_is_in_the_default_training_augmentation() -> None:
+    """No arm trains on the test distortion: rawboost4 holds none of the transmission kinds, and its
+    only additive noise (SSI) stays above the ``noise`` condition's SNR range."""
+    ops = {entry["op"] for entry in BUILTIN_POLICIES["rawboost4"]}
+    assert ops == {"lnl", "isd", "ssi"}
+    ssi_min = inspect.signature(F.ssi_additive_noise).parameters["snr_min"].default
+    wave = synthesize_utterance(4, 9, "-", 2.0, DemoConfig()).astype(np.float64)
+    for seed in range(20):
+        noisy = TRANSMISSIONS["noise"].fn(wave, 16000, np.random.default_rng(seed))
+        assert F.snr_db(wave, noisy - wave) < ssi_min
 
 
 def test_spoof_differs_from_its_clean_source() -> None:
@@ -172,7 +204,6 @@ def test_spoof_differs_from_its_clean_source() -> None:
         ({"sample_rate": 22050}, "sample_rate"),
         ({"min_duration_s": 4.0, "max_duration_s": 2.0}, "min_duration_s"),
         ({"n_speakers_per_split": 0}, "n_speakers_per_split"),
-        ({"snr_db_min": 30.0, "snr_db_max": 20.0}, "snr_db_min"),
         ({"seed": -1}, "seed"),
         ({"n_per_split": "many"}, "n_per_split"),
         ({"bogus": 1}, "bogus"),

@@ -51,23 +51,31 @@ We deliberately differ from real attacks in one respect: every system re-synthes
 source-filter utterance, never a trained acoustic model's output, so the corpus is tiny and fast to
 make.
 
-Every utterance, bona fide and spoof alike, then passes through the same kind of random channel
-(reverberation, equalisation, coloured noise at 20-40 dB SNR, random level), so that coarse
-spectral statistics do not give the class away. The ``eval_degraded`` split holds eval-like material
-(its own speakers, attacks A01-A06) with one stronger degradation per utterance on top of that
-channel (low-SNR noise, telephone band, 8-bit mu-law, a lossy codec), after the ASVspoof 2021 LA
-channel conditions (Liu et al., IEEE/ACM TASLP 2023).
+Domain shift, as between ASVspoof 2019 LA and 2021 LA/DF: ``train``, ``dev`` and ``eval`` carry
+recording-level variation only (a random level and, for half of the utterances, a mild room: RT60
+0.1-0.3 s), like the studio-clean 2019 LA. ``eval_degraded`` holds eval-like material (its own
+speakers, attacks A01-A06) transmitted through one of :data:`TRANSMISSIONS` per utterance, after the
+telephony and VoIP channels of ASVspoof 2021 LA (Liu et al., IEEE/ACM TASLP 2023): the telephone band
+with G.711 mu-law, the telephone band with A-law and packet loss, Opus with packet loss, MP3 at a low
+bit rate, and pink or brown noise at 0-8 dB SNR. Each is the one implementation in
+:mod:`sdd.augment.functional`. None of them is in the default training augmentation (``rawboost4``);
+the overlaps are of kind only (see :data:`TRANSMISSIONS`), so no arm trains on the test distortion.
+Until this version every utterance also passed through a random channel (reverb, EQ, noise at
+20-40 dB SNR), which left ``eval_degraded`` no harder than ``eval``: there was no shift to act on.
 
 Shortcuts: no attack may be recognisable from a trivial property of the file. Until this version
 the LPC attacks (A02 and the former A06, an LPC vocoder at 8 kHz) carried a DC offset (mean / RMS
 about 0.06 against under 0.001 for every other class, 0.2 % EER from the mean alone), because the
-LPC pulse train was positive-only; it is now removed where it arose. :mod:`sdd.shortcuts` audits
+LPC pulse train was positive-only; it is now removed where it arose. Removing the channel exposed one
+more: A06's filter lowered each frame's power and put modulation sidebands below 60 Hz, so the share
+of power under 60 Hz alone gave 18 % EER on A06; A06 now keeps each frame's power and the input's own
+sub-bass (:func:`_attack_filter_vc`). :mod:`sdd.shortcuts` audits
 every single trivial feature (DC, level, peak, crest factor, duration, leading and trailing silence,
 spectral centroid, bandwidth, energy above 7 kHz and below 60 Hz) and an MFCC logistic regression,
 and ``tests/test_shortcuts.py`` holds the default corpus to it: every single feature must stay at
 or above 40 % EER pooled and 25 % per attack on eval and eval_degraded (on the default config the
-lowest are 46.3 % pooled and 34.0 %, energy above 7 kHz on A04), and the MFCC logistic regression
-trained on train must stay at or above 30 % on eval (41.7 %; 47.0 % on eval_degraded).
+lowest are 44.7 % pooled and 30.3 % per attack, the crest factor on A01), and the MFCC logistic
+regression trained on train must stay at or above 30 % on eval (37.0 %; 48.0 % on eval_degraded).
 
 Difficulty, measured on the default config (seed 0): the hand-feature logistic regression of
 :mod:`sdd.baseline` scores eval EER 47.7 % with every attack at 32-55.5 %, and 51.3 % on
@@ -87,7 +95,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import functools
-import io
 import logging
 import multiprocessing
 import os
@@ -98,18 +105,20 @@ from pathlib import Path
 
 import numpy as np
 import scipy.fft
-import soundfile as sf
-from scipy.signal import fftconvolve, medfilt, resample_poly
+from scipy.signal import medfilt, resample_poly
 
+from sdd.augment import functional as F
 from sdd.configbase import ConfigError
 from sdd.data.audio import write_audio
 
 __all__ = [
     "ATTACKS",
-    "DEGRADATIONS",
     "DemoConfig",
     "DemoSplit",
+    "GENERATOR_SOURCES",
     "SPLITS",
+    "TRANSMISSIONS",
+    "Transmission",
     "config_summary",
     "generate_demo",
     "protocol_path",
@@ -117,6 +126,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The source files whose code decides the bytes generated: the corpus recipe fingerprints them.
+GENERATOR_SOURCES: tuple[str, ...] = (__file__, F.__file__)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -192,10 +204,6 @@ class DemoConfig:
         min_duration_s: shortest utterance, seconds.
         max_duration_s: longest utterance, seconds.
         n_speakers_per_split: speakers per split; speakers are disjoint across splits.
-        snr_db_min: lowest SNR of the ordinary channel noise, dB.
-        snr_db_max: highest SNR of the ordinary channel noise, dB.
-        degraded_snr_db_min: lowest SNR of the ``noise`` degradation of ``eval_degraded``, dB.
-        degraded_snr_db_max: highest SNR of the ``noise`` degradation, dB.
     """
 
     seed: int = 0
@@ -204,10 +212,6 @@ class DemoConfig:
     min_duration_s: float = 2.0
     max_duration_s: float = 4.0
     n_speakers_per_split: int = 20
-    snr_db_min: float = 20.0
-    snr_db_max: float = 40.0
-    degraded_snr_db_min: float = 5.0
-    degraded_snr_db_max: float = 15.0
 
     def __post_init__(self) -> None:
         n_attacks = max(len(s.attacks) for s in SPLITS.values())
@@ -230,17 +234,6 @@ class DemoConfig:
         if not 1 <= self.n_speakers_per_split <= 2000:
             raise ConfigError(
                 f"corpora.demo.n_speakers_per_split: got {self.n_speakers_per_split}; expected 1..2000"
-            )
-        if not 0.0 <= self.snr_db_min <= self.snr_db_max <= 80.0:
-            raise ConfigError(
-                f"corpora.demo.snr_db_min/snr_db_max: got {self.snr_db_min}/{self.snr_db_max}; "
-                "expected 0 <= snr_db_min <= snr_db_max <= 80"
-            )
-        if not -10.0 <= self.degraded_snr_db_min <= self.degraded_snr_db_max <= 80.0:
-            raise ConfigError(
-                f"corpora.demo.degraded_snr_db_min/degraded_snr_db_max: got {self.degraded_snr_db_min}/"
-                f"{self.degraded_snr_db_max}; expected -10 <= degraded_snr_db_min <= degraded_snr_db_max "
-                "<= 80"
             )
 
 
@@ -712,7 +705,20 @@ def _attack_filter_vc(wave: np.ndarray, sample_rate: int, rng: np.random.Generat
     folded[:, 0] = diff[:, 0]
     folded[:, 1:half] = 2 * diff[:, 1:half]
     folded[:, half] = diff[:, half]
-    return _istft(spec * np.exp(scipy.fft.rfft(folded, axis=1)), n_fft, hop, len(wave))
+    converted = spec * np.exp(scipy.fft.rfft(folded, axis=1))
+    # Two guards against a one-feature shortcut (18 % EER on A06 from the share of power below 60 Hz
+    # once no channel noise hid it): each frame keeps its power (flattened formants lose power at the
+    # peaks: a conversion changes timbre, not loudness), and the input's own sub-bass is kept
+    # (crossover 40-80 Hz), since the filter's 8 ms updates put modulation sidebands there.
+    power_in = np.sum(np.abs(spec) ** 2, axis=1, keepdims=True)
+    power_out = np.sum(np.abs(converted) ** 2, axis=1, keepdims=True)
+    converted *= np.sqrt(power_in / np.maximum(power_out, 1e-20))
+    out = _istft(converted, n_fft, hop, len(wave))
+
+    def low(f: np.ndarray) -> np.ndarray:
+        return np.clip((80.0 - f) / 40.0, 0.0, 1.0)
+
+    return _filter_full(wave, sample_rate, low) + _filter_full(out, sample_rate, lambda f: 1.0 - low(f))
 
 
 def _attack_concat(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -813,122 +819,106 @@ ATTACKS: dict[str, _Attack] = {
 
 
 # ----------------------------------------------------------------------------------------------
-# Channels
+# Recording conditions (every split) and transmission channels (eval_degraded only)
 # ----------------------------------------------------------------------------------------------
 
+#: Probability of the mild room, its RT60 range (s) and direct-to-reverberant ratio range (dB).
+ROOM_PROB, ROOM_RT60_S, ROOM_DRR_DB = 0.5, (0.1, 0.3), (10.0, 20.0)
 
-def _coloured_noise(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """(n,) unit-RMS noise with a random 1/f^e power spectrum, e in [0, 1.5]."""
-    exponent = rng.uniform(0.0, 1.5)
-    noise = _filter_full(
-        rng.normal(0, 1, n), sample_rate, lambda f: (np.maximum(f, 20.0) / 1000.0) ** (-exponent / 2)
+
+def _recording(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Recording-level variation shared by every split: with probability :data:`ROOM_PROB` a mild room
+    (Polack's statistical RIR, RT60 and DRR uniform in :data:`ROOM_RT60_S`, :data:`ROOM_DRR_DB`); the
+    random level follows in :func:`_set_level`. No noise, equalisation or band limit: like ASVspoof
+    2019 LA's train and dev, the material is studio-like, so a transmission channel is a shift."""
+    if rng.random() < ROOM_PROB:
+        rir = F.synthetic_rir(rng, sample_rate, rng.uniform(*ROOM_RT60_S), rng.uniform(*ROOM_DRR_DB))
+        wave = F.apply_rir(wave, rir).astype(np.float64)
+    return wave
+
+
+def _narrowband(
+    wave: np.ndarray, sample_rate: int, coder: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """The 300-3400 Hz telephone band at 8 kHz (:func:`sdd.augment.functional.telephone_band`), then
+    ``coder`` on the 8 kHz samples, then back to ``sample_rate`` (same length)."""
+    narrow = resample_poly(wave, 1, sample_rate // 8000)
+    narrow = coder(F.telephone_band(narrow, 8000).astype(np.float64))
+    back = resample_poly(narrow, sample_rate // 8000, 1)[: len(wave)]
+    return np.pad(back, (0, len(wave) - len(back)))
+
+
+def _line_level(wave: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Scale to a random peak in [0.3, 0.9] before a companding coder (whose noise depends on level)."""
+    scale = rng.uniform(0.3, 0.9) / (np.max(np.abs(wave)) + 1e-9)
+    return wave * scale, scale
+
+
+def _tx_pstn_mulaw(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """PSTN: telephone band and 8-bit G.711 mu-law at 8 kHz (ASVspoof 2021 LA's ulaw/PSTN conditions)."""
+    x, scale = _line_level(wave, rng)
+    return _narrowband(x, sample_rate, lambda y: F.mulaw(y).astype(np.float64)) / scale
+
+
+def _tx_voip_alaw_loss(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """VoIP: telephone band, 8-bit G.711 A-law at 8 kHz, then 20 ms packets lost with p in [0.05, 0.15]."""
+    x, scale = _line_level(wave, rng)
+    y = _narrowband(x, sample_rate, lambda v: F.alaw(v).astype(np.float64)) / scale
+    return F.packet_loss(y, rng, sample_rate, rng.uniform(0.05, 0.15))[0].astype(np.float64)
+
+
+def _tx_codec(codec: str, low: float, high: float, loss: tuple[float, float] | None):
+    """A lossy codec round trip (:func:`sdd.augment.functional.codec_roundtrip`) at a libsndfile
+    compression level in [low, high] (1 = lowest bit rate), optionally followed by packet loss."""
+
+    def fn(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+        peak = np.max(np.abs(wave)) + 1e-9
+        y = F.codec_roundtrip(wave / peak * 0.9, sample_rate, codec, rng.uniform(low, high))[0]
+        y = y.astype(np.float64) * peak / 0.9
+        if loss is not None:
+            y = F.packet_loss(y, rng, sample_rate, rng.uniform(*loss))[0].astype(np.float64)
+        return y
+
+    return fn
+
+
+def _tx_noise(wave: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Background noise far below RawBoost's SSI range (10-40 dB): pink or brown noise at 0-8 dB SNR."""
+    noise = F.coloured_noise(len(wave), rng, "pink" if rng.random() < 0.5 else "brown")
+    return F.add_noise_at_snr(wave, noise, rng.uniform(0.0, 8.0)).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Transmission:
+    """A named transmission condition of ``eval_degraded``: ``fn(wave, sample_rate, rng) -> wave``."""
+
+    name: str
+    description: str
+    fn: Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
+
+
+#: Transmission conditions of ``eval_degraded``, after ASVspoof 2021 LA's telephony and VoIP channels
+#: (Liu et al., IEEE/ACM TASLP 2023); each utterance gets one, uniformly at random. Every degradation
+#: is the one implementation in :mod:`sdd.augment.functional`. None is in the default training
+#: augmentation (``rawboost4``: LnL convolutive notch filtering, ISD impulsive noise, SSI coloured
+#: noise at 10-40 dB SNR); the overlaps are of kind only: the telephone band is a convolutive filter
+#: like LnL's (a fixed 300-3400 Hz band at 8 kHz instead of random notches at full band), and ``noise``
+#: is additive coloured noise like SSI's, at 0-8 dB SNR instead of 10-40 dB.
+TRANSMISSIONS: dict[str, Transmission] = {
+    t.name: t
+    for t in (
+        Transmission("pstn_mulaw", "telephone band, G.711 mu-law at 8 kHz", _tx_pstn_mulaw),
+        Transmission(
+            "voip_alaw_loss", "telephone band, G.711 A-law at 8 kHz, 5-15 % packet loss", _tx_voip_alaw_loss
+        ),
+        Transmission(
+            "opus_loss",
+            "Opus at compression 0.8-1.0, 2-8 % packet loss",
+            _tx_codec("opus", 0.8, 1.0, (0.02, 0.08)),
+        ),
+        Transmission("mp3_low", "MP3 at compression 0.8-0.999", _tx_codec("mp3", 0.8, 0.999, None)),
+        Transmission("noise", "pink or brown noise at 0-8 dB SNR", _tx_noise),
     )
-    return noise / (np.std(noise) + 1e-12)
-
-
-def _add_noise(wave: np.ndarray, snr_db: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    power = np.mean(wave**2) + 1e-12
-    return wave + _coloured_noise(len(wave), sample_rate, rng) * np.sqrt(power / 10 ** (snr_db / 10))
-
-
-def _channel(wave: np.ndarray, sample_rate: int, cfg: DemoConfig, rng: np.random.Generator) -> np.ndarray:
-    """The ordinary channel: reverb (p = 0.7, RT60 0.1-0.5 s, DRR 6-20 dB), random EQ, coloured noise.
-
-    The noise SNR is uniform in [snr_db_min, snr_db_max] dB.
-    """
-    n = len(wave)
-    if rng.random() < 0.7:
-        rt60 = rng.uniform(0.1, 0.5)
-        length = int(min(rt60, 0.4) * sample_rate)
-        tt = np.arange(length) / sample_rate
-        rir = rng.normal(0, 1, length) * np.exp(-6.9 * tt / rt60)
-        rir *= 10 ** (-rng.uniform(6, 20) / 20) / (
-            np.sqrt(np.sum(rir**2)) + 1e-12
-        )  # direct-to-reverberant ratio
-        rir[0] = 1.0
-        wave = fftconvolve(wave, rir)[:n]
-    # random EQ: a smooth gain curve over log frequency, +-8 dB at 7 control points, plus a tilt
-    ctrl_f = np.linspace(np.log2(50.0), np.log2(sample_rate / 2), 7)
-    ctrl_db = rng.uniform(-8, 8, 7)
-    tilt = rng.uniform(-4, 4)  # dB per octave around 1 kHz
-
-    def eq(freqs: np.ndarray) -> np.ndarray:
-        log_f = np.log2(np.maximum(freqs, 50.0))
-        return 10 ** ((np.interp(log_f, ctrl_f, ctrl_db) + tilt * (log_f - 10)) / 20)
-
-    wave = _filter_full(wave, sample_rate, eq)
-    return _add_noise(wave, rng.uniform(cfg.snr_db_min, cfg.snr_db_max), sample_rate, rng)
-
-
-def _degrade_noise(
-    wave: np.ndarray, sample_rate: int, cfg: DemoConfig, rng: np.random.Generator
-) -> np.ndarray:
-    """Strong coloured noise at SNR in [degraded_snr_db_min, degraded_snr_db_max]."""
-    return _add_noise(wave, rng.uniform(cfg.degraded_snr_db_min, cfg.degraded_snr_db_max), sample_rate, rng)
-
-
-def _telephone_band(wave: np.ndarray, sample_rate: int) -> np.ndarray:
-    """300-3400 Hz band through an 8 kHz round trip."""
-    factor = sample_rate // 8000
-    low = resample_poly(wave, 1, factor)
-    low = _filter_full(
-        low,
-        8000,
-        lambda f: 1.0 / np.sqrt(1 + (300.0 / np.maximum(f, 1.0)) ** 8) / np.sqrt(1 + (f / 3400.0) ** 16),
-    )
-    out = resample_poly(low, factor, 1)[: len(wave)]
-    return np.pad(out, (0, len(wave) - len(out)))
-
-
-def _degrade_telephone(
-    wave: np.ndarray, sample_rate: int, cfg: DemoConfig, rng: np.random.Generator
-) -> np.ndarray:
-    """Telephone band (300-3400 Hz via 8 kHz) plus line noise at 20-30 dB SNR."""
-    return _add_noise(_telephone_band(wave, sample_rate), rng.uniform(20, 30), sample_rate, rng)
-
-
-def _degrade_mulaw(
-    wave: np.ndarray, sample_rate: int, cfg: DemoConfig, rng: np.random.Generator
-) -> np.ndarray:
-    """G.711-like 8-bit mu-law (mu = 255) at 8 kHz after the telephone band."""
-    band = _telephone_band(wave, sample_rate)
-    scale = 0.9 / (np.max(np.abs(band)) + 1e-9) * rng.uniform(0.3, 1.0)
-    x = np.clip(band * scale, -1, 1)
-    mu = 255.0
-    coded = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
-    quant = np.round((coded + 1) / 2 * 255) / 255 * 2 - 1
-    decoded = np.sign(quant) * ((1 + mu) ** np.abs(quant) - 1) / mu
-    factor = sample_rate // 8000
-    low = resample_poly(decoded, 1, factor)  # stays band limited; the 8 kHz grid is where mu-law lives
-    out = resample_poly(low, factor, 1)[: len(wave)]
-    return np.pad(out, (0, len(wave) - len(out))) / scale
-
-
-def _degrade_codec(
-    wave: np.ndarray, sample_rate: int, cfg: DemoConfig, rng: np.random.Generator
-) -> np.ndarray:
-    """Lossy codec round trip through libsndfile: Ogg Opus or Ogg Vorbis at a low quality setting."""
-    subtype = "OPUS" if rng.random() < 0.5 else "VORBIS"
-    quality = float(rng.uniform(0.0, 0.25))  # libsndfile compression level: 0 = best, 1 = smallest
-    peak = np.max(np.abs(wave)) + 1e-9
-    buf = io.BytesIO()
-    level = 1.0 - quality if subtype == "OPUS" else 0.6 + quality
-    with sf.SoundFile(
-        buf, "w", samplerate=sample_rate, channels=1, format="OGG", subtype=subtype, compression_level=level
-    ) as f:
-        f.write((wave / peak * 0.9).astype(np.float32))
-    buf.seek(0)
-    decoded, _ = sf.read(buf, dtype="float64")
-    decoded = decoded[: len(wave)]
-    return np.pad(decoded, (0, len(wave) - len(decoded))) * peak / 0.9
-
-
-#: Degradations of ``eval_degraded``; each utterance gets one, uniformly at random.
-DEGRADATIONS: dict[str, Callable[[np.ndarray, int, DemoConfig, np.random.Generator], np.ndarray]] = {
-    "noise": _degrade_noise,
-    "telephone": _degrade_telephone,
-    "mulaw": _degrade_mulaw,
-    "codec": _degrade_codec,
 }
 
 
@@ -968,7 +958,7 @@ def synthesize_utterance(
         attack: ``"-"`` for bona fide or a key of :data:`ATTACKS`.
         duration_s: length in seconds.
         cfg: the corpus config (sample rate, SNR ranges).
-        degraded: apply one of :data:`DEGRADATIONS` after the channel.
+        degraded: apply one of :data:`TRANSMISSIONS` after the recording conditions.
 
     Returns:
         (T,) float32 wave in [-1, 1], T = round(duration_s * sample_rate).
@@ -989,10 +979,10 @@ def _render(job: _Job, cfg: DemoConfig) -> np.ndarray:
     wave = _synthesize_clean(job.voice, job.n_samples, sr, rng_content)
     if job.attack != "-":
         wave = ATTACKS[job.attack].fn(wave, sr, rng_attack)
-    wave = _channel(wave, sr, cfg, rng_channel)
+    wave = _recording(wave, sr, rng_channel)
     if job.degraded:
-        names = sorted(DEGRADATIONS)
-        wave = DEGRADATIONS[names[rng_channel.integers(len(names))]](wave, sr, cfg, rng_channel)
+        names = sorted(TRANSMISSIONS)
+        wave = TRANSMISSIONS[names[rng_channel.integers(len(names))]].fn(wave, sr, rng_channel)
     wave = _set_level(wave, rng_channel)
     if not np.all(np.isfinite(wave)):
         raise FloatingPointError(f"demo synthesis produced non-finite samples for {job.path or job.seed}")
@@ -1114,5 +1104,5 @@ def config_summary(cfg: DemoConfig) -> dict[str, object]:
             for name, s in SPLITS.items()
         },
         "attacks": {name: {"family": a.family, "description": a.description} for name, a in ATTACKS.items()},
-        "degradations": sorted(DEGRADATIONS),
+        "transmissions": {n: t.description for n, t in TRANSMISSIONS.items()},
     }

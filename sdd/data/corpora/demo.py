@@ -42,9 +42,8 @@ class DemoCorpusConfig:
     Attributes:
         seed: data-generation seed (independent of the training seed).
         n_per_split: bona fide utterances per split (and as many spoofs).
-        sample_rate, min_duration_s, max_duration_s, n_speakers_per_split, snr_db_min, snr_db_max,
-        degraded_snr_db_min, degraded_snr_db_max: optional overrides of the generator's
-            :class:`sdd.data.demo.DemoConfig` (``null``: the generator's default).
+        sample_rate, min_duration_s, max_duration_s, n_speakers_per_split: optional overrides of the
+            generator's :class:`sdd.data.demo.DemoConfig` (``null``: the generator's default).
     """
 
     type: Literal["demo"] = "demo"
@@ -54,10 +53,6 @@ class DemoCorpusConfig:
     min_duration_s: float | None = None
     max_duration_s: float | None = None
     n_speakers_per_split: int | None = None
-    snr_db_min: float | None = None
-    snr_db_max: float | None = None
-    degraded_snr_db_min: float | None = None
-    degraded_snr_db_max: float | None = None
 
     def __post_init__(self) -> None:
         if self.n_per_split < 1:
@@ -82,12 +77,16 @@ def fetch(cfg: DemoCorpusConfig, dest: Path) -> dict:
     from sdd.data import demo as demo_generator  # lazy: the generator module pulls in its DSP code
 
     dest = Path(dest)
-    # The resolved generator config and the generator's source: a code change regenerates the data
-    # (the fetch stage re-runs when demo.py changes; without this it would find the old data complete).
+    # The resolved generator config and the generator's sources (its own module and the degradations
+    # it shares with sdd.augment): a code change regenerates the data (the fetch stage re-runs when
+    # they change; without this it would find the old data complete).
+    sources = hashlib.sha256()
+    for path in demo_generator.GENERATOR_SOURCES:
+        sources.update(Path(path).read_bytes())
     fingerprint = {
         "type": "demo",
         "config": dataclasses.asdict(cfg.generator_config()),
-        "generator_sha256": hashlib.sha256(Path(demo_generator.__file__).read_bytes()).hexdigest(),
+        "generator_sha256": sources.hexdigest(),
     }
     marker = download.read_marker(dest)
     if marker is not None and marker.get("fingerprint") == fingerprint:

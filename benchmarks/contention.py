@@ -1,0 +1,121 @@
+"""One demo training epoch alone and beside one busy process, with sdd's OpenMP wait setting and without.
+
+Usage: ``python benchmarks/contention.py [--arm main] [--repeats 2]`` after ``dvc repro pretrain augment``
+(it reads the arm's plan ``data/plan/arms/<arm>/s0.json``, the demo manifests, ``data/augmented`` and
+``models/backbone``). Run it on an otherwise idle machine: it is a timing run.
+
+Each measurement is a fresh child process that trains the arm for exactly one epoch through the
+pipeline's own :func:`sdd.train.loop.fit` (no checkpoints, no MLflow) at the plan's thread count, and
+reports the epoch's wall time and a SHA-256 of the trained weights. Variants, side by side:
+
+- ``sdd``: the environment as the stages get it (``import sdd`` sets ``GOMP_SPINCOUNT``, see
+  ``sdd/__init__.py``);
+- ``libgomp default``: ``GOMP_SPINCOUNT=300000``, libgomp's own default, i.e. what the stages did before.
+
+Each runs idle and beside ``python -c 'while True: pass'`` (one busy core of two). Headlines:
+
+- ``RESULT contention_slowdown=<busy / idle epoch, sdd> x target=<=2.5``
+- ``RESULT contention_idle_ratio=<idle epoch sdd / idle epoch libgomp default> x target=<=1.10``
+
+and the same slowdown of the libgomp default for comparison. The weights of every run must be
+identical (the wait policy changes scheduling, never arithmetic): the script says so or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET_SLOWDOWN, TARGET_IDLE = 2.5, 1.10
+
+_CHILD = r"""
+import dataclasses, hashlib, json, os, sys, time
+import pandas as pd
+from sdd.configbase import to_dict
+from sdd.models.source import resolve_backbone
+from sdd.stage import read_plan
+from sdd.train.loop import fit
+from sdd.train.params import arm_from_dict
+
+plan = read_plan(sys.argv[1])
+arm = arm_from_dict(plan["arm"])
+arm = dataclasses.replace(arm, backbone=resolve_backbone(arm.backbone, "models/backbone"),
+                          train=dataclasses.replace(arm.train, epochs=1))
+read = lambda p: pd.read_csv(p, keep_default_na=False)
+corpus = plan["arm"].get("corpus", "demo")
+train, dev = read(f"data/manifests/{corpus}/train.csv"), read(f"data/manifests/{corpus}/dev.csv")
+aug = read("data/augmented/manifest.csv") if arm.regime != "clean" else None
+t0 = time.perf_counter()
+model, result = fit(arm, train, dev, aug, "data/augmented", None, None)
+seconds = time.perf_counter() - t0
+digest = hashlib.sha256()
+for name, tensor in sorted(model.state_dict().items()):
+    digest.update(name.encode()); digest.update(tensor.detach().cpu().numpy().tobytes())
+print(json.dumps({"seconds": seconds, "weights": digest.hexdigest(),
+                  "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT")}))
+"""
+
+
+def run_epoch(plan: Path, env: dict[str, str], busy: bool) -> dict:
+    """One epoch in a fresh process; with ``busy`` a spinning Python process runs beside it."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    try:
+        time.sleep(0.5 if busy else 0.0)
+        out = subprocess.run([sys.executable, "-c", _CHILD, str(plan)], cwd=REPO, env=env, check=True,
+                             capture_output=True, text=True)
+    finally:
+        if spinner is not None:
+            spinner.kill()
+            spinner.wait()
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--arm", default="main", help="an arm of params.yaml (default: main)")
+    ap.add_argument("--repeats", type=int, default=2, help="epochs per variant and condition (median)")
+    args = ap.parse_args()
+    plan = REPO / "data/plan/arms" / args.arm / "s0.json"
+    needs = [plan, REPO / "data/augmented/manifest.csv", REPO / "models/backbone"]
+    if missing := [str(p) for p in needs if not p.exists()]:
+        sys.exit(f"needs {', '.join(missing)}: run `dvc repro pretrain augment` first")
+    base = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    base.setdefault("OMP_NUM_THREADS", "2")
+    base["PYTHONPATH"] = os.pathsep.join([str(REPO), base.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    variants = {"sdd": base, "libgomp default": base | {"GOMP_SPINCOUNT": "300000"}}
+    print(f"load average before: {os.getloadavg()}; {os.cpu_count()} CPUs", file=sys.stderr)
+    results: dict[tuple[str, bool], list[dict]] = {}
+    for _ in range(args.repeats):  # interleaved, so a drift in machine speed hits every variant alike
+        for name, env in variants.items():
+            for busy in (False, True):
+                r = run_epoch(plan, env, busy)
+                results.setdefault((name, busy), []).append(r)
+                print(f"{name:16s} {'busy' if busy else 'idle'}: {r['seconds']:.1f} s "
+                      f"(GOMP_SPINCOUNT={r['GOMP_SPINCOUNT']})", file=sys.stderr)
+    med = {k: statistics.median(r["seconds"] for r in v) for k, v in results.items()}
+    digests = {r["weights"] for v in results.values() for r in v}
+    print(f"arm {args.arm}, one epoch, median of {args.repeats}:")
+    print("| variant | idle epoch (s) | beside a busy process (s) | slowdown |")
+    print("|---|---:|---:|---:|")
+    for name in variants:
+        idle, busy = med[(name, False)], med[(name, True)]
+        print(f"| {name} | {idle:.1f} | {busy:.1f} | {busy / idle:.2f}x |")
+    print(f"weights identical across all {sum(map(len, results.values()))} runs: {len(digests) == 1}")
+    sdd_idle, sdd_busy = med[("sdd", False)], med[("sdd", True)]
+    old_idle, old_busy = med[("libgomp default", False)], med[("libgomp default", True)]
+    print(f"RESULT contention_slowdown={sdd_busy / sdd_idle:.2f} x target=<={TARGET_SLOWDOWN}")
+    print(f"RESULT contention_idle_ratio={sdd_idle / old_idle:.3f} x target=<={TARGET_IDLE}")
+    print(f"RESULT contention_slowdown_libgomp_default={old_busy / old_idle:.2f} x")
+    if len(digests) != 1:
+        sys.exit("the trained weights differ between runs: the wait setting changed the arithmetic")
+
+
+if __name__ == "__main__":
+    main()
