@@ -4,8 +4,9 @@
 
 ``RESULT bad_inputs_clear=<passed>/<total>``: rows of the bad-input catalogue that gave the expected
 one clear error (or behaviour); ``RESULT kills_survived=<passed>/<total>``: stages (fetch, prepare,
-augment, train, score, report) whose re-run after a SIGKILL of the process group at a named point
-wrote the same outputs as an uninterrupted run. Targets: every row and every kill passes.
+augment, pretrain, train, score, extract, probe, report) whose re-run after a SIGKILL of the process
+group at a named point wrote the same outputs as an uninterrupted run. Targets: every row and every
+kill passes.
 """
 
 from __future__ import annotations

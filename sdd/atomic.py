@@ -2,13 +2,15 @@
 
 A reader (or a resumed run) never sees a half-written file: either the old content or the new.
 Temp names are ``.<name>.tmp<pid>`` so interrupted runs' leftovers are recognisable (the augment
-stage removes them on resume).
+stage removes them on resume; :func:`atomic_dir` removes those of its folder). :func:`atomic_dir` does
+the same for a whole folder (a ``save_pretrained`` model: config and weights together).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 
 from sdd import faults
 
-__all__ = ["atomic_path", "write_csv", "write_json", "write_text"]
+__all__ = ["atomic_dir", "atomic_path", "write_csv", "write_json", "write_text"]
 
 
 @contextmanager
@@ -37,6 +39,47 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty temp folder beside ``path``; if the block succeeds, replace ``path`` with it, else
+    delete it.
+
+    The swap is two renames (the old folder to ``.<name>.old<pid>``, the new one onto ``path``), then the
+    old folder is deleted: a reader sees the old folder, no folder, or the complete new one, never a
+    half-written one. Temp folders left by killed processes (``.<name>.tmp<pid>`` / ``.old<pid>`` of a
+    pid no longer running) are deleted first.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for kind in ("tmp", "old"):
+        for stale in path.parent.glob(f".{path.name}.{kind}*"):
+            pid = stale.name.rpartition(f".{kind}")[2]
+            if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+                shutil.rmtree(stale, ignore_errors=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    old = path.with_name(f".{path.name}.old{os.getpid()}")
+    tmp.mkdir()
+    try:
+        yield tmp
+        faults.point("atomic:temp_written")
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -8,8 +8,9 @@ RSS); the same dicts, the telemetry and the weights go to the arm/seed's MLflow 
 outside the arm's `seeds` writes skip records only. A scoring-only arm (regime `pretrained`, the
 published AASIST) trains nothing: it writes `pretrained.json` (spec, weight files and their SHA-256,
 parameter count), empty telemetry, and the train metrics of what exists (sdd/pretrained_arm.py). A
-killed run resumes from --checkpoints. Runs under `torchrun`; `SDD_NPROC_PER_NODE=N` relaunches it on
-N local processes (README, "Training").
+killed run resumes from --checkpoints, keyed by the arm's config and its backbone's content (a
+models/backbone pretrained again is another key: the run starts fresh). Runs under `torchrun`;
+`SDD_NPROC_PER_NODE=N` relaunches it on N local processes (README, "Training").
 """
 
 import argparse
@@ -20,13 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 from sdd import atomic, faults, pretrained_arm, tracking
-from sdd.configbase import to_dict
 from sdd.models.detector import decision_threshold_record, parameter_counts, save_detector
 from sdd.models.source import resolve_backbone
 from sdd.paths import resolve
 from sdd.stage import peak_rss_mb, read_plan, run_stage, write_json, write_skip
 from sdd.train import distributed
-from sdd.train.checkpoint import Checkpoints, run_key
+from sdd.train.checkpoint import Checkpoints
 from sdd.train.loop import EPOCH_COLUMNS, TELEMETRY_COLUMNS, fit
 from sdd.train.params import PRETRAINED_REGIME, arm_from_dict
 
@@ -86,7 +86,7 @@ def main() -> None:
             write_json(args.metrics, {"summary": s, "epochs": result.epochs})
             run.log_train(s, args.metrics, args.telemetry)
             run.log_artifacts(args.out, "model")
-            Checkpoints(ckpt_root / run_key(to_dict(run_arm))).remove()
+            Checkpoints(result.checkpoint).remove()
     distributed.shutdown()
 
 

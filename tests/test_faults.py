@@ -7,11 +7,13 @@
    was written. Behaviour rows (resampling, downmix, CRLF, ...) return a description of what happened,
    checked the same way, after asserting the numbers.
 2. **Kills survived** (:func:`test_kill_survived`): a micro project (demo corpus of 48 files, one arm,
-   one epoch, tiny backbone) runs every stage once uninterrupted; then each of fetch, prepare, augment,
-   train, score and report is run again in a subprocess that gets SIGKILL (the whole process group)
-   at a named point (``SDD_FAULT``, :mod:`sdd.faults`), then re-run: the outputs must equal the
-   uninterrupted run's byte for byte (JSON/CSV timing keys excepted) and no half-written file may be
-   taken as complete.
+   one epoch, a tiny backbone pretrained for a few steps) runs every stage once uninterrupted; then each
+   of fetch, prepare, augment, pretrain, train, score, extract, probe and report is run again in a
+   subprocess that gets SIGKILL (the whole process group) at a named point (``SDD_FAULT``,
+   :mod:`sdd.faults`), then re-run: the outputs must equal the uninterrupted run's byte for byte
+   (JSON/CSV timing keys excepted) and no half-written file may be taken as complete. The train re-run
+   must resume from the killed run's checkpoint; :func:`test_resume_never_mixes_backbones` kills train,
+   pretrains the backbone again with another seed, and checks that the re-run starts fresh instead.
 
 The last test prints ``RESULT bad_inputs_clear=<passed>/<total>`` and ``RESULT
 kills_survived=<passed>/<total>`` (``benchmarks/faults_summary.py`` runs this module and shows them).
@@ -1081,32 +1083,44 @@ def test_bad_input(case: Case, tmp_path, request):
 # -------------------------------------------------------------------------------------------------
 
 #: JSON keys / CSV columns that measure time or memory, not results (declared, never compared).
-TIMING_KEYS = frozenset({"seconds", "peak_rss_mb"})
+TIMING_KEYS = frozenset({"seconds", "peak_rss_mb", "extract_seconds", "probe_seconds"})
 #: the report's "created" timestamp (run metadata), the one timing field of its Markdown/HTML pages
 CREATED = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 #: stage -> (the fault point where the subprocess gets SIGKILL, the outputs compared after the re-run).
+#: ``<stage>@<item>``: one item of a ``foreach`` stage (extract and probe run once per probed model).
+TRAIN_OUTS = ["models/main", "reports/train", "reports/telemetry", "reports/epochs"]
 KILLS = {
     "fetch": ("fetch:generated", ["data/fetch.json", "data/raw"]),
     "prepare": ("prepare:split_written", ["data/manifests"]),
     "augment": ("augment:sidecar_written@3", ["data/augmented"]),
-    "train": ("train:step@2", ["models/main", "reports/train", "reports/telemetry", "reports/epochs"]),
+    "pretrain": (
+        "pretrain:step@2",
+        ["models/backbone", "models/random", "reports/pretrain.json", "reports/pretrain/log.csv"],
+    ),
+    "train": ("train:step@2", TRAIN_OUTS),
     "score": ("score:file_written", ["data/scores/main"]),
+    "extract@backbone": ("extract:features_written", ["data/probe/backbone"]),
+    "probe@backbone": ("probe:layer_done", ["reports/probe/backbone.json"]),
     "report": (
         "report:figures_written",
         ["reports/README.md", "reports/index.html", "reports/figures", "reports/metrics.json"],
     ),
 }
+PROBED = ["random", "backbone", "main"]  # probe.models of the micro project
 ORDER = ["fetch", "prepare", "augment", "baseline", "pretrain", "train", "score", "evaluate", "audit",
-         "report"]
+         *(f"extract@{m}" for m in PROBED), *(f"probe@{m}" for m in PROBED), "report"]
 
 
 def _stage_argv(name: str) -> list[str]:
-    """The stage's command from dvc.yaml (arm main, seed 0, ``${corpus}`` = demo), as argv."""
+    """The stage's command from dvc.yaml (arm main, seed 0, ``${corpus}`` = demo, ``<stage>@<item>``:
+    that item of a ``foreach`` stage), as argv."""
     import shlex
 
+    name, _, item = name.partition("@")
     stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][name]
     cmd = (stage.get("do") or stage)["cmd"].replace("${key}", "main").replace("${corpus}", "demo")
-    cmd = cmd.replace("${item.arm}", "main").replace("${item.seed}", "0")
+    cmd = cmd.replace("${item.arm}", "main").replace("${item.seed}", "0").replace("${item}", item)
+    assert "${" not in cmd, f"unresolved variable in the {name} command: {cmd}"
     argv = shlex.split(cmd)
     assert argv[0] == "python" and argv[1].startswith("stages/")
     return [str(REPO / argv[1]), *argv[2:]]
@@ -1156,7 +1170,19 @@ def micro(tmp_path_factory):
     }
     raw["eval_sets"] = ["demo:eval"]
     raw["arms"] = {"main": {}}
-    raw["backbone"] = "tiny-wavlm"  # the pretrain stage then only writes its records (seconds)
+    raw["backbone"] = "pretrained"  # the arm starts from the pretrain stage's models/backbone
+    raw["pretrain"].update(
+        steps=4,
+        batch_size=2,
+        crop_samples=4000,
+        warmup_steps=1,
+        num_negatives=4,
+        codevectors_per_group=8,
+        codevector_dim=16,
+        proj_codevector_dim=16,
+        threads=1,
+    )
+    raw["probe"].update(models=PROBED, num_samples=8000, threads=1, n_resamples=20, l2_grid=[0.1, 10.0])
     raw["prepare"]["workers"] = 1
     raw["augment"]["copies"] = 1
     raw["model"]["tiny"] = {
@@ -1189,7 +1215,7 @@ def micro(tmp_path_factory):
         "SDD_AUDIO_CACHE": str(root / "audio_check.sqlite"),
     }
     snapshots: dict[str, dict] = {}
-    project = {"root": root, "env": env, "snapshots": snapshots}
+    project = {"root": root, "env": env, "snapshots": snapshots, "params": raw}
     for name in ORDER:
         _run_in_process(project, name)
         if name in KILLS:
@@ -1231,22 +1257,17 @@ def _reset(root: Path, name: str) -> None:
         shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
 
 
-@pytest.mark.parametrize("stage", list(KILLS))
-def test_kill_survived(micro, stage):
-    """SIGKILL of the stage's whole process group at a named point, then a re-run: the same outputs."""
-    tally = RESULTS["kills_survived"]
-    tally[stage] = False
-    root, (point, outputs) = micro["root"], KILLS[stage]
-    _reset(root, stage)
+def _kill(project: dict, stage: str, point: str) -> None:
+    """Run the stage in a subprocess of its own session with ``SDD_FAULT=point``; it must die of SIGKILL."""
     env = {
         **os.environ,
-        **micro["env"],
+        **project["env"],
         "SDD_FAULT": point,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
     proc = subprocess.run(
         [sys.executable, *_stage_argv(stage)],
-        cwd=root,
+        cwd=project["root"],
         env=env,
         capture_output=True,
         text=True,
@@ -1256,16 +1277,81 @@ def test_kill_survived(micro, stage):
     assert proc.returncode == -signal.SIGKILL, (
         f"not killed at {point} (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
     )
+
+
+def _diff(got: dict, want: dict) -> list[str]:
+    """Files present in one snapshot only, then files whose (scrubbed) content differs."""
+    return sorted(set(got) ^ set(want)) + [k for k in sorted(set(got) & set(want)) if got[k] != want[k]]
+
+
+def _resumed(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "resuming at epoch" in r.getMessage()]
+
+
+@pytest.mark.parametrize("stage", list(KILLS))
+def test_kill_survived(micro, stage, caplog):
+    """SIGKILL of the stage's whole process group at a named point, then a re-run: the same outputs."""
+    tally = RESULTS["kills_survived"]
+    tally[stage] = False
+    root, (point, outputs) = micro["root"], KILLS[stage]
+    _reset(root, stage)
+    _kill(micro, stage, point)
+    caplog.set_level(logging.INFO, logger="sdd.train.loop")
     _run_in_process(micro, stage)  # the re-run (what `dvc repro` runs again: the stage was not committed)
+    if stage == "train":  # the same backbone: the re-run resumes after optimizer step 2
+        assert _resumed(caplog) == ["arm main: resuming at epoch 0, batch 2 (optimizer step 2; checkpoint "
+                                    "of 1 process(es), now 1)"], caplog.text[-3000:]
     got = _snapshot(root, outputs)
-    want = micro["snapshots"][stage]
-    assert sorted(got) == sorted(want), f"files differ: {sorted(set(got) ^ set(want))}"
-    differ = [k for k in want if got[k] != want[k]]
+    differ = _diff(got, micro["snapshots"][stage])
     assert not differ, f"outputs differ from the uninterrupted run: {differ}"
     leftovers = [p.name for rel in ["data", "reports", "models"] for p in (root / rel).rglob(".*tmp*")]
     assert not leftovers, f"temp files left: {leftovers}"
     _restore(root, stage)
     tally[stage] = True
+
+
+def test_resume_never_mixes_backbones(micro, tmp_path, caplog):
+    """Train is killed mid-epoch on backbone A; the backbone is pretrained again with another seed (B) at
+    the same path, and the arm's plan is unchanged; the train re-run must start fresh on B, not resume
+    A's checkpoint: its outputs equal an uninterrupted run on B, and differ from A's."""
+    root = tmp_path / "project"
+    shutil.copytree(micro["root"], root, symlinks=True)
+    env = {**micro["env"], "SDD_ROOT": str(root), "SDD_AUDIO_CACHE": str(root / "audio_check.sqlite"),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'bad-mlflow.db'}"}
+    project = {"root": root, "env": env}
+    checkpoints = root / ".sdd" / "checkpoints"
+    backbone_a = (root / "models/backbone/model.safetensors").read_bytes()
+    for rel in TRAIN_OUTS:
+        shutil.rmtree(root / rel, ignore_errors=True)
+    _kill(project, "train", "train:step@2")
+    [folder_a] = checkpoints.iterdir()
+    assert json.loads((folder_a / "progress.json").read_text())["step"] == 2
+
+    from sdd.config import make_plan
+    from sdd.stage import write_plan
+
+    raw = copy.deepcopy(micro["params"])
+    raw["pretrain"]["seed"] += 1
+    arm_plan = root / "data/plan/arms/main/s0.json"
+    before = arm_plan.read_bytes()
+    write_plan(make_plan(validate_params(raw)), root / "data" / "plan")
+    assert arm_plan.read_bytes() == before, "the arm's plan must not change: only the backbone's bytes do"
+    _run_in_process(project, "pretrain")
+    assert (root / "models/backbone/model.safetensors").read_bytes() != backbone_a, "B must differ from A"
+
+    caplog.set_level(logging.INFO, logger="sdd.train.loop")
+    _run_in_process(project, "train")  # the re-run after the kill, now on B
+    assert not _resumed(caplog), f"resumed from backbone A's checkpoint: {_resumed(caplog)}"
+    got = _snapshot(root, TRAIN_OUTS)
+    assert [p.name for p in checkpoints.iterdir()] == [folder_a.name], "B's run removes its own checkpoint"
+
+    shutil.rmtree(checkpoints)
+    for rel in TRAIN_OUTS:
+        shutil.rmtree(root / rel, ignore_errors=True)
+    _run_in_process(project, "train")  # uninterrupted on B
+    want = _snapshot(root, TRAIN_OUTS)
+    assert not _diff(got, want), f"differs from an uninterrupted run on B: {_diff(got, want)}"
+    assert _diff(got, micro["snapshots"]["train"]), "B's outputs equal A's: the test cannot tell them apart"
 
 
 def test_zz_summary(capsys):

@@ -5,6 +5,7 @@ with another backbone it only writes records."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -110,3 +111,36 @@ def test_the_pretrain_stage_pretrains_and_keeps_the_random_start(tmp_path, waves
     # the random control is exactly the initialisation pretraining started from
     for k, v in start.state_dict().items():
         assert torch.equal(v, again.state_dict()[k]), k
+
+
+def test_save_backbone_replaces_the_folder_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A failed save leaves the previous backbone byte for byte and no temp folder; a temp folder left by
+    a killed process (a pid no longer running) is removed by the next save."""
+    from transformers import Wav2Vec2Model
+
+    from sdd.models.source import folder_sha256
+
+    p = PretrainParams(**P)
+    model = pretraining_model(p, TINY)
+    out = tmp_path / "bb"
+    save_backbone(model, out)
+    before = folder_sha256(out)
+    save = Wav2Vec2Model.save_pretrained
+
+    def half_then_fail(self, folder, **kwargs):
+        save(self, folder, **kwargs)
+        (Path(folder) / "model.safetensors").write_bytes(b"truncated")
+        raise OSError("No space left on device")
+
+    with torch.no_grad():
+        model.wav2vec2.feature_projection.projection.weight.add_(1.0)  # another backbone
+    monkeypatch.setattr(Wav2Vec2Model, "save_pretrained", half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        save_backbone(model, out)
+    assert folder_sha256(out) == before, "the previous backbone must stay intact"
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["bb"], "no temp folder left"
+    monkeypatch.setattr(Wav2Vec2Model, "save_pretrained", save)
+    (tmp_path / ".bb.tmp999999999").mkdir()  # above any pid_max: a dead process's leftover
+    save_backbone(model, out)
+    assert folder_sha256(out) != before
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["bb"]

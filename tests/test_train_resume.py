@@ -93,3 +93,91 @@ def test_checkpoints_resume_in_process_and_a_finished_run_is_not_retrained(corpu
     for m in (first, again):
         assert all(torch.equal(m.state_dict()[k], v) for k, v in reference.state_dict().items())
     assert len(result.epochs) == 3
+
+
+def test_the_checkpoint_key_follows_the_backbone_content_not_its_path(tmp_path):
+    import dataclasses
+    import shutil
+
+    from train_helpers import TINY
+
+    from sdd.models.backbone import build_backbone
+    from sdd.models.source import backbone_sha256
+
+    def saved(folder: Path, seed: int) -> Path:
+        torch.manual_seed(seed)
+        build_backbone("tiny-wav2vec2", TINY).save_pretrained(str(folder), safe_serialization=True)
+        return folder
+
+    a = saved(tmp_path / "a" / "backbone", 0)
+    copy = tmp_path / "elsewhere" / "backbone"
+    shutil.copytree(a, copy)
+    (copy / ".model.safetensors.tmp123").write_bytes(b"an interrupted write's leftover")
+
+    def key(p: Path) -> str:
+        return run_key(to_dict(dataclasses.replace(make_arm(), backbone=str(p))), backbone_sha256(str(p)))
+
+    key_a = key(a)
+    assert key_a == key(copy), "the same bytes at another path (a queued experiment's copy): same key"
+    assert key_a != run_key(to_dict(dataclasses.replace(make_arm(), backbone=str(a)))), "not the path alone"
+    shutil.rmtree(a)
+    saved(a, 1)
+    assert key(a) != key_a, "a backbone pretrained again at the same path: another key"
+    tiny = to_dict(make_arm())
+    assert backbone_sha256("tiny-wavlm") is None and run_key(tiny, None) == run_key(tiny), (
+        "a tiny preset is its config: its key is unchanged"
+    )
+
+
+def test_a_checkpoint_of_another_backbone_is_ignored_then_replaced(tmp_path, caplog):
+    from sdd.train.checkpoint import Checkpoints
+
+    def state(tag: str, ranked: list[int]) -> dict:
+        return {"position": {"epoch": 1, "batch": 0, "step": 3, "done": False}, "tag": tag,
+                "selection": {"ranked_epochs": ranked}}
+
+    folder = tmp_path / "main-0123"
+    Checkpoints(folder, backbone_sha256="a" * 64).save(state("A", [0]), {0: {"w": torch.zeros(2)}})
+    assert Checkpoints(folder, backbone_sha256="a" * 64).load()[0]["tag"] == "A", "same backbone: resumes"
+    ckpt = Checkpoints(folder, backbone_sha256="b" * 64)
+    assert ckpt.load() is None
+    assert "checkpoint of another backbone (sha256 aaaa" in caplog.text and "starting fresh" in caplog.text
+    ckpt.save(state("B", [1]), {1: {"w": torch.ones(2)}})
+    assert sorted(p.name for p in folder.iterdir()) == ["best-e1.pt", "progress.json", "state.pt"], (
+        "A's best-epoch states are gone"
+    )
+    loaded, best = Checkpoints(folder, backbone_sha256="b" * 64).load()
+    assert loaded["tag"] == "B" and loaded["backbone_sha256"] == "b" * 64 and list(best) == [1]
+    assert Checkpoints(folder).load() is None, "a tiny preset's run never takes a pretrained one's state"
+
+
+def test_a_hub_backbone_is_keyed_by_its_cached_snapshot(tmp_path, monkeypatch):
+    """A hub id is hashed through the local cache's snapshot (the commit ``main`` points to and each
+    file's blob name, which the hub derives from the content), without reading the weights."""
+    from huggingface_hub import constants
+
+    from sdd.models.source import backbone_sha256
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    name = "someone/tiny-ssl"
+    uncached = backbone_sha256(name)
+    assert uncached == backbone_sha256(name), "not cached: the id alone, stably"
+    repo = tmp_path / "models--someone--tiny-ssl"
+
+    def snapshot(commit: str, weights_etag: str) -> None:
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / "main").write_text(commit)
+        (repo / "blobs").mkdir(exist_ok=True)
+        snap = repo / "snapshots" / commit
+        snap.mkdir(parents=True)
+        for file, etag in (("config.json", "c0ffee"), ("model.safetensors", weights_etag)):
+            (repo / "blobs" / etag).write_bytes(etag.encode())
+            (snap / file).symlink_to(Path("../../blobs") / etag)
+
+    snapshot("1" * 40, "a" * 64)
+    first = backbone_sha256(name)
+    assert first not in (None, uncached)
+    snapshot("2" * 40, "b" * 64)  # `main` moved to a commit with other weights
+    assert backbone_sha256(name) not in (first, uncached)
+    (repo / "refs" / "main").write_text("1" * 40)
+    assert backbone_sha256(name) == first

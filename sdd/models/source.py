@@ -13,15 +13,19 @@ two folders:
   started from; otherwise a :data:`RECORD` (a seeded random init of the architecture).
 
 A record is ``{"backbone": name, "init": "pretrained" | "random", "seed": int, "tiny": {...}}``;
-:func:`backbone_from_folder` builds the module it describes. Paths in this module are the caller's
+:func:`backbone_from_folder` builds the module it describes. :func:`backbone_sha256` names a backbone by
+its content (the training checkpoints are keyed by it: a re-pretrained ``models/backbone`` is another
+backbone, even at the same path). Paths in this module are the caller's
 (the stages get them from ``dvc.yaml``); the folder of :data:`PRETRAINED` is resolved against the
 current directory, which is the DVC working copy, so queued experiments read their own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,16 @@ from sdd.pretrain.params import PRETRAINED
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PRETRAINED", "RECORD", "backbone_from_folder", "is_record", "resolve_backbone", "write_record"]
+__all__ = [
+    "PRETRAINED",
+    "RECORD",
+    "backbone_from_folder",
+    "backbone_sha256",
+    "folder_sha256",
+    "is_record",
+    "resolve_backbone",
+    "write_record",
+]
 
 #: The record file of a backbone folder without weights.
 RECORD = "backbone.json"
@@ -104,3 +117,63 @@ def resolve_backbone(name: str, backbone_dir: Path) -> str:
             "run the pretrain stage with `backbone: pretrained`"
         )
     return str(backbone_dir.resolve())
+
+
+def folder_sha256(folder: Path) -> str:
+    """SHA-256 over every file under ``folder``: its relative path, its size and its bytes, in sorted
+    path order. Hidden files (an interrupted atomic write's ``.<name>.tmp<pid>``) are left out.
+
+    Raises:
+        FileNotFoundError: ``folder`` holds no file.
+    """
+    files = sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    if not files:
+        raise FileNotFoundError(f"{folder}: no file to hash (an empty backbone folder)")
+    digest = hashlib.sha256()
+    for path in files:
+        rel = path.relative_to(folder).as_posix().encode()
+        digest.update(len(rel).to_bytes(8, "big") + rel + path.stat().st_size.to_bytes(8, "big"))
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _hub_snapshot(name: str) -> Path | None:
+    """The local snapshot folder ``from_pretrained(name)`` reads (revision ``main``), or None when
+    ``name`` is not in the Hugging Face cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(name, "config.json")
+    return Path(cached).parent if isinstance(cached, str) else None
+
+
+def backbone_sha256(name: str) -> str | None:
+    """The content hash of the backbone ``name`` builds (:func:`sdd.models.backbone.build_backbone`).
+
+    - a tiny preset: None (a seeded random init of ``model.tiny``: the arm's config already says it);
+    - a local folder (``models/backbone``, a ``save_pretrained`` folder): :func:`folder_sha256`;
+    - a hub id in the local cache: SHA-256 of the id, the snapshot's commit and each file's path and
+      blob name (the hub names blobs by their content: SHA-256 for LFS files, the git SHA-1 otherwise),
+      so multi-GB weights are not read again;
+    - a hub id not cached: SHA-256 of ``hub:<id>@unresolved`` (call this after the backbone was
+      loaded, which caches it).
+    """
+    if name in TINY_BACKBONES:
+        return None
+    local = resolve(name)
+    if local.is_dir():
+        return folder_sha256(local)
+    snapshot = _hub_snapshot(name)
+    if snapshot is None:
+        log.warning("backbone %s: not in the Hugging Face cache; its checkpoints are keyed by the id alone",
+                    name)
+        return hashlib.sha256(f"hub:{name}@unresolved".encode()).hexdigest()
+    lines = [f"hub:{name}@{snapshot.name}"]
+    for path in sorted(p for p in snapshot.rglob("*") if p.is_file()):
+        blob = os.path.basename(os.path.realpath(path))
+        lines.append(f"{path.relative_to(snapshot).as_posix()}\t{blob}")
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()

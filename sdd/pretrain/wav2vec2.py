@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sdd import atomic, faults
 from sdd.models.backbone import TINY_BACKBONES
 from sdd.models.params import TinyBackboneParams
 from sdd.paths import resolve
@@ -238,6 +239,7 @@ def run_pretraining(
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0))
         opt.step()
         sched.step()
+        faults.point("pretrain:step")
         if step % log_every == 0 or step == p.steps - 1:
             row = {
                 "step": step,
@@ -278,7 +280,8 @@ def run_pretraining(
 def save_backbone(model, out_dir: Path) -> None:
     """``save_pretrained`` of the inner ``Wav2Vec2Model`` with fine-tuning defaults: no SpecAugment, no
     mask embedding (pretraining-only), so ``AutoModel.from_pretrained`` gives the backbone the arms
-    fine-tune, with no unused parameters."""
+    fine-tune, with no unused parameters. Written into a temp folder that then replaces ``out_dir``
+    (:func:`sdd.atomic.atomic_dir`)."""
     import copy
 
     backbone = copy.deepcopy(model.wav2vec2)
@@ -288,5 +291,5 @@ def save_backbone(model, out_dir: Path) -> None:
     backbone.config.mask_time_prob = 0.0
     backbone.config.mask_feature_prob = 0.0
     backbone.config.architectures = ["Wav2Vec2Model"]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    backbone.save_pretrained(str(out_dir), safe_serialization=True)
+    with atomic.atomic_dir(out_dir) as tmp:  # never a config without its weights, or half the weights
+        backbone.save_pretrained(str(tmp), safe_serialization=True)

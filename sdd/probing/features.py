@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sdd import atomic
+from sdd import atomic, faults
 from sdd.data.audio import read_audio
 from sdd.paths import resolve
 from sdd.train.data import crop_or_pad, label_ids
@@ -114,6 +114,7 @@ def save_features(out_dir: Path, splits: dict[str, tuple[pd.DataFrame, np.ndarra
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(out_dir / "features.npz", suffix=".npz") as tmp:
         np.savez(tmp, **arrays)
+    faults.point("extract:features_written")
     atomic.write_json(out_dir / "meta.json", meta)
 
 

@@ -22,7 +22,8 @@ Like the merges of :mod:`sdd.models.merges`, ``concat`` and ``linm`` use the tra
 (not hidden state 0). The L2 strength of every probe is chosen from ``l2_grid`` by the EER on the
 training corpus's dev split (ties: the stronger penalty); the eval sets are only scored. EERs are the
 official ASVspoof definition, with stratified bootstrap 95% intervals (:mod:`sdd.metrics`). Pure numpy
-and scipy, no I/O; the stage writes what :func:`run_probes` returns.
+and scipy, no I/O (but the ``probe:layer_done`` fault point of :mod:`sdd.faults`); the stage writes
+what :func:`run_probes` returns.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
+from sdd import faults
 from sdd.logistic import class_weights, fit_logistic
 from sdd.metrics import eer, eer_confidence_interval
 
@@ -208,6 +210,7 @@ def run_probes(
             l2, scores = linear({s: std(f[:, layer]) for s, f in features.items()})
             out["layer"].append({"layer": layer, "l2": l2, **ci(scores)})
             log.info("probe layer %d: l2 %g, dev EER %.4f", layer, l2, out["layer"][-1]["eer"][DEV])
+            faults.point("probe:layer_done")
     if "concat" in kinds or "linm" in kinds:
         # standardised means of every transformer layer: (N, L, H) per split
         means = {}

@@ -48,6 +48,7 @@ from sdd import faults
 from sdd.configbase import to_dict
 from sdd.metrics import SortedScores
 from sdd.models.detector import Detector
+from sdd.models.source import backbone_sha256
 from sdd.train import distributed
 from sdd.train.align import Aligner, make_aligner
 from sdd.train.align.core import align_
@@ -82,11 +83,13 @@ class NonFiniteError(RuntimeError):
 
 @dataclass
 class TrainResult:
-    """Per-epoch log rows, per-step telemetry rows and a summary dict (also the DVC/MLflow metrics)."""
+    """Per-epoch log rows, per-step telemetry rows and a summary dict (also the DVC/MLflow metrics), and
+    the run's checkpoint folder (None: checkpoints off), which the caller removes once the model is saved."""
 
     epochs: list[dict] = field(default_factory=list)
     telemetry: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    checkpoint: Path | None = None
 
 
 def set_determinism(seed: int, threads: int, device: torch.device | None = None, tf32: bool = False) -> None:
@@ -351,7 +354,8 @@ def fit(
         aug: the augment stage's manifest (``source_utt_id, copy, path``), needed unless regime is
             ``clean``; paths are relative to ``aug_dir``.
         on_epoch: called on rank 0 with each epoch's log row (the stage logs it to MLflow).
-        checkpoint_dir: root of resumable checkpoints (the run uses ``<root>/<arm>-<plan hash>/`` and
+        checkpoint_dir: root of resumable checkpoints (the run uses ``<root>/<arm>-<key>/``, keyed by
+            the arm's config and the content of its backbone (:func:`sdd.train.checkpoint.run_key`), and
             resumes from it when present); None disables checkpoints.
     """
     tp = arm.train
@@ -376,7 +380,13 @@ def fit(
     pairs = load_pairs(train, aug) if arm.regime != "clean" else {}
     ds = PairDataset(train, tp.crop_samples, tp.crop, arm.sample_rate, pairs, aug_dir, arm.seed)
     steps_per_epoch = len(epoch_batches(len(ds), tp.batch_size, arm.seed, 0, tp.max_steps_per_epoch))
-    ckpt = Checkpoints(checkpoint_dir / run_key(to_dict(arm)) if checkpoint_dir else None, ctx.is_main)
+    ckpt = Checkpoints(None)
+    if checkpoint_dir is not None:
+        # hashed after the build: a hub backbone is in the local cache by now
+        backbone_sha = backbone_sha256(arm.backbone)
+        ckpt = Checkpoints(checkpoint_dir / run_key(to_dict(arm), backbone_sha), ctx.is_main, backbone_sha)
+        log.info("arm %s: checkpoints in %s (backbone %s)", arm.name, ckpt.folder,
+                 f"sha256 {backbone_sha[:16]}" if backbone_sha else f"{arm.backbone}, a seeded random init")
     loaded = ckpt.load()
     if loaded:
         run.restore(*loaded)
@@ -441,4 +451,5 @@ def fit(
         "processes": ctx.world_size,
         **run_stats(run.telemetry),
     }
-    return model, TrainResult(epochs=run.epochs, telemetry=run.telemetry, summary=summary)
+    return model, TrainResult(epochs=run.epochs, telemetry=run.telemetry, summary=summary,
+                              checkpoint=ckpt.folder)
