@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sdd.data.audio import read_audio
+from sdd.audio.io import read_audio
 from sdd.models.pretrained import load_aasist
 from sdd.train.data import crop_or_pad
 

@@ -81,7 +81,7 @@ def main() -> int:
         proc = subprocess.run(["dvc", "repro"], cwd=clone, env=env)
         seconds = time.perf_counter() - start
         if proc.returncode != 0:
-            print(f"`dvc repro` failed with exit code {proc.returncode} after {seconds:.0f} s", file=sys.stderr)
+            print(f"`dvc repro` failed (exit code {proc.returncode}) after {seconds:.0f} s", file=sys.stderr)
             return proc.returncode
         metrics = json.loads((clone / "reports/metrics.json").read_text())
         systems = metrics["systems"] if "systems" in metrics else metrics

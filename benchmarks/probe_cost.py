@@ -46,7 +46,7 @@ def _utterances(n: int, tmp: Path) -> pd.DataFrame:
         df = pd.read_csv(manifest, keep_default_na=False)
         bona, spoof = df[df.label == "bonafide"], df[df.label == "spoof"]
         return pd.concat([bona.head(n // 2), spoof.head(n - n // 2)]).sample(frac=1, random_state=0)
-    from sdd.data.audio import write_audio
+    from sdd.audio.io import write_audio
     from sdd.data.demo import _make_voice, _synthesize_clean
 
     rng, rows = np.random.default_rng(0), []

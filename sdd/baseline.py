@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from sdd.data.audio import read_audio
+from sdd.audio.io import read_audio
 from sdd.logistic import fit_logistic
 from sdd.metrics import eer
 from sdd.paths import resolve

@@ -160,7 +160,7 @@ def iter_scores(
     """Score audio files batch by batch: ``(path, score, None)`` per file, in order.
 
     Each file is read at ``sample_rate`` (resampled, channels averaged) and only as far as its first
-    ``params.num_samples`` samples need (:func:`sdd.data.audio.read_audio`'s ``max_samples``), then
+    ``params.num_samples`` samples need (:func:`sdd.audio.io.read_audio`'s ``max_samples``), then
     repeat-padded when shorter; memory is bounded by the batch, whatever the files' lengths.
 
     Args:
@@ -170,11 +170,11 @@ def iter_scores(
         params: input length, batch size, torch threads.
         sample_rate: the model's input rate.
         skip_bad: a file that cannot be read yields ``(path, None, reason)`` and the others are still
-            scored; otherwise its :class:`~sdd.data.audio.AudioError` is raised.
+            scored; otherwise its :class:`~sdd.audio.io.AudioError` is raised.
     """
     import torch
 
-    from sdd.data.audio import AudioError, read_audio
+    from sdd.audio.io import AudioError, read_audio
     from sdd.models.detector import Detector
     from sdd.train.data import crop_or_pad
 
@@ -208,7 +208,7 @@ def score_paths(
 
     ``model`` maps ``(B, params.num_samples)`` waves at ``sample_rate`` to logits ``(B, 2)`` (spoof,
     bona fide): a :class:`~sdd.models.detector.Detector` or any module from :func:`load_scorer`. A file
-    that cannot be read raises :class:`~sdd.data.audio.AudioError` naming it.
+    that cannot be read raises :class:`~sdd.audio.io.AudioError` naming it.
     """
     return np.array([s for _, s, _ in iter_scores(model, paths, params, sample_rate)], dtype=np.float64)
 

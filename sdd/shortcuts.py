@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 import scipy.fft
 
-from sdd.data.audio import read_audio
+from sdd.audio.io import read_audio
 from sdd.logistic import fit_logistic
 from sdd.metrics import eer
 from sdd.paths import resolve

@@ -18,8 +18,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sdd.audio.io import read_audio
 from sdd.configbase import ConfigError, build
-from sdd.data.audio import read_audio
 from sdd.models.aasist import (
     AASIST,
     AasistConfig,

@@ -86,8 +86,8 @@ def test_manifest_contract(tmp_path, monkeypatch):
         assert r.path == copy_relpath(r.source_utt_id, r.copy)
         assert [s["op"] for s in json.loads(r.params)["chain"]] == ["lnl", "isd", "ssi"]
     # the copy is what the policy gives with the derived seed
+    from sdd.audio.io import read_audio
     from sdd.augment.policies import build_policy
-    from sdd.data.audio import read_audio
 
     x = read_audio(tmp_path / "raw/utt001.flac")[0]
     y, drawn = build_policy(_params())(x, SR, np.random.default_rng(seed_for(0, "rawboost4", "utt001", 1)))

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from conftest import sine
 
+from sdd.audio.io import write_audio
 from sdd.baseline import FEATURE_NAMES, fit_logistic, hand_feature_baseline, hand_features
-from sdd.data.audio import write_audio
 
 SR = 16000
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sdd.audio.io import write_audio
 from sdd.configbase import ConfigError
 from sdd.data import corpora
-from sdd.data.audio import write_audio
 from sdd.data.corpora import (
     CORPUS_TYPES,
     CorpusError,
@@ -284,14 +284,21 @@ def test_demo_fetch_generates_once_and_regenerates_on_config_change(tmp_path, fa
     assert not list(dest.parent.glob(".demo.*"))  # no temp or old dirs left behind
 
 
-def test_demo_fetch_regenerates_when_the_generator_code_changes(tmp_path, fake_generator, monkeypatch):
+@pytest.mark.parametrize("which", [0, 1], ids=["generator", "shared_degradations"])
+def test_demo_fetch_regenerates_when_the_generator_code_changes(tmp_path, fake_generator, monkeypatch, which):
+    """A change to the generator or to the degradations it shares with sdd.augment regenerates."""
     import sdd.data.demo as demo
 
+    assert Path(demo.GENERATOR_SOURCES[1]).name == "functional.py"
     cfg = parse_corpus("demo", {"type": "demo", "n_per_split": 10})
     fetch_corpus(cfg, tmp_path / "demo")
-    changed = tmp_path / "demo_v2.py"
-    changed.write_text(Path(demo.__file__).read_text() + "\n# changed\n")
-    monkeypatch.setattr(demo, "__file__", str(changed))
+    fetch_corpus(cfg, tmp_path / "demo")
+    assert len(fake_generator) == 1  # unchanged sources: nothing to do
+    sources = list(demo.GENERATOR_SOURCES)
+    changed = tmp_path / "changed.py"
+    changed.write_text(Path(sources[which]).read_text() + "\n# changed\n")
+    sources[which] = str(changed)
+    monkeypatch.setattr(demo, "GENERATOR_SOURCES", tuple(sources))
     fetch_corpus(cfg, tmp_path / "demo")
     assert len(fake_generator) == 2
 

@@ -67,10 +67,10 @@ def test_protocol_format_and_files(corpus: Path, split: str) -> None:
     prefix = SPLITS[split].file_prefix
     flac_dir = corpus / "LA" / SPLITS[split].audio_dir / "flac"
     assert all(len(r) == 5 for r in rows)
-    for speaker, file_id, dash, system, key in rows:
+    for speaker, file_id, condition, system, key in rows:
         assert re.fullmatch(r"LA_\d{4}", speaker)
         assert re.fullmatch(re.escape(prefix) + r"\d{7}", file_id)
-        assert dash == "-"
+        assert condition in TRANSMISSIONS if SPLITS[split].degraded else condition == "-"
         assert key in {"bonafide", "spoof"}
         assert (system == "-") == (key == "bonafide")
     ids = [r[1] for r in rows]
@@ -94,6 +94,21 @@ def test_balanced_counts_and_attacks(corpus: Path, split: str) -> None:
     assert set(systems) == set(expected)
     counts = [systems.count(a) for a in expected]
     assert max(counts) - min(counts) <= 1
+
+
+def test_transmissions_balanced_within_each_class_and_attack(tmp_path: Path) -> None:
+    """Every transmission as often (within one) for bona fide and for each attack: no condition-class
+    confound in eval_degraded."""
+    cfg = DemoConfig(seed=1, n_per_split=60, n_speakers_per_split=3, min_duration_s=0.5, max_duration_s=0.5)
+    from sdd.data.demo import _split_jobs
+
+    split_index = list(SPLITS).index("eval_degraded")
+    jobs, lines = _split_jobs(cfg, split_index, SPLITS["eval_degraded"], tmp_path)
+    for system in ("-", *SPLITS["eval_degraded"].attacks):
+        conds = [line.split()[2] for line in lines if line.split()[3] == system]
+        counts = [conds.count(t) for t in TRANSMISSIONS]
+        assert max(counts) - min(counts) <= 1, (system, counts)
+    assert [j.transmission for j in jobs] == [line.split()[2] for line in lines]
 
 
 def test_speakers_disjoint_across_splits(corpus: Path) -> None:

@@ -52,9 +52,9 @@ import yaml
 from conftest import SHARED
 
 from sdd import atomic
+from sdd.audio.io import AudioError, check_audio, read_audio, resample
 from sdd.config import validate_params
 from sdd.configbase import ConfigError
-from sdd.data.audio import AudioError, check_audio, read_audio, resample
 from sdd.data.corpora import CorpusError, parse_corpus, read_protocol
 from sdd.data.corpora.common import read_columns
 from sdd.data.download import (

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sdd.audio.io import write_audio
 from sdd.data import download as dl
-from sdd.data.audio import write_audio
 from sdd.data.corpora import fetch_corpus, parse_corpus
 from sdd.data.download import ChecksumError, DiskSpaceError, DownloadError, UnsafeArchiveError
 from sdd.data.fetch import cli_main

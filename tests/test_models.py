@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from sdd.audio.io import write_audio
 from sdd.configbase import ConfigError
-from sdd.data.audio import write_audio
 from sdd.models import params as model_params
 from sdd.models.backbone import BackboneUnavailable, build_backbone, check_backbone_name
 from sdd.models.detector import Detector, load_detector, parameter_counts, save_detector

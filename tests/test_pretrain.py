@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sdd.data.audio import write_audio
+from sdd.audio.io import write_audio
 from sdd.data.demo import _make_voice, _synthesize_clean
 from sdd.models.params import ModelParams, TinyBackboneParams
 from sdd.models.source import RECORD, backbone_from_folder, resolve_backbone

@@ -90,7 +90,7 @@ def test_pooling_equals_a_direct_computation(rng):
 def test_one_forward_pass_per_batch_feeds_every_layer_and_stores_float16(tmp_path, rng):
     import pandas as pd
 
-    from sdd.data.audio import write_audio
+    from sdd.audio.io import write_audio
 
     rows = []
     for i in range(5):

@@ -23,7 +23,7 @@ from conftest import SHARED
 from scipy.signal import resample_poly
 
 from sdd import metrics as M
-from sdd.data.audio import AudioError, frames_for_samples, read_audio
+from sdd.audio.io import AudioError, frames_for_samples, read_audio
 from sdd.models.detector import Detector, decision_threshold_record, read_decision_threshold, save_detector
 from sdd.models.params import ModelParams, TinyBackboneParams
 from sdd.params import ScoreParams

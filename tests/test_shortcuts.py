@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import sine
 
-from sdd.data.audio import write_audio
+from sdd.audio.io import write_audio
 from sdd.data.corpora.la_layout import read_asvspoof2019_protocol
 from sdd.data.demo import SPLITS, DemoConfig, generate_demo, protocol_path
 from sdd.metrics import eer

@@ -87,7 +87,7 @@ def test_dev_loss_is_the_weighted_cross_entropy_over_all_of_dev(corpus):
     model = Detector.from_arm(arm)
     w = torch.tensor([0.1, 0.9])
     got = evaluate_dev(model, dev, arm, w)
-    from sdd.data.audio import read_audio
+    from sdd.audio.io import read_audio
     from sdd.train.data import crop_or_pad
 
     x = torch.stack([torch.from_numpy(crop_or_pad(read_audio(p)[0], 4000)) for p in dev["path"]])

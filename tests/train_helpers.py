@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from sdd.audio.io import read_audio, write_audio
 from sdd.configbase import build
-from sdd.data.audio import read_audio, write_audio
 from sdd.models.params import ModelParams, TinyBackboneParams
 from sdd.train.params import AlignerParams, ArmConfig, TrainParams, resolve_aligner
 

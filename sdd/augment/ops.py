@@ -22,9 +22,9 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from sdd.audio.io import read_audio
 from sdd.augment import functional as F
 from sdd.configbase import ConfigError, build, to_dict
-from sdd.data.audio import read_audio
 from sdd.paths import resolve
 
 __all__ = ["OPS", "AugmentContext", "Op", "OpParamError", "op_from_dict", "op_to_dict", "register"]

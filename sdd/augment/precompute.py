@@ -35,12 +35,12 @@ import soundfile as sf
 from tqdm import tqdm
 
 from sdd import atomic, faults
+from sdd.audio.io import read_audio, write_audio
 from sdd.augment.functional import codec_support
 from sdd.augment.ops import AugmentContext
 from sdd.augment.params import AugmentParams
 from sdd.augment.policies import build_policy, policy_specs
 from sdd.configbase import to_dict
-from sdd.data.audio import read_audio, write_audio
 from sdd.paths import resolve
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ def precompute(
 
     Raises:
         ValueError: missing columns or duplicate utt_ids (before any audio is touched).
-        sdd.data.audio.AudioError: a source file cannot be decoded (names the file).
+        sdd.audio.io.AudioError: a source file cannot be decoded (names the file).
     """
     missing = [c for c in REQUIRED_INPUT if c not in manifest.columns]
     if missing:

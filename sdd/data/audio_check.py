@@ -1,7 +1,7 @@
 """The decode check of prepare: every audio file decoded in full once, the result cached in SQLite.
 
 A damaged FLAC can carry a valid header and fail half-way, so the header is not enough:
-:func:`check_files` decodes every file (:func:`sdd.data.audio.check_audio`) in parallel worker
+:func:`check_files` decodes every file (:func:`sdd.audio.io.check_audio`) in parallel worker
 processes. Results are cached keyed by (absolute path, size, mtime), so a file is decoded once even
 when its manifests are rebuilt (DVC deletes a stage's outputs before re-running it, so the cache lives
 beside the raw data: ``<repo root>/data/raw/.audio_check.sqlite``, or ``$SDD_AUDIO_CACHE``).
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from sdd.data.audio import AudioError, check_audio
+from sdd.audio.io import AudioError, check_audio
 from sdd.paths import repo_root
 
 __all__ = ["check_files", "file_checksum"]

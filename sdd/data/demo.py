@@ -107,9 +107,9 @@ import numpy as np
 import scipy.fft
 from scipy.signal import medfilt, resample_poly
 
+from sdd.audio.io import write_audio
 from sdd.augment import functional as F
 from sdd.configbase import ConfigError
-from sdd.data.audio import write_audio
 
 __all__ = [
     "ATTACKS",
@@ -944,11 +944,16 @@ class _Job:
     attack: str  # "-" for bona fide
     n_samples: int
     seed: tuple[int, ...]  # SeedSequence entropy
-    degraded: bool
+    transmission: str  # a key of TRANSMISSIONS, "-" for none
 
 
 def synthesize_utterance(
-    voice_seed: int, utt_seed: int, attack: str, duration_s: float, cfg: DemoConfig, degraded: bool = False
+    voice_seed: int,
+    utt_seed: int,
+    attack: str,
+    duration_s: float,
+    cfg: DemoConfig,
+    degraded: bool | str = False,
 ) -> np.ndarray:
     """Synthesise one demo utterance in memory (for tests and inspection).
 
@@ -958,7 +963,8 @@ def synthesize_utterance(
         attack: ``"-"`` for bona fide or a key of :data:`ATTACKS`.
         duration_s: length in seconds.
         cfg: the corpus config (sample rate, SNR ranges).
-        degraded: apply one of :data:`TRANSMISSIONS` after the recording conditions.
+        degraded: apply a transmission condition after the recording conditions: ``True`` picks
+            one of :data:`TRANSMISSIONS` from ``utt_seed``, a name picks that one.
 
     Returns:
         (T,) float32 wave in [-1, 1], T = round(duration_s * sample_rate).
@@ -966,12 +972,16 @@ def synthesize_utterance(
     if attack != "-" and attack not in ATTACKS:
         raise KeyError(f"attack {attack!r} does not exist; expected '-' or one of {sorted(ATTACKS)}")
     voice = _make_voice(np.random.default_rng(voice_seed))
-    job = _Job("", voice, attack, int(round(duration_s * cfg.sample_rate)), (cfg.seed, utt_seed), degraded)
+    if isinstance(degraded, str) and degraded not in TRANSMISSIONS:
+        raise KeyError(f"transmission {degraded!r} does not exist; expected one of {sorted(TRANSMISSIONS)}")
+    names = sorted(TRANSMISSIONS)
+    tx = degraded if isinstance(degraded, str) else (names[utt_seed % len(names)] if degraded else "-")
+    job = _Job("", voice, attack, int(round(duration_s * cfg.sample_rate)), (cfg.seed, utt_seed), tx)
     return _render(job, cfg)
 
 
 def _render(job: _Job, cfg: DemoConfig) -> np.ndarray:
-    """Clean speech -> attack (spoofs) -> channel -> degradation (eval_degraded) -> level."""
+    """Clean speech -> attack (spoofs) -> recording -> transmission (eval_degraded) -> level."""
     sr = cfg.sample_rate
     rng_content, rng_attack, rng_channel = (
         np.random.default_rng(s) for s in np.random.SeedSequence(list(job.seed)).spawn(3)
@@ -980,9 +990,8 @@ def _render(job: _Job, cfg: DemoConfig) -> np.ndarray:
     if job.attack != "-":
         wave = ATTACKS[job.attack].fn(wave, sr, rng_attack)
     wave = _recording(wave, sr, rng_channel)
-    if job.degraded:
-        names = sorted(TRANSMISSIONS)
-        wave = TRANSMISSIONS[names[rng_channel.integers(len(names))]].fn(wave, sr, rng_channel)
+    if job.transmission != "-":
+        wave = TRANSMISSIONS[job.transmission].fn(wave, sr, rng_channel)
     wave = _set_level(wave, rng_channel)
     if not np.all(np.isfinite(wave)):
         raise FloatingPointError(f"demo synthesis produced non-finite samples for {job.path or job.seed}")
@@ -1008,6 +1017,12 @@ def _split_jobs(
     ]
     n_attacks = len(split.attacks)
     systems = ["-"] * cfg.n_per_split + [split.attacks[i % n_attacks] for i in range(cfg.n_per_split)]
+    # eval_degraded: transmission conditions in turn within bona fide and within each attack, so no
+    # condition is more frequent in one class or attack than in another (no condition-class confound)
+    names = sorted(TRANSMISSIONS)
+    conditions = [names[i % len(names)] for i in range(cfg.n_per_split)] + [
+        names[(i // n_attacks) % len(names)] for i in range(cfg.n_per_split)
+    ]
     n_total = len(systems)
     order = rng.permutation(n_total)
     ids = rng.choice(9_000_000, size=n_total, replace=False) + 1_000_000
@@ -1028,11 +1043,12 @@ def _split_jobs(
                 attack=system,
                 n_samples=int(round(durations[k] * cfg.sample_rate)),
                 seed=(cfg.seed, split_index, 2, i),
-                degraded=split.degraded,
+                transmission=conditions[i] if split.degraded else "-",
             )
         )
         key = "bonafide" if system == "-" else "spoof"
-        lines.append(f"{speakers[spk_index[k]]} {file_id} - {system} {key}")
+        # column 3 (unused, "-", in 2019 LA; the environment in 2019 PA) names the transmission
+        lines.append(f"{speakers[spk_index[k]]} {file_id} {jobs[-1].transmission} {system} {key}")
     return jobs, lines
 
 
@@ -1040,7 +1056,8 @@ def generate_demo(cfg: DemoConfig, out_dir: Path, workers: int = 2) -> None:
     """Generate the demo corpus into ``out_dir`` in the ASVspoof 2019 LA layout.
 
     Writes ``out_dir/LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.{train.trn,dev.trl,eval.trl,
-    eval_degraded.trl}.txt`` (5 columns ``SPEAKER FILE - SYSTEM KEY``) and
+    eval_degraded.trl}.txt`` (5 columns ``SPEAKER FILE - SYSTEM KEY``; in eval_degraded the third
+    column names the utterance's transmission condition instead of ``-``) and
     ``out_dir/LA/ASVspoof2019_LA_<split>/flac/<FILE>.flac`` (mono 16-bit FLAC at
     ``cfg.sample_rate``). Everything is written to a temporary sibling folder that replaces
     ``out_dir`` only when complete; an existing ``out_dir`` is replaced.

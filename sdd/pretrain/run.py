@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from sdd.audio.io import read_audio
 from sdd.configbase import build
-from sdd.data.audio import read_audio
 from sdd.models.params import TinyBackboneParams
 from sdd.models.source import write_record
 from sdd.paths import resolve

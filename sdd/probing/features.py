@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from sdd import atomic, faults
-from sdd.data.audio import read_audio
+from sdd.audio.io import read_audio
 from sdd.paths import resolve
 from sdd.train.data import crop_or_pad, label_ids
 

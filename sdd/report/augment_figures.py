@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdd.data.audio import read_audio
+from sdd.audio.io import read_audio
 from sdd.paths import resolve
 
 __all__ = ["augment_figures"]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sdd.data.audio import read_audio
+from sdd.audio.io import read_audio
 from sdd.paths import resolve
 
 __all__ = ["PairDataset", "crop_or_pad", "label_ids", "load_pairs"]

@@ -132,5 +132,6 @@ def fetch(cfg: DemoCorpusConfig, dest: Path) -> dict:
 
 
 def read_protocol(cfg: DemoCorpusConfig, raw_dir: Path) -> pd.DataFrame:
-    """Every trial of the four splits, with absolute FLAC paths."""
-    return read_la_layout(Path(raw_dir) / "LA", DEMO_PROTOCOLS)
+    """Every trial of the four splits, with absolute FLAC paths; ``eval_degraded``'s condition is its
+    transmission (:data:`sdd.data.demo.TRANSMISSIONS`), the other splits' ``-``."""
+    return read_la_layout(Path(raw_dir) / "LA", DEMO_PROTOCOLS, condition_splits=frozenset({"eval_degraded"}))

@@ -44,29 +44,37 @@ def flac_dir(la_dir: Path, split: str) -> Path:
     return la_dir / f"ASVspoof2019_LA_{split}" / "flac"
 
 
-def read_asvspoof2019_protocol(path: Path) -> pd.DataFrame:
+def read_asvspoof2019_protocol(path: Path, conditions: bool = False) -> pd.DataFrame:
     """Parse an ASVspoof 2019 LA CM protocol (5 columns ``SPEAKER FILE - SYSTEM KEY``, no header).
 
+    Args:
+        path: the protocol file.
+        conditions: column 3 names each trial's condition (the demo's ``eval_degraded``, as column 3
+            names the environment in 2019 PA) instead of holding ``-``.
+
     Returns:
-        DataFrame with columns ``speaker, utt_id, attack, label`` (attack ``-`` for bona fide).
+        DataFrame with columns ``speaker, utt_id, attack, label`` (attack ``-`` for bona fide), and
+        ``condition`` with ``conditions``.
 
     Raises:
-        CorpusError: wrong column count (e.g. a 4-column "modified" copy), column 3 not ``-``, or an
-            unknown key; the message names the file and line.
+        CorpusError: wrong column count (e.g. a 4-column "modified" copy), column 3 not ``-`` (without
+            ``conditions``), or an unknown key; the message names the file and line.
     """
     rows = read_columns(
         path, 5, "SPEAKER FILE - SYSTEM KEY; 4-column copies of the protocol are not the official one"
     )
     df = pd.DataFrame(rows, columns=["speaker", "utt_id", "unused", "attack", "label"])
     bad = df.index[df["unused"] != "-"]
-    if len(bad):
+    if len(bad) and not conditions:
         raise CorpusError(f"{path}:{bad[0] + 1}: column 3 is {df['unused'][bad[0]]!r}; expected '-'")
     df["label"] = [normalise_label(v, f"{path}:{i + 1}") for i, v in enumerate(df["label"])]
     bonafide_with_attack = df.index[(df["label"] == "bonafide") & (df["attack"] != "-")]
     if len(bonafide_with_attack):
         i = bonafide_with_attack[0]
         raise CorpusError(f"{path}:{i + 1}: bona fide trial with system {df['attack'][i]!r}; expected '-'")
-    return df[["speaker", "utt_id", "attack", "label"]]
+    return df[["speaker", "utt_id", "attack", "label"]].assign(
+        **({"condition": df["unused"]} if conditions else {})
+    )
 
 
 def la_layout_complete(la_dir: Path, protocols: dict[str, str]) -> int | None:
@@ -86,15 +94,19 @@ def la_layout_complete(la_dir: Path, protocols: dict[str, str]) -> int | None:
     return total
 
 
-def read_la_layout(la_dir: Path, protocols: dict[str, str]) -> pd.DataFrame:
+def read_la_layout(
+    la_dir: Path, protocols: dict[str, str], condition_splits: frozenset[str] = frozenset()
+) -> pd.DataFrame:
     """Every trial of the ``protocols`` (split -> suffix) under ``la_dir``, with absolute FLAC paths
-    (columns :data:`~sdd.data.corpora.common.PROTOCOL_COLUMNS`; condition ``-``)."""
+    (columns :data:`~sdd.data.corpora.common.PROTOCOL_COLUMNS`). The splits in ``condition_splits``
+    read each trial's condition from the protocol's column 3; the others have condition ``-``."""
     frames = []
     for split, suffix in protocols.items():
-        df = read_asvspoof2019_protocol(protocol_path(la_dir, suffix))
+        df = read_asvspoof2019_protocol(protocol_path(la_dir, suffix), conditions=split in condition_splits)
         flacs = flac_dir(la_dir, split)
         df["path"] = [str(flacs / f"{u}.flac") for u in df["utt_id"]]
         df["split"] = split
-        df["condition"] = "-"
+        if split not in condition_splits:
+            df["condition"] = "-"
         frames.append(df)
     return pd.concat(frames, ignore_index=True)[list(PROTOCOL_COLUMNS)]
