@@ -46,3 +46,23 @@ def test_no_import_cycles():
         f"  {len(c)} modules {c}\n    e.g. {' -> '.join(ig.cycle_path(graph, c))}" for c in found
     )
     assert not found, f"import cycles between sdd modules (lazy imports count):\n{report}"
+
+
+def _package(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def test_audio_and_augment_never_import_data():
+    """The demo generator (sdd.data) uses sdd.augment's degradations, so the tie runs one way only:
+    sdd.augment and sdd.audio import nothing from sdd.data (issue 20)."""
+    graph = ig.import_graph()
+    upward = sorted(
+        f"{m} -> {t}"
+        for m, targets in graph.items()
+        if _package(m) in ("sdd.augment", "sdd.audio")
+        for t in targets
+        if _package(t) == "sdd.data"
+    )
+    assert not upward, f"imports from sdd.augment/sdd.audio into sdd.data: {upward}"
+    data_imports = {_package(t) for m, ts in graph.items() if _package(m) == "sdd.data" for t in ts}
+    assert "sdd.augment" in data_imports  # the test watches a real tie
