@@ -37,6 +37,7 @@ TARGET_SLOWDOWN, TARGET_IDLE = 2.5, 1.10
 
 _CHILD = r"""
 import dataclasses, hashlib, json, os, sys, time
+from pathlib import Path
 import pandas as pd
 from sdd.configbase import to_dict
 from sdd.models.source import resolve_backbone
@@ -46,14 +47,14 @@ from sdd.train.params import arm_from_dict
 
 plan = read_plan(sys.argv[1])
 arm = arm_from_dict(plan["arm"])
-arm = dataclasses.replace(arm, backbone=resolve_backbone(arm.backbone, "models/backbone"),
+arm = dataclasses.replace(arm, backbone=resolve_backbone(arm.backbone, Path("models/backbone")),
                           train=dataclasses.replace(arm.train, epochs=1))
 read = lambda p: pd.read_csv(p, keep_default_na=False)
 corpus = plan["arm"].get("corpus", "demo")
 train, dev = read(f"data/manifests/{corpus}/train.csv"), read(f"data/manifests/{corpus}/dev.csv")
 aug = read("data/augmented/manifest.csv") if arm.regime != "clean" else None
 t0 = time.perf_counter()
-model, result = fit(arm, train, dev, aug, "data/augmented", None, None)
+model, result = fit(arm, train, dev, aug, Path("data/augmented"), None, None)
 seconds = time.perf_counter() - t0
 digest = hashlib.sha256()
 for name, tensor in sorted(model.state_dict().items()):
