@@ -56,7 +56,7 @@ from sdd.params import (
     ScoreParams,
     TrackingParams,
 )
-from sdd.pretrain.params import PRETRAIN_INITS, PRETRAINED, PretrainParams
+from sdd.pretrain.params import OBJECTIVES, PRETRAIN_INITS, PRETRAINED, PretrainParams
 from sdd.probing.params import BACKBONE_SOURCES, ProbeParams
 from sdd.train.params import (
     PRETRAINED_REGIME,
@@ -557,13 +557,15 @@ def make_plan(loaded: LoadedParams) -> dict[str, Any]:
     }
     plan.update(arm_plan_docs(loaded))
     # The pretrain stage reads only what its outputs depend on: with any backbone but `pretrained` it
-    # writes two small records, so the pretrain section and the training seed stay out of its plan.
+    # writes two small records, so the pretrain section and the training seed stay out of its plan;
+    # with it, the other objective's subsection stays out (changing it re-runs nothing).
     pretrained = p.backbone == PRETRAINED
+    unused = [o for o in OBJECTIVES if o != p.pretrain.objective]
     plan["pretrain.json"] = {
         "backbone": p.backbone,
         "corpus": p.corpus,
         "tiny": to_dict(p.model.tiny),
-        "pretrain": to_dict(p.pretrain) if pretrained else None,
+        "pretrain": {k: v for k, v in to_dict(p.pretrain).items() if k not in unused} if pretrained else None,
         "seed": p.pretrain.seed if pretrained else p.seeds[0],
     }
     probe = to_dict(p.probe)

@@ -1,9 +1,9 @@
-"""Stage `pretrain`: the self-supervised demo backbone (wav2vec 2.0's objective, labels unused).
+"""Stage `pretrain`: the self-supervised demo backbone (HuBERT's or wav2vec 2.0's objective, labels unused).
 
-With `backbone: pretrained` it pretrains `pretrain.init` on the training corpus's train audio and
-writes models/backbone (save_pretrained; the arms start from it) and models/random (the random init it
-started from: the probes' control); with any other backbone it only writes two small records. See
-sdd/pretrain/ and the README ("A self-supervised demo backbone").
+With `backbone: pretrained` it pretrains `pretrain.init` with `pretrain.objective` on the training
+corpus's train audio and writes models/backbone (save_pretrained; the arms start from it) and
+models/random (the random init it started from: the probes' control); with any other backbone it only
+writes two small records. See sdd/pretrain/ and the README ("A self-supervised demo backbone").
 """
 
 import argparse
@@ -29,22 +29,8 @@ def main() -> None:
     train = pd.read_csv(args.train, keep_default_na=False)
     summary = run_pretrain_plan(read_plan(args.plan), train, args.backbone, args.random)
     rows = summary.pop("log", [])
-    atomic.write_csv(
-        pd.DataFrame(
-            rows,
-            columns=[
-                "step",
-                "loss",
-                "contrastive",
-                "diversity",
-                "perplexity",
-                "gumbel_temperature",
-                "lr",
-                "grad_norm",
-            ],
-        ),
-        args.log,
-    )
+    # each objective logs its own columns (step and loss in both: the dvc plot's x and y)
+    atomic.write_csv(pd.DataFrame(rows, columns=list(rows[0]) if rows else ["step", "loss"]), args.log)
     write_json(args.metrics, summary)
 
 

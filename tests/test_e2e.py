@@ -61,7 +61,9 @@ def project(tmp_path_factory):
     # other aligners' arms differ only in their plan's `align` (unit-tested in tests/test_align.py)
     for arm in ("dual_path_pcgrad", "dual_path_gradvac", "dual_path_cagrad"):
         del params["arms"][arm]
-    params["pretrain"].update(steps=3, batch_size=2, crop_samples=4000, warmup_steps=1, threads=1)
+    params["pretrain"].update(batch_size=2, crop_samples=4000, threads=1)
+    params["pretrain"]["wav2vec2"].update(steps=3, warmup_steps=1)
+    params["pretrain"]["hubert"].update(steps=3, clusters=20)
     params["probe"].update(num_samples=8000, threads=1, n_resamples=50, l2_grid=[0.1, 1.0])
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("git init -q && git add -A && git commit -qm init", dest)

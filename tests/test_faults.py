@@ -1171,16 +1171,14 @@ def micro(tmp_path_factory):
     raw["eval_sets"] = ["demo:eval"]
     raw["arms"] = {"main": {}}
     raw["backbone"] = "pretrained"  # the arm starts from the pretrain stage's models/backbone
-    raw["pretrain"].update(
+    raw["pretrain"].update(batch_size=2, crop_samples=4000, threads=1)
+    raw["pretrain"]["wav2vec2"].update(
         steps=4,
-        batch_size=2,
-        crop_samples=4000,
         warmup_steps=1,
         num_negatives=4,
         codevectors_per_group=8,
         codevector_dim=16,
         proj_codevector_dim=16,
-        threads=1,
     )
     raw["probe"].update(models=PROBED, num_samples=8000, threads=1, n_resamples=20, l2_grid=[0.1, 10.0])
     raw["prepare"]["workers"] = 1

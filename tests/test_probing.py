@@ -154,11 +154,12 @@ def test_extraction_settings_do_not_touch_probe_plan_or_training(raw):
 def test_pretrained_backbone_validates_before_its_folder_exists(raw):
     plan = _plan(raw)
     assert plan["arms/main/s0.json"]["arm"]["backbone"] == "pretrained"
-    assert plan["pretrain.json"]["pretrain"]["steps"] > 0
+    pretrain = plan["pretrain.json"]["pretrain"]
+    assert pretrain[pretrain["objective"]]["steps"] > 0
     other = _plan(raw, backbone="tiny-wavlm")
     assert other["pretrain.json"]["pretrain"] is None  # no pretraining: its settings do not matter
     # changing a pretrain setting with another backbone changes nothing
-    assert _plan(raw, backbone="tiny-wavlm", pretrain__lr=0.1) == other
+    assert _plan(raw, backbone="tiny-wavlm", pretrain__seed=5, pretrain__objective="wav2vec2") == other
 
 
 @pytest.mark.parametrize(
@@ -169,7 +170,9 @@ def test_pretrained_backbone_validates_before_its_folder_exists(raw):
         ({"probe__partial_layers": [0]}, "probe.partial_layers"),
         ({"arms": {"probing": {}}}, "reserved"),
         ({"probe__kinds": ["deep"]}, "probe.kinds"),
-        ({"pretrain__mask_time_prob": 1.5}, "pretrain.mask_time_prob"),
+        ({"pretrain__wav2vec2": {"mask_time_prob": 1.5}}, "pretrain.wav2vec2.mask_time_prob"),
+        ({"pretrain__hubert": {"mask_time_prob": 1.5}}, "pretrain.hubert.mask_time_prob"),
+        ({"pretrain__objective": "bert"}, r"pretrain.objective: got 'bert'; expected one of \['wav2vec2'"),
     ],
 )
 def test_bad_probe_and_pretrain_values_are_config_errors(raw, changes, needle):

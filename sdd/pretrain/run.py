@@ -1,10 +1,12 @@
 """What the ``pretrain`` stage does, given its plan document: pretrain, or write two backbone records.
 
-- ``backbone: pretrained``: wav2vec 2.0 pretraining (:mod:`sdd.pretrain.wav2vec2`) of ``pretrain.init``
+- ``backbone: pretrained``: self-supervised pretraining of ``pretrain.init`` with ``pretrain.objective``
+  (HuBERT's first iteration, :mod:`sdd.pretrain.hubert`, or wav2vec 2.0's, :mod:`sdd.pretrain.wav2vec2`)
   on the training corpus's train split (audio only: labels are never read). ``models/backbone`` gets
-  the pretrained ``save_pretrained`` folder; ``models/random`` gets the weights pretraining started
-  from when it started from a random init (a tiny preset), else a record of the architecture with
-  random weights (continued pretraining of a hub model).
+  the pretrained ``save_pretrained`` folder (a ``Wav2Vec2Model`` whatever the objective); ``models/random``
+  gets the weights pretraining started from when it started from a random init (a tiny preset: the
+  same weights for both objectives), else a record of the architecture with random weights (continued
+  pretraining of a hub model).
 - any other backbone: no work; both folders get a :data:`sdd.models.source.RECORD` (the arms build
   the backbone themselves; the extract stage probes what the records describe).
 """
@@ -48,18 +50,24 @@ def run_pretrain_plan(plan: dict, train: pd.DataFrame, backbone_dir: Path, rando
 
     import torch
 
-    from sdd.pretrain.wav2vec2 import pretraining_model, run_pretraining, save_backbone
+    from sdd.pretrain import hubert, wav2vec2
 
+    # objective -> (the model to pretrain, its loop); both models hold the encoder as `.wav2vec2`
+    objectives = {
+        "hubert": (hubert.pretraining_model, hubert.run_pretraining),
+        "wav2vec2": (wav2vec2.pretraining_model, wav2vec2.run_pretraining),
+    }
     p = build(PretrainParams, plan["pretrain"], "pretrain")
+    pretraining_model, run_pretraining = objectives[p.objective]
     torch.set_num_threads(p.threads)
     model = pretraining_model(p, tiny)
     if p.init in PRETRAIN_INITS:
-        save_backbone(model, random_dir)  # the exact random init pretraining starts from
+        wav2vec2.save_backbone(model, random_dir)  # the exact random init pretraining starts from
     else:
         write_record(random_dir, p.init, "random", p.seed, plan["tiny"])
     waves = [read_audio(resolve(path))[0] for path in train["path"]]
     result = run_pretraining(model, waves, p)
-    save_backbone(model, backbone_dir)
+    wav2vec2.save_backbone(model, backbone_dir)
     total = sum(q.numel() for q in model.wav2vec2.parameters())
     return {
         "pretrained": True,

@@ -12,12 +12,12 @@ those two helpers); the loss is summed over masked frames by the model and divid
 here, as that example does; the Gumbel temperature decays geometrically from ``gumbel_temperature[0]``
 to ``[1]`` over the run.
 
-Why wav2vec 2.0 and not HuBERT's first iteration (masked prediction of k-means clusters of MFCCs):
-its loss and quantizer ship inside ``transformers`` (one class, used as released), so nothing of the
-objective is ours; HuBERT has no pretraining head in ``transformers`` and would need our own k-means
-and masked-prediction loss. The price: ``Wav2Vec2ForPreTraining`` wraps a ``Wav2Vec2Model``, so the
-pretrained demo backbone is a tiny wav2vec2, not the tiny WavLM of the ``tiny-wavlm`` preset (the two
-differ only in WavLM's gated relative position bias).
+The pretrain stage's default objective (``pretrain.objective: wav2vec2``; HuBERT's first iteration,
+:mod:`sdd.pretrain.hubert`, is the alternative, measured against it at equal CPU time in the README).
+Its loss and quantizer ship inside ``transformers`` (one class, used as released), so nothing of the
+objective is ours. ``Wav2Vec2ForPreTraining`` wraps a ``Wav2Vec2Model``, so the pretrained demo
+backbone is a tiny wav2vec2, not the tiny WavLM of the ``tiny-wavlm`` preset (the two differ only in
+WavLM's gated relative position bias). Its settings are ``pretrain.wav2vec2``.
 
 Deterministic for a seed on CPU: ``torch.manual_seed`` before the initialisation, a seeded numpy
 generator for the crops, and the global numpy seed for the two ``transformers`` helpers (they draw from
@@ -42,6 +42,7 @@ from sdd import atomic, faults
 from sdd.models.backbone import TINY_BACKBONES
 from sdd.models.params import TinyBackboneParams
 from sdd.paths import resolve
+from sdd.pretrain.crops import crop, normalise
 from sdd.pretrain.params import PRETRAIN_INITS, PretrainParams
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,14 @@ __all__ = [
 
 def _ssl_settings(p: PretrainParams) -> dict[str, Any]:
     """Config fields of the objective (masking, negatives, temperatures, loss weight)."""
+    w = p.wav2vec2
     return dict(
         apply_spec_augment=True,  # the model replaces masked frames only when this is on
-        mask_time_prob=p.mask_time_prob,
-        mask_time_length=p.mask_time_length,
-        num_negatives=p.num_negatives,
-        contrastive_logits_temperature=p.logits_temperature,
-        diversity_loss_weight=p.diversity_loss_weight,
+        mask_time_prob=w.mask_time_prob,
+        mask_time_length=w.mask_time_length,
+        num_negatives=w.num_negatives,
+        contrastive_logits_temperature=w.logits_temperature,
+        diversity_loss_weight=w.diversity_loss_weight,
     )
 
 
@@ -78,14 +80,15 @@ def pretraining_model(p: PretrainParams, tiny: TinyBackboneParams):
     from transformers import Wav2Vec2ForPreTraining
 
     torch.manual_seed(p.seed)
+    w = p.wav2vec2
     if p.init in PRETRAIN_INITS:
         cfg = TINY_BACKBONES[p.init](tiny)
         cfg.update(
             dict(
-                num_codevector_groups=p.codevector_groups,
-                num_codevectors_per_group=p.codevectors_per_group,
-                codevector_dim=p.codevector_dim,
-                proj_codevector_dim=p.proj_codevector_dim,
+                num_codevector_groups=w.codevector_groups,
+                num_codevectors_per_group=w.codevectors_per_group,
+                codevector_dim=w.codevector_dim,
+                proj_codevector_dim=w.proj_codevector_dim,
                 **_ssl_settings(p),
             )
         )
@@ -105,18 +108,6 @@ def pretraining_model(p: PretrainParams, tiny: TinyBackboneParams):
     model.config.layerdrop = 0.0
     model.train()
     return model
-
-
-def _normalise(x: torch.Tensor) -> torch.Tensor:
-    # per crop zero mean, unit variance: what the detector does with model.normalize_input
-    return (x - x.mean(dim=1, keepdim=True)) / torch.sqrt(x.var(dim=1, keepdim=True) + 1e-7)
-
-
-def _crop(wave: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    if wave.size >= n:
-        start = int(rng.integers(0, wave.size - n + 1))
-        return wave[start : start + n]
-    return np.resize(wave, n)  # repeat-pad, as the scorer does
 
 
 def _masks(model, batch: int, samples: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +156,7 @@ def fixed_batch(model, waves: Sequence[np.ndarray], p: PretrainParams, size: int
     rng = np.random.default_rng(p.seed + 1)
     state = np.random.get_state()
     np.random.seed(p.seed + 1)
-    x = _normalise(torch.from_numpy(np.stack([_crop(w, p.crop_samples, rng) for w in waves[:size]])))
+    x = normalise(torch.from_numpy(np.stack([crop(w, p.crop_samples, rng) for w in waves[:size]])))
     mask, negatives = _masks(model, len(x), p.crop_samples)
     np.random.set_state(state)
     return FixedBatch(x, mask, negatives)
@@ -203,6 +194,8 @@ def run_pretraining(
         p: the ``pretrain`` section.
         log_every: a log row every N steps (and at the last).
     """
+    w = p.wav2vec2
+    cpu_start = time.process_time()
     torch.manual_seed(p.seed)
     np.random.seed(p.seed)  # transformers' mask and negative helpers draw from np.random
     rng = np.random.default_rng(p.seed)
@@ -210,37 +203,37 @@ def run_pretraining(
     initial = _fixed_loss(model, fixed)
     decay = [n for n, _ in model.named_parameters() if n.endswith("weight") and "norm" not in n]
     groups = [
-        {"params": [q for n, q in model.named_parameters() if n in decay], "weight_decay": p.weight_decay},
+        {"params": [q for n, q in model.named_parameters() if n in decay], "weight_decay": w.weight_decay},
         {"params": [q for n, q in model.named_parameters() if n not in decay], "weight_decay": 0.0},
     ]
-    opt = torch.optim.AdamW(groups, lr=p.lr, betas=(0.9, 0.98), eps=1e-6)
+    opt = torch.optim.AdamW(groups, lr=w.lr, betas=(0.9, 0.98), eps=1e-6)
 
     def lr_factor(step: int) -> float:
-        if step < p.warmup_steps:
-            return (step + 1) / p.warmup_steps
-        return max(0.0, (p.steps - step) / max(1, p.steps - p.warmup_steps))
+        if step < w.warmup_steps:
+            return (step + 1) / w.warmup_steps
+        return max(0.0, (w.steps - step) / max(1, w.steps - w.warmup_steps))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
-    t_start, t_end = p.gumbel_temperature
-    rate = (t_end / t_start) ** (1 / max(1, p.steps - 1))
+    t_start, t_end = w.gumbel_temperature
+    rate = (t_end / t_start) ** (1 / max(1, w.steps - 1))
     rows: list[dict] = []
     start = time.perf_counter()
-    for step in range(p.steps):
+    for step in range(w.steps):
         temperature = max(t_end, t_start * rate**step)
         model.set_gumbel_temperature(temperature)
         idx = rng.integers(0, len(waves), size=p.batch_size)
-        x = _normalise(torch.from_numpy(np.stack([_crop(waves[i], p.crop_samples, rng) for i in idx])))
+        x = normalise(torch.from_numpy(np.stack([crop(waves[i], p.crop_samples, rng) for i in idx])))
         mask, negatives = _masks(model, len(x), p.crop_samples)
         parts = pretraining_loss(model, x, mask, negatives)
         if not torch.isfinite(parts["loss"]):
-            raise RuntimeError(f"pretrain: non-finite loss at step {step}; lower pretrain.lr")
+            raise RuntimeError(f"pretrain: non-finite loss at step {step}; lower pretrain.wav2vec2.lr")
         opt.zero_grad(set_to_none=True)
         parts["loss"].backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0))
         opt.step()
         sched.step()
         faults.point("pretrain:step")
-        if step % log_every == 0 or step == p.steps - 1:
+        if step % log_every == 0 or step == w.steps - 1:
             row = {
                 "step": step,
                 "loss": float(parts["loss"].detach()),
@@ -257,7 +250,7 @@ def run_pretraining(
             log.info(
                 "pretrain step %d/%d: loss %.4f (contrastive %.4f, diversity %.4f, perplexity %.1f)",
                 step,
-                p.steps,
+                w.steps,
                 row["loss"],
                 row["contrastive"],
                 row["diversity"],
@@ -266,14 +259,18 @@ def run_pretraining(
     seconds = time.perf_counter() - start
     final = _fixed_loss(model, fixed)
     summary = {
-        "steps": p.steps,
+        "objective": "wav2vec2",
+        "steps": w.steps,
         "seconds": seconds,
+        # process CPU time (all threads) of the whole run, fixed-batch losses included: the
+        # objectives are compared at equal CPU time
+        "cpu_seconds": time.process_time() - cpu_start,
         "fixed_batch_loss_initial": initial,
         "fixed_batch_loss_final": final,
         "utterances": len(waves),
-        "audio_seconds_seen": p.steps * p.batch_size * p.crop_samples / 16000,
+        "audio_seconds_seen": w.steps * p.batch_size * p.crop_samples / 16000,
     }
-    log.info("pretrain: %d steps in %.0f s; fixed-batch loss %.4f -> %.4f", p.steps, seconds, initial, final)
+    log.info("pretrain: %d steps in %.0f s; fixed-batch loss %.4f -> %.4f", w.steps, seconds, initial, final)
     return PretrainResult(rows, summary)
 
 

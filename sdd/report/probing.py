@@ -90,9 +90,11 @@ def probing_metrics(data: dict) -> dict:
             k: pre[k]
             for k in (
                 "pretrained",
+                "objective",
                 "init",
                 "steps",
                 "seconds",
+                "cpu_seconds",
                 "fixed_batch_loss_initial",
                 "fixed_batch_loss_final",
             )
