@@ -12,7 +12,9 @@ reports the epoch's wall time and a SHA-256 of the trained weights. Variants, si
   ``sdd/__init__.py``);
 - ``libgomp default``: ``GOMP_SPINCOUNT=300000``, libgomp's own default, i.e. what the stages did before.
 
-Each runs idle and beside ``python -c 'while True: pass'`` (one busy core of two). Headlines:
+Each runs idle and beside ``python -c 'while True: pass'`` (one busy core of two); with ``--torch-neighbour``
+also beside a 2-thread torch loop that runs at libgomp's default (another torch job, e.g. a second
+queued experiment), reported beside the headlines. Headlines:
 
 - ``RESULT contention_slowdown=<busy / idle epoch, sdd> x target=<=2.5``
 - ``RESULT contention_idle_ratio=<idle epoch sdd / idle epoch libgomp default> x target=<=1.10``
@@ -64,11 +66,24 @@ print(json.dumps({"seconds": seconds, "weights": digest.hexdigest(),
 """
 
 
-def run_epoch(plan: Path, env: dict[str, str], busy: bool) -> dict:
-    """One epoch in a fresh process; with ``busy`` a spinning Python process runs beside it."""
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+NEIGHBOURS = {
+    "idle": None,
+    "busy": "while True: pass",
+    "torch": (
+        "import torch\ntorch.set_num_threads(2)\na = torch.randn(192, 192)\n"
+        "while True:\n    a = torch.tanh(a @ a)"
+    ),
+}
+
+
+def run_epoch(plan: Path, env: dict[str, str], neighbour: str) -> dict:
+    """One epoch in a fresh process, beside :data:`NEIGHBOURS` ``[neighbour]`` (None: nothing)."""
+    code = NEIGHBOURS[neighbour]
+    spin_env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    spinner = subprocess.Popen([sys.executable, "-c", code], env=spin_env) if code else None
+    busy = spinner is not None
     try:
-        time.sleep(0.5 if busy else 0.0)
+        time.sleep(2.0 if busy else 0.0)  # the neighbour is up and running (torch takes ~1-2 s to import)
         out = subprocess.run([sys.executable, "-c", _CHILD, str(plan)], cwd=REPO, env=env, check=True,
                              capture_output=True, text=True)
     finally:
@@ -82,6 +97,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--arm", default="main", help="an arm of params.yaml (default: main)")
     ap.add_argument("--repeats", type=int, default=2, help="epochs per variant and condition (median)")
+    ap.add_argument("--torch-neighbour", action="store_true", help="also beside a 2-thread torch loop")
     args = ap.parse_args()
     plan = REPO / "data/plan/arms" / args.arm / "s0.json"
     needs = [plan, REPO / "data/augmented/manifest.csv", REPO / "models/backbone"]
@@ -92,25 +108,30 @@ def main() -> None:
     base["PYTHONPATH"] = os.pathsep.join([str(REPO), base.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     variants = {"sdd": base, "libgomp default": base | {"GOMP_SPINCOUNT": "300000"}}
     print(f"load average before: {os.getloadavg()}; {os.cpu_count()} CPUs", file=sys.stderr)
-    results: dict[tuple[str, bool], list[dict]] = {}
+    conditions = ["idle", "busy"] + (["torch"] if args.torch_neighbour else [])
+    results: dict[tuple[str, str], list[dict]] = {}
     for _ in range(args.repeats):  # interleaved, so a drift in machine speed hits every variant alike
         for name, env in variants.items():
-            for busy in (False, True):
-                r = run_epoch(plan, env, busy)
-                results.setdefault((name, busy), []).append(r)
-                print(f"{name:16s} {'busy' if busy else 'idle'}: {r['seconds']:.1f} s "
-                      f"(GOMP_SPINCOUNT={r['GOMP_SPINCOUNT']})", file=sys.stderr)
+            for cond in conditions:
+                r = run_epoch(plan, env, cond)
+                results.setdefault((name, cond), []).append(r)
+                print(f"{name:16s} {cond}: {r['seconds']:.1f} s (GOMP_SPINCOUNT={r['GOMP_SPINCOUNT']})",
+                      file=sys.stderr)
     med = {k: statistics.median(r["seconds"] for r in v) for k, v in results.items()}
     digests = {r["weights"] for v in results.values() for r in v}
     print(f"arm {args.arm}, one epoch, median of {args.repeats}:")
-    print("| variant | idle epoch (s) | beside a busy process (s) | slowdown |")
-    print("|---|---:|---:|---:|")
+    torch_cols = " beside a 2-thread torch loop (s) | slowdown |" if args.torch_neighbour else ""
+    print(f"| variant | idle epoch (s) | beside a busy process (s) | slowdown |{torch_cols}")
+    print("|---|---:|---:|---:|" + ("---:|---:|" if args.torch_neighbour else ""))
     for name in variants:
-        idle, busy = med[(name, False)], med[(name, True)]
-        print(f"| {name} | {idle:.1f} | {busy:.1f} | {busy / idle:.2f}x |")
+        idle, busy = med[(name, "idle")], med[(name, "busy")]
+        row = f"| {name} | {idle:.1f} | {busy:.1f} | {busy / idle:.2f}x |"
+        if args.torch_neighbour:
+            row += f" {med[(name, 'torch')]:.1f} | {med[(name, 'torch')] / idle:.2f}x |"
+        print(row)
     print(f"weights identical across all {sum(map(len, results.values()))} runs: {len(digests) == 1}")
-    sdd_idle, sdd_busy = med[("sdd", False)], med[("sdd", True)]
-    old_idle, old_busy = med[("libgomp default", False)], med[("libgomp default", True)]
+    sdd_idle, sdd_busy = med[("sdd", "idle")], med[("sdd", "busy")]
+    old_idle, old_busy = med[("libgomp default", "idle")], med[("libgomp default", "busy")]
     print(f"RESULT contention_slowdown={sdd_busy / sdd_idle:.2f} x target=<={TARGET_SLOWDOWN}")
     print(f"RESULT contention_idle_ratio={sdd_idle / old_idle:.3f} x target=<={TARGET_IDLE}")
     print(f"RESULT contention_slowdown_libgomp_default={old_busy / old_idle:.2f} x")

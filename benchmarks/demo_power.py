@@ -11,7 +11,8 @@ RawBoost copies) on ``eval_degraded``: a known effect the demo must be able to d
 The script clones the committed HEAD (``--ref``) into a temporary folder, keeps only the arms
 ``main`` and ``clean`` of its params.yaml, sets ``seeds`` (default 0, 1, 2), turns off probing, the
 hand-feature baseline and the shortcut audit (they do not enter the comparison), and runs the pipeline
-itself with ``dvc repro`` in this Python environment: the real fetch, prepare, augment, pretrain,
+itself with ``dvc repro`` in this Python environment (``--clone DIR`` continues in a clone a
+previous run kept, e.g. after an interruption): the real fetch, prepare, augment, pretrain,
 train, score, evaluate and report stages. It then reads ``reports/metrics.json``. The report's
 paired comparison of ``clean`` with the reference ``main``, Holm-corrected over its family, is here
 exactly the pre-declared family of two comparisons: ``clean`` vs ``main`` on ``demo:eval`` and on
@@ -20,7 +21,8 @@ exactly the pre-declared family of two comparisons: ``clean`` vs ``main`` on ``d
 Headline: ``RESULT demo_positive_control_pp=<mean EER(clean) - mean EER(main) on eval_degraded, in
 percentage points> detected=<yes|no> target=>=3``, where detected = the report flags the difference
 (its Holm-corrected interval excludes 0) and clean is the worse one. The other comparison, the seed
-means and standard deviations are printed beside it.
+means and standard deviations, and each comparison's minimum detectable difference at 80 % power
+(the report's MDD: what the instrument could have detected) are printed beside it.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def prepare_clone(work: Path, ref: str, seeds: list[int]) -> Path:
         sys.exit(f"{ref}'s params.yaml does not train on the demo with eval sets {list(SETS)}")
     params["arms"] = {name: params["arms"][name] for name in ("main", "clean")}
     params["seeds"] = seeds
-    params["probe"]["models"] = []
+    params["probe"]["models"] = ["random"]  # the report stage needs one probe output; the cheapest
     params["probe"]["partial_layers"] = []
     params["baseline"]["enabled"] = False
     params["audit"]["enabled"] = False
@@ -68,10 +70,14 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default 0 1 2)")
     ap.add_argument("--ref", default="HEAD", help="the commit to clone (default HEAD)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary clone (its path is printed)")
+    ap.add_argument("--clone", type=Path, help="continue in this kept clone (its params.yaml as it is)")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="sdd-power-"))
+    work = args.clone.resolve().parent if args.clone else Path(tempfile.mkdtemp(prefix="sdd-power-"))
+    if args.clone:
+        args.keep = True
+        args.seeds = yaml.safe_load((args.clone / "params.yaml").read_text())["seeds"]
     try:
-        clone = prepare_clone(work, args.ref, sorted(set(args.seeds)))
+        clone = args.clone.resolve() if args.clone else prepare_clone(work, args.ref, sorted(set(args.seeds)))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "MLFLOW_", "SDD_"))}
         bindir = Path(sys.executable).parent
         env.update(PATH=f"{bindir}{os.pathsep}{env['PATH']}", OMP_NUM_THREADS="2", MKL_NUM_THREADS="2",
@@ -86,8 +92,8 @@ def main() -> int:
         metrics = json.loads((clone / "reports/metrics.json").read_text())
         systems = metrics["systems"] if "systems" in metrics else metrics
         print(f"pipeline: {seconds:.0f} s; EER in %, mean +- std over seeds {args.seeds}")
-        print("| eval set | clean | main | clean - main (pp) | Holm CI (pp) | flagged |")
-        print("|---|---:|---:|---:|---:|---|")
+        print("| eval set | clean | main | clean - main (pp) | Holm CI (pp) | flagged | MDD 80% power (pp) |")
+        print("|---|---:|---:|---:|---:|---|---:|")
         rows = {}
         for s in SETS:
             c, m = systems["clean"][s], systems["main"][s]
@@ -96,7 +102,7 @@ def main() -> int:
             lo, hi = (100 * x for x in cmp["holm_ci"])
             std = lambda a: f" +- {100 * a['eer_std']:.2f}" if a.get("eer_std") is not None else ""  # noqa: E731
             print(f"| {s} | {100 * c['eer']:.2f}{std(c)} | {100 * m['eer']:.2f}{std(m)} | {diff:+.2f} | "
-                  f"[{lo:+.2f}, {hi:+.2f}] | {cmp['significant']} |")
+                  f"[{lo:+.2f}, {hi:+.2f}] | {cmp['significant']} | {100 * cmp['mdd']:.2f} |")
             if cmp.get("n_comparisons") != len(SETS):
                 sys.exit(f"the report's Holm family has {cmp.get('n_comparisons')} comparisons, expected 2")
             rows[s] = (diff, bool(cmp["significant"]))
