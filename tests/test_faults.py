@@ -1083,7 +1083,9 @@ def test_bad_input(case: Case, tmp_path, request):
 # -------------------------------------------------------------------------------------------------
 
 #: JSON keys / CSV columns that measure time or memory, not results (declared, never compared).
-TIMING_KEYS = frozenset({"seconds", "peak_rss_mb", "extract_seconds", "probe_seconds"})
+TIMING_KEYS = frozenset(
+    {"seconds", "cpu_seconds", "kmeans_cpu_seconds", "peak_rss_mb", "extract_seconds", "probe_seconds"}
+)
 #: the report's "created" timestamp (run metadata), the one timing field of its Markdown/HTML pages
 CREATED = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 #: stage -> (the fault point where the subprocess gets SIGKILL, the outputs compared after the re-run).

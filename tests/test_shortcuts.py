@@ -278,7 +278,7 @@ def default_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _demo_manifest(root: Path, split: str) -> pd.DataFrame:
-    df = read_asvspoof2019_protocol(protocol_path(root, split))
+    df = read_asvspoof2019_protocol(protocol_path(root, split), conditions=SPLITS[split].degraded)
     flac = root / "LA" / SPLITS[split].audio_dir / "flac"
     df["path"] = [str(flac / f"{u}.flac") for u in df["utt_id"]]
     return df
