@@ -77,14 +77,14 @@ or above 40 % EER pooled and 25 % per attack on eval and eval_degraded (on the d
 lowest are 44.7 % pooled and 30.3 % per attack, the crest factor on A01), and the MFCC logistic
 regression trained on train must stay at or above 30 % on eval (37.0 %; 48.0 % on eval_degraded).
 
-Difficulty, measured on the default config (seed 0): the hand-feature logistic regression of
-:mod:`sdd.baseline` scores eval EER 47.7 % with every attack at 32-55.5 %, and 51.3 % on
-eval_degraded. The fully fine-tuned arms of the default ``params.yaml`` (the pretrain stage's tiny
-wav2vec2, hidden 64, 4 layers, 6 epochs of 1 s crops, seed 0) reach 16.0-17.3 % on eval and
-15.0-16.7 % on eval_degraded, with A03 (28-40 %) and the unseen A06 (28-34 %) the hardest attacks;
-the ``attm`` arm 21-22 % and the ``lora`` arm 35-39 % (README, "Results on the demo").
-Generation (the ``fetch`` stage) takes 43-49 s on 2 idle cores; 70-88 s were measured on a slower
-machine with other jobs running.
+Difficulty, measured on the default config (seed 0, the README's timed run): the hand-feature
+logistic regression of :mod:`sdd.baseline` scores eval EER 44.7 % (A04 24.2 %, every other attack
+40-54 %) and 47.7 % on eval_degraded. The fully fine-tuned arms of the default ``params.yaml`` (the
+pretrain stage's tiny wav2vec2, hidden 64, 4 layers, 6 epochs of 1 s crops) reach 11.0-13.3 % on
+eval and 23.0-24.3 % on eval_degraded (the telephony conditions 28-40 %, the codecs 8-15 %), with
+A03 (20-24 %) and the unseen A06 (24-32 %) the hardest attacks; the ``attm`` arm 15.0 / 28.3 %, and
+the ``lora`` arm stays at chance (49.7 %) on this backbone (README, "Results on the demo").
+Generation (the ``fetch`` stage) takes about 50 s on 2 idle cores.
 
 Generation is deterministic: every utterance draws from its own ``np.random.Generator`` seeded from
 ``(seed, split, index)``, so the bytes written do not depend on the number of worker processes.
