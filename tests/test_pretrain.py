@@ -64,7 +64,6 @@ def waves() -> list[np.ndarray]:
 
 
 def test_pretraining_reduces_its_own_loss_and_saves_a_loadable_backbone(tmp_path, waves):
-    from transformers import AutoModel
 
     torch.set_num_threads(1)
     p = params(P)
@@ -74,22 +73,27 @@ def test_pretraining_reduces_its_own_loss_and_saves_a_loadable_backbone(tmp_path
     assert s["fixed_batch_loss_final"] < s["fixed_batch_loss_initial"] - 0.02
     assert s["objective"] == "wav2vec2" and s["cpu_seconds"] > 0
     assert result.log[-1]["step"] == p.steps - 1
-    save_backbone(model, tmp_path / "bb")
-    loaded = AutoModel.from_pretrained(str(tmp_path / "bb")).eval()
+    _check_saved_backbone(model, tmp_path / "bb", waves)
+
+
+def _check_saved_backbone(model, folder: Path, waves) -> None:
+    """The saved folder loads with AutoModel as a plain Wav2Vec2Model with the trained encoder's
+    outputs, and the train stage builds a detector from it like any local save_pretrained backbone."""
+    from transformers import AutoModel
+
+    from sdd.models.backbone import build_backbone
+    from sdd.models.detector import Detector
+
+    save_backbone(model, folder)
+    loaded = AutoModel.from_pretrained(str(folder)).eval()
     assert type(loaded).__name__ == "Wav2Vec2Model" and not loaded.config.apply_spec_augment
     assert getattr(loaded, "masked_spec_embed", None) is None  # pretraining-only parameter dropped
     x = torch.from_numpy(np.stack([w[:8000] for w in waves[:2]]))
     with torch.no_grad():
         ref = model.wav2vec2.eval()(x).last_hidden_state
         np.testing.assert_allclose(loaded(x).last_hidden_state.numpy(), ref.numpy(), atol=1e-5)
-    # the train stage builds its backbone from the folder like any local save_pretrained backbone
-    from sdd.models.detector import Detector
-
-    name = resolve_backbone("pretrained", tmp_path / "bb")
-    from sdd.models.backbone import build_backbone
-
-    det = Detector(build_backbone(name, TINY), ModelParams(tiny=TINY)).eval()
-    assert det(x).shape == (2, 2)
+    det = Detector(build_backbone(resolve_backbone("pretrained", folder), TINY), ModelParams(tiny=TINY))
+    assert det.eval()(x).shape == (2, 2)
 
 
 def test_pretraining_is_deterministic(waves):
@@ -268,7 +272,6 @@ def test_the_loss_reads_the_masked_frames_only(rng):
 
 
 def test_hubert_pretraining_reduces_its_loss_and_saves_a_loadable_backbone(tmp_path, waves):
-    from transformers import AutoModel
 
     torch.set_num_threads(1)
     p = params(H)
@@ -279,20 +282,7 @@ def test_hubert_pretraining_reduces_its_loss_and_saves_a_loadable_backbone(tmp_p
     assert s["fixed_batch_accuracy_final"] > s["fixed_batch_accuracy_initial"]
     assert 0 < s["fixed_batch_masked_fraction"] < 1 and s["cpu_seconds"] > 0
     assert result.log[-1]["step"] == p.steps - 1 and set(result.log[0]) >= {"step", "loss", "accuracy"}
-    save_backbone(model, tmp_path / "bb")
-    loaded = AutoModel.from_pretrained(str(tmp_path / "bb")).eval()
-    assert type(loaded).__name__ == "Wav2Vec2Model" and not loaded.config.apply_spec_augment
-    assert getattr(loaded, "masked_spec_embed", None) is None  # pretraining-only parameter dropped
-    x = torch.from_numpy(np.stack([w[:8000] for w in waves[:2]]))
-    with torch.no_grad():
-        ref = model.wav2vec2.eval()(x).last_hidden_state
-        np.testing.assert_allclose(loaded(x).last_hidden_state.numpy(), ref.numpy(), atol=1e-5)
-    from sdd.models.backbone import build_backbone
-    from sdd.models.detector import Detector
-
-    name = resolve_backbone("pretrained", tmp_path / "bb")
-    det = Detector(build_backbone(name, TINY), ModelParams(tiny=TINY))
-    assert det.eval()(x).shape == (2, 2)
+    _check_saved_backbone(model, tmp_path / "bb", waves)
 
 
 def test_hubert_pretraining_is_deterministic_and_starts_from_the_same_init_as_wav2vec2(waves):

@@ -56,10 +56,9 @@ import torch
 from sdd import faults
 from sdd.models.backbone import TINY_BACKBONES
 from sdd.models.params import TinyBackboneParams
-from sdd.paths import resolve
 from sdd.pretrain.crops import normalise
 from sdd.pretrain.params import PRETRAIN_INITS, HubertObjective, PretrainParams
-from sdd.pretrain.wav2vec2 import PretrainResult
+from sdd.pretrain.wav2vec2 import PretrainResult, load_init
 
 log = logging.getLogger(__name__)
 
@@ -309,17 +308,7 @@ def pretraining_model(p: PretrainParams, tiny: TinyBackboneParams) -> HubertPret
         cfg.update(_encoder_settings(h))
         encoder = Wav2Vec2Model(cfg)
     else:
-        local = resolve(p.init)
-        source = str(local) if local.is_dir() else p.init
-        encoder = Wav2Vec2Model.from_pretrained(source, trust_remote_code=False)
-        if encoder.config.model_type != "wav2vec2":
-            raise ValueError(
-                f"pretrain.init {p.init!r}: model type {encoder.config.model_type!r}; "
-                "pretraining writes a wav2vec2 backbone and needs a wav2vec2 checkpoint"
-            )
-        encoder.config.update(_encoder_settings(h))
-        if getattr(encoder, "masked_spec_embed", None) is None:
-            raise ValueError(f"pretrain.init {p.init!r}: the checkpoint has no mask embedding")
+        encoder = load_init(Wav2Vec2Model, p.init, _encoder_settings(h))
     check_alignment(encoder.config, h)
     model = HubertPretraining(encoder, h.clusters)
     model.train()

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "PretrainResult",
     "fixed_batch",
+    "load_init",
     "pretraining_loss",
     "pretraining_model",
     "run_pretraining",
@@ -94,17 +95,7 @@ def pretraining_model(p: PretrainParams, tiny: TinyBackboneParams):
         )
         model = Wav2Vec2ForPreTraining(cfg)
     else:
-        local = resolve(p.init)
-        source = str(local) if local.is_dir() else p.init
-        model = Wav2Vec2ForPreTraining.from_pretrained(source, trust_remote_code=False)
-        if model.config.model_type != "wav2vec2":
-            raise ValueError(
-                f"pretrain.init {p.init!r}: model type {model.config.model_type!r}; "
-                "wav2vec 2.0 pretraining needs a wav2vec2 checkpoint"
-            )
-        model.config.update(_ssl_settings(p))
-        if getattr(model.wav2vec2, "masked_spec_embed", None) is None:
-            raise ValueError(f"pretrain.init {p.init!r}: the checkpoint has no mask embedding")
+        model = load_init(Wav2Vec2ForPreTraining, p.init, _ssl_settings(p))
     model.config.layerdrop = 0.0
     model.train()
     return model
@@ -272,6 +263,27 @@ def run_pretraining(
     }
     log.info("pretrain: %d steps in %.0f s; fixed-batch loss %.4f -> %.4f", w.steps, seconds, initial, final)
     return PretrainResult(rows, summary)
+
+
+def load_init(cls: Any, init: str, settings: dict[str, Any]) -> Any:
+    """``cls.from_pretrained`` of ``pretrain.init`` (a hub id or a local folder) with ``settings`` applied
+    to its config, for continued pretraining with either objective.
+
+    Raises:
+        ValueError: the checkpoint is not a wav2vec2 model (pretraining writes a wav2vec2 backbone), or
+            it has no mask embedding (masked pretraining needs one).
+    """
+    local = resolve(init)
+    model = cls.from_pretrained(str(local) if local.is_dir() else init, trust_remote_code=False)
+    if model.config.model_type != "wav2vec2":
+        raise ValueError(
+            f"pretrain.init {init!r}: model type {model.config.model_type!r}; pretraining writes a "
+            "wav2vec2 backbone and needs a wav2vec2 checkpoint"
+        )
+    model.config.update(settings)
+    if getattr(getattr(model, "wav2vec2", model), "masked_spec_embed", None) is None:
+        raise ValueError(f"pretrain.init {init!r}: the checkpoint has no mask embedding")
+    return model
 
 
 def save_backbone(model, out_dir: Path) -> None:
