@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from sdd.audio.crop import crop_or_pad
 from sdd.audio.io import read_audio
 from sdd.models.pretrained import load_aasist
-from sdd.train.data import crop_or_pad
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TARGET = 1e-3

@@ -1,5 +1,9 @@
 """sdd: a reproducible DVC pipeline for speech deepfake detection research.
 
+Layers: :data:`LAYERS` orders the package's parts bottom to top; a part imports only from parts at
+or below it (lazy and ``TYPE_CHECKING`` imports included), which ``tests/test_imports.py`` enforces.
+A new package or module is placed there before anything imports it.
+
 Importing ``sdd`` sets one process-wide default before any of its modules loads torch: how long an idle
 OpenMP thread of torch and MKL (GNU libgomp) spins at a barrier before it sleeps. libgomp's default,
 300,000 spins, keeps a waiting thread on its core; with a busy neighbour on a 2-core machine that spin
@@ -14,6 +18,39 @@ thread count is unchanged and scores stay bit-identical.
 import os
 
 __version__ = "0.1.0"
+
+#: The parts of ``sdd`` (packages and top-level modules), bottom to top: each imports only from its
+#: own part and the parts before it. Runtime plumbing (fault points, atomic writes, repository paths,
+#: config building, stage I/O); pure numerics and audio I/O; augmentation (the demo generator uses
+#: its degradations); data; models (the published-weights registry included); pretraining;
+#: scoring; training; then what uses trained models (probing, the scoring-only arm, the audit with
+#: its baseline); tracking and the report; the plan (which validates every section); the command.
+LAYERS = (
+    "faults",
+    "atomic",
+    "paths",
+    "configbase",
+    "stage",
+    "audio",
+    "metrics",
+    "logistic",
+    "evaluation",
+    "params",
+    "augment",
+    "data",
+    "models",
+    "pretrain",
+    "scoring",
+    "train",
+    "probing",
+    "pretrained_arm",
+    "baseline",
+    "shortcuts",
+    "tracking",
+    "report",
+    "config",
+    "cli",
+)
 
 #: libgomp spin count at barriers (see the module docstring); the environment's value wins.
 GOMP_SPINCOUNT = "3000"

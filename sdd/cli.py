@@ -1,7 +1,10 @@
 """The ``sdd`` command.
 
-Each subcommand lives in its own module exposing ``cli_main(argv: list[str]) -> int``; the module is
-imported only when its subcommand runs, so ``sdd evaluate`` never imports torch.
+Each subcommand is a function ``(argv: list[str]) -> int`` named ``"module:function"`` (``cli_main`` when
+only the module is named); the module is imported only when its subcommand runs, so ``sdd evaluate``
+never imports torch. ``sdd fetch`` is composed here, at the top: corpora come from the data package,
+published weights from the models package's registry, and neither package imports the other's
+command.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("sdd.evaluation.cli", "metrics JSON from a score file and a protocol"),
     "score": ("sdd.scoring", "score audio files with a trained model"),
-    "fetch": ("sdd.data.fetch", "download, verify and extract a corpus"),
+    "fetch": ("sdd.cli:fetch_main", "download, verify and extract a corpus or published weights"),
     "compare": ("sdd.report.compare", "comparative report across MLflow runs"),
 }
 
@@ -26,6 +29,15 @@ examples:
       --protocol data/raw/la19/LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt
   sdd fetch la19
   sdd compare --out reports/compare"""
+
+
+def fetch_main(argv: list[str]) -> int:
+    """``sdd fetch``: a corpus (:func:`sdd.data.fetch.cli_main`) or published weights by name
+    (:data:`sdd.models.pretrained.WEIGHTS`)."""
+    from sdd.data.fetch import cli_main
+    from sdd.models.pretrained import WEIGHTS
+
+    return cli_main(argv, weights=WEIGHTS)
 
 
 def _usage() -> str:
@@ -48,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.cli_main(rest) or 0)
+    module_name, _, function = COMMANDS[name][0].partition(":")
+    entry = getattr(importlib.import_module(module_name), function or "cli_main")
+    return int(entry(rest) or 0)
 
 
 if __name__ == "__main__":

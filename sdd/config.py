@@ -45,7 +45,7 @@ from sdd.augment.params import AugmentParams
 from sdd.configbase import ConfigError, build, to_dict
 from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
 from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
-from sdd.models.params import ModelParams, check_layer_counts
+from sdd.models.params import PRETRAINED, ModelParams, check_layer_counts
 from sdd.models.pretrained import published_record
 from sdd.params import (
     AuditParams,
@@ -56,7 +56,7 @@ from sdd.params import (
     ScoreParams,
     TrackingParams,
 )
-from sdd.pretrain.params import OBJECTIVES, PRETRAIN_INITS, PRETRAINED, PretrainParams
+from sdd.pretrain.params import OBJECTIVES, PRETRAIN_INITS, PretrainParams
 from sdd.probing.params import BACKBONE_SOURCES, ProbeParams
 from sdd.train.params import (
     PRETRAINED_REGIME,

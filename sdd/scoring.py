@@ -66,9 +66,9 @@ def _load_checkpoint(path: str) -> tuple[nn.Module, int]:
     from sdd.models.detector import load_detector
 
     model, arm = load_detector(path)
-    if arm.sample_rate != SAMPLE_RATE:
-        raise ValueError(f"{path}: trained at {arm.sample_rate} Hz; scorers take {SAMPLE_RATE} Hz input")
-    return model, arm.train.dev_samples
+    if arm["sample_rate"] != SAMPLE_RATE:
+        raise ValueError(f"{path}: trained at {arm['sample_rate']} Hz; scorers take {SAMPLE_RATE} Hz input")
+    return model, int(arm["train"]["dev_samples"])
 
 
 def _load_aasist(path: str) -> tuple[nn.Module, int]:
@@ -174,9 +174,9 @@ def iter_scores(
     """
     import torch
 
+    from sdd.audio.crop import crop_or_pad
     from sdd.audio.io import AudioError, read_audio
     from sdd.models.detector import Detector
-    from sdd.train.data import crop_or_pad
 
     torch.set_num_threads(params.threads)
     with torch.no_grad():

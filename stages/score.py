@@ -17,11 +17,11 @@ import pandas as pd
 
 from sdd import faults, pretrained_arm
 from sdd.configbase import build, to_dict
-from sdd.models.detector import load_detector
 from sdd.params import ScoreParams
 from sdd.probing.attm_weights import LayerWeightRecorder
 from sdd.scoring import SAMPLE_RATE, score_manifest, write_scores
 from sdd.stage import is_skipped, read_plan, run_stage, write_json, write_skip
+from sdd.train.arm_model import load_arm
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
         write_json(args.out / "model.json", {"arm": record["arm"], "pretrained": {
             k: record[k] for k in ("spec", "files", "input_samples")}})
     else:
-        model, arm = load_detector(args.model)
+        model, arm = load_arm(args.model)
         sample_rate = arm.sample_rate
         write_json(args.out / "model.json", {"arm": to_dict(arm)})
     targets = {

@@ -21,11 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 from sdd import atomic, faults, pretrained_arm, tracking
-from sdd.models.detector import decision_threshold_record, parameter_counts, save_detector
+from sdd.models.detector import decision_threshold_record, parameter_counts
 from sdd.models.source import resolve_backbone
 from sdd.paths import resolve
 from sdd.stage import peak_rss_mb, read_plan, run_stage, write_json, write_skip
 from sdd.train import distributed
+from sdd.train.arm_model import save_arm
 from sdd.train.checkpoint import Checkpoints
 from sdd.train.loop import EPOCH_COLUMNS, TELEMETRY_COLUMNS, fit
 from sdd.train.params import PRETRAINED_REGIME, arm_from_dict
@@ -79,7 +80,7 @@ def main() -> None:
             s = result.summary
             s.update(parameter_counts(model), peak_rss_mb=peak_rss_mb())
             threshold = decision_threshold_record(s["dev_eer_threshold"], s["final_dev_eer"])
-            save_detector(model, arm, args.out, extra={"train_summary": s, "decision_threshold": threshold})
+            save_arm(model, arm, args.out, extra={"train_summary": s, "decision_threshold": threshold})
             faults.point("train:model_written")
             atomic.write_csv(pd.DataFrame(result.telemetry, columns=list(TELEMETRY_COLUMNS)), args.telemetry)
             atomic.write_csv(pd.DataFrame(result.epochs, columns=list(EPOCH_COLUMNS)), args.epochs)

@@ -172,15 +172,24 @@ def _is_scheduling_default(node: ast.stmt) -> bool:
     )
 
 
+def _is_literal(node: ast.AST) -> bool:
+    try:
+        ast.literal_eval(node)
+    except ValueError:
+        return False
+    return True
+
+
 def is_inert(path: Path) -> bool:
-    """A file holding only a docstring, constant assignments (``__version__ = "0.1.0"``), ``import os``
-    and scheduling-only environment defaults (:data:`SCHEDULING_ENV`): running it cannot change what a
-    stage computes."""
+    """A file holding only a docstring, literal assignments (``__version__ = "0.1.0"``, a tuple of
+    names), ``import os`` and scheduling-only environment defaults (:data:`SCHEDULING_ENV`): running it
+    cannot change what a stage computes."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Constant):
+        assigned = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        if assigned is not None and _is_literal(assigned):
             continue
         if isinstance(node, ast.Import) and [a.name for a in node.names] == ["os"]:
             continue
@@ -210,3 +219,31 @@ def closure(graph: dict[str, set[str]], starts: Iterable[str], files: dict[str, 
         todo.extend(graph.get(m, ()))
         todo.extend(a for a in ancestors(m) if a in files)
     return {m for m in seen if not (_is_package(m, files) and is_inert(files[m]))}
+
+
+def unit(module: str, package: str = PACKAGE) -> str:
+    """The top-level part of ``sdd`` a module belongs to: ``sdd.train.loop`` -> ``train``,
+    ``sdd.scoring`` -> ``scoring``; ``sdd`` itself -> ``""``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == package else ""
+
+
+def upward_imports(graph: dict[str, set[str]], layers: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Every import from a lower unit (package or top-level module) to a higher one in ``layers``
+    (bottom to top): ``[(module, imported module), ...]``, sorted. ``sdd`` itself is outside the order.
+
+    Raises:
+        ValueError: a unit of ``sdd`` that ``layers`` does not place (a new package must be placed).
+    """
+    rank = {name: i for i, name in enumerate(layers)}
+    units = {unit(m) for m in graph} - {""}
+    missing = sorted(units - set(rank))
+    if missing:
+        raise ValueError(f"sdd.LAYERS does not place {missing}; add each where its imports allow")
+    return sorted(
+        (m, t)
+        for m, targets in graph.items()
+        for t in targets
+        if unit(m) and unit(t) and rank[unit(t)] > rank[unit(m)]
+    )
+

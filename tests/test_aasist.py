@@ -18,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sdd.audio.crop import crop_or_pad
 from sdd.audio.io import read_audio
 from sdd.configbase import ConfigError, build
 from sdd.models.aasist import (
@@ -31,7 +32,6 @@ from sdd.models.aasist import (
 from sdd.models.pretrained import load_aasist, read_aasist_conf, resolve_aasist
 from sdd.params import ScoreParams
 from sdd.scoring import cli_main, load_scorer, score_manifest
-from sdd.train.data import crop_or_pad
 
 # The `model_config` blocks of the published config/AASIST.conf and config/AASIST-L.conf.
 AASIST_CONF = {"architecture": "AASIST", "nb_samp": 64600, "first_conv": 128,

@@ -1033,8 +1033,8 @@ def scorer(tmp_path_factory) -> dict:
     """A random-init tiny detector saved as a model folder (for the `sdd score` rows)."""
     import torch
 
-    from sdd.models.detector import Detector, save_detector
     from sdd.models.params import ModelParams, TinyBackboneParams
+    from sdd.train.arm_model import build_detector, save_arm
     from sdd.train.params import ArmConfig, TrainParams
 
     tiny = TinyBackboneParams(
@@ -1053,7 +1053,7 @@ def scorer(tmp_path_factory) -> dict:
     )
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("scorer") / "model"
-    save_detector(Detector.from_arm(arm).eval(), arm, folder)
+    save_arm(build_detector(arm).eval(), arm, folder)
     return {"dir": folder}
 
 

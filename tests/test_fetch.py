@@ -22,10 +22,10 @@ import pandas as pd
 import pytest
 
 from sdd.audio.io import write_audio
+from sdd.cli import fetch_main as cli_main  # the `sdd fetch` command: corpora and published weights
 from sdd.data import download as dl
 from sdd.data.corpora import fetch_corpus, parse_corpus
 from sdd.data.download import ChecksumError, DiskSpaceError, DownloadError, UnsafeArchiveError
-from sdd.data.fetch import cli_main
 from sdd.data.prepare import prepare_corpus
 from sdd.models.pretrained import AASIST_FILES
 

@@ -1,4 +1,5 @@
-"""No import cycles between ``sdd`` modules: dependencies point one way (issue 9).
+"""No import cycles between ``sdd`` modules (issue 9), and every import points down the declared
+layers, :data:`sdd.LAYERS` (issue 21).
 
 Lazy (function-level) imports and ``TYPE_CHECKING`` imports count: a lazy import that closes a
 cycle is still a cycle. On failure, every strongly connected component is listed with one concrete
@@ -10,6 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import import_graph as ig
+import pytest
+
+import sdd
 
 
 def test_graph_sees_every_kind_of_import(tmp_path: Path):
@@ -66,3 +70,29 @@ def test_audio_and_augment_never_import_data():
     assert not upward, f"imports from sdd.augment/sdd.audio into sdd.data: {upward}"
     data_imports = {_package(t) for m, ts in graph.items() if _package(m) == "sdd.data" for t in ts}
     assert "sdd.augment" in data_imports  # the test watches a real tie
+
+
+def test_layer_check_sees_upward_and_lazy_imports(tmp_path: Path):
+    pkg = tmp_path / "sdd"
+    (pkg / "low").mkdir(parents=True)
+    for rel in ("__init__.py", "top.py", "low/__init__.py", "low/a.py", "low/b.py"):
+        (pkg / rel).write_text("")
+    (pkg / "top.py").write_text("from sdd.low import a\n")
+    layers = ("low", "top")
+    graph = ig.import_graph(tmp_path)
+    assert ig.upward_imports(graph, layers) == []
+    (pkg / "low" / "b.py").write_text("def lazy():\n    import sdd.top\n")
+    assert ig.upward_imports(ig.import_graph(tmp_path), layers) == [("sdd.low.b", "sdd.top")]
+    (pkg / "new.py").write_text("")
+    with pytest.raises(ValueError, match="new"):
+        ig.upward_imports(ig.import_graph(tmp_path), layers)
+
+
+def test_imports_point_down_the_layers():
+    graph = ig.import_graph()
+    upward = ig.upward_imports(graph, sdd.LAYERS)
+    report = "\n".join(f"  {m} -> {t}" for m, t in upward)
+    assert not upward, f"imports from a lower layer to a higher one (sdd.LAYERS, bottom to top):\n{report}"
+    assert len(set(sdd.LAYERS)) == len(sdd.LAYERS)
+    assert set(sdd.LAYERS) == {ig.unit(m) for m in graph} - {""}, "LAYERS names a part that does not exist"
+

@@ -20,13 +20,14 @@ from sdd.audio.io import write_audio
 from sdd.configbase import ConfigError
 from sdd.models import params as model_params
 from sdd.models.backbone import BackboneUnavailable, build_backbone, check_backbone_name
-from sdd.models.detector import Detector, load_detector, parameter_counts, save_detector
+from sdd.models.detector import Detector, load_detector, parameter_counts
 from sdd.models.heads import HEADS, LstmHead
 from sdd.models.lora import apply_lora, route_wavlm_attention_through_modules
 from sdd.models.merges import AttM, WeightedSum
 from sdd.models.params import MERGES, LoraParams, ModelParams, PartialParams, TinyBackboneParams
 from sdd.params import ScoreParams
 from sdd.scoring import score_paths
+from sdd.train.arm_model import load_arm, save_arm
 from sdd.train.loop import fit
 from sdd.train.params import ArmConfig, DualPathParams, TrainParams
 
@@ -264,7 +265,7 @@ def test_every_merge_and_head_trains_a_step_and_reloads_to_identical_scores(merg
     opt.step()
     assert all(not torch.equal(before[k], v) for k, v in model.merge.state_dict().items()), "merge trains"
     model.eval()
-    save_detector(model, arm_for(params), tmp_path / "m")
+    save_arm(model, arm_for(params), tmp_path / "m")
     loaded, _ = load_detector(tmp_path / "m")
     x = wave(3, 8000, seed=5)
     assert torch.equal(Detector.scores(model(x)), Detector.scores(loaded(x)))
@@ -309,14 +310,14 @@ def test_fit_dual_path_is_deterministic_and_checkpoint_scores_identically(corpus
     s1, s2 = m1.state_dict(), m2.state_dict()
     assert all(torch.equal(s1[k], s2[k]) for k in s1)
     assert r1.summary["trainable_parameters"] == parameter_counts(m1)["trainable_parameters"]
-    save_detector(m1, arm, tmp_path / "m")
+    save_arm(m1, arm, tmp_path / "m")
     if model.finetune == "lora":
         from safetensors.torch import load_file
 
         stored = load_file(str(tmp_path / "m" / "model.safetensors"))
         assert any(".lora_A." in k for k in stored), "adapters are stored"
         assert any(".base_layer." in k for k in stored), "unmerged, beside the frozen base weights"
-    loaded, arm2 = load_detector(tmp_path / "m")
+    loaded, arm2 = load_arm(tmp_path / "m")
     assert arm2 == arm
     paths = list(dev["path"])
     sp = ScoreParams(num_samples=4000, batch_size=2, threads=1)

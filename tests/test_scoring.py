@@ -24,10 +24,11 @@ from scipy.signal import resample_poly
 
 from sdd import metrics as M
 from sdd.audio.io import AudioError, frames_for_samples, read_audio
-from sdd.models.detector import Detector, decision_threshold_record, read_decision_threshold, save_detector
+from sdd.models.detector import Detector, decision_threshold_record, read_decision_threshold
 from sdd.models.params import ModelParams, TinyBackboneParams
 from sdd.params import ScoreParams
 from sdd.scoring import cli_main, iter_scores, score_paths
+from sdd.train.arm_model import build_detector, save_arm
 from sdd.train.params import AlignerParams, ArmConfig, TrainParams, resolve_aligner
 
 SR = 16000
@@ -76,13 +77,13 @@ def checkpoints(tmp_path_factory, audio_dir):
     root = tmp_path_factory.mktemp("models")
     torch.manual_seed(0)
     arm = _arm()
-    model = Detector.from_arm(arm).eval()
+    model = build_detector(arm).eval()
     files = sorted(p for p in audio_dir.rglob("*") if p.is_file() and p.suffix != ".txt")
     scores = score_paths(model, files, ScoreParams(num_samples=N_IN, threads=1))
     thr = float(np.sort(scores)[1:3].mean())  # between two scores: both decisions occur, no tie
     record = decision_threshold_record(thr, 0.25)
-    save_detector(model, arm, root / "with", extra={"decision_threshold": record})
-    save_detector(model, arm, root / "without")
+    save_arm(model, arm, root / "with", extra={"decision_threshold": record})
+    save_arm(model, arm, root / "without")
     return {"model": model, "with": root / "with", "without": root / "without", "threshold": thr}
 
 
@@ -268,7 +269,7 @@ def test_train_stage_record_round_trips(tmp_path):
     torch.manual_seed(0)
     arm = _arm()
     record = decision_threshold_record(-0.25, 0.1)
-    save_detector(Detector.from_arm(arm), arm, tmp_path / "m", extra={"decision_threshold": record})
+    save_arm(build_detector(arm), arm, tmp_path / "m", extra={"decision_threshold": record})
     assert read_decision_threshold(tmp_path / "m") == -0.25
     (tmp_path / "m" / "config.json").write_text('{"decision_threshold": {"value": 1}}')
     with pytest.raises(ValueError, match="decision_threshold is"):

@@ -9,10 +9,11 @@ import torch.nn.functional as F
 from train_helpers import TINY, make_arm, make_corpus
 
 from sdd.models.backbone import build_backbone
-from sdd.models.detector import Detector, load_detector, save_detector
+from sdd.models.detector import Detector
 from sdd.models.params import ModelParams
 from sdd.params import ScoreParams
 from sdd.scoring import score_paths
+from sdd.train.arm_model import build_detector, load_arm, save_arm
 from sdd.train.loop import EPOCH_COLUMNS, TELEMETRY_COLUMNS, NonFiniteError, _Run, evaluate_dev, fit
 from sdd.train.params import TrainParams
 from sdd.train.schedule import lr_at
@@ -84,11 +85,11 @@ def test_dev_loss_is_the_weighted_cross_entropy_over_all_of_dev(corpus):
     train, dev, _, _ = corpus
     arm = make_arm("clean", bonafide_weight=0.9, spoof_weight=0.1, batch_size=3, dev_samples=4000)
     torch.manual_seed(0)
-    model = Detector.from_arm(arm)
+    model = build_detector(arm)
     w = torch.tensor([0.1, 0.9])
     got = evaluate_dev(model, dev, arm, w)
+    from sdd.audio.crop import crop_or_pad
     from sdd.audio.io import read_audio
-    from sdd.train.data import crop_or_pad
 
     x = torch.stack([torch.from_numpy(crop_or_pad(read_audio(p)[0], 4000)) for p in dev["path"]])
     y = torch.tensor([1 if label == "bonafide" else 0 for label in dev["label"]])
@@ -127,7 +128,7 @@ def test_two_stage_schedule_trains_the_head_first_with_a_fresh_optimizer(corpus)
     train, dev, aug, aug_dir = corpus
     arm = make_arm("dual_path", "gradvac", epochs=2, freeze_backbone_epochs=1)
     torch.manual_seed(0)
-    run = _Run(arm, Detector.from_arm(arm), torch.device("cpu"), "separate", lambda: torch.no_grad())
+    run = _Run(arm, build_detector(arm), torch.device("cpu"), "separate", lambda: torch.no_grad())
     run.enter_stage("head")
     trainable = {n for n, p in run.model.named_parameters() if p.requires_grad}
     assert trainable == {"head.proj.weight", "head.proj.bias"}
@@ -190,8 +191,8 @@ def test_checkpoint_round_trip_and_batched_scoring_equals_per_item(corpus, tmp_p
     train, dev, aug, aug_dir = corpus
     arm = make_arm("clean", epochs=1)
     model, _ = fit(arm, train, dev, aug, aug_dir)
-    save_detector(model, arm, tmp_path / "m")
-    loaded, arm2 = load_detector(tmp_path / "m")
+    save_arm(model, arm, tmp_path / "m")
+    loaded, arm2 = load_arm(tmp_path / "m")
     assert arm2 == arm, "checkpoints carry their full config"
     paths = list(dev["path"]) + list(train["path"][:3])
     params = ScoreParams(num_samples=4000, batch_size=4, threads=1)
@@ -229,7 +230,7 @@ def test_sdd_score_cli_prints_path_and_score(corpus, tmp_path):
     train, dev, aug, aug_dir = corpus
     arm = make_arm("clean", epochs=1)
     model, _ = fit(arm, train, dev, aug, aug_dir)
-    save_detector(model, arm, tmp_path / "m")
+    save_arm(model, arm, tmp_path / "m")
     sdd = [sys.executable, "-m", "sdd.cli"]  # the interpreter running the tests, wherever it lives
     proc = subprocess.run(
         [*sdd, "score", "--model", str(tmp_path / "m"), *dev["path"]], capture_output=True, text=True
@@ -256,7 +257,7 @@ def test_dev_loss_is_weighted_cross_entropy_once(corpus):
     _, dev, _, _ = corpus
     arm = make_arm(bonafide_weight=0.9, spoof_weight=0.1, batch_size=3)  # 4 dev utterances: 2 batches
     torch.manual_seed(0)
-    model = Detector.from_arm(arm)
+    model = build_detector(arm)
     weight = torch.tensor([arm.train.spoof_weight, arm.train.bonafide_weight])
     got = evaluate_dev(model, dev, arm, weight)["dev_loss"]
     ds = PairDataset(dev, arm.train.dev_samples, "first", arm.sample_rate)

@@ -15,7 +15,7 @@ import pytest
 import torch
 from train_helpers import make_arm, make_corpus, without_dropout
 
-from sdd.models.detector import Detector
+import sdd.train.loop
 from sdd.train.loop import fit
 
 HERE = Path(__file__).resolve().parent
@@ -36,8 +36,8 @@ def test_two_processes_equal_one_process_on_the_global_batch(corpus, tmp_path, a
     # 10 utterances, global batch 4: steps of 4, 4 and 2 (split 1 + 1 over the ranks) per epoch.
     arm_kwargs = {"regime": "dual_path", "align": align, "epochs": 2, "batch_size": 4, "lr": 3e-3,
                   "patience": None, "average_best": 1}
-    build = Detector.from_arm
-    monkeypatch.setattr(Detector, "from_arm", staticmethod(lambda arm: without_dropout(build(arm))))
+    build = sdd.train.loop.build_detector
+    monkeypatch.setattr(sdd.train.loop, "build_detector", lambda arm: without_dropout(build(arm)))
     single, single_result = fit(make_arm(**arm_kwargs), train, dev, aug, aug_dir)
 
     spec = {"manifests": str(root), "aug_dir": str(aug_dir), "arm": arm_kwargs, "checkpoints": None,

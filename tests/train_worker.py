@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_helpers import make_arm, without_dropout  # noqa: E402
 
-from sdd.models.detector import Detector  # noqa: E402
+import sdd.train.loop  # noqa: E402
 from sdd.train import distributed  # noqa: E402
 from sdd.train.loop import _Run, fit  # noqa: E402
 
@@ -31,8 +31,8 @@ def main() -> None:
     ap.add_argument("--spec", type=Path, required=True)
     spec = json.loads(ap.parse_args().spec.read_text())
     if spec.get("no_dropout"):
-        build = Detector.from_arm
-        Detector.from_arm = staticmethod(lambda arm: without_dropout(build(arm)))
+        build = sdd.train.loop.build_detector
+        sdd.train.loop.build_detector = lambda arm: without_dropout(build(arm))
     if spec.get("step_sleep_s"):
         step = _Run.train_step
 

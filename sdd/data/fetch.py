@@ -7,8 +7,10 @@ the corpus config (params.yaml entry + command-line overrides) and calls
 through :mod:`sdd.data.download`. Manifests are the prepare stage's job.
 
 ``sdd fetch aasist [--dest DIR] [--url URL] [--variant AASIST|AASIST-L]`` fetches the published
-AASIST weights (:data:`WEIGHTS`; :mod:`sdd.models.pretrained`, which downloads through the same
-module). A weights name takes precedence over a corpus of the same name.
+AASIST weights: the ``sdd`` command passes the models package's registry of published weights
+(:data:`sdd.models.pretrained.WEIGHTS`, which downloads through the same module) as ``weights``, so
+this data module never imports the models package. A weights name takes precedence over a corpus of
+the same name.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +27,9 @@ import yaml
 from sdd.configbase import ConfigError
 from sdd.data.corpora import CORPUS_TYPES, CorpusError, fetch_corpus, parse_corpus
 from sdd.data.download import FetchError
-from sdd.models import pretrained
 from sdd.paths import repo_root
 
-__all__ = ["WEIGHTS", "cli_main"]
-
-#: Published model weights by name -> their fetch command (``argv`` after the name -> exit code).
-WEIGHTS: dict[str, Callable[[list[str]], int]] = {"aasist": pretrained.fetch_cli}
+__all__ = ["cli_main"]
 
 
 def _corpus_entry(corpus: str, params_path: Path) -> dict[str, Any]:
@@ -62,15 +60,18 @@ examples:
 """
 
 
-def cli_main(argv: list[str]) -> int:
+def cli_main(argv: list[str], weights: Mapping[str, Callable[[list[str]], int]] | None = None) -> int:
     """``sdd fetch <corpus> --dest DIR [--url URL] [--md5 MD5] [--sha256 SHA] [--source-dir DIR]``, or
-    ``sdd fetch <weights> ...`` for a name in :data:`WEIGHTS`."""
-    if argv and argv[0] in WEIGHTS:
-        return WEIGHTS[argv[0]](argv[1:])
+    ``sdd fetch <weights> ...`` for a name in ``weights`` (published weights by name -> their fetch
+    command, given ``argv`` after the name; the ``sdd`` command passes
+    :data:`sdd.models.pretrained.WEIGHTS`)."""
+    weights = weights or {}
+    if argv and argv[0] in weights:
+        return weights[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(
         prog="sdd fetch",
         description="Download, verify and extract a corpus (manifests are the prepare stage's job). "
-        f"Published weights: `sdd fetch {{{','.join(WEIGHTS)}}} --help`.",
+        + (f" Published weights: `sdd fetch {{{','.join(weights)}}} --help`." if weights else ""),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,9 @@ import torch
 from torch import nn
 
 from sdd import atomic
-from sdd.configbase import to_dict
+from sdd.configbase import build
 from sdd.models.backbone import (
     backbone_from_config,
-    build_backbone,
     encoder_layers,
     set_finetune,
     truncate_layers,
@@ -36,7 +36,6 @@ from sdd.models.backbone import (
 from sdd.models.heads import HEADS
 from sdd.models.merges import build_merge
 from sdd.models.params import ModelParams, check_layer_counts
-from sdd.train.params import ArmConfig, arm_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +85,6 @@ class Detector(nn.Module):
         self.merge = merge
         self.head = HEADS[params.head](backbone.config.hidden_size)
 
-    @classmethod
-    def from_arm(cls, arm: ArmConfig) -> Detector:
-        return cls(build_backbone(arm.backbone, arm.model.tiny), arm.model)
-
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         """Args: wave (B, T) float waveform at 16 kHz. Returns logits (B, 2) = (spoof, bona fide)."""
         if self.params.normalize_input:
@@ -136,11 +131,15 @@ def decision_threshold_record(threshold: float, dev_eer: float) -> dict[str, Any
 
 
 def save_detector(
-    model: Detector, arm: ArmConfig, out_dir: Path, extra: dict[str, Any] | None = None
+    model: Detector, arm: Mapping[str, Any], out_dir: Path, extra: dict[str, Any] | None = None
 ) -> None:
     """Write ``model.safetensors`` + ``config.json`` (the full resolved arm config and the backbone's
     architecture), so the checkpoint rebuilds itself with no params file and no hub access. LoRA
     adapters are stored unmerged, beside the frozen base weights.
+
+    ``arm`` is the arm's resolved config as a plain mapping with a ``model`` section (the training
+    package passes its ``ArmConfig`` as a dict, :func:`sdd.train.arm_model.save_arm`); this module
+    knows only the ``model`` section.
 
     ``extra`` adds top-level entries (the train stage adds ``train_summary`` and ``decision_threshold``,
     :func:`decision_threshold_record`)."""
@@ -150,7 +149,7 @@ def save_detector(
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     with atomic.atomic_path(out_dir / "model.safetensors") as tmp:
         save_file(state, str(tmp))
-    meta = {"arm": to_dict(arm), "backbone_config": model.backbone.config.to_dict(), **(extra or {})}
+    meta = {"arm": dict(arm), "backbone_config": model.backbone.config.to_dict(), **(extra or {})}
     atomic.write_json(out_dir / "config.json", meta, default=str)
 
 
@@ -192,10 +191,11 @@ def resolve_model_dir(model_dir: str | os.PathLike[str]) -> Path:
     return seeds[0] if seeds else path
 
 
-def load_detector(model_dir: str | os.PathLike[str]) -> tuple[Detector, ArmConfig]:
+def load_detector(model_dir: str | os.PathLike[str]) -> tuple[Detector, dict[str, Any]]:
     """Load a checkpoint written by :func:`save_detector` (weights + config), in eval mode.
 
     ``model_dir`` may also be an arm's folder that holds one seed (:func:`resolve_model_dir`).
+    Returns the detector and the stored arm config as a dict (typed: :func:`sdd.train.arm_model.load_arm`).
     """
     from safetensors.torch import load_file
 
@@ -205,8 +205,9 @@ def load_detector(model_dir: str | os.PathLike[str]) -> tuple[Detector, ArmConfi
         if not p.is_file():
             raise FileNotFoundError(f"{p}: missing; expected a model directory written by the train stage")
     meta = json.loads(cfg_path.read_text())
-    arm = arm_from_dict(meta["arm"])
-    model = Detector(backbone_from_config(meta["backbone_config"]), arm.model)
+    arm = meta["arm"]
+    params = build(ModelParams, arm["model"], f"{cfg_path}: arm.model")
+    model = Detector(backbone_from_config(meta["backbone_config"]), params)
     model.load_state_dict(load_file(str(weights)))
     model.eval()
     return model, arm

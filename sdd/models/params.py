@@ -15,6 +15,7 @@ from typing import Literal
 from sdd.configbase import ConfigError
 
 __all__ = [
+    "PRETRAINED",
     "HEADS",
     "HEADS_NOT_YET",
     "HEADS_WITH_BATCHNORM",
@@ -26,6 +27,10 @@ __all__ = [
     "TinyBackboneParams",
     "check_layer_counts",
 ]
+
+#: The ``backbone`` value naming the pretrain stage's output (``models/backbone``); defined here,
+#: below the pretrain package, because the backbone resolvers and the plan both need the name.
+PRETRAINED = "pretrained"
 
 MERGES = ("last", "index", "weighted", "attm")
 HEADS = ("linear", "lstm", "aasist")

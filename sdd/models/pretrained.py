@@ -43,6 +43,7 @@ __all__ = [
     "UPSTREAM_BASE",
     "UPSTREAM_COMMIT",
     "VARIANTS",
+    "WEIGHTS",
     "UpstreamFile",
     "fetch_aasist",
     "fetch_cli",
@@ -408,3 +409,8 @@ def published_record(spec: str) -> dict[str, Any]:
     except ValueError as exc:
         raise ConfigError(f"{spec!r}: {exc}") from exc
     return {"spec": spec, "files": [{"name": f.name, "sha256": file_digests(f)["sha256"]} for f in files]}
+
+
+#: Published model weights by name -> their fetch command (``argv`` after the name -> exit code); the
+#: ``sdd fetch`` command looks names up here before corpora (:func:`sdd.data.fetch.cli_main`).
+WEIGHTS: dict[str, Callable[[list[str]], int]] = {"aasist": fetch_cli}

@@ -1,7 +1,7 @@
 """Where a backbone comes from: the ``pretrained`` name, backbone folders and their records.
 
 The ``backbone`` toggle names a tiny preset, a Hugging Face id, a local ``save_pretrained`` folder, or
-:data:`~sdd.pretrain.params.PRETRAINED`: the output of the pretrain stage (``models/backbone``), which
+:data:`~sdd.models.params.PRETRAINED`: the output of the pretrain stage (``models/backbone``), which
 pretrains the demo backbone self-supervised (:mod:`sdd.pretrain`). The pretrain stage always writes
 two folders:
 
@@ -34,9 +34,8 @@ import torch
 from sdd import atomic
 from sdd.configbase import build
 from sdd.models.backbone import TINY_BACKBONES, build_backbone
-from sdd.models.params import TinyBackboneParams
+from sdd.models.params import PRETRAINED, TinyBackboneParams
 from sdd.paths import resolve
-from sdd.pretrain.params import PRETRAINED
 
 log = logging.getLogger(__name__)
 

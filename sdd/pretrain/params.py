@@ -1,7 +1,7 @@
 """The ``pretrain`` section of params.yaml (torch-free, like every params module).
 
 The pretrain stage runs only when the ``backbone`` toggle is ``pretrained``
-(:data:`sdd.models.source.PRETRAINED`); any other backbone (a tiny preset, a hub id, a local
+(:data:`sdd.models.params.PRETRAINED`); any other backbone (a tiny preset, a hub id, a local
 ``save_pretrained`` folder) skips it. ``pretrain.objective`` picks the self-supervised objective:
 ``wav2vec2`` (wav2vec 2.0's, :mod:`sdd.pretrain.wav2vec2`, the default) or ``hubert`` (HuBERT's first
 iteration, :mod:`sdd.pretrain.hubert`). The crops, seed, init and threads are shared; each objective
@@ -17,15 +17,11 @@ from sdd.configbase import ConfigError
 
 __all__ = [
     "OBJECTIVES",
-    "PRETRAINED",
     "PRETRAIN_INITS",
     "HubertObjective",
     "PretrainParams",
     "Wav2Vec2Objective",
 ]
-
-#: The ``backbone`` value naming the pretrain stage's output (``models/backbone``).
-PRETRAINED = "pretrained"
 
 #: Tiny presets pretraining can start from (random init from ``model.tiny``). Both objectives train a
 #: ``Wav2Vec2Model`` (wav2vec 2.0's objective lives in ``transformers``' ``Wav2Vec2ForPreTraining``,

@@ -39,7 +39,7 @@ def load_probed_model(folder: Path, normalize_input: bool) -> tuple[HiddenStates
     cfg = folder / "config.json"
     meta = json.loads(cfg.read_text()) if cfg.is_file() else {}
     if "arm" in meta:
-        detector, arm = load_detector(folder)
+        detector, _ = load_detector(folder)
         backbone, fn, kind = detector.backbone, detector.hidden_states, "arm"
     else:
         backbone = backbone_from_folder(folder).eval()

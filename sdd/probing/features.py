@@ -24,9 +24,10 @@ import pandas as pd
 import torch
 
 from sdd import atomic, faults
+from sdd.audio.crop import crop_or_pad
 from sdd.audio.io import read_audio
 from sdd.paths import resolve
-from sdd.train.data import crop_or_pad, label_ids
+from sdd.train.data import label_ids
 
 log = logging.getLogger(__name__)
 

@@ -53,6 +53,7 @@ from sdd.train import distributed
 from sdd.train.align import Aligner, make_aligner
 from sdd.train.align.core import align_
 from sdd.train.align.mean import Mean
+from sdd.train.arm_model import build_detector
 from sdd.train.checkpoint import Checkpoints, run_key
 from sdd.train.data import PairDataset, load_pairs
 from sdd.train.loader import BatchDataset, BatchKey, epoch_batches, make_loader, run_keys, shard
@@ -370,7 +371,7 @@ def fit(
     device = _device(tp.device, ctx)
     set_determinism(arm.seed, tp.threads, device, tp.cuda_tf32)
     distributed.init(ctx, device)
-    model = Detector.from_arm(arm).to(device)
+    model = build_detector(arm).to(device)
     distributed.broadcast_module_(model)
     model.train()
     bf16 = device.type == "cuda" and tp.cuda_bf16
