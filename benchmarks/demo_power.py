@@ -11,10 +11,10 @@ RawBoost copies) on ``eval_degraded``: a known effect the demo must be able to d
 The script clones the committed HEAD (``--ref``) into a temporary folder, keeps only the arms
 ``main`` and ``clean`` of its params.yaml, sets ``seeds`` (default 0, 1, 2), turns off probing, the
 hand-feature baseline and the shortcut audit (they do not enter the comparison), and runs the pipeline
-itself with ``dvc repro`` in this Python environment (``--clone DIR`` continues in a clone a
-previous run kept, e.g. after an interruption): the real fetch, prepare, augment, pretrain,
-train, score, evaluate and report stages. It then reads ``reports/metrics.json``. The report's
-paired comparison of ``clean`` with the reference ``main``, Holm-corrected over its family, is here
+itself with ``dvc repro`` in this Python environment, importing the clone's ``sdd`` (``--clone DIR``
+continues in a clone a previous run kept, e.g. after an interruption): the real fetch, prepare,
+augment, pretrain, train, score, evaluate and report stages. It then reads ``reports/metrics.json``.
+The report's paired comparison of ``clean`` with the reference ``main``, Holm-corrected over its family, is here
 exactly the pre-declared family of two comparisons: ``clean`` vs ``main`` on ``demo:eval`` and on
 ``demo:eval_degraded``.
 
@@ -81,7 +81,8 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "MLFLOW_", "SDD_"))}
         bindir = Path(sys.executable).parent
         env.update(PATH=f"{bindir}{os.pathsep}{env['PATH']}", OMP_NUM_THREADS="2", MKL_NUM_THREADS="2",
-                   DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1")
+                   DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1",
+                   PYTHONPATH=str(clone))  # the stages import the clone's sdd, not this checkout's
         print(f"running `dvc repro` in {clone} (arms main and clean, seeds {args.seeds})", flush=True)
         start = time.perf_counter()
         proc = subprocess.run(["dvc", "repro"], cwd=clone, env=env)

@@ -74,6 +74,7 @@ def main() -> int:
                 MKL_NUM_THREADS="2",
                 DVC_NO_ANALYTICS="1",
                 HF_HUB_OFFLINE="1",
+                PYTHONPATH=str(clone),  # the stages import the clone's sdd, not the venv's editable one
             )
             cmd = ["dvc", "repro"]
         else:
