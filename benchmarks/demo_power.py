@@ -14,8 +14,8 @@ hand-feature baseline and the shortcut audit (they do not enter the comparison),
 itself with ``dvc repro`` in this Python environment, importing the clone's ``sdd`` (``--clone DIR``
 continues in a clone a previous run kept, e.g. after an interruption): the real fetch, prepare,
 augment, pretrain, train, score, evaluate and report stages. It then reads ``reports/metrics.json``.
-The report's paired comparison of ``clean`` with the reference ``main``, Holm-corrected over its family, is here
-exactly the pre-declared family of two comparisons: ``clean`` vs ``main`` on ``demo:eval`` and on
+The report's paired comparison of ``clean`` with the reference ``main``, Holm-corrected over its family,
+is here exactly the pre-declared family of two comparisons: ``clean`` vs ``main`` on ``demo:eval`` and on
 ``demo:eval_degraded``.
 
 Headline: ``RESULT demo_positive_control_pp=<mean EER(clean) - mean EER(main) on eval_degraded, in
