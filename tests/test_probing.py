@@ -166,6 +166,7 @@ def test_pretrained_backbone_validates_before_its_folder_exists(raw):
     "changes, needle",
     [
         ({"probe__models": ["nonsense"]}, "probe.models"),
+        ({"probe__models": []}, r"probe.models: got \[\]; expected at least one"),
         ({"probe__partial_layers": [9]}, "model.layers"),
         ({"probe__partial_layers": [0]}, "probe.partial_layers"),
         ({"arms": {"probing": {}}}, "reserved"),

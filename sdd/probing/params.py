@@ -51,6 +51,12 @@ class ProbeParams:
     partial_epochs: int | None = None
 
     def __post_init__(self) -> None:
+        if not self.models:
+            # dvc.yaml's report stage depends on reports/probe, which only the probe stages write.
+            raise ConfigError(
+                "probe.models: got []; expected at least one probed model (the report stage reads "
+                "reports/probe); the cheapest is [random] (the random init, a few seconds)"
+            )
         if len(set(self.models)) != len(self.models):
             raise ConfigError(f"probe.models: got duplicates in {list(self.models)}")
         for name in ("batch_size", "threads"):
