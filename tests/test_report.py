@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from sdd.evaluation.trials import evaluate_trials
-from sdd.report.build import Figure, Section, eer_cell, render_markdown, write_report
+from sdd.report.build import Figure, Section, eer_cell, per_condition_tables, render_markdown, write_report
 from sdd.report.inputs import ReportInput, SeedRun, seen_attacks
 from sdd.report.stats import epochs_to_best, report_metrics, seed_mean
 from sdd.tracking import _key, flatten, ui_url
@@ -434,3 +434,19 @@ def test_summary_shows_the_three_strongest_shortcuts_and_counts_the_rest():
         "f4 on pooled: 10.0; f3 on pooled: 15.0; f2 on pooled: 20.0; +2 more (Shortcut audit)"
     )
     assert _shortcut_cell(found[:1]) == "f0 on pooled: 30.0" and _shortcut_cell([]) == ""
+
+
+def test_per_condition_tables_put_pooled_first_and_keep_each_column():
+    metrics = {
+        "main": {"demo:eval_degraded": {"eer": 0.25,
+                 "per_condition": {"condition": {"pstn": 0.4, "mp3": 0.1}}}},
+        "clean": {"demo:eval_degraded": {"eer": 0.3,
+                  "per_condition": {"condition": {"mp3": 0.2, "pstn": 0.5}}}},
+        "nocond": {"demo:eval_degraded": {"eer": 0.5}},
+    }
+    tables = per_condition_tables(metrics, "demo:eval_degraded")
+    assert list(tables) == ["condition"]
+    t = tables["condition"]
+    assert list(t.columns) == ["pooled", "mp3", "pstn"] and sorted(t.index) == ["clean", "main"]
+    assert t.loc["clean", "pstn"] == 0.5 and t.loc["main", "pooled"] == 0.25
+    assert per_condition_tables(metrics, "demo:eval") == {}
