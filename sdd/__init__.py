@@ -21,10 +21,11 @@ __version__ = "0.1.0"
 
 #: The parts of ``sdd`` (packages and top-level modules), bottom to top: each imports only from its
 #: own part and the parts before it. Runtime plumbing (fault points, atomic writes, repository paths,
-#: config building, stage I/O); pure numerics and audio I/O; augmentation (the demo generator uses
-#: its degradations); data; models (the published-weights registry included); pretraining;
-#: scoring; training; then what uses trained models (probing, the scoring-only arm, the audit with
-#: its baseline); tracking and the report; the plan (which validates every section); the command.
+#: config building, stage I/O and manifests); pure numerics, audio I/O and small params sections;
+#: augmentation (the demo generator uses its degradations); data; models (the published-weights
+#: registry included); pretraining; scoring and the scoring-only arm; training (whose stage call
+#: handles scoring-only arms too); then what uses trained models (probing, the audit with its
+#: baseline); tracking and the report; the plan (which validates every section); the command.
 LAYERS = (
     "faults",
     "atomic",
@@ -41,9 +42,9 @@ LAYERS = (
     "models",
     "pretrain",
     "scoring",
+    "pretrained_arm",
     "train",
     "probing",
-    "pretrained_arm",
     "baseline",
     "shortcuts",
     "tracking",

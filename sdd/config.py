@@ -48,6 +48,7 @@ from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
 from sdd.models.params import PRETRAINED, ModelParams, check_layer_counts
 from sdd.models.pretrained import published_record
 from sdd.params import (
+    PRETRAINED_REGIME,
     AuditParams,
     BaselineParams,
     EvaluateParams,
@@ -59,7 +60,6 @@ from sdd.params import (
 from sdd.pretrain.params import OBJECTIVES, PRETRAIN_INITS, PretrainParams
 from sdd.probing.params import BACKBONE_SOURCES, ProbeParams
 from sdd.train.params import (
-    PRETRAINED_REGIME,
     PUBLISHED_KINDS,
     AlignerParams,
     ArmConfig,

@@ -15,6 +15,7 @@ from typing import Literal
 from sdd.configbase import ConfigError
 
 __all__ = [
+    "PRETRAINED_REGIME",
     "AuditParams",
     "BaselineParams",
     "EvaluateParams",
@@ -23,6 +24,12 @@ __all__ = [
     "ScoreParams",
     "TrackingParams",
 ]
+
+
+#: The ``regime`` of a scoring-only arm: it trains nothing and scores with published weights
+#: (:mod:`sdd.pretrained_arm`). Defined here, with the score section, so that the scoring-only arm
+#: and the training package's list of regimes (:data:`sdd.train.params.REGIMES`) share one spelling.
+PRETRAINED_REGIME = "pretrained"
 
 
 @dataclass(frozen=True)

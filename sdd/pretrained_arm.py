@@ -25,10 +25,9 @@ from sdd import atomic
 from sdd.configbase import ConfigError
 from sdd.models.detector import parameter_counts
 from sdd.models.pretrained import published_record
-from sdd.params import ScoreParams
+from sdd.params import PRETRAINED_REGIME, ScoreParams
 from sdd.paths import resolve
 from sdd.scoring import SCORERS, load_scorer
-from sdd.train.params import PRETRAINED_REGIME
 
 if TYPE_CHECKING:
     from torch import nn

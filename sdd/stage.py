@@ -1,5 +1,7 @@
 """Shared plumbing of the ``stages/*.py`` scripts: logging set-up, one-line errors, plan documents in
-(:func:`read_plan`, :func:`write_plan`) and JSON out (:func:`write_json`).
+(:func:`read_plan`, :func:`write_plan`), manifests in (:func:`read_manifest`, :func:`manifest_path`:
+the one reader and the one path rule of ``data/manifests/<corpus>/<split>.csv``, whose columns are
+:data:`MANIFEST_COLUMNS`) and JSON out (:func:`write_json`).
 
 Only :mod:`sdd.atomic` and :mod:`sdd.configbase` are imported here, so a stage script's imports (and
 its DVC deps) are what it uses, not the whole plan machinery of :mod:`sdd.config`.
@@ -21,10 +23,14 @@ from sdd import atomic
 from sdd.configbase import ConfigError
 
 __all__ = [
+    "MANIFEST_COLUMNS",
+    "MANIFEST_EXTRA_COLUMNS",
     "RESTORE_HINT",
     "STAGE_TIMES",
     "is_skipped",
+    "manifest_path",
     "peak_rss_mb",
+    "read_manifest",
     "read_plan",
     "run_stage",
     "write_json",
@@ -76,6 +82,50 @@ def _record_time(start: float) -> None:
     line = json.dumps({"stage": stage, "started": start, "seconds": round(time.time() - start, 3)})
     with STAGE_TIMES.open("a") as f:  # one short line per write, appended whole
         f.write(line + "\n")
+
+
+#: Columns of a prepared manifest, in order (the prepare stage writes them, then
+#: :data:`MANIFEST_EXTRA_COLUMNS`, then any corpus-specific condition columns, e.g. 2021's codecs).
+MANIFEST_COLUMNS = (
+    "utt_id", "path", "speaker", "label", "attack", "condition", "split", "duration_s", "sample_rate",
+)  # fmt: skip
+MANIFEST_EXTRA_COLUMNS = ("channels", "checksum")
+#: Columns read as text whatever they hold (a speaker "0012" stays "0012"; "-" and "NA" stay strings).
+_TEXT_COLUMNS = ("utt_id", "path", "speaker", "label", "attack", "condition", "split", "checksum",
+                 "source_utt_id")  # fmt: skip
+
+
+def manifest_path(manifests: str | Path, corpus: str, split: str) -> Path:
+    """``<manifests>/<corpus>/<split>.csv``: where the prepare stage writes a split's manifest."""
+    return Path(manifests) / corpus / f"{split}.csv"
+
+
+def read_manifest(path: str | Path, required: tuple[str, ...] = ("utt_id", "path", "label")):
+    """A manifest CSV as a ``pandas.DataFrame``: nothing parsed as missing, identifier and label
+    columns as text.
+
+    Args:
+        path: a prepared manifest (:func:`manifest_path`) or the augment stage's ``manifest.csv``.
+        required: columns that must be present.
+
+    Raises:
+        FileNotFoundError: no file at ``path`` (the message names the stage that writes it).
+        ValueError: a required column is missing (the message names the file, the missing and the
+            present columns).
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no manifest; the prepare (or augment) stage writes it: dvc repro")
+    header = pd.read_csv(path, nrows=0).columns
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ValueError(
+            f"{path}: manifest lacks column(s) {missing}; has {list(header)}, needs {list(required)}"
+        )
+    dtype = {c: str for c in _TEXT_COLUMNS if c in header}
+    return pd.read_csv(path, keep_default_na=False, dtype=dtype)
 
 
 def read_plan(path: str | Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from sdd.shortcuts import audit_manifests, flag_shortcuts
-from sdd.stage import read_plan, run_stage, write_json
+from sdd.stage import manifest_path, read_manifest, read_plan, run_stage, write_json
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     result = {}
     if opts["enabled"]:
         def read(corpus: str, split: str) -> pd.DataFrame:
-            return pd.read_csv(args.manifests / corpus / f"{split}.csv", keep_default_na=False)
+            return read_manifest(manifest_path(args.manifests, corpus, split))
 
         evals = {e["name"]: read(e["corpus"], e["split"]) for e in plan["eval_sets"]}
         audits = audit_manifests(evals, read(plan["corpus"], "train"), workers=opts["workers"],

@@ -8,12 +8,10 @@ with its clean source and the exact parameters drawn.
 import argparse
 from pathlib import Path
 
-import pandas as pd
-
 from sdd.augment.params import AugmentParams
 from sdd.augment.precompute import precompute
 from sdd.configbase import build
-from sdd.stage import read_plan, run_stage
+from sdd.stage import read_manifest, read_plan, run_stage
 
 
 def main() -> None:
@@ -25,7 +23,7 @@ def main() -> None:
     args = ap.parse_args()
 
     params = build(AugmentParams, read_plan(args.plan)["augment"], "augment")
-    precompute(pd.read_csv(args.manifest, keep_default_na=False), args.out, params, workers=args.workers)
+    precompute(read_manifest(args.manifest), args.out, params, workers=args.workers)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from sdd.baseline import hand_feature_baseline
-from sdd.stage import read_plan, run_stage, write_json
+from sdd.stage import manifest_path, read_manifest, read_plan, run_stage, write_json
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
     result = {}
     if plan["baseline"]["enabled"]:
         def read(corpus: str, split: str) -> pd.DataFrame:
-            return pd.read_csv(args.manifests / corpus / f"{split}.csv", keep_default_na=False)
+            return read_manifest(manifest_path(args.manifests, corpus, split))
 
         evals = {e["name"]: read(e["corpus"], e["split"]) for e in plan["eval_sets"]}
         result = hand_feature_baseline(read(plan["corpus"], "train"), evals, seed=plan["baseline"]["seed"])

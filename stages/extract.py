@@ -6,10 +6,8 @@ their own plan document, so changing a probe setting never re-runs this stage.
 import argparse
 from pathlib import Path
 
-import pandas as pd
-
 from sdd.probing.extract import extract_model, probed_model_dir
-from sdd.stage import read_plan, run_stage
+from sdd.stage import manifest_path, read_manifest, read_plan, run_stage
 
 
 def main() -> None:
@@ -25,10 +23,9 @@ def main() -> None:
     args = ap.parse_args()
 
     plan = read_plan(args.plan)
-    read = lambda p: pd.read_csv(p, keep_default_na=False)  # noqa: E731
-    splits = {"train": read(args.train), "dev": read(args.dev)}
+    splits = {"train": read_manifest(args.train), "dev": read_manifest(args.dev)}
     for e in plan["eval_sets"]:
-        splits[e["id"]] = read(args.manifests / e["corpus"] / f"{e['split']}.csv")
+        splits[e["id"]] = read_manifest(manifest_path(args.manifests, e["corpus"], e["split"]))
     extract_model(plan, probed_model_dir(args.model), splits, args.out)
 
 

@@ -6,9 +6,7 @@ EER per eval set, parameters and forward seconds per second of audio (sdd/probin
 import argparse
 from pathlib import Path
 
-import pandas as pd
-
-from sdd.stage import read_plan, run_stage, write_json
+from sdd.stage import read_manifest, read_plan, run_stage, write_json
 
 
 def main() -> None:
@@ -27,12 +25,10 @@ def main() -> None:
     if plan["arms"]:
         from sdd.probing.partial import run_partial
 
-        read = lambda p: pd.read_csv(p, keep_default_na=False)  # noqa: E731
         needs_aug = any(a["regime"] != "clean" for a in plan["arms"])
-        aug = read(args.augmented / "manifest.csv") if needs_aug else None
-        points = run_partial(
-            plan, read(args.train), read(args.dev), aug, args.augmented, args.manifests, args.backbone
-        )
+        aug = read_manifest(args.augmented / "manifest.csv", ("utt_id", "path")) if needs_aug else None
+        train, dev = read_manifest(args.train), read_manifest(args.dev)
+        points = run_partial(plan, train, dev, aug, args.augmented, args.manifests, args.backbone)
     write_json(args.out, {"points": points})
 
 

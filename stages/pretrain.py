@@ -13,7 +13,7 @@ import pandas as pd
 
 from sdd import atomic
 from sdd.pretrain.run import run_pretrain_plan
-from sdd.stage import read_plan, run_stage, write_json
+from sdd.stage import read_manifest, read_plan, run_stage, write_json
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--log", type=Path, required=True, help="out: per-step CSV (dvc plots)")
     args = ap.parse_args()
 
-    train = pd.read_csv(args.train, keep_default_na=False)
+    train = read_manifest(args.train)
     summary = run_pretrain_plan(read_plan(args.plan), train, args.backbone, args.random)
     rows = summary.pop("log", [])
     # each objective logs its own columns (step and loss in both: the dvc plot's x and y)

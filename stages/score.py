@@ -13,14 +13,12 @@ and std over utterances).
 import argparse
 from pathlib import Path
 
-import pandas as pd
-
 from sdd import faults, pretrained_arm
 from sdd.configbase import build, to_dict
 from sdd.params import ScoreParams
 from sdd.probing.attm_weights import LayerWeightRecorder
 from sdd.scoring import SAMPLE_RATE, score_manifest, write_scores
-from sdd.stage import is_skipped, read_plan, run_stage, write_json, write_skip
+from sdd.stage import is_skipped, manifest_path, read_manifest, read_plan, run_stage, write_json, write_skip
 from sdd.train.arm_model import load_arm
 
 
@@ -47,12 +45,12 @@ def main() -> None:
         sample_rate = arm.sample_rate
         write_json(args.out / "model.json", {"arm": to_dict(arm)})
     targets = {
-        f"{e['id']}.txt": args.manifests / e["corpus"] / f"{e['split']}.csv" for e in plan["eval_sets"]
+        f"{e['id']}.txt": manifest_path(args.manifests, e["corpus"], e["split"]) for e in plan["eval_sets"]
     }
     names = {f"{e['id']}.txt": e["name"] for e in plan["eval_sets"]} | {"dev.txt": "dev"}
     recorder, weights = LayerWeightRecorder(model), {}
-    for name, manifest_path in {**targets, "dev.txt": args.dev}.items():
-        manifest = pd.read_csv(manifest_path, keep_default_na=False)
+    for name, path in {**targets, "dev.txt": args.dev}.items():
+        manifest = read_manifest(path)
         write_scores(
             args.out / name, manifest["utt_id"], score_manifest(model, manifest, params, sample_rate)
         )

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from sdd.evaluation.trials import evaluate_trials, fit_calibration
+from sdd.stage import MANIFEST_COLUMNS, MANIFEST_EXTRA_COLUMNS, manifest_path, read_manifest
 
 __all__ = ["TRIAL_COLUMNS", "evaluate_eval_sets", "fit_dev_calibration", "read_score_file", "scored_trials"]
 
@@ -16,19 +17,8 @@ __all__ = ["TRIAL_COLUMNS", "evaluate_eval_sets", "fit_dev_calibration", "read_s
 #: and a per-attack breakdown need, in manifest order.
 TRIAL_COLUMNS = ("utt_id", "score", "label", "speaker", "attack")
 
-MANIFEST_COLUMNS = {
-    "utt_id",
-    "path",
-    "speaker",
-    "label",
-    "attack",
-    "split",
-    "duration_s",
-    "sample_rate",
-    "channels",
-    "checksum",
-    "condition",
-}  # every prepared manifest column that is not a per-condition breakdown (see sdd.data.prepare)
+#: The prepared manifest's own columns; any other column is a corpus-specific condition column.
+_NOT_CONDITIONS = {*MANIFEST_COLUMNS, *MANIFEST_EXTRA_COLUMNS}
 
 
 def read_score_file(path: Path) -> pd.DataFrame:
@@ -53,7 +43,7 @@ def _join(manifest: pd.DataFrame, scores: pd.DataFrame, score_path: Path, name: 
 
 def fit_dev_calibration(dev_scores: Path, dev_manifest: Path) -> tuple[float, float]:
     """Logistic calibration ``(a, b)`` fitted on the training corpus's DEV scores (never on eval)."""
-    manifest = pd.read_csv(dev_manifest, keep_default_na=False, dtype={"utt_id": str})
+    manifest = read_manifest(dev_manifest)
     trials = _join(manifest, read_score_file(dev_scores), dev_scores, "dev")
     is_bona = (trials["label"] == "bonafide").to_numpy()
     scores = trials["score"].to_numpy()
@@ -78,12 +68,10 @@ def evaluate_eval_sets(
     """
     out = {}
     for e in eval_sets:
-        manifest = pd.read_csv(
-            manifests_dir / e["corpus"] / f"{e['split']}.csv", keep_default_na=False, dtype={"utt_id": str}
-        )
+        manifest = read_manifest(manifest_path(manifests_dir, e["corpus"], e["split"]))
         path = scores_dir / f"{e['id']}.txt"
         trials = _join(manifest, read_score_file(path), path, e["name"])
-        conditions = [c for c in manifest.columns if c not in MANIFEST_COLUMNS]
+        conditions = [c for c in manifest.columns if c not in _NOT_CONDITIONS]
         if "condition" in manifest and (manifest["condition"] != "-").any():
             conditions.insert(0, "condition")
         out[e["name"]] = evaluate_trials(trials, condition_columns=conditions, ci=ci, n_resamples=n_resamples,
@@ -99,8 +87,7 @@ def scored_trials(scores_dir: Path, manifests_dir: Path, eval_set: dict[str, str
         manifests_dir: the manifests folder (``<corpus>/<split>.csv``).
         eval_set: a plan entry, ``{"corpus", "split", "id", "name"}``.
     """
-    manifest = pd.read_csv(manifests_dir / eval_set["corpus"] / f"{eval_set['split']}.csv",
-                           keep_default_na=False, dtype={"utt_id": str, "speaker": str})
+    manifest = read_manifest(manifest_path(manifests_dir, eval_set["corpus"], eval_set["split"]))
     path = scores_dir / f"{eval_set['id']}.txt"
     trials = _join(manifest, read_score_file(path), path, eval_set["name"])
     if "speaker" not in trials:

@@ -21,6 +21,7 @@ from sdd.metrics import eer, eer_confidence_interval
 from sdd.models.source import resolve_backbone
 from sdd.params import ScoreParams
 from sdd.scoring import score_manifest
+from sdd.stage import manifest_path, read_manifest
 from sdd.train.loop import fit
 from sdd.train.params import arm_from_dict
 
@@ -58,8 +59,9 @@ def run_partial(
     """One point per arm of ``plan["arms"]`` (``data/plan/partial.json``)."""
     score = build(ScoreParams, plan["score"], "score")
     ev = plan["evaluate"]
-    read = lambda p: pd.read_csv(p, keep_default_na=False)  # noqa: E731
-    eval_sets = {e["name"]: read(manifests / e["corpus"] / f"{e['split']}.csv") for e in plan["eval_sets"]}
+    eval_sets = {
+        e["name"]: read_manifest(manifest_path(manifests, e["corpus"], e["split"])) for e in plan["eval_sets"]
+    }
     points = []
     for arm_dict in plan["arms"]:
         arm = arm_from_dict(arm_dict)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from sdd.audio.io import read_audio
 from sdd.paths import resolve
+from sdd.stage import read_manifest
 
 __all__ = ["augment_figures"]
 
@@ -18,7 +17,7 @@ def augment_figures(
     """Draw the augmentation figures; returns ``[(caption, png path)]`` for the report."""
     from sdd.augment.report import plot_op_spectrograms, plot_param_distributions
 
-    manifest = pd.read_csv(train_manifest, keep_default_na=False)
+    manifest = read_manifest(train_manifest)
     first = (
         manifest[manifest["label"] == "bonafide"].iloc[0]
         if (manifest["label"] == "bonafide").any()
@@ -27,7 +26,7 @@ def augment_figures(
     wave, sr = read_audio(resolve(first["path"]), augment.get("sample_rate", 16000))
     ops_png, params_png = fig_dir / "augment_ops.png", fig_dir / "augment_params.png"
     plot_op_spectrograms(wave, sr, ops_png, seed=augment.get("seed", 0))
-    plot_param_distributions(pd.read_csv(aug_dir / "manifest.csv", keep_default_na=False), params_png)
+    plot_param_distributions(read_manifest(aug_dir / "manifest.csv", ("utt_id", "path")), params_png)
     return [
         (f"Augmentation ops: spectrograms of one bona fide training utterance ({first['utt_id']}) after "
          "each registered op with its default parameters (time on x, frequency on y, darker = less energy); "

@@ -30,6 +30,7 @@ import pandas as pd
 
 from sdd import atomic
 from sdd.metrics import det_curve
+from sdd.params import PRETRAINED_REGIME
 from sdd.report import figures
 from sdd.report.inputs import ReportInput
 from sdd.report.stats import HAND
@@ -41,9 +42,8 @@ __all__ = ["Block", "Figure", "Section", "eer_cell", "render_html", "render_mark
 Block = tuple[str, Any]  # ("h1" | "h2" | "h3" | "p" | "table" | "fig", payload)
 #: A table cell for a quantity that does not exist for a system (null in metrics.json).
 NONE = "—"
-#: The regime of scoring-only systems (:data:`sdd.train.params.PRETRAINED_REGIME`; not imported, so the
-#: report's DVC deps stay the report's own modules).
-SCORING_ONLY_REGIME = "pretrained"
+#: The regime of scoring-only systems.
+SCORING_ONLY_REGIME = PRETRAINED_REGIME
 OTHER_METRICS = (
     "min_dcf",
     "act_dcf",

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from sdd.evaluation.eval_sets import TRIAL_COLUMNS, scored_trials
+from sdd.stage import read_manifest
 from sdd.tracking import config_digest
 
 __all__ = ["ReportInput", "SeedRun", "from_pipeline", "read_trials_csv", "seen_attacks", "system_digest"]
@@ -145,7 +146,7 @@ def from_pipeline(
                 },
                 source=rel,
             )
-    manifest = pd.read_csv(train_manifest, keep_default_na=False)
+    manifest = read_manifest(train_manifest)
     return ReportInput(
         systems=systems,
         configs=plan["configs"],

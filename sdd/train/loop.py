@@ -49,6 +49,7 @@ from sdd.configbase import to_dict
 from sdd.metrics import SortedScores
 from sdd.models.detector import Detector
 from sdd.models.source import backbone_sha256
+from sdd.params import PRETRAINED_REGIME
 from sdd.train import distributed
 from sdd.train.align import Aligner, make_aligner
 from sdd.train.align.core import align_
@@ -57,7 +58,7 @@ from sdd.train.arm_model import build_detector
 from sdd.train.checkpoint import Checkpoints, run_key
 from sdd.train.data import PairDataset, load_pairs
 from sdd.train.loader import BatchDataset, BatchKey, epoch_batches, make_loader, run_keys, shard
-from sdd.train.params import PRETRAINED_REGIME, ArmConfig
+from sdd.train.params import ArmConfig
 from sdd.train.schedule import lr_at
 from sdd.train.selection import Selection, average_state_dicts, average_state_dicts_dpda_aliased
 from sdd.train.step import (

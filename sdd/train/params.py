@@ -19,11 +19,11 @@ from typing import Any, Literal
 
 from sdd.configbase import ConfigError, build
 from sdd.models.params import HEADS_WITH_BATCHNORM, ModelParams
+from sdd.params import PRETRAINED_REGIME
 
 __all__ = [
     "ALIGN_CHOICES",
     "ALIGNER_METHODS",
-    "PRETRAINED_REGIME",
     "PUBLISHED_KINDS",
     "REGIMES",
     "AlignerParams",
@@ -40,9 +40,9 @@ __all__ = [
     "resolve_aligner",
 ]
 
-#: The scoring-only regime: the arm trains nothing and scores with published weights, named by its
-#: backbone, ``<kind>:<path>`` with a kind of :data:`PUBLISHED_KINDS` (README, "The published AASIST").
-PRETRAINED_REGIME = "pretrained"
+# The scoring-only regime (sdd.params.PRETRAINED_REGIME): the arm trains nothing and scores with published
+# weights, named by its backbone, ``<kind>:<path>`` with a kind of :data:`PUBLISHED_KINDS` (README, "The
+# published AASIST").
 REGIMES = ("clean", "augmented", "dual_path", PRETRAINED_REGIME)
 #: Backbone spec prefixes naming published models, scored as they are (regime ``pretrained`` only):
 #: ``aasist:<path>`` is the published AASIST or AASIST-L (Jung et al., ICASSP 2022). Their files are

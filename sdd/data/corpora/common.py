@@ -23,6 +23,7 @@ from typing import Any
 from sdd.configbase import ConfigError
 from sdd.data.download import file_digests
 from sdd.paths import display_path
+from sdd.stage import MANIFEST_COLUMNS
 
 __all__ = [
     "LABEL_ALIASES",
@@ -42,10 +43,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Columns every manifest has, in this order (extra condition columns follow).
-MANIFEST_COLUMNS = (
-    "utt_id", "path", "speaker", "label", "attack", "condition", "split", "duration_s", "sample_rate",
-)  # fmt: skip
+# Columns every manifest has, in this order (extra condition columns follow): one spelling, in the
+# stage contract (sdd.stage), re-exported here for the corpus recipes.
 
 #: Columns a protocol reader returns (the audio check adds duration_s and sample_rate).
 PROTOCOL_COLUMNS = ("utt_id", "path", "speaker", "label", "attack", "condition", "split")
