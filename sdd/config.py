@@ -67,7 +67,6 @@ from sdd.train.params import (
     check_regime,
     normalize_align,
     published_kind,
-    resolve_aligner,
 )
 
 __all__ = [
@@ -245,9 +244,8 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
         seed=arm_seeds(params, name)[0] if seed is None else seed,
         model=model_params,
         train=train_params,
-        aligner=resolve_aligner(
-            align, _build_arm_section(AlignerParams, aligner, ov.aligner, "aligner", where)
-        ),
+        # ArmConfig resolves it for its method (the one place: sdd.train.params.resolve_aligner)
+        aligner=_build_arm_section(AlignerParams, aligner, ov.aligner, "aligner", where),
     )
 
 

@@ -337,7 +337,7 @@ def test_registry_names_match_config_choices_and_resolve():
         params = resolve_aligner(name, AlignerParams(gradvac=GradVacParams(beta=0.1)))
         aligner = make_aligner(name, params)
         assert aligner.granularity == ("per_tensor" if name == "gr" else "global")
-        assert isinstance(aligner, ALIGNERS[name])
+        assert isinstance(aligner, ALIGNERS[name]) and aligner.name == name
     assert resolve_aligner("pcgrad", AlignerParams(gradvac=GradVacParams(beta=0.1))).gradvac.beta == 0.5, (
         "an arm's plan holds only its own method's settings"
     )

@@ -16,7 +16,7 @@ from sdd.train.align.gr import GradientRemedy, gr
 from sdd.train.align.gradvac import GradVac, gradvac
 from sdd.train.align.mean import Mean, mean_update
 from sdd.train.align.pcgrad import PCGrad, pcgrad
-from sdd.train.params import AlignerParams
+from sdd.train.params import ALIGNER_METHODS, AlignerParams
 
 __all__ = [
     "ALIGNERS",
@@ -34,14 +34,14 @@ __all__ = [
     "pcgrad",
 ]
 
-# align name (params `align`, normalised by sdd.train.params) -> aligner class.
-ALIGNERS: dict[str, type[Aligner]] = {
-    "none": Mean,
-    "pcgrad": PCGrad,
-    "gradvac": GradVac,
-    "cagrad": CAGrad,
-    "gr": GradientRemedy,
-}
+#: ``align`` value -> aligner class. The names are spelled once, in the torch-free
+#: :data:`sdd.train.params.ALIGNER_METHODS` (what the plan validates); the classes follow in the same
+#: order and take their ``name`` from it.
+ALIGNERS: dict[str, type[Aligner]] = dict(
+    zip(ALIGNER_METHODS, (Mean, PCGrad, GradVac, CAGrad, GradientRemedy), strict=True)
+)
+for _name, _cls in ALIGNERS.items():
+    _cls.name = _name
 
 
 def make_aligner(method: str, params: AlignerParams) -> Aligner:
@@ -49,13 +49,6 @@ def make_aligner(method: str, params: AlignerParams) -> Aligner:
     (:func:`sdd.train.params.resolve_aligner`: its granularity is ``global`` or ``per_tensor``)."""
     if method not in ALIGNERS:
         raise ValueError(f"align: got {method!r}; expected one of {sorted(ALIGNERS)}")
-    g = params.granularity
-    if g == "auto":
+    if params.granularity == "auto":
         raise ValueError("make_aligner: granularity 'auto' must be resolved first (resolve_aligner)")
-    if method == "gradvac":
-        return GradVac(g, params.gradvac.beta, params.gradvac.ema)
-    if method == "cagrad":
-        return CAGrad(g, params.cagrad.c)
-    if method == "gr":
-        return GradientRemedy(g, params.gr.k, params.gr.combine)
-    return ALIGNERS[method](g)
+    return ALIGNERS[method].from_params(params.granularity, params)

@@ -19,10 +19,14 @@ solution is clipped to [0, 1]. ``tests/test_align.py`` checks it against a brute
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
-from sdd.train.align.core import Aligner, AlignInfo, Grads, align
+from sdd.train.align.core import Aligner, AlignInfo, Grads, Granularity, align
+
+if TYPE_CHECKING:
+    from sdd.train.params import AlignerParams
 
 __all__ = ["CAGrad", "cagrad", "cagrad_simplex", "cagrad_weights"]
 
@@ -63,7 +67,10 @@ def cagrad_weights(gram: torch.Tensor, c: float) -> tuple[torch.Tensor, dict[str
 
 
 class CAGrad(Aligner):
-    name = "cagrad"
+    @classmethod
+    def from_params(cls, granularity: Granularity, params: AlignerParams) -> CAGrad:
+        return cls(granularity, params.cagrad.c)
+
 
     def __init__(self, granularity: str = "global", c: float = 0.5) -> None:
         super().__init__(granularity)  # type: ignore[arg-type]

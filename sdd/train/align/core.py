@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import torch
+
+if TYPE_CHECKING:
+    from sdd.train.params import AlignerParams
 
 __all__ = ["Aligner", "AlignInfo", "Grads", "align", "align_", "combine_", "gradient_telemetry", "gram"]
 
@@ -36,12 +39,19 @@ class Aligner:
     Subclasses implement :meth:`weights`; stateful ones also ``state_dict`` / ``load_state_dict``.
     """
 
-    name: ClassVar[str] = ""
+    name: ClassVar[str] = ""  # the ``align`` value, set by the registry (sdd.train.align.ALIGNERS)
 
     def __init__(self, granularity: Granularity = "global") -> None:
         if granularity not in ("global", "per_tensor"):
             raise ValueError(f"granularity: got {granularity!r}; expected 'global' or 'per_tensor'")
         self.granularity = granularity
+
+    @classmethod
+    def from_params(cls, granularity: Granularity, params: AlignerParams) -> Aligner:
+        """The aligner with its own settings from a resolved ``aligner`` section (methods with
+        settings override this; the others take the granularity only)."""
+        del params
+        return cls(granularity)
 
     def weights(self, gram: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Args: gram (N, 2, 2) float64, one Gram matrix per block.

@@ -21,10 +21,14 @@ Gram matrix of each block instead of on copies; the choice of sum or mean.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
-from sdd.train.align.core import Aligner, AlignInfo, Grads, align
+from sdd.train.align.core import Aligner, AlignInfo, Grads, Granularity, align
+
+if TYPE_CHECKING:
+    from sdd.train.params import AlignerParams
 
 __all__ = ["GradientRemedy", "gr", "gr_weights"]
 
@@ -55,7 +59,10 @@ def gr_weights(gram: torch.Tensor, k: float = 5.0, combine: str = "sum") -> tupl
 
 
 class GradientRemedy(Aligner):
-    name = "gr"
+    @classmethod
+    def from_params(cls, granularity: Granularity, params: AlignerParams) -> GradientRemedy:
+        return cls(granularity, params.gr.k, params.gr.combine)
+
 
     def __init__(self, granularity: str = "per_tensor", k: float = 5.0, combine: str = "sum") -> None:
         super().__init__(granularity)  # type: ignore[arg-type]

@@ -23,10 +23,14 @@ Deliberate differences from DPDA's code, none of which changes the result:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
-from sdd.train.align.core import Aligner, AlignInfo, Grads, align
+from sdd.train.align.core import Aligner, AlignInfo, Grads, Granularity, align
+
+if TYPE_CHECKING:
+    from sdd.train.params import AlignerParams
 
 __all__ = ["GradVac", "gradvac", "gradvac_adjustments", "gradvac_weights"]
 
@@ -84,7 +88,10 @@ def gradvac_weights(
 class GradVac(Aligner):
     """GradVac with its state: one target cosine per block (lazily sized at the first step)."""
 
-    name = "gradvac"
+    @classmethod
+    def from_params(cls, granularity: Granularity, params: AlignerParams) -> GradVac:
+        return cls(granularity, params.gradvac.beta, params.gradvac.ema)
+
 
     def __init__(self, granularity: str = "global", beta: float = 0.5, ema: str = "dpda") -> None:
         super().__init__(granularity)  # type: ignore[arg-type]

@@ -22,7 +22,6 @@ def mean_weights(gram: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tens
 
 
 class Mean(Aligner):
-    name = "none"
 
     def weights(self, gram: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return mean_weights(gram)

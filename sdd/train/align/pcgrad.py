@@ -52,7 +52,6 @@ def pcgrad_weights(gram: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Te
 
 
 class PCGrad(Aligner):
-    name = "pcgrad"
 
     def weights(self, gram: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return pcgrad_weights(gram)
