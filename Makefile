@@ -1,4 +1,5 @@
-# The two commands a new user runs: `make repro` and `make test` (`make lint` runs the linter). All
+# The two commands a new user runs: `make repro` and `make test` (`make lint` runs the linter, `make docs`
+# builds the documentation site). All
 # create .venv/ from the pinned lock file when it is missing or older than the lock (that is all
 # `make setup` does).
 SHELL := /bin/bash
@@ -15,13 +16,13 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE ?= 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup repro test lint mlflow-ui clean-venv
+.PHONY: setup repro test lint docs mlflow-ui clean-venv
 
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	# One pip call resolves torch and everything else together (see README, "Dependencies").
+	# One pip call resolves torch and everything else together (see docs/dependencies.md).
 	$(PIP) install -r requirements.lock
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
@@ -35,6 +36,12 @@ test: setup
 # ruff (pinned in requirements.lock); its rules are in pyproject.toml, [tool.ruff].
 lint: setup
 	ruff check sdd stages tests benchmarks
+
+# The documentation site (mkdocs.yml, pages in docs/) into site/ (git-ignored). --strict: a broken link
+# between pages, an unknown #anchor or a page missing from the nav fails the build (CI runs this). Not
+# --quiet: it drops the warnings before --strict counts them, so a broken link would pass.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict
 
 # MLflow 3.17's UI opens on its GenAI pages unless the address says otherwise: open the printed one.
 mlflow-ui: setup

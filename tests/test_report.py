@@ -143,9 +143,9 @@ def test_metrics_schema_keeps_every_seed_and_the_aggregates():
     json.dumps(m)  # JSON-serialisable as is
 
 
-def test_the_readme_schema_documents_every_vs_reference_key():
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    schema = readme.split("### `reports/metrics.json`", 1)[1]
+def test_the_docs_schema_documents_every_vs_reference_key():
+    page = (Path(__file__).parents[1] / "docs" / "report.md").read_text(encoding="utf-8")
+    schema = page.split("## `reports/metrics.json`", 1)[1]
     block = schema.split('"vs_reference": {', 1)[1].split("\n      },", 1)[0]
     documented = set(re.findall(r'"(\w+)":', block))
     m = report_metrics(make_input({"main": 1.0, "other": 1.2}, seeds=(0,)))
