@@ -16,7 +16,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE ?= 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup repro test lint docs mlflow-ui clean-venv
+.PHONY: setup repro test test-fast lint docs mlflow-ui clean-venv
 
 setup: $(STAMP)
 
@@ -32,6 +32,11 @@ repro: setup
 
 test: setup
 	pytest -q
+
+# Everything but the `slow` tests (end to end, kills, the full demo corpus, several processes): about
+# 2 min instead of 11 (docs/tests.md).
+test-fast: setup
+	pytest -q -m "not slow"
 
 # ruff (pinned in requirements.lock); its rules are in pyproject.toml, [tool.ruff].
 lint: setup

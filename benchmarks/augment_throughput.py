@@ -12,7 +12,7 @@ for algo 4 (Tak et al., ICASSP 2022; ``RawBoost.py`` and ``process_Rawboost_feat
 TakHemlata/SSL_Anti-spoofing) restated call for call: ``scipy.signal.firwin`` with its defaults
 (band-stop notches) per band, ``freqz`` peak normalisation, sample-domain FIR filtering with
 ``scipy.signal.lfilter``, numpy's global RNG, ISD sample selection by a full ``permutation``, fed the
-same float32 waves (as ``librosa.load`` gives). ``tests/test_augment_rawboost.py`` holds its own copy
+same float32 waves (as ``librosa.load`` gives). ``tests/augment/test_rawboost.py`` holds its own copy
 of this oracle and checks that, given ``np.random.RandomState(s)``, our functions reproduce it after
 ``np.random.seed(s)`` (to ~1e-9 and better for float64 input).
 

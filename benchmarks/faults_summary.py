@@ -1,4 +1,4 @@
-"""Run the faults module (tests/test_faults.py) and print its two RESULT lines.
+"""Run the faults module (tests/pipeline/test_faults.py) and print its two RESULT lines.
 
     python benchmarks/faults_summary.py
 
@@ -17,17 +17,18 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+MODULE = "tests/pipeline/test_faults.py"
 
 
 def main() -> int:
     t0 = time.time()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "tests/test_faults.py"],
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", MODULE],
         cwd=REPO, capture_output=True, text=True,
     )  # fmt: skip
     results = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     tail = [line for line in proc.stdout.splitlines() if " passed" in line or " failed" in line][-1:]
-    print(f"tests/test_faults.py: {' '.join(tail)} in {time.time() - t0:.0f} s")
+    print(f"{MODULE}: {' '.join(tail)} in {time.time() - t0:.0f} s")
     for line in results:
         total = line.rpartition("/")[2]
         print(f"{line} target={total}/{total}")

@@ -1,4 +1,5 @@
-"""Shared fixtures: the ../shared data folder (skipped when absent) and synthetic audio."""
+"""Shared fixtures: the ../shared data folder (skipped when absent) and synthetic audio. Helpers that
+are not fixtures (paths, :func:`~tests.helpers.sine`, the training corpus) are in ``tests/helpers/``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from tests.helpers import SHARED, sine
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +32,6 @@ def aasist_dir(shared_dir: Path) -> Path:
 def rng() -> np.random.Generator:
     """A fresh, seeded generator; never the global numpy state."""
     return np.random.default_rng(1234)
-
-
-def sine(
-    freq_hz: float = 440.0, duration_s: float = 1.0, sample_rate: int = 16000, amplitude: float = 0.5
-) -> np.ndarray:
-    """A (T,) float32 sine wave."""
-    t = np.arange(int(duration_s * sample_rate)) / sample_rate
-    return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import sine
 
 from sdd.audio.io import write_audio
 from sdd.baseline import FEATURE_NAMES, fit_logistic, hand_feature_baseline, hand_features
+from tests.helpers import sine
 
 SR = 16000
 

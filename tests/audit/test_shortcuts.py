@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import sine
 
 from sdd.audio.io import write_audio
 from sdd.data.corpora.la_layout import read_asvspoof2019_protocol
@@ -30,6 +29,7 @@ from sdd.shortcuts import (
     two_way_eer,
     utterance_features,
 )
+from tests.helpers import sine
 
 SR = 16000
 
@@ -298,6 +298,7 @@ def default_demo_audit(default_demo: Path) -> dict[str, ShortcutAudit]:
     return audits
 
 
+@pytest.mark.slow  # the default demo corpus (generated once per session) and its audit: minutes
 @pytest.mark.parametrize("eval_set", ["eval", "eval_degraded"])
 def test_default_demo_has_no_single_feature_shortcut(
     default_demo_audit: dict[str, ShortcutAudit], eval_set: str
@@ -310,6 +311,7 @@ def test_default_demo_has_no_single_feature_shortcut(
     assert not flags, "\n".join(f.describe() for f in flags) + "\n" + format_audit(audit)
 
 
+@pytest.mark.slow  # the default demo corpus, as above
 def test_default_demo_resists_an_mfcc_linear_model(default_demo_audit: dict[str, ShortcutAudit]) -> None:
     mfcc = default_demo_audit["eval"].mfcc_lr
     assert mfcc is not None

@@ -18,8 +18,8 @@ import soundfile as sf
 from sdd.augment.params import AugmentParams
 from sdd.augment.precompute import MANIFEST_COLUMNS, copy_relpath, precompute, seed_for
 from sdd.configbase import build
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SR = 16000
 
 
@@ -115,6 +115,7 @@ precompute(manifest, Path(sys.argv[2]), AugmentParams(copies=2), workers=1)
 """
 
 
+@pytest.mark.slow  # kills a precompute process midway
 def test_resume_after_kill(tmp_path):
     src = _corpus(tmp_path, 60, seconds=1.0)
     src["path"] = [str(tmp_path / p) for p in src["path"]]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import import_graph as ig
 import pytest
 
 import sdd
+from tests.helpers import import_graph as ig
 
 
 def test_graph_sees_every_kind_of_import(tmp_path: Path):

@@ -14,13 +14,11 @@ import hashlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import sdd
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 _PROBE = "import os, sdd, torch; print(os.environ.get('GOMP_SPINCOUNT'))"
 
@@ -76,6 +74,7 @@ print(h.hexdigest())
 """
 
 
+@pytest.mark.slow  # trains in three fresh processes
 def test_training_is_bit_identical_under_either_spin_count() -> None:
     """The spin count changes scheduling only: same weights as under libgomp's default (300,000)."""
     ours = _run(_TRAIN)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from sdd.data.download import UnsafeArchiveError, safe_extract
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SOURCES = sorted(p for d in ("sdd", "stages", "benchmarks") for p in (REPO / d).rglob("*.py"))
 
 

@@ -3,15 +3,13 @@
 import copy
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
 from sdd.config import load_params, make_plan, validate_params
 from sdd.configbase import ConfigError
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 t-DCF per attack and codec.
 
 Oracles are the official packages' procedures written out here: the ASVspoof 5 package's a_dcf.py
-(``calculate_a_dcf`` on the score file, via ``test_metrics._a_dcf_package``), and the ASVspoof 2021
+(``calculate_a_dcf`` on the score file, via ``tests.helpers.oracles.a_dcf_package``), and the ASVspoof 2021
 eval package's ``compute_tDCF_C012`` + ``compute_decomposed_mintdcf_eer`` (main.py) with its
 ``eval_metrics`` / ``eval_wrapper`` functions and pandas queries, on synthetic keys folders laid out
 as the real ones (no real 2021 keys exist here).
@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_metrics import _a_dcf_package
 
 from sdd import evaluation as E
 from sdd import metrics as M
 from sdd.evaluation.tdcf2021 import read_c012_pickle
+from tests.helpers.oracles import a_dcf_package
 
 SDD = [sys.executable, "-m", "sdd.cli"]
 
@@ -70,7 +70,7 @@ def test_sasv_four_column_file_gives_the_package_a_dcf(la19_small, tmp_path, rng
     # the package: np.genfromtxt(..., delimiter=" "), column 2 = score, column 3 = key
     data = np.genfromtxt(f, dtype=str, delimiter=" ")
     sc, ky = data[:, 2].astype(np.float64), data[:, 3]
-    want = _a_dcf_package(sc[ky == "target"], sc[ky == "nontarget"], sc[ky == "spoof"])
+    want = a_dcf_package(sc[ky == "target"], sc[ky == "nontarget"], sc[ky == "spoof"])
     out = tmp_path / "m.json"
     argv = ["--scores", str(la19_small["scores"]), "--protocol", str(la19_small["protocol"]),
             "--format", "asvspoof2019", "--out", str(out), "--sasv-scores", str(f)]  # fmt: skip
@@ -83,7 +83,7 @@ def test_sasv_four_column_file_gives_the_package_a_dcf(la19_small, tmp_path, rng
 
 def test_sasv_scores_with_a_key_file_in_any_order(tmp_path, rng):
     spk, utt, score, keys = _sasv(rng)
-    want = _a_dcf_package(score[keys == "target"], score[keys == "nontarget"], score[keys == "spoof"])
+    want = a_dcf_package(score[keys == "target"], score[keys == "nontarget"], score[keys == "spoof"])
     rev = list(range(len(utt)))[::-1]
     fwd = list(range(len(utt)))
     cm_key = ["spoof" if k == "spoof" else "bonafide" for k in keys]

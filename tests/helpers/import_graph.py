@@ -2,8 +2,8 @@
 
 Every import statement counts: module level, inside functions (lazy imports), under
 ``if TYPE_CHECKING:``; ``import x.y``, ``from x import y`` and relative imports. ``from pkg import name``
-is an import of ``pkg.name`` when that is a module, else of ``pkg``. Used by ``test_imports.py``
-(no cycles) and ``test_dvc_deps.py`` (each stage's DVC deps cover what its script imports).
+is an import of ``pkg.name`` when that is a module, else of ``pkg``. Used by ``codebase/test_imports.py``
+(no cycles) and ``pipeline/test_dvc_deps.py`` (each stage's DVC deps cover what its script imports).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import ast
 from collections.abc import Iterable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "sdd"
 
 

@@ -1,6 +1,6 @@
 """One "DVC experiment" logging to MLflow through :mod:`sdd.tracking`, as the pipeline's stages do.
 
-``tests/test_tracking_concurrency.py`` starts several of these at once against one store. Each
+``tests/tracking/test_concurrency.py`` starts several of these at once against one store. Each
 imports MLflow first, writes ``<sync>/ready-<name>`` and waits for ``<sync>/go``, so that every
 process reaches the store (its schema creation included) at the same moment. Then, as DVC experiment
 ``$DVC_EXP_NAME``: ``train`` and ``evaluate`` of each arm/seed (:func:`sdd.tracking.arm_run`: the

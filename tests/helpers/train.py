@@ -1,5 +1,5 @@
 """A tiny synthetic training corpus and arm config, shared by the training tests and the subprocess
-worker (``train_worker.py``) that the resume and ``torchrun`` tests launch."""
+worker (:mod:`tests.helpers.train_worker`) that the resume and ``torchrun`` tests launch."""
 
 from __future__ import annotations
 

@@ -16,13 +16,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from train_helpers import make_arm, without_dropout  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, when run by hand
 
 import sdd.train.loop  # noqa: E402
 from sdd.train import distributed  # noqa: E402
 from sdd.train.loop import _Run, fit  # noqa: E402
+from tests.helpers.train import make_arm, without_dropout  # noqa: E402
 
 
 def main() -> None:

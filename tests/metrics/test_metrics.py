@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sdd import metrics as M
 from sdd.metrics.bootstrap import _eer_from_run_weights, _runs
+from tests.helpers.oracles import a_dcf_package
 
 # ---- the official algorithms, written out independently (concatenate + stable sort per metric) ----
 
@@ -179,34 +180,6 @@ def test_cllr_values():
     assert math.isfinite(M.cllr([-1000.0], [1000.0]))
 
 
-def _a_dcf_package(trg, non, spf, p_spf=0.05, p_non=0.05, p_tar=0.9, c_miss=1.0, c_fa_asv=10.0, c_fa_cm=20.0):
-    """Oracle: the ASVspoof 5 evaluation package's a_dcf.py algorithm (Shim et al., Odyssey 2024),
-    written out from its code: labels target 1 / nontarget 0 / spoof 2 concatenated in that order,
-    a stable mergesort, one DET point per trial starting from accept-all, normalised by
-    min(all-accept, all-reject) cost, minimum over the points."""
-    scores = np.concatenate([trg, non, spf])
-    labels = np.concatenate([np.ones(len(trg)), np.zeros(len(non)), np.full(len(spf), 2.0)])
-    labels = labels[np.argsort(scores, kind="mergesort")]
-    fp_non, fp_spf, fn = len(non), len(spf), 0
-    far_asv, far_cm, frr = [1.0], [1.0], [0.0]
-    for lab in labels:
-        if lab == 0:
-            fp_non -= 1
-        elif lab == 1:
-            fn += 1
-        else:
-            fp_spf -= 1
-        far_asv.append(fp_non / len(non))
-        far_cm.append(fp_spf / len(spf))
-        frr.append(fn / len(trg))
-    dcf = (
-        c_miss * p_tar * np.array(frr)
-        + c_fa_asv * p_non * np.array(far_asv)
-        + c_fa_cm * p_spf * np.array(far_cm)
-    )
-    return float(np.min(dcf / min(c_fa_asv * p_non + c_fa_cm * p_spf, c_miss * p_tar)))
-
-
 def test_a_dcf_defaults_are_the_asvspoof5_package_cost_model():
     cost = M.ADCFCostModel()
     assert (cost.p_tar, cost.p_non, cost.p_spoof) == (0.9, 0.05, 0.05)
@@ -223,7 +196,7 @@ def test_a_dcf_crafted_cases():
     # crafted with ties across the three classes; value from the package's formula by hand:
     # thresholds just above 1 reject one target (0.9/2) and accept one spoof (1.0/2): 0.95 / 0.9
     got = M.a_dcf([1.0, 5.0], [0.0, 0.5], [1.0, 0.2])
-    assert got == pytest.approx(_a_dcf_package([1.0, 5.0], [0.0, 0.5], [1.0, 0.2]))
+    assert got == pytest.approx(a_dcf_package([1.0, 5.0], [0.0, 0.5], [1.0, 0.2]))
 
 
 def test_a_dcf_equals_the_package_formula(rng):
@@ -231,10 +204,10 @@ def test_a_dcf_equals_the_package_formula(rng):
         n = rng.integers(1, 30, 3)
         # integer scores: many ties between classes, where the tie order matters
         trg, non, spf = (rng.integers(-4, 8, k).astype(float) for k in n)
-        want = _a_dcf_package(trg, non, spf)
+        want = a_dcf_package(trg, non, spf)
         assert M.a_dcf(trg, non, spf) == pytest.approx(want, abs=1e-12), trial
         custom = M.ADCFCostModel(p_tar=0.8, p_non=0.1, p_spoof=0.1, c_miss=2.0, c_fa_asv=5.0, c_fa_cm=7.0)
-        want = _a_dcf_package(trg, non, spf, 0.1, 0.1, 0.8, 2.0, 5.0, 7.0)
+        want = a_dcf_package(trg, non, spf, 0.1, 0.1, 0.8, 2.0, 5.0, 7.0)
         assert M.a_dcf(trg, non, spf, custom) == pytest.approx(want, abs=1e-12), trial
 
 

@@ -63,7 +63,8 @@ def _inputs(paths: list[str], num_samples: int = 64600) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variant", ["AASIST", "AASIST-L"])
+# the full-size model is slow; AASIST-L runs the same check in the fast lane
+@pytest.mark.parametrize("variant", [pytest.param("AASIST", marks=pytest.mark.slow), "AASIST-L"])
 def test_published_weights_reproduce_the_reference_logits(variant, aasist_dir, reference):
     """10 of the 100 reference clips (every 10th); benchmarks/aasist_parity.py runs all of them."""
     model, config = load_aasist(aasist_dir / f"{variant}.pth")  # strict=True inside

@@ -7,7 +7,6 @@ transformers model's own layers and hidden states), not our code re-derived.
 import copy
 import dataclasses
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,8 +29,8 @@ from sdd.scoring import score_paths
 from sdd.train.arm_model import load_arm, save_arm
 from sdd.train.loop import fit
 from sdd.train.params import ArmConfig, DualPathParams, TrainParams
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = TinyBackboneParams(conv_channels=8, hidden_size=16, num_layers=4, num_heads=2, intermediate_size=16)
 BACKBONES = ("tiny-wavlm", "tiny-wav2vec2")
 

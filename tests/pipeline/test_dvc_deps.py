@@ -2,10 +2,10 @@
 
 DVC does not trace imports, so a module missing from a stage's deps can change without the stage
 re-running, and a module listed without being used re-runs it for nothing. For every stage, the
-transitive closure of ``sdd`` modules imported by its script (the graph of :mod:`import_graph`, lazy
-imports included, plus the package ``__init__`` files Python runs on the way, except those holding only
-a docstring) must equal the modules covered by its ``sdd/`` deps: a file dep, or a directory dep whose
-every module is imported.
+transitive closure of ``sdd`` modules imported by its script (the graph of
+:mod:`tests.helpers.import_graph`, lazy imports included, plus the package ``__init__`` files Python runs
+on the way, except those holding only a docstring) must equal the modules covered by its ``sdd/`` deps:
+a file dep, or a directory dep whose every module is imported.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import import_graph as ig
 import pytest
 import yaml
+
+from tests.helpers import import_graph as ig
 
 DVC_YAML = ig.REPO / "dvc.yaml"
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+
 BIN = Path(sys.executable).parent
 
 
@@ -58,7 +59,7 @@ def project(tmp_path_factory):
     params["score"].update(num_samples=8000, threads=1)
     params["evaluate"]["n_resamples"] = 50
     # every stage kind, every regime and both aligner granularities, at the cost of five arms: the
-    # other aligners' arms differ only in their plan's `align` (unit-tested in tests/test_align.py)
+    # other aligners' arms differ only in their plan's `align` (unit-tested in tests/train/test_align.py)
     for arm in ("dual_path_pcgrad", "dual_path_gradvac", "dual_path_cagrad"):
         del params["arms"][arm]
     params["pretrain"].update(batch_size=2, crop_samples=4000, threads=1)
@@ -81,6 +82,7 @@ def assert_same_numbers(compared, metrics, arms):
 
 
 @pytest.mark.e2e
+@pytest.mark.slow  # the whole pipeline through `dvc repro`, several times: minutes
 def test_dvc_repro_end_to_end(project):
     run(["dvc", "repro"], project)
     metrics = json.loads((project / "reports/metrics.json").read_text())

@@ -49,7 +49,6 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import yaml
-from conftest import SHARED
 
 from sdd import atomic
 from sdd.audio.io import AudioError, check_audio, read_audio, resample
@@ -69,8 +68,8 @@ from sdd.data.download import (
 )
 from sdd.data.leakage import LeakageError, check_leakage
 from sdd.data.prepare import BadAudioError, prepare_corpus
+from tests.helpers import REPO, SHARED
 
-REPO = Path(__file__).resolve().parents[1]
 SR = 16000
 # Tallies for the RESULT lines: id -> passed (a row that is skipped is left out of the total).
 RESULTS: dict[str, dict[str, bool]] = {"bad_inputs_clear": {}, "kills_survived": {}}
@@ -1288,6 +1287,7 @@ def _resumed(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if "resuming at epoch" in r.getMessage()]
 
 
+@pytest.mark.slow  # the micro project runs every stage once, then each kill re-runs one
 @pytest.mark.parametrize("stage", list(KILLS))
 def test_kill_survived(micro, stage, caplog):
     """SIGKILL of the stage's whole process group at a named point, then a re-run: the same outputs."""
@@ -1310,6 +1310,7 @@ def test_kill_survived(micro, stage, caplog):
     tally[stage] = True
 
 
+@pytest.mark.slow  # kills train, pretrains again, trains twice
 def test_resume_never_mixes_backbones(micro, tmp_path, caplog):
     """Train is killed mid-epoch on backbone A; the backbone is pretrained again with another seed (B) at
     the same path, and the arm's plan is unchanged; the train re-run must start fresh on B, not resume

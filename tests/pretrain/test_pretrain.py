@@ -26,8 +26,7 @@ from sdd.pretrain import hubert
 from sdd.pretrain.params import HubertObjective, PretrainParams
 from sdd.pretrain.run import run_pretrain_plan
 from sdd.pretrain.wav2vec2 import pretraining_model, run_pretraining, save_backbone
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 TINY = TinyBackboneParams(conv_channels=8, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=16)
 P = dict(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +17,7 @@ from sdd.configbase import ConfigError
 from sdd.logistic import fit_logistic
 from sdd.probing.features import extract_split, load_features, pooled_statistics, save_features
 from sdd.probing.probes import best_layer, fit_linm, run_probes
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 def _synthetic(rng, j: int, n_states: int = 5, hidden: int = 6, n: int = 160, strength: float = 1.5):

@@ -4,11 +4,11 @@ screenshot is written. Skipped where Chromium is not installed (.ci/run installs
 from __future__ import annotations
 
 import pytest
-from test_report import make_input
 
 from sdd.report.browser import find_chromium, screenshot, selftest
 from sdd.report.build import write_report
 from sdd.report.stats import report_metrics
+from tests.helpers.report import make_input
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None,

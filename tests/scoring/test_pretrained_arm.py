@@ -26,8 +26,8 @@ from sdd.models.pretrained import PUBLISHED
 from sdd.scoring import SCORERS
 from sdd.train.params import PUBLISHED_KINDS, REGIMES
 from sdd.train.telemetry import EPOCH_COLUMNS, TELEMETRY_COLUMNS
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 TOL = 1e-3
 
 

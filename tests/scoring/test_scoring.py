@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
-from conftest import SHARED
 from scipy.signal import resample_poly
 
 from sdd import metrics as M
@@ -30,6 +29,7 @@ from sdd.params import ScoreParams
 from sdd.scoring import cli_main, iter_scores, score_paths
 from sdd.train.arm_model import build_detector, save_arm
 from sdd.train.params import AlignerParams, ArmConfig, TrainParams, resolve_aligner
+from tests.helpers import SHARED
 
 SR = 16000
 N_IN = 4000  # the tiny checkpoint's input length (train.dev_samples)
@@ -174,6 +174,7 @@ def test_aasist_decisions_need_a_threshold(audio_dir, capsys):
     assert "pass --threshold X" in err
 
 
+@pytest.mark.slow  # end to end: the `sdd` command in a fresh process
 def test_progress_bar_on_request(audio_dir, checkpoints):
     cmd = [*SDD, "score", "--model", str(checkpoints["with"]), "--progress", str(audio_dir)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -279,6 +280,7 @@ def test_train_stage_record_round_trips(tmp_path):
 # ---- real clips ----
 
 
+@pytest.mark.slow  # end to end: real clips through the `sdd` command in a fresh process
 def test_realmini_clips_at_16_and_22_khz(shared_dir, checkpoints):
     prot = pd.read_csv(shared_dir / "data" / "realmini" / "protocol.tsv", sep="\t")
     libri = prot["corpus"] == "LibriSpeech"

@@ -2,10 +2,10 @@
 
 ``dvc queue start -j 2`` runs queued experiments side by side, each in its own temp copy of the
 repo, all logging to ``<repo root>/mlflow.db`` (:mod:`sdd.tracking`). Here N processes
-(``tracking_worker.py``), each a different ``$DVC_EXP_NAME``, are released at the same instant on a
-store that does not exist yet: they race on the schema creation, the MLflow experiment, their parent
-runs and their child runs. The store must then hold exactly one experiment, one parent per DVC
-experiment, one child per arm and seed with its params, and every metric step exactly once. (The
+(:mod:`tests.helpers.tracking_worker`), each a different ``$DVC_EXP_NAME``, are released at the same
+instant on a store that does not exist yet: they race on the schema creation, the MLflow experiment,
+their parent runs and their child runs. The store must then hold exactly one experiment, one parent per
+DVC experiment, one child per arm and seed with its params, and every metric step exactly once. (The
 same check on real ``dvc exp run --queue`` experiments: ``benchmarks/concurrent_queue.py``.)
 """
 
@@ -19,9 +19,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tracking_worker import ARMS, CACHED, expected
+import pytest
 
-HERE = Path(__file__).resolve().parent
+from tests.helpers import REPO, TRACKING_WORKER
+from tests.helpers.tracking_worker import ARMS, CACHED, expected
+
+pytestmark = pytest.mark.slow  # N processes, each importing MLflow
 N = 4
 
 
@@ -29,10 +32,10 @@ def run_workers(root: Path, names: list[str]) -> list[dict]:
     sync = root / "sync"
     sync.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "SDD_ROOT")}
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
     env["DVC_ROOT"] = str(root)  # the store is <root>/mlflow.db, as for a queued experiment
     procs = [
-        subprocess.Popen([sys.executable, str(HERE / "tracking_worker.py"), "--sync", str(sync)],
+        subprocess.Popen([sys.executable, str(TRACKING_WORKER), "--sync", str(sync)],
                          env={**env, "DVC_EXP_NAME": name}, cwd=root, text=True,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for name in names

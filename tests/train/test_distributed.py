@@ -9,16 +9,16 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
-from train_helpers import make_arm, make_corpus, without_dropout
 
 import sdd.train.loop
 from sdd.train.loop import fit
+from tests.helpers import REPO, TRAIN_WORKER
+from tests.helpers.train import make_arm, make_corpus, without_dropout
 
-HERE = Path(__file__).resolve().parent
+pytestmark = pytest.mark.slow  # torchrun: 2 training processes per case
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +43,11 @@ def test_two_processes_equal_one_process_on_the_global_batch(corpus, tmp_path, a
     spec = {"manifests": str(root), "aug_dir": str(aug_dir), "arm": arm_kwargs, "checkpoints": None,
             "out": str(tmp_path / "ddp.pt"), "no_dropout": True}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         str(HERE / "train_worker.py"), "--spec", str(tmp_path / "spec.json")],
+         str(TRAIN_WORKER), "--spec", str(tmp_path / "spec.json")],
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from train_helpers import make_corpus
 
 from sdd.train.data import PairDataset, load_pairs
 from sdd.train.loader import BatchDataset, epoch_batches, make_loader, run_keys, shard
+from tests.helpers.train import make_corpus
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from train_helpers import make_arm, make_corpus
 
 from sdd.configbase import to_dict
 from sdd.train.checkpoint import run_key
 from sdd.train.loop import fit
+from tests.helpers import REPO, TRAIN_WORKER
+from tests.helpers.train import make_arm, make_corpus
 
-HERE = Path(__file__).resolve().parent
 ARM = {"regime": "dual_path", "align": "gradvac", "epochs": 4, "batch_size": 2, "patience": None,
        "checkpoint_every": 1, "workers": 2, "average_best": 2, "aligner": {"granularity": "per_tensor"}}
 
@@ -40,11 +40,12 @@ def corpus(tmp_path_factory):
 
 def worker(spec: dict, path: Path, **popen) -> subprocess.Popen:
     path.write_text(json.dumps(spec))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([sys.executable, str(HERE / "train_worker.py"), "--spec", str(path)], env=env,
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, str(TRAIN_WORKER), "--spec", str(path)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 
+@pytest.mark.slow  # kills a training process group, then trains three times
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(corpus, tmp_path):
     root, (train, dev, aug, aug_dir) = corpus
     reference_model, reference = fit(make_arm(**ARM), train, dev, aug, aug_dir)
@@ -99,10 +100,9 @@ def test_the_checkpoint_key_follows_the_backbone_content_not_its_path(tmp_path):
     import dataclasses
     import shutil
 
-    from train_helpers import TINY
-
     from sdd.models.backbone import build_backbone
     from sdd.models.source import backbone_sha256
+    from tests.helpers.train import TINY
 
     def saved(folder: Path, seed: int) -> Path:
         torch.manual_seed(seed)

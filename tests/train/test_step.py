@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from train_helpers import TINY
 
 from sdd.models.backbone import build_backbone
 from sdd.models.detector import Detector
@@ -25,6 +24,7 @@ from sdd.train.step import (
     cross_sample_modules,
     resolve_forward,
 )
+from tests.helpers.train import TINY
 
 
 def null():

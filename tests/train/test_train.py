@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from train_helpers import TINY, make_arm, make_corpus
 
 from sdd.models.backbone import build_backbone
 from sdd.models.detector import Detector
@@ -18,6 +17,7 @@ from sdd.train.loop import EPOCH_COLUMNS, TELEMETRY_COLUMNS, NonFiniteError, _Ru
 from sdd.train.params import TrainParams
 from sdd.train.schedule import lr_at
 from sdd.train.selection import Selection, average_state_dicts, average_state_dicts_dpda_aliased
+from tests.helpers.train import TINY, make_arm, make_corpus
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +223,7 @@ def test_frozen_backbone_trains_only_the_head():
     assert trainable == {"head.proj.weight", "head.proj.bias"}
 
 
+@pytest.mark.slow  # end to end: trains, then the `sdd` command in two fresh processes
 def test_sdd_score_cli_prints_path_and_score(corpus, tmp_path):
     import subprocess
     import sys
