@@ -13,12 +13,21 @@ and std over utterances).
 import argparse
 from pathlib import Path
 
-from sdd import faults, pretrained_arm
-from sdd.configbase import build, to_dict
-from sdd.params import ScoreParams
+from sdd.core import faults
+from sdd.core.configbase import build, to_dict
+from sdd.core.sections import ScoreParams
+from sdd.core.stage import (
+    is_skipped,
+    manifest_path,
+    read_manifest,
+    read_plan,
+    run_stage,
+    write_json,
+    write_skip,
+)
 from sdd.probing.attm_weights import LayerWeightRecorder
-from sdd.scoring import SAMPLE_RATE, score_manifest, write_scores
-from sdd.stage import is_skipped, manifest_path, read_manifest, read_plan, run_stage, write_json, write_skip
+from sdd.scoring import published as pretrained_arm
+from sdd.scoring.score import SAMPLE_RATE, score_manifest, write_scores
 from sdd.train.arm_model import load_arm
 
 

@@ -16,8 +16,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from sdd import tracking
-from sdd.stage import read_plan, run_stage
+from sdd.core.stage import read_plan, run_stage
+from sdd.report import tracking
 from sdd.train import distributed
 from sdd.train.run import TrainIO, train_arm_seed
 

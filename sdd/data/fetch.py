@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
+from sdd.core.paths import repo_root
 from sdd.data.corpora import CORPUS_TYPES, CorpusError, fetch_corpus, parse_corpus
 from sdd.data.download import FetchError
-from sdd.paths import repo_root
 
 __all__ = ["cli_main"]
 

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from sdd.configbase import ConfigError, build
+from sdd.core.configbase import ConfigError, build
+from sdd.core.paths import display_path, repo_root, resolve
 from sdd.data.download import Archive, ChecksumError, FetchError, download, file_digests, verify_archive
-from sdd.paths import display_path, repo_root, resolve
 
 if TYPE_CHECKING:
     from sdd.models.aasist import AASIST, AasistConfig
@@ -374,7 +374,7 @@ class PublishedKind:
 
 
 #: Spec prefix -> kind; the prefixes are :data:`sdd.train.params.PUBLISHED_KINDS`, and
-#: :data:`sdd.scoring.SCORERS` loads each kind for scoring.
+#: :data:`sdd.scoring.score.SCORERS` loads each kind for scoring.
 PUBLISHED: dict[str, PublishedKind] = {
     "aasist": PublishedKind(resolve_aasist, _aasist_fetch_hint),  # Jung et al., ICASSP 2022
 }
@@ -383,7 +383,7 @@ PUBLISHED: dict[str, PublishedKind] = {
 def published_record(spec: str) -> dict[str, Any]:
     """The files the published-model spec ``<kind>:<path>`` names and their SHA-256.
 
-    ``<path>`` is resolved against the repo root (:func:`sdd.paths.resolve`), as every path in
+    ``<path>`` is resolved against the repo root (:func:`sdd.core.paths.resolve`), as every path in
     ``params.yaml``, so a queued experiment's temporary copy finds the weights of the workspace.
 
     Returns:

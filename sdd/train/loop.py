@@ -44,12 +44,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from sdd import faults
-from sdd.configbase import to_dict
+from sdd.core import faults
+from sdd.core.configbase import to_dict
+from sdd.core.sections import PRETRAINED_REGIME
 from sdd.metrics import SortedScores
 from sdd.models.detector import Detector
 from sdd.models.source import backbone_sha256
-from sdd.params import PRETRAINED_REGIME
 from sdd.train import distributed
 from sdd.train.align import Aligner, make_aligner
 from sdd.train.align.core import align_

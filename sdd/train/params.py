@@ -6,8 +6,8 @@ An arm's config is the content of ``data/plan/arms/<arm>.json`` and of a checkpo
 are defined here too (:data:`REGIMES`, :func:`normalize_align`; the ``pretrained`` regime and the
 published-model backbone specs it goes with, :data:`PUBLISHED_KINDS`), and :func:`resolve_aligner` reduces
 the ``aligner`` section to what the arm's method reads, so changing one method's setting re-runs only
-the arms that use that method. This module imports only :mod:`sdd.configbase` and
-:mod:`sdd.models.params`, so the training and model code and the plan (:mod:`sdd.config`) all build
+the arms that use that method. This module imports only :mod:`sdd.core.configbase` and
+:mod:`sdd.models.params`, so the training and model code and the plan (:mod:`sdd.plan.assemble`) all build
 on it.
 """
 
@@ -17,9 +17,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sdd.configbase import ConfigError, build
+from sdd.core.configbase import ConfigError, build
+from sdd.core.sections import PRETRAINED_REGIME
 from sdd.models.params import HEADS_WITH_BATCHNORM, ModelParams
-from sdd.params import PRETRAINED_REGIME
 
 __all__ = [
     "ALIGN_CHOICES",
@@ -40,13 +40,13 @@ __all__ = [
     "resolve_aligner",
 ]
 
-# The scoring-only regime (sdd.params.PRETRAINED_REGIME): the arm trains nothing and scores with published
-# weights, named by its backbone, ``<kind>:<path>`` with a kind of :data:`PUBLISHED_KINDS` (README, "The
-# published AASIST").
+# The scoring-only regime (sdd.core.sections.PRETRAINED_REGIME): the arm trains nothing and scores with
+# published weights, named by its backbone, ``<kind>:<path>`` with a kind of :data:`PUBLISHED_KINDS`
+# (docs/cli.md, "The published AASIST").
 REGIMES = ("clean", "augmented", "dual_path", PRETRAINED_REGIME)
 #: Backbone spec prefixes naming published models, scored as they are (regime ``pretrained`` only):
 #: ``aasist:<path>`` is the published AASIST or AASIST-L (Jung et al., ICASSP 2022). Their files are
-#: resolved by :data:`sdd.models.pretrained.PUBLISHED` and scored by :data:`sdd.scoring.SCORERS` under
+#: resolved by :data:`sdd.models.pretrained.PUBLISHED` and scored by :data:`sdd.scoring.score.SCORERS` under
 #: the same prefix.
 PUBLISHED_KINDS = ("aasist",)
 ALIGNER_METHODS = ("none", "pcgrad", "gradvac", "cagrad", "gr")
@@ -84,7 +84,7 @@ class TrainParams:
     # `lr`. LoRA trains a few zero-initialised adapters (and the head) on a frozen backbone and needs a
     # larger rate than full fine-tuning: Hu et al. (LoRA, ICLR 2022, Table 9) fine-tuned RoBERTa-base's
     # adapters at 4e-4 to 5e-4, 15 to 50 times the 1e-5 to 3e-5 of its full fine-tuning. The plan writes
-    # the rate a run uses into `lr` (sdd.config.resolve_arm), so checkpoints and MLflow show it.
+    # the rate a run uses into `lr` (sdd.plan.assemble.resolve_arm), so checkpoints and MLflow show it.
     lora_lr: float | None = None
     weight_decay: float = 1e-4
     optimizer: Literal["adam", "adamw"] = "adam"

@@ -6,7 +6,7 @@ next to ours on every eval set. Its ``train@<arm>-<seed>`` stage trains nothing:
 checks the weights against the SHA-256 the plan recorded and writes :data:`RECORD` into the model
 folder (the spec, the file names and their SHA-256, the parameter count, the arm's resolved config).
 Its ``score@`` stage finds that record (:func:`read_record`) and scores with
-:func:`sdd.scoring.load_scorer` at the model's own input length and the kind's batch size
+:func:`sdd.scoring.score.load_scorer` at the model's own input length and the kind's batch size
 (:func:`load_for_scoring`); ``evaluate@`` and the report then treat it as any other arm.
 
 The weights stay where the spec names them (resolved against the repo root, like every path in
@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sdd import atomic
-from sdd.configbase import ConfigError
+from sdd.core import atomic
+from sdd.core.configbase import ConfigError
+from sdd.core.paths import resolve
+from sdd.core.sections import PRETRAINED_REGIME, ScoreParams
 from sdd.models.detector import parameter_counts
 from sdd.models.pretrained import published_record
-from sdd.params import PRETRAINED_REGIME, ScoreParams
-from sdd.paths import resolve
-from sdd.scoring import SCORERS, load_scorer
+from sdd.scoring.score import SCORERS, load_scorer
 
 if TYPE_CHECKING:
     from torch import nn
@@ -113,7 +113,7 @@ def read_record(model_dir: Path) -> dict[str, Any] | None:
 def load_for_scoring(record: dict[str, Any], params: ScoreParams) -> tuple[nn.Module, ScoreParams]:
     """The published model of ``record`` and the score settings it runs with: its own input length
     (AASIST: 64,600 samples, the ``.conf``'s ``nb_samp``) and its kind's batch size
-    (:data:`sdd.scoring.SCORERS`); ``params.threads`` is kept.
+    (:data:`sdd.scoring.score.SCORERS`); ``params.threads`` is kept.
 
     Raises:
         ValueError: the files changed since the plan stage hashed them.

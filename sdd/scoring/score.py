@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sdd import atomic
-from sdd.params import ScoreParams
+from sdd.core import atomic
+from sdd.core.sections import ScoreParams
 
 if TYPE_CHECKING:
     from torch import nn
@@ -222,7 +222,7 @@ def score_manifest(
     model: nn.Module, manifest: pd.DataFrame, params: ScoreParams, sample_rate: int = SAMPLE_RATE
 ) -> np.ndarray:
     """Scores for a manifest (paths relative to the repo root); ``model`` as in :func:`score_paths`."""
-    from sdd.paths import resolve
+    from sdd.core.paths import resolve
 
     return score_paths(model, [resolve(p) for p in manifest["path"]], params, sample_rate)
 

@@ -3,7 +3,7 @@
 ``params.yaml`` holds top-level toggles (``corpus``, ``eval_sets``, ``backbone``, ``align``, ``lora``,
 ``seeds``, ``regime``), one section per stage plus the ``aligner`` settings, named ``corpora`` and
 named ``arms`` (small overrides of the base). :func:`load_params` validates all of it at once (unknown
-keys, wrong types and bad choices raise :class:`~sdd.configbase.ConfigError` naming the key, the value
+keys, wrong types and bad choices raise :class:`~sdd.core.configbase.ConfigError` naming the key, the value
 and the allowed values). :func:`make_plan` resolves it into one small JSON document per stage (and per
 arm and seed), which the ``plan`` stage writes under ``data/plan/``; every other stage depends on its
 own plan file instead of on ``params.yaml``, so DVC re-runs exactly the stages whose resolved inputs
@@ -26,7 +26,7 @@ toggles or sections apply to it (its resolved config carries their defaults, so 
 stages and missing ones stop the plan with the command that fetches them.
 
 This module only assembles: each section's type lives beside the code that reads it
-(:mod:`sdd.models.params`, :mod:`sdd.train.params`, :mod:`sdd.augment.params`, :mod:`sdd.params`, the
+(:mod:`sdd.models.params`, :mod:`sdd.train.params`, :mod:`sdd.augment.params`, :mod:`sdd.core.sections`, the
 corpus recipes of :mod:`sdd.data.corpora`), and nothing below imports this module.
 """
 
@@ -42,12 +42,8 @@ from typing import Any
 import yaml
 
 from sdd.augment.params import AugmentParams
-from sdd.configbase import ConfigError, build, to_dict
-from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
-from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
-from sdd.models.params import PRETRAINED, ModelParams, check_layer_counts
-from sdd.models.pretrained import published_record
-from sdd.params import (
+from sdd.core.configbase import ConfigError, build, to_dict
+from sdd.core.sections import (
     PRETRAINED_REGIME,
     AuditParams,
     BaselineParams,
@@ -57,6 +53,10 @@ from sdd.params import (
     ScoreParams,
     TrackingParams,
 )
+from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
+from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
+from sdd.models.params import PRETRAINED, ModelParams, check_layer_counts
+from sdd.models.pretrained import published_record
 from sdd.pretrain.params import OBJECTIVES, PRETRAIN_INITS, PretrainParams
 from sdd.probing.params import BACKBONE_SOURCES, ProbeParams
 from sdd.train.params import (
