@@ -33,9 +33,9 @@ examples:
 
 def fetch_main(argv: list[str]) -> int:
     """``sdd fetch``: a corpus (:func:`sdd.data.fetch.cli_main`) or published weights by name
-    (:data:`sdd.models.pretrained.WEIGHTS`)."""
+    (:data:`sdd.models.published.WEIGHTS`)."""
     from sdd.data.fetch import cli_main
-    from sdd.models.pretrained import WEIGHTS
+    from sdd.models.published import WEIGHTS
 
     return cli_main(argv, weights=WEIGHTS)
 

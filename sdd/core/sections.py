@@ -15,7 +15,7 @@ from typing import Literal
 from sdd.core.configbase import ConfigError
 
 __all__ = [
-    "PRETRAINED_REGIME",
+    "PUBLISHED_REGIME",
     "AuditParams",
     "BaselineParams",
     "EvaluateParams",
@@ -29,7 +29,7 @@ __all__ = [
 #: The ``regime`` of a scoring-only arm: it trains nothing and scores with published weights
 #: (:mod:`sdd.scoring.published`). Defined here, with the score section, so that the scoring-only arm
 #: and the training package's list of regimes (:data:`sdd.train.params.REGIMES`) share one spelling.
-PRETRAINED_REGIME = "pretrained"
+PUBLISHED_REGIME = "published"
 
 
 @dataclass(frozen=True)

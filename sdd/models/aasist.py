@@ -5,7 +5,7 @@ Audio Anti-Spoofing using Integrated Spectro-Temporal Graph Attention Networks",
 pp. 6367-6371. Reference code: github.com/clovaai/aasist, ``models/AASIST.py`` (MIT). This is our own
 implementation, written from the paper and from reading that code; parameter and buffer names follow
 the official ``state_dict`` so the published ``AASIST.pth`` / ``AASIST-L.pth`` load with
-``load_state_dict(strict=True)`` (the loader is :mod:`sdd.models.pretrained`).
+``load_state_dict(strict=True)`` (the loader is :mod:`sdd.models.published`).
 
 Layout (shapes for the 64,600-sample input of the official configs, AASIST sizes):
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sdd.core import atomic
-from sdd.core.sections import PRETRAINED_REGIME
+from sdd.core.sections import PUBLISHED_REGIME
 from sdd.metrics import det_curve
 from sdd.report import figures
 from sdd.report.inputs import ReportInput
@@ -43,7 +43,7 @@ Block = tuple[str, Any]  # ("h1" | "h2" | "h3" | "p" | "table" | "fig", payload)
 #: A table cell for a quantity that does not exist for a system (null in metrics.json).
 NONE = "—"
 #: The regime of scoring-only systems.
-SCORING_ONLY_REGIME = PRETRAINED_REGIME
+SCORING_ONLY_REGIME = PUBLISHED_REGIME
 OTHER_METRICS = (
     "min_dcf",
     "act_dcf",

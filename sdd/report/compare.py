@@ -8,7 +8,7 @@ pipeline report reads from DVC outputs: ``eval.json``, ``train.json``, ``telemet
 arm's resolved config without its seed, and the upstream data config), so the seeds of one system
 pool across experiments: ``dvc exp run --queue -S 'seeds=[1,2]'`` adds seeds 1 and 2 to the seed 0 of
 an earlier run. The same system and seed logged twice (a workspace re-run, a cached arm's copy) counts
-once, the newest. A scoring-only system (regime ``pretrained``: published weights, never trained)
+once, the newest. A scoring-only system (regime ``published``: published weights, never trained)
 keeps one run, the newest: its runs under other experiments' first seeds score the same model, so
 they are no seeds to average over. A system is named after its arm, with the DVC experiments it came
 from in brackets when two systems share an arm name.
