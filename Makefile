@@ -50,7 +50,7 @@ docs: setup
 
 # MLflow 3.17's UI opens on its GenAI pages unless the address says otherwise: open the printed one.
 mlflow-ui: setup
-	@python -c "from sdd.tracking import ui_url; print('open', ui_url($${PORT:-5000}))"
+	@python -c "from sdd.report.tracking import ui_url; print('open', ui_url($${PORT:-5000}))"
 	mlflow ui --workers 1 --host 127.0.0.1 --port $${PORT:-5000} \
 		--backend-store-uri sqlite:///$(CURDIR)/mlflow.db --default-artifact-root $(CURDIR)/mlartifacts
 

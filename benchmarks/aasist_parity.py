@@ -27,7 +27,7 @@ import torch
 
 from sdd.audio.crop import crop_or_pad
 from sdd.audio.io import read_audio
-from sdd.models.pretrained import load_aasist
+from sdd.models.published import load_aasist
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TARGET = 1e-3

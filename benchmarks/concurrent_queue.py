@@ -9,7 +9,7 @@ epoch, a 2-layer tiny backbone), runs `dvc repro` once, then queues 4 experiment
 (`dvc exp run --queue -S align=<pcgrad|gradvac|cagrad|gr>`) and runs them with
 `dvc queue start -j 2`. Each experiment retrains `main` (its `align` changed) and takes `clean` from
 DVC's cache, so the report stage creates `clean`'s child run from the DVC outputs
-(:func:`sdd.tracking.ensure_arm_run`). All of them log to `<repo>/mlflow.db` (queued experiments run in
+(:func:`sdd.report.tracking.ensure_arm_run`). All of them log to `<repo>/mlflow.db` (queued experiments run in
 `.dvc/tmp/exps/...` with `$DVC_ROOT` pointing at the repo).
 
 An experiment counts as OK when DVC ran it successfully and the MLflow store holds, for it, exactly
@@ -123,7 +123,7 @@ def check(repo: Path, names: dict[str, str], metrics: dict[str, dict]) -> dict[s
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
-    from sdd.tracking import PARENT_ID, _key, flatten
+    from sdd.report.tracking import PARENT_ID, _key, flatten
 
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
     exps = [e for e in client.search_experiments(view_type=ViewType.ALL) if e.name != "Default"]

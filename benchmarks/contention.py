@@ -41,9 +41,9 @@ _CHILD = r"""
 import dataclasses, hashlib, json, os, sys, time
 from pathlib import Path
 import pandas as pd
-from sdd.configbase import to_dict
+from sdd.core.configbase import to_dict
 from sdd.models.source import resolve_backbone
-from sdd.stage import read_plan
+from sdd.core.stage import read_plan
 from sdd.train.loop import fit
 from sdd.train.params import arm_from_dict
 

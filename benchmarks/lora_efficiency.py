@@ -13,7 +13,7 @@ Trainable parameters are counted for both configs. Step time and peak memory are
 base config, each variant in its own subprocess (peak RSS only grows within a process): a training
 step is forward + cross-entropy + backward + Adam over the parameters that require grad, on a batch
 of 2 x 2 s at 16 kHz, 2 threads, LayerDrop and masking off. Peak memory is the subprocess's
-peak RSS (``VmHWM``, :func:`sdd.stage.peak_rss_mb`); the table also shows it above the subprocess's
+peak RSS (``VmHWM``, :func:`sdd.core.stage.peak_rss_mb`); the table also shows it above the subprocess's
 RSS after its imports (torch, transformers, peft), before the model exists. (``ru_maxrss`` would not
 do: on Linux a child's starts from its parent's RSS at fork and survives exec.)
 
@@ -35,9 +35,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+from sdd.core.stage import peak_rss_mb
 from sdd.models.detector import Detector, parameter_counts
 from sdd.models.params import LoraParams, ModelParams
-from sdd.stage import peak_rss_mb
 
 LORA = LoraParams(r=8, alpha=16, dropout=0.0, target_modules=("q_proj", "v_proj"))
 BATCH, SAMPLES, THREADS = 2, 32000, 2

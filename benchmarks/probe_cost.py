@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sdd.paths import resolve
+from sdd.core.paths import resolve
 from sdd.probing.features import extract_split
 from sdd.probing.probes import run_probes
 

@@ -19,37 +19,28 @@ import os
 
 __version__ = "0.1.0"
 
-#: The parts of ``sdd`` (packages and top-level modules), bottom to top: each imports only from its
-#: own part and the parts before it. Runtime plumbing (fault points, atomic writes, repository paths,
-#: config building, stage I/O and manifests); pure numerics, audio I/O and small params sections;
-#: augmentation (the demo generator uses its degradations); data; models (the published-weights
-#: registry included); pretraining; scoring and the scoring-only arm; training (whose stage call
-#: handles scoring-only arms too); then what uses trained models (probing, the audit with its
-#: baseline); tracking and the report; the plan (which validates every section); the command.
+#: The parts of ``sdd`` (its packages and the ``sdd`` command), bottom to top: each imports only from
+#: its own part and the parts before it. Plumbing (atomic writes, repository paths, fault points, the
+#: stage contract, config building, the small sections); audio I/O and cropping; metrics; the audit
+#: (its logistic regression is the probes' too); evaluation; augmentation (the demo generator uses
+#: its degradations); data; models (the published-weights registry included); pretraining; scoring
+#: and the scoring-only arm; training (whose stage call handles scoring-only arms too); probing; the
+#: report with MLflow tracking; the plan (which validates every section); the command.
 LAYERS = (
-    "faults",
-    "atomic",
-    "paths",
-    "configbase",
-    "stage",
+    "core",
     "audio",
     "metrics",
-    "logistic",
+    "audit",
     "evaluation",
-    "params",
     "augment",
     "data",
     "models",
     "pretrain",
     "scoring",
-    "pretrained_arm",
     "train",
     "probing",
-    "baseline",
-    "shortcuts",
-    "tracking",
     "report",
-    "config",
+    "plan",
     "cli",
 )
 

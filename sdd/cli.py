@@ -16,7 +16,7 @@ import sys
 # name -> (module, one-line help). A registry, not an if/elif chain.
 COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("sdd.evaluation.cli", "metrics JSON from a score file and a protocol"),
-    "score": ("sdd.scoring", "score audio files with a trained model"),
+    "score": ("sdd.scoring.score", "score audio files with a trained model"),
     "fetch": ("sdd.cli:fetch_main", "download, verify and extract a corpus or published weights"),
     "compare": ("sdd.report.compare", "comparative report across MLflow runs"),
 }
@@ -33,9 +33,9 @@ examples:
 
 def fetch_main(argv: list[str]) -> int:
     """``sdd fetch``: a corpus (:func:`sdd.data.fetch.cli_main`) or published weights by name
-    (:data:`sdd.models.pretrained.WEIGHTS`)."""
+    (:data:`sdd.models.published.WEIGHTS`)."""
     from sdd.data.fetch import cli_main
-    from sdd.models.pretrained import WEIGHTS
+    from sdd.models.published import WEIGHTS
 
     return cli_main(argv, weights=WEIGHTS)
 

@@ -1,4 +1,4 @@
-"""Stage `audit`: the shortcut audit of every eval set (sdd.shortcuts), cached by DVC.
+"""Stage `audit`: the shortcut audit of every eval set (sdd.audit.shortcuts), cached by DVC.
 
 One-feature EERs (silences, duration, level, DC, spectral shape), pooled and per attack, each in its
 better direction, and the EER of a logistic regression on MFCC statistics fitted on the training
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdd.shortcuts import audit_manifests, flag_shortcuts
-from sdd.stage import manifest_path, read_manifest, read_plan, run_stage, write_json
+from sdd.audit.shortcuts import audit_manifests, flag_shortcuts
+from sdd.core.stage import manifest_path, read_manifest, read_plan, run_stage, write_json
 
 
 def main() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sdd.augment.params import AugmentParams
 from sdd.augment.precompute import precompute
-from sdd.configbase import build
-from sdd.stage import read_manifest, read_plan, run_stage
+from sdd.core.configbase import build
+from sdd.core.stage import read_manifest, read_plan, run_stage
 
 
 def main() -> None:

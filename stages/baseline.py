@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdd.baseline import hand_feature_baseline
-from sdd.stage import manifest_path, read_manifest, read_plan, run_stage, write_json
+from sdd.audit.baseline import hand_feature_baseline
+from sdd.core.stage import manifest_path, read_manifest, read_plan, run_stage, write_json
 
 
 def main() -> None:

@@ -9,9 +9,9 @@ import argparse
 import json
 from pathlib import Path
 
-from sdd import tracking
+from sdd.core.stage import is_skipped, read_plan, run_stage, write_json, write_skip
 from sdd.evaluation.eval_sets import evaluate_eval_sets, fit_dev_calibration, scored_trials
-from sdd.stage import is_skipped, read_plan, run_stage, write_json, write_skip
+from sdd.report import tracking
 
 
 def main() -> None:

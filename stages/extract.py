@@ -6,8 +6,8 @@ their own plan document, so changing a probe setting never re-runs this stage.
 import argparse
 from pathlib import Path
 
+from sdd.core.stage import manifest_path, read_manifest, read_plan, run_stage
 from sdd.probing.extract import extract_model, probed_model_dir
-from sdd.stage import manifest_path, read_manifest, read_plan, run_stage
 
 
 def main() -> None:

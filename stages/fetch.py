@@ -8,9 +8,9 @@ what was fetched and its checksums.
 import argparse
 from pathlib import Path
 
+from sdd.core.paths import resolve
+from sdd.core.stage import read_plan, run_stage, write_json
 from sdd.data.corpora import fetch_corpus, parse_corpus
-from sdd.paths import resolve
-from sdd.stage import read_plan, run_stage, write_json
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ EER per eval set, parameters and forward seconds per second of audio (sdd/probin
 import argparse
 from pathlib import Path
 
-from sdd.stage import read_manifest, read_plan, run_stage, write_json
+from sdd.core.stage import read_manifest, read_plan, run_stage, write_json
 
 
 def main() -> None:

@@ -8,8 +8,8 @@ import argparse
 import shutil
 from pathlib import Path
 
-from sdd.config import load_params, make_plan
-from sdd.stage import run_stage, write_plan
+from sdd.core.stage import run_stage, write_plan
+from sdd.plan.assemble import load_params, make_plan
 
 
 def main() -> None:

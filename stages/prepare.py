@@ -8,11 +8,11 @@ training corpus's train/dev splits.
 import argparse
 from pathlib import Path
 
+from sdd.core.paths import resolve
+from sdd.core.stage import read_plan, run_stage
 from sdd.data.corpora import parse_corpus
 from sdd.data.leakage import check_leakage
 from sdd.data.prepare import prepare_corpus
-from sdd.paths import resolve
-from sdd.stage import read_plan, run_stage
 
 
 def main() -> None:

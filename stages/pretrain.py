@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdd import atomic
+from sdd.core import atomic
+from sdd.core.stage import read_manifest, read_plan, run_stage, write_json
 from sdd.pretrain.run import run_pretrain_plan
-from sdd.stage import read_manifest, read_plan, run_stage, write_json
 
 
 def main() -> None:

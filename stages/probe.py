@@ -8,9 +8,9 @@ import argparse
 import time
 from pathlib import Path
 
+from sdd.core.stage import read_plan, run_stage, write_json
 from sdd.probing.features import load_features
 from sdd.probing.probes import best_layer, run_probes
-from sdd.stage import read_plan, run_stage, write_json
 
 
 def main() -> None:

@@ -9,7 +9,9 @@ arm and seed.
 import argparse
 from pathlib import Path
 
-from sdd import faults, tracking
+from sdd.core import faults
+from sdd.core.stage import STAGE_TIMES, read_plan, run_stage, write_json
+from sdd.report import tracking
 from sdd.report.augment_figures import augment_figures
 from sdd.report.build import Figure, Section, write_report
 from sdd.report.inputs import from_pipeline
@@ -17,7 +19,6 @@ from sdd.report.metadata import read_stage_times, run_metadata
 from sdd.report.probing import load_probing, probing_blocks, probing_metrics
 from sdd.report.publish import publish_pipeline_report
 from sdd.report.stats import report_metrics
-from sdd.stage import STAGE_TIMES, read_plan, run_stage, write_json
 
 
 def main() -> None:

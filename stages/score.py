@@ -3,7 +3,7 @@
 Also scores the training corpus's dev split (`dev.txt`): the evaluate stage fits its logistic
 calibration there, never on the set it evaluates. `model.json` records which model (arm config and
 seed) produced the scores; a skipped arm/seed pair passes its skip record on. A scoring-only arm
-(regime `pretrained`: its model folder holds `pretrained.json`) is scored with the published model
+(regime `published`: its model folder holds `published.json`) is scored with the published model
 at that model's own input length and batch size (AASIST: 64,600 samples, 8 clips), with
 `score.threads`; `model.json` then also names its weight files and their SHA-256. For AttM arms, the
 learned per-utterance layer weights seen while scoring are summarised in `layer_weights.json` (mean
@@ -13,12 +13,21 @@ and std over utterances).
 import argparse
 from pathlib import Path
 
-from sdd import faults, pretrained_arm
-from sdd.configbase import build, to_dict
-from sdd.params import ScoreParams
+from sdd.core import faults
+from sdd.core.configbase import build, to_dict
+from sdd.core.sections import ScoreParams
+from sdd.core.stage import (
+    is_skipped,
+    manifest_path,
+    read_manifest,
+    read_plan,
+    run_stage,
+    write_json,
+    write_skip,
+)
 from sdd.probing.attm_weights import LayerWeightRecorder
-from sdd.scoring import SAMPLE_RATE, score_manifest, write_scores
-from sdd.stage import is_skipped, manifest_path, read_manifest, read_plan, run_stage, write_json, write_skip
+from sdd.scoring import published
+from sdd.scoring.score import SAMPLE_RATE, score_manifest, write_scores
 from sdd.train.arm_model import load_arm
 
 
@@ -35,10 +44,10 @@ def main() -> None:
     if skip := is_skipped(args.model):
         return write_skip(skip, args.out / "skipped.json")
     params = build(ScoreParams, plan["score"], "score")
-    if (record := pretrained_arm.read_record(args.model)) is not None:
-        model, params = pretrained_arm.load_for_scoring(record, params)
+    if (record := published.read_record(args.model)) is not None:
+        model, params = published.load_for_scoring(record, params)
         sample_rate = SAMPLE_RATE
-        write_json(args.out / "model.json", {"arm": record["arm"], "pretrained": {
+        write_json(args.out / "model.json", {"arm": record["arm"], "published": {
             k: record[k] for k in ("spec", "files", "input_samples")}})
     else:
         model, arm = load_arm(args.model)

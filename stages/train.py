@@ -5,7 +5,7 @@ Writes the model folder (model.safetensors + config.json with the full resolved 
 EER threshold that `sdd score --decisions` applies), per-step and per-epoch telemetry for `dvc plots`,
 and the per-epoch log and summary metrics (with trainable/total parameters and this process's peak
 RSS); the same dicts, the telemetry and the weights go to the arm/seed's MLflow child run. A pair
-outside the arm's `seeds` writes skip records only; a scoring-only arm (regime `pretrained`, the
+outside the arm's `seeds` writes skip records only; a scoring-only arm (regime `published`, the
 published AASIST) trains nothing and records its weights (sdd/train/run.py says what each case writes).
 A killed run resumes from --checkpoints, keyed by the arm's config and its backbone's content. Runs
 under `torchrun`; `SDD_NPROC_PER_NODE=N` relaunches it on N local processes (README, "Training").
@@ -16,8 +16,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from sdd import tracking
-from sdd.stage import read_plan, run_stage
+from sdd.core.stage import read_plan, run_stage
+from sdd.report import tracking
 from sdd.train import distributed
 from sdd.train.run import TrainIO, train_arm_seed
 

@@ -13,7 +13,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from sdd import atomic
+from sdd.core import atomic
 
 __all__ = [
     "AudioError",

@@ -24,8 +24,8 @@ import numpy as np
 
 from sdd.audio.io import read_audio
 from sdd.augment import functional as F
-from sdd.configbase import ConfigError, build, to_dict
-from sdd.paths import resolve
+from sdd.core.configbase import ConfigError, build, to_dict
+from sdd.core.paths import resolve
 
 __all__ = ["OPS", "AugmentContext", "Op", "OpParamError", "op_from_dict", "op_to_dict", "register"]
 
@@ -47,7 +47,7 @@ class AugmentContext:
 
     Attributes:
         pool: other utterances of the corpus for ``babble`` (paths resolved with
-            :func:`sdd.paths.resolve`, or (T,) arrays already at the target rate).
+            :func:`sdd.core.paths.resolve`, or (T,) arrays already at the target rate).
         exclude: index into ``pool`` of the utterance being augmented (never used as a talker).
     """
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdd.augment.policies import BUILTIN_POLICIES, build_policy, parse_policy
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
 
 __all__ = ["AugmentParams"]
 

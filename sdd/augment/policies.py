@@ -28,7 +28,7 @@ import numpy as np
 
 from sdd.augment import functional as F
 from sdd.augment.ops import AugmentContext, Op, OpParamError, op_from_dict
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
 
 __all__ = ["BUILTIN_POLICIES", "Node", "Policy", "PolicyChoice", "build_policy", "parse_policy"]
 

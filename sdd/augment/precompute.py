@@ -34,14 +34,14 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from sdd import atomic, faults
 from sdd.audio.io import read_audio, write_audio
 from sdd.augment.functional import codec_support
 from sdd.augment.ops import AugmentContext
 from sdd.augment.params import AugmentParams
 from sdd.augment.policies import build_policy, policy_specs
-from sdd.configbase import to_dict
-from sdd.paths import resolve
+from sdd.core import atomic, faults
+from sdd.core.configbase import to_dict
+from sdd.core.paths import resolve
 
 log = logging.getLogger(__name__)
 

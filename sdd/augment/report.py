@@ -11,7 +11,7 @@ from typing import Any
 
 import matplotlib
 
-from sdd import atomic
+from sdd.core import atomic
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 from scipy.signal import spectrogram  # noqa: E402
 
 from sdd.augment.ops import OPS, AugmentContext  # noqa: E402
-from sdd.configbase import ConfigError  # noqa: E402
+from sdd.core.configbase import ConfigError  # noqa: E402
 
 log = logging.getLogger(__name__)
 

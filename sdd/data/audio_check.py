@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from sdd.audio.io import AudioError, check_audio
-from sdd.paths import repo_root
+from sdd.core.paths import repo_root
 
 __all__ = ["check_files", "file_checksum"]
 

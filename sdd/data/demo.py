@@ -69,7 +69,7 @@ about 0.06 against under 0.001 for every other class, 0.2 % EER from the mean al
 LPC pulse train was positive-only; it is now removed where it arose. Removing the channel exposed one
 more: A06's filter lowered each frame's power and put modulation sidebands below 60 Hz, so the share
 of power under 60 Hz alone gave 18 % EER on A06; A06 now keeps each frame's power and the input's own
-sub-bass (:func:`_attack_filter_vc`). :mod:`sdd.shortcuts` audits
+sub-bass (:func:`_attack_filter_vc`). :mod:`sdd.audit.shortcuts` audits
 every single trivial feature (DC, level, peak, crest factor, duration, leading and trailing silence,
 spectral centroid, bandwidth, energy above 7 kHz and below 60 Hz) and an MFCC logistic regression,
 and ``tests/test_shortcuts.py`` holds the default corpus to it: every single feature must stay at
@@ -78,7 +78,7 @@ lowest are 44.7 % pooled and 30.3 % per attack, the crest factor on A01), and th
 regression trained on train must stay at or above 30 % on eval (37.0 %; 48.0 % on eval_degraded).
 
 Difficulty, measured on the default config (seed 0, the README's timed run): the hand-feature
-logistic regression of :mod:`sdd.baseline` scores eval EER 44.7 % (A04 24.2 %, every other attack
+logistic regression of :mod:`sdd.audit.baseline` scores eval EER 44.7 % (A04 24.2 %, every other attack
 40-54 %) and 47.7 % on eval_degraded. The fully fine-tuned arms of the default ``params.yaml`` (the
 pretrain stage's tiny wav2vec2, hidden 64, 4 layers, 6 epochs of 1 s crops) reach 11.0-13.3 % on
 eval and 23.0-24.3 % on eval_degraded (the telephony conditions 28-40 %, the codecs 8-15 %), with
@@ -109,7 +109,7 @@ from scipy.signal import medfilt, resample_poly
 
 from sdd.audio.io import write_audio
 from sdd.augment import functional as F
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
 
 __all__ = [
     "ATTACKS",

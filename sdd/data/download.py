@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from sdd import atomic, faults
-from sdd.paths import display_path
+from sdd.core import atomic, faults
+from sdd.core.paths import display_path
 
 __all__ = [
     "MARKER",

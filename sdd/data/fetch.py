@@ -8,7 +8,7 @@ through :mod:`sdd.data.download`. Manifests are the prepare stage's job.
 
 ``sdd fetch aasist [--dest DIR] [--url URL] [--variant AASIST|AASIST-L]`` fetches the published
 AASIST weights: the ``sdd`` command passes the models package's registry of published weights
-(:data:`sdd.models.pretrained.WEIGHTS`, which downloads through the same module) as ``weights``, so
+(:data:`sdd.models.published.WEIGHTS`, which downloads through the same module) as ``weights``, so
 this data module never imports the models package. A weights name takes precedence over a corpus of
 the same name.
 """
@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
+from sdd.core.paths import repo_root
 from sdd.data.corpora import CORPUS_TYPES, CorpusError, fetch_corpus, parse_corpus
 from sdd.data.download import FetchError
-from sdd.paths import repo_root
 
 __all__ = ["cli_main"]
 
@@ -64,7 +64,7 @@ def cli_main(argv: list[str], weights: Mapping[str, Callable[[list[str]], int]] 
     """``sdd fetch <corpus> --dest DIR [--url URL] [--md5 MD5] [--sha256 SHA] [--source-dir DIR]``, or
     ``sdd fetch <weights> ...`` for a name in ``weights`` (published weights by name -> their fetch
     command, given ``argv`` after the name; the ``sdd`` command passes
-    :data:`sdd.models.pretrained.WEIGHTS`)."""
+    :data:`sdd.models.published.WEIGHTS`)."""
     weights = weights or {}
     if argv and argv[0] in weights:
         return weights[argv[0]](argv[1:])

@@ -22,10 +22,10 @@ from typing import Any
 
 import pandas as pd
 
-from sdd import atomic, faults
+from sdd.core import atomic, faults
+from sdd.core.paths import display_path
 from sdd.data.audio_check import check_files
 from sdd.data.corpora import CORPUS_TYPES, MANIFEST_COLUMNS, CorpusConfig, corpus_splits, read_protocol
-from sdd.paths import display_path
 
 __all__ = ["BAD_AUDIO_POLICIES", "TARGET_SAMPLE_RATE", "BadAudioError", "prepare_corpus"]
 

@@ -20,8 +20,8 @@ import logging
 import sys
 from pathlib import Path
 
-from sdd import atomic
 from sdd import metrics as M
+from sdd.core import atomic
 from sdd.evaluation.common import BONAFIDE, EvaluationError
 from sdd.evaluation.protocols import FORMATS, join_scores, read_protocol
 from sdd.evaluation.sasv import read_sasv_scores

@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from sdd.core.stage import MANIFEST_COLUMNS, MANIFEST_EXTRA_COLUMNS, manifest_path, read_manifest
 from sdd.evaluation.trials import evaluate_trials, fit_calibration
-from sdd.stage import MANIFEST_COLUMNS, MANIFEST_EXTRA_COLUMNS, manifest_path, read_manifest
 
 __all__ = ["TRIAL_COLUMNS", "evaluate_eval_sets", "fit_dev_calibration", "read_score_file", "scored_trials"]
 

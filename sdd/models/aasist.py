@@ -5,7 +5,7 @@ Audio Anti-Spoofing using Integrated Spectro-Temporal Graph Attention Networks",
 pp. 6367-6371. Reference code: github.com/clovaai/aasist, ``models/AASIST.py`` (MIT). This is our own
 implementation, written from the paper and from reading that code; parameter and buffer names follow
 the official ``state_dict`` so the published ``AASIST.pth`` / ``AASIST-L.pth`` load with
-``load_state_dict(strict=True)`` (the loader is :mod:`sdd.models.pretrained`).
+``load_state_dict(strict=True)`` (the loader is :mod:`sdd.models.published`).
 
 Layout (shapes for the 64,600-sample input of the official configs, AASIST sizes):
 
@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
 
 __all__ = [
     "AASIST",
@@ -104,7 +104,7 @@ def _check_graph(where: str, gat_dims: tuple[int, ...], pool_ratios: tuple[float
 @dataclass(frozen=True)
 class AasistConfig:
     """The ``model_config`` block of an official AASIST ``.conf`` (build it with
-    :func:`sdd.configbase.build`; unknown keys are errors).
+    :func:`sdd.core.configbase.build`; unknown keys are errors).
 
     Attributes:
         nb_samp: input length in samples at 16 kHz (64,600, about 4 s); the official evaluation

@@ -19,8 +19,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from sdd.core.paths import resolve
 from sdd.models.params import ModelParams, TinyBackboneParams
-from sdd.paths import resolve
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from sdd import atomic
-from sdd.configbase import build
+from sdd.core import atomic
+from sdd.core.configbase import build
 from sdd.models.backbone import (
     backbone_from_config,
     encoder_layers,

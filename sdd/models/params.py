@@ -1,7 +1,7 @@
 """The ``model`` section of params.yaml: layer merge, head, truncation, fine-tuning mode, LoRA, AttM.
 
-Plain frozen dataclasses validated by :func:`sdd.configbase.build`; this module imports nothing else
-from ``sdd``, so the model code and the plan (:mod:`sdd.config`) both build on it. Checks that need
+Plain frozen dataclasses validated by :func:`sdd.core.configbase.build`; this module imports nothing else
+from ``sdd``, so the model code and the plan (:mod:`sdd.plan.assemble`) both build on it. Checks that need
 the backbone's layer count (``layers``, ``layer``, ``partial.layers``) are in
 :func:`check_layer_counts`, which the plan runs for the ``tiny-*`` presets and the model runs for
 every backbone when it is built.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
 
 __all__ = [
     "PRETRAINED",

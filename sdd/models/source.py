@@ -31,11 +31,11 @@ from typing import Any
 
 import torch
 
-from sdd import atomic
-from sdd.configbase import build
+from sdd.core import atomic
+from sdd.core.configbase import build
+from sdd.core.paths import resolve
 from sdd.models.backbone import TINY_BACKBONES, build_backbone
 from sdd.models.params import PRETRAINED, TinyBackboneParams
-from sdd.paths import resolve
 
 log = logging.getLogger(__name__)
 

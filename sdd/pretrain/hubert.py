@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sdd import faults
+from sdd.core import faults
 from sdd.models.backbone import TINY_BACKBONES
 from sdd.models.params import TinyBackboneParams
 from sdd.pretrain.crops import normalise

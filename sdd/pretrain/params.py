@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
 
 __all__ = [
     "OBJECTIVES",

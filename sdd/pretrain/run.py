@@ -20,10 +20,10 @@ from pathlib import Path
 import pandas as pd
 
 from sdd.audio.io import read_audio
-from sdd.configbase import build
+from sdd.core.configbase import build
+from sdd.core.paths import resolve
 from sdd.models.params import PRETRAINED, TinyBackboneParams
 from sdd.models.source import write_record
-from sdd.paths import resolve
 from sdd.pretrain.params import PRETRAIN_INITS, PretrainParams
 
 log = logging.getLogger(__name__)

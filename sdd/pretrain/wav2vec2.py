@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from sdd import atomic, faults
+from sdd.core import atomic, faults
+from sdd.core.paths import resolve
 from sdd.models.backbone import TINY_BACKBONES
 from sdd.models.params import TinyBackboneParams
-from sdd.paths import resolve
 from sdd.pretrain.crops import crop, normalise
 from sdd.pretrain.params import PRETRAIN_INITS, PretrainParams
 
@@ -290,7 +290,7 @@ def save_backbone(model, out_dir: Path) -> None:
     """``save_pretrained`` of the inner ``Wav2Vec2Model`` with fine-tuning defaults: no SpecAugment, no
     mask embedding (pretraining-only), so ``AutoModel.from_pretrained`` gives the backbone the arms
     fine-tune, with no unused parameters. Written into a temp folder that then replaces ``out_dir``
-    (:func:`sdd.atomic.atomic_dir`)."""
+    (:func:`sdd.core.atomic.atomic_dir`)."""
     import copy
 
     backbone = copy.deepcopy(model.wav2vec2)

@@ -6,7 +6,7 @@ over frames and its standard deviation over frames (population, ddof = 0), givin
 (means first). The extract stage stores one ``(N, L + 1, 2H)`` float16 array per split, so the probes
 (:mod:`sdd.probing.probes`) can be refitted without touching audio or model again.
 
-The input is what the scorer sees (:mod:`sdd.scoring`): the first ``num_samples`` samples,
+The input is what the scorer sees (:mod:`sdd.scoring.score`): the first ``num_samples`` samples,
 repeat-padded when shorter, so every batch has one shape and batched extraction is per-item
 extraction; ``num_samples=None`` takes each utterance whole, one per batch. Pooling happens in float32
 and a value outside float16's range is an error, never an ``inf`` on disk.
@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sdd import atomic, faults
 from sdd.audio.crop import crop_or_pad
 from sdd.audio.io import read_audio
-from sdd.paths import resolve
+from sdd.core import atomic, faults
+from sdd.core.paths import resolve
 from sdd.train.data import label_ids
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
 
 __all__ = ["BACKBONE_SOURCES", "PROBE_KINDS", "ProbeParams"]
 

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sdd.configbase import build
+from sdd.core.configbase import build
+from sdd.core.sections import ScoreParams
+from sdd.core.stage import manifest_path, read_manifest
 from sdd.metrics import eer, eer_confidence_interval
 from sdd.models.source import resolve_backbone
-from sdd.params import ScoreParams
-from sdd.scoring import score_manifest
-from sdd.stage import manifest_path, read_manifest
+from sdd.scoring.score import score_manifest
 from sdd.train.loop import fit
 from sdd.train.params import arm_from_dict
 

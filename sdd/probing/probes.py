@@ -3,7 +3,7 @@
 The features of a probed model come from :mod:`sdd.probing.features`: per utterance and hidden state
 l = 0..L (0 = the transformer's input, l = the output of layer l), the mean over frames then the
 standard deviation over frames, ``(N, L + 1, 2H)``. Three probes read them, each a class-balanced
-L2-regularised logistic regression (:func:`sdd.logistic.fit_logistic`) on features standardised with
+L2-regularised logistic regression (:func:`sdd.audit.logistic.fit_logistic`) on features standardised with
 the TRAIN split's mean and standard deviation:
 
 - ``layer``: hidden state l alone (its mean and std, 2H features), for l = 0..L: the layer-wise
@@ -22,7 +22,7 @@ Like the merges of :mod:`sdd.models.merges`, ``concat`` and ``linm`` use the tra
 (not hidden state 0). The L2 strength of every probe is chosen from ``l2_grid`` by the EER on the
 training corpus's dev split (ties: the stronger penalty); the eval sets are only scored. EERs are the
 official ASVspoof definition, with stratified bootstrap 95% intervals (:mod:`sdd.metrics`). Pure numpy
-and scipy, no I/O (but the ``probe:layer_done`` fault point of :mod:`sdd.faults`); the stage writes
+and scipy, no I/O (but the ``probe:layer_done`` fault point of :mod:`sdd.core.faults`); the stage writes
 what :func:`run_probes` returns.
 """
 
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from sdd import faults
-from sdd.logistic import class_weights, fit_logistic
+from sdd.audit.logistic import class_weights, fit_logistic
+from sdd.core import faults
 from sdd.metrics import eer, eer_confidence_interval
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def fit_linm(m: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, np.nd
     """Fit a LinM probe by L-BFGS: class-balanced logistic loss + ``l2/2 |beta|^2``.
 
     With s = softmax(w), z_i = sum_l s_l m_il and f_i = beta . z_i + b the loss is
-    ``sum_i c_i log(1 + exp(-y_i f_i)) + l2/2 |beta|^2`` (c_i: :func:`sdd.logistic.class_weights`,
+    ``sum_i c_i log(1 + exp(-y_i f_i)) + l2/2 |beta|^2`` (c_i: :func:`sdd.audit.logistic.class_weights`,
     y_i = +-1); the layer logits w and the bias are not penalised. Starts from w = 0 (equal
     weights), beta = 0, b = 0.
 

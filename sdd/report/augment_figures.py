@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdd.audio.io import read_audio
-from sdd.paths import resolve
-from sdd.stage import read_manifest
+from sdd.core.paths import resolve
+from sdd.core.stage import read_manifest
 
 __all__ = ["augment_figures"]
 

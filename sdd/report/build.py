@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sdd import atomic
+from sdd.core import atomic
+from sdd.core.sections import PUBLISHED_REGIME
 from sdd.metrics import det_curve
-from sdd.params import PRETRAINED_REGIME
 from sdd.report import figures
 from sdd.report.inputs import ReportInput
 from sdd.report.stats import HAND
@@ -43,7 +43,7 @@ Block = tuple[str, Any]  # ("h1" | "h2" | "h3" | "p" | "table" | "fig", payload)
 #: A table cell for a quantity that does not exist for a system (null in metrics.json).
 NONE = "—"
 #: The regime of scoring-only systems.
-SCORING_ONLY_REGIME = PRETRAINED_REGIME
+SCORING_ONLY_REGIME = PUBLISHED_REGIME
 OTHER_METRICS = (
     "min_dcf",
     "act_dcf",
@@ -420,7 +420,8 @@ def _audit_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
             (
                 "How well one trivial property of the file separates bona fide from spoofed trials on each "
                 "eval "
-                "set (sdd.shortcuts): single features (silences, duration, level, DC, spectral shape), each "
+                "set (sdd.audit.shortcuts): single features (silences, duration, level, DC, spectral shape), "
+                "each "
                 "in its "
                 "better direction (so an uninformative feature lands at 38-50%, not exactly 50%), and a "
                 "logistic "

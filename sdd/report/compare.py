@@ -1,14 +1,14 @@
 """``sdd compare``: the comparative report from MLflow runs alone (any number of pipeline runs and
 ``dvc exp run`` experiments), without retraining.
 
-Input: the child runs (one per arm and seed, see :mod:`sdd.tracking`) of an MLflow experiment, or of
+Input: the child runs (one per arm and seed, see :mod:`sdd.report.tracking`) of an MLflow experiment, or of
 the runs named with ``--runs`` (a parent run stands for its children). Each child holds what the
 pipeline report reads from DVC outputs: ``eval.json``, ``train.json``, ``telemetry.csv`` and
 ``trials/<eval set id>.csv.gz``. Children are grouped into systems by their ``sdd.system`` tag (the
 arm's resolved config without its seed, and the upstream data config), so the seeds of one system
 pool across experiments: ``dvc exp run --queue -S 'seeds=[1,2]'`` adds seeds 1 and 2 to the seed 0 of
 an earlier run. The same system and seed logged twice (a workspace re-run, a cached arm's copy) counts
-once, the newest. A scoring-only system (regime ``pretrained``: published weights, never trained)
+once, the newest. A scoring-only system (regime ``published``: published weights, never trained)
 keeps one run, the newest: its runs under other experiments' first seeds score the same model, so
 they are no seeds to average over. A system is named after its arm, with the DVC experiments it came
 from in brackets when two systems share an arm name.
@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from sdd import tracking
+from sdd.report import tracking
 from sdd.report.build import SCORING_ONLY_REGIME, write_report
 from sdd.report.inputs import ReportInput, SeedRun, read_trials_csv
 from sdd.report.metadata import run_metadata
@@ -132,7 +132,7 @@ def compare(
 ) -> dict[str, Any]:
     """Write ``README.md``, ``index.html``, ``figures/`` and ``metrics.json`` under ``out_dir``; return the
     metrics (the pipeline's ``reports/metrics.json`` schema, systems as keys)."""
-    from sdd.stage import write_json
+    from sdd.core.stage import write_json
 
     children = select_children(experiment, run_ids)
     if not children:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import matplotlib
 
-from sdd import atomic
+from sdd.core import atomic
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

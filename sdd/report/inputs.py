@@ -22,9 +22,9 @@ from typing import Any
 
 import pandas as pd
 
+from sdd.core.stage import read_manifest
 from sdd.evaluation.eval_sets import TRIAL_COLUMNS, scored_trials
-from sdd.stage import read_manifest
-from sdd.tracking import config_digest
+from sdd.report.tracking import config_digest
 
 __all__ = ["ReportInput", "SeedRun", "from_pipeline", "read_trials_csv", "seen_attacks", "system_digest"]
 
@@ -63,7 +63,7 @@ class ReportInput:
         eval_sets: eval set names, in order.
         reference: the system every other one is compared with (None: no comparisons).
         baseline: the hand-feature baseline, eval set -> metrics (may be empty).
-        audit: the shortcut audit, eval set -> :meth:`sdd.shortcuts.ShortcutAudit.to_dict` plus
+        audit: the shortcut audit, eval set -> :meth:`sdd.audit.shortcuts.ShortcutAudit.to_dict` plus
             ``flagged`` (may be empty).
         seen_attacks: attack ids present in the training corpus's train split.
         stats: the ``report`` params section (reference, n_resamples, seed, alpha,
@@ -98,8 +98,8 @@ def seen_attacks(train_manifest: pd.DataFrame) -> set[str]:
 
 
 def read_trials_csv(path: Path) -> pd.DataFrame:
-    """A scored-trials table written by :meth:`sdd.tracking.Run.log_table`: floats were written as their
-    shortest round-trip repr, which pandas' parser reads back exactly (tested)."""
+    """A scored-trials table written by :meth:`sdd.report.tracking.Run.log_table`: floats were written as
+    their shortest round-trip repr, which pandas' parser reads back exactly (tested)."""
     return pd.read_csv(
         path, keep_default_na=False, dtype={"utt_id": str, "label": str, "speaker": str, "attack": str}
     )[list(TRIAL_COLUMNS)]

@@ -2,7 +2,7 @@
 differ from the committed ``params.yaml``, seeds, package versions, CPU/GPU, stage durations.
 
 These describe the run that built the report, so they are read when it is built (git, the params
-file on disk, the stage-time log of :data:`sdd.stage.STAGE_TIMES`) and go into the pages and the
+file on disk, the stage-time log of :data:`sdd.core.stage.STAGE_TIMES`) and go into the pages and the
 MLflow parent run, never into ``metrics.json``, whose numbers depend only on DVC-tracked inputs.
 """
 

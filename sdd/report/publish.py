@@ -3,7 +3,7 @@ the aggregated metrics and the run metadata; every arm and seed gets its child r
 
 Children of arms that trained in this pipeline run already exist (the train and evaluate stages
 logged into them); a cached arm's child is created here from the DVC outputs, with the same layout
-(:meth:`sdd.tracking.Run.log_train`, :meth:`~sdd.tracking.Run.log_eval`). Every child is tagged
+(:meth:`sdd.report.tracking.Run.log_train`, :meth:`~sdd.report.tracking.Run.log_eval`). Every child is tagged
 ``sdd.system`` (:func:`sdd.report.inputs.system_digest`), by which ``sdd compare`` pools the seeds of
 one system across experiments. ``report_input.json`` on the parent holds what ``sdd compare`` needs
 besides the children: eval sets, reference, statistics params, the audit, the hand-feature baseline,
@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sdd import tracking
+from sdd.report import tracking
 from sdd.report.inputs import ReportInput, system_digest
 
 __all__ = ["REPORT_INPUT", "publish_pipeline_report", "report_input_doc"]

@@ -219,7 +219,7 @@ def _flag_shortcuts(out: dict[str, Any], inp: ReportInput) -> None:
     times the system's EER on the same trials (pooled, or that attack).
 
     Only what the audit itself flags counts as a shortcut (a single feature under 40 % pooled or 25 %
-    on one attack, the MFCC model under 30 % pooled; :func:`sdd.shortcuts.flag_shortcuts`): with the
+    on one attack, the MFCC model under 30 % pooled; :func:`sdd.audit.shortcuts.flag_shortcuts`): with the
     direction chosen on the data, an uninformative feature lands at 38-50 %, which would otherwise be
     "close" to every weak system.
     """

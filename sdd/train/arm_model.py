@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sdd.configbase import to_dict
+from sdd.core.configbase import to_dict
 from sdd.models.backbone import build_backbone
 from sdd.models.detector import Detector, load_detector, save_detector
 from sdd.train.params import ArmConfig, arm_from_dict

@@ -16,7 +16,7 @@ from the run's is ignored with a warning (the run starts fresh and overwrites it
 - ``best-e<epoch>.pt``: the states of the k best epochs so far (written once each);
 - ``progress.json``: the position, for humans and tests.
 
-Every file is written atomically (:mod:`sdd.atomic`): a kill leaves the previous checkpoint intact.
+Every file is written atomically (:mod:`sdd.core.atomic`): a kill leaves the previous checkpoint intact.
 Only rank 0 writes; every rank reads.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from sdd import atomic
+from sdd.core import atomic
 
 log = logging.getLogger(__name__)
 

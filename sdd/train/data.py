@@ -16,7 +16,7 @@ import torch
 
 from sdd.audio.crop import crop_or_pad
 from sdd.audio.io import read_audio
-from sdd.paths import resolve
+from sdd.core.paths import resolve
 
 __all__ = ["PairDataset", "label_ids", "load_pairs"]
 

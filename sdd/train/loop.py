@@ -44,12 +44,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from sdd import faults
-from sdd.configbase import to_dict
+from sdd.core import faults
+from sdd.core.configbase import to_dict
+from sdd.core.sections import PUBLISHED_REGIME
 from sdd.metrics import SortedScores
 from sdd.models.detector import Detector
 from sdd.models.source import backbone_sha256
-from sdd.params import PRETRAINED_REGIME
 from sdd.train import distributed
 from sdd.train.align import Aligner, make_aligner
 from sdd.train.align.core import align_
@@ -361,9 +361,9 @@ def fit(
             resumes from it when present); None disables checkpoints.
     """
     tp = arm.train
-    if arm.regime == PRETRAINED_REGIME:
+    if arm.regime == PUBLISHED_REGIME:
         raise ValueError(
-            f"arm {arm.name}: regime {PRETRAINED_REGIME!r} trains nothing (it scores the published "
+            f"arm {arm.name}: regime {PUBLISHED_REGIME!r} trains nothing (it scores the published "
             f"{arm.backbone!r} as it is); the train stage writes its record instead of calling fit"
         )
     if arm.regime != "clean" and aug is None:

@@ -3,11 +3,11 @@
 
 An arm's config is the content of ``data/plan/arms/<arm>.json`` and of a checkpoint's
 ``config.json``; :func:`arm_from_dict` rebuilds it from either. The ``regime`` and ``align`` toggles
-are defined here too (:data:`REGIMES`, :func:`normalize_align`; the ``pretrained`` regime and the
+are defined here too (:data:`REGIMES`, :func:`normalize_align`; the ``published`` regime and the
 published-model backbone specs it goes with, :data:`PUBLISHED_KINDS`), and :func:`resolve_aligner` reduces
 the ``aligner`` section to what the arm's method reads, so changing one method's setting re-runs only
-the arms that use that method. This module imports only :mod:`sdd.configbase` and
-:mod:`sdd.models.params`, so the training and model code and the plan (:mod:`sdd.config`) all build
+the arms that use that method. This module imports only :mod:`sdd.core.configbase` and
+:mod:`sdd.models.params`, so the training and model code and the plan (:mod:`sdd.plan.assemble`) all build
 on it.
 """
 
@@ -17,9 +17,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sdd.configbase import ConfigError, build
+from sdd.core.configbase import ConfigError, build
+from sdd.core.sections import PUBLISHED_REGIME
 from sdd.models.params import HEADS_WITH_BATCHNORM, ModelParams
-from sdd.params import PRETRAINED_REGIME
 
 __all__ = [
     "ALIGN_CHOICES",
@@ -40,13 +40,15 @@ __all__ = [
     "resolve_aligner",
 ]
 
-# The scoring-only regime (sdd.params.PRETRAINED_REGIME): the arm trains nothing and scores with published
-# weights, named by its backbone, ``<kind>:<path>`` with a kind of :data:`PUBLISHED_KINDS` (README, "The
-# published AASIST").
-REGIMES = ("clean", "augmented", "dual_path", PRETRAINED_REGIME)
-#: Backbone spec prefixes naming published models, scored as they are (regime ``pretrained`` only):
+# The scoring-only regime (sdd.core.sections.PUBLISHED_REGIME): the arm trains nothing and scores with
+# published weights, named by its backbone, ``<kind>:<path>`` with a kind of :data:`PUBLISHED_KINDS`
+# (docs/cli.md, "The published AASIST").
+REGIMES = ("clean", "augmented", "dual_path", PUBLISHED_REGIME)
+#: The scoring-only regime's name before it was ``published``: refused with a message naming the new one.
+RENAMED_REGIME = "pretrained"
+#: Backbone spec prefixes naming published models, scored as they are (regime ``published`` only):
 #: ``aasist:<path>`` is the published AASIST or AASIST-L (Jung et al., ICASSP 2022). Their files are
-#: resolved by :data:`sdd.models.pretrained.PUBLISHED` and scored by :data:`sdd.scoring.SCORERS` under
+#: resolved by :data:`sdd.models.published.PUBLISHED` and scored by :data:`sdd.scoring.score.SCORERS` under
 #: the same prefix.
 PUBLISHED_KINDS = ("aasist",)
 ALIGNER_METHODS = ("none", "pcgrad", "gradvac", "cagrad", "gr")
@@ -84,7 +86,7 @@ class TrainParams:
     # `lr`. LoRA trains a few zero-initialised adapters (and the head) on a frozen backbone and needs a
     # larger rate than full fine-tuning: Hu et al. (LoRA, ICLR 2022, Table 9) fine-tuned RoBERTa-base's
     # adapters at 4e-4 to 5e-4, 15 to 50 times the 1e-5 to 3e-5 of its full fine-tuning. The plan writes
-    # the rate a run uses into `lr` (sdd.config.resolve_arm), so checkpoints and MLflow show it.
+    # the rate a run uses into `lr` (sdd.plan.assemble.resolve_arm), so checkpoints and MLflow show it.
     lora_lr: float | None = None
     weight_decay: float = 1e-4
     optimizer: Literal["adam", "adamw"] = "adam"
@@ -236,7 +238,7 @@ class ArmConfig:
     name: str
     corpus: str
     backbone: str
-    regime: Literal["clean", "augmented", "dual_path", "pretrained"]
+    regime: Literal["clean", "augmented", "dual_path", "published"]
     align: Literal["none", "pcgrad", "gradvac", "cagrad", "gr"]
     lora: bool
     seed: int
@@ -249,15 +251,15 @@ class ArmConfig:
         # Every arm carries its aligner settings resolved (granularity never ``auto``), however built.
         object.__setattr__(self, "aligner", resolve_aligner(self.align, self.aligner))
         kind = published_kind(self.backbone)
-        if (self.regime == PRETRAINED_REGIME) != (kind is not None):
+        if (self.regime == PUBLISHED_REGIME) != (kind is not None):
             raise ConfigError(
                 f"arms.{self.name}: regime {self.regime!r} with backbone {self.backbone!r}; regime "
-                f"'{PRETRAINED_REGIME}' (scoring-only) goes with a published model's backbone "
+                f"'{PUBLISHED_REGIME}' (scoring-only) goes with a published model's backbone "
                 f"({', '.join(f'{k}:<path>' for k in PUBLISHED_KINDS)}), and only with it"
             )
         if kind is not None and (self.align != "none" or self.lora):
             raise ConfigError(
-                f"arms.{self.name}: a scoring-only arm (regime '{PRETRAINED_REGIME}') trains nothing; "
+                f"arms.{self.name}: a scoring-only arm (regime '{PUBLISHED_REGIME}') trains nothing; "
                 f"got align={self.align!r}, lora={str(self.lora).lower()}; expected none and false"
             )
         if self.align != "none" and self.regime != "dual_path":
@@ -307,6 +309,11 @@ def published_kind(backbone: str) -> str | None:
 
 def check_regime(value: Any, where: str) -> str:
     """``value`` if it is one of :data:`REGIMES`, else a :class:`ConfigError` naming ``where``."""
+    if value == RENAMED_REGIME:
+        raise ConfigError(
+            f"{where}: got {value!r}, the scoring-only regime's old name; it is now {PUBLISHED_REGIME!r} "
+            f"(e.g. `regime: {PUBLISHED_REGIME}`): 'pretrained' names only the pretrain stage's backbone"
+        )
     if value not in REGIMES:
         raise ConfigError(f"{where}: got {value!r}; expected one of {list(REGIMES)}")
     return value

@@ -4,12 +4,12 @@ Its three cases write the same four outputs that DVC expects (the model folder, 
 telemetry CSV, the per-epoch CSV, the metrics JSON), the two CSVs in one place:
 
 - **skipped** (the pair lies outside the arm's ``seeds``): skip records and empty CSVs;
-- **scoring-only** (regime ``pretrained``): the published weights' record
-  (:func:`sdd.pretrained_arm.write_model`) and empty CSVs;
+- **scoring-only** (regime ``published``): the published weights' record
+  (:func:`sdd.scoring.published.write_model`) and empty CSVs;
 - **trained**: :func:`sdd.train.loop.fit` from the arm's resumable checkpoints, then the model folder
   with the full resolved config and the dev-EER threshold, and the telemetry.
 
-The MLflow run is opened by the caller (``stages/train.py``; :mod:`sdd.tracking` sits above this
+The MLflow run is opened by the caller (``stages/train.py``; :mod:`sdd.report.tracking` sits above this
 package) and passed in as ``run``, which needs only :class:`RunLog`'s three methods.
 """
 
@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sdd import atomic, faults, pretrained_arm
+from sdd.core import atomic, faults
+from sdd.core.paths import resolve
+from sdd.core.sections import PUBLISHED_REGIME
+from sdd.core.stage import peak_rss_mb, read_manifest, write_json, write_skip
 from sdd.models.detector import decision_threshold_record, parameter_counts
 from sdd.models.source import resolve_backbone
-from sdd.params import PRETRAINED_REGIME
-from sdd.paths import resolve
-from sdd.stage import peak_rss_mb, read_manifest, write_json, write_skip
+from sdd.scoring import published
 from sdd.train.arm_model import save_arm
 from sdd.train.checkpoint import Checkpoints
 from sdd.train.loop import EPOCH_COLUMNS, TELEMETRY_COLUMNS, fit
@@ -50,7 +51,7 @@ class TrainIO:
 
 
 class RunLog(Protocol):
-    """What :func:`train_arm_seed` logs to (an :mod:`sdd.tracking` run, or one that logs nothing)."""
+    """What :func:`train_arm_seed` logs to (an :mod:`sdd.report.tracking` run, or one that logs nothing)."""
 
     def log_epoch(self, row: dict[str, Any]) -> None: ...
 
@@ -77,7 +78,7 @@ def train_arm_seed(plan: dict[str, Any], io: TrainIO, run: RunLog, is_main: bool
     """Run the train stage for the arm/seed plan document ``plan`` (``data/plan/arms/<arm>/s<seed>.json``).
 
     Args:
-        plan: the plan document: ``skipped``, or ``arm`` (+ ``pretrained`` for a scoring-only arm).
+        plan: the plan document: ``skipped``, or ``arm`` (+ ``published`` for a scoring-only arm).
         io: the stage's paths.
         run: where epochs, the summary and the model are logged.
         is_main: False on the non-zero ranks of a ``torchrun`` job, which train but write nothing.
@@ -88,9 +89,9 @@ def train_arm_seed(plan: dict[str, Any], io: TrainIO, run: RunLog, is_main: bool
             write_skip(plan, io.out / "skipped.json", io.metrics)
         return
     arm = arm_from_dict(plan["arm"])
-    if arm.regime == PRETRAINED_REGIME:
+    if arm.regime == PUBLISHED_REGIME:
         if is_main:
-            summary = pretrained_arm.write_model(plan, io.out) | {"peak_rss_mb": peak_rss_mb()}
+            summary = published.write_model(plan, io.out) | {"peak_rss_mb": peak_rss_mb()}
             _finish(summary, [], [], io, run)
         return
     aug = read_manifest(io.augmented / "manifest.csv", ("utt_id", "path")) if arm.regime != "clean" else None

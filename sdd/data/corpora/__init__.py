@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from sdd.configbase import ConfigError, build
+from sdd.core.configbase import ConfigError, build
 from sdd.data.corpora import asvspoof2019, asvspoof2021, demo, folder, in_the_wild
 from sdd.data.corpora.common import MANIFEST_COLUMNS, PROTOCOL_COLUMNS, CorpusError, normalise_label
 

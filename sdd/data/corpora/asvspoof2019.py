@@ -15,10 +15,10 @@ from typing import Literal
 
 import pandas as pd
 
+from sdd.core.paths import resolve
 from sdd.data import download
 from sdd.data.corpora.common import CorpusError, DownloadChecksums, count_flac, in_place_summary
 from sdd.data.corpora.la_layout import LA19_PROTOCOL_DIR, LA19_PROTOCOLS, flac_dir, read_la_layout
-from sdd.paths import resolve
 
 __all__ = ["LA19_MD5", "LA19_SIZE", "LA19_URL", "Asvspoof2019LAConfig", "fetch", "read_protocol", "splits"]
 

@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
+from sdd.core.paths import display_path, resolve
 from sdd.data import download
 from sdd.data.corpora.common import (
     MD5_RE,
@@ -29,7 +30,6 @@ from sdd.data.corpora.common import (
     read_columns,
     sha256_of,
 )
-from sdd.paths import display_path, resolve
 
 __all__ = [
     "CONDITION_COLUMNS",

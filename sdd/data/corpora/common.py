@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
+from sdd.core.paths import display_path
+from sdd.core.stage import MANIFEST_COLUMNS
 from sdd.data.download import file_digests
-from sdd.paths import display_path
-from sdd.stage import MANIFEST_COLUMNS
 
 __all__ = [
     "LABEL_ALIASES",
@@ -44,7 +44,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Columns every manifest has, in this order (extra condition columns follow): one spelling, in the
-# stage contract (sdd.stage), re-exported here for the corpus recipes.
+# stage contract (sdd.core.stage), re-exported here for the corpus recipes.
 
 #: Columns a protocol reader returns (the audio check adds duration_s and sample_rate).
 PROTOCOL_COLUMNS = ("utt_id", "path", "speaker", "label", "attack", "condition", "split")

@@ -20,12 +20,12 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from sdd import faults
-from sdd.configbase import ConfigError
+from sdd.core import faults
+from sdd.core.configbase import ConfigError
+from sdd.core.paths import display_path
 from sdd.data import download
 from sdd.data.corpora.common import CorpusError
 from sdd.data.corpora.la_layout import LA19_PROTOCOLS, la_layout_complete, protocol_path, read_la_layout
-from sdd.paths import display_path
 
 __all__ = ["DEMO_PROTOCOLS", "DemoCorpusConfig", "fetch", "read_protocol", "splits"]
 

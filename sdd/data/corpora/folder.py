@@ -15,9 +15,9 @@ from typing import Literal
 
 import pandas as pd
 
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
+from sdd.core.paths import display_path, resolve
 from sdd.data.corpora.common import CorpusError, normalise_label, sha256_of
-from sdd.paths import display_path, resolve
 
 __all__ = ["FolderCorpusConfig", "fetch", "read_protocol", "splits"]
 

@@ -15,9 +15,9 @@ from typing import Literal
 
 import pandas as pd
 
+from sdd.core.paths import resolve
 from sdd.data import download
 from sdd.data.corpora.common import CorpusError, DownloadChecksums, in_place_summary, normalise_label
-from sdd.paths import resolve
 
 __all__ = ["ITW_DIR", "InTheWildConfig", "fetch", "read_protocol", "splits"]
 

@@ -3,8 +3,8 @@
 
 Sections owned by a package live beside its code (:mod:`sdd.models.params`,
 :mod:`sdd.train.params`, :mod:`sdd.augment.params`, the corpus recipes under
-:mod:`sdd.data.corpora`); :mod:`sdd.config` assembles them all into the plan. Like those, this module
-imports only :mod:`sdd.configbase`.
+:mod:`sdd.data.corpora`); :mod:`sdd.plan.assemble` assembles them all into the plan. Like those, this module
+imports only :mod:`sdd.core.configbase`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
 
 __all__ = [
-    "PRETRAINED_REGIME",
+    "PUBLISHED_REGIME",
     "AuditParams",
     "BaselineParams",
     "EvaluateParams",
@@ -27,9 +27,9 @@ __all__ = [
 
 
 #: The ``regime`` of a scoring-only arm: it trains nothing and scores with published weights
-#: (:mod:`sdd.pretrained_arm`). Defined here, with the score section, so that the scoring-only arm
+#: (:mod:`sdd.scoring.published`). Defined here, with the score section, so that the scoring-only arm
 #: and the training package's list of regimes (:data:`sdd.train.params.REGIMES`) share one spelling.
-PRETRAINED_REGIME = "pretrained"
+PUBLISHED_REGIME = "published"
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class TrackingParams:
 
 @dataclass(frozen=True)
 class AuditParams:
-    """The shortcut audit of every eval set (:mod:`sdd.shortcuts`): one-feature EERs and the MFCC
+    """The shortcut audit of every eval set (:mod:`sdd.audit.shortcuts`): one-feature EERs and the MFCC
     logistic regression (fitted on the training corpus's train split)."""
 
     enabled: bool = True

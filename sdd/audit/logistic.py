@@ -1,6 +1,7 @@
 """Class-balanced L2-regularised logistic regression (Cox, JRSS-B 1958), fitted by L-BFGS.
 
-Shared by the hand-feature baseline (:mod:`sdd.baseline`), the shortcut audit (:mod:`sdd.shortcuts`)
+Shared by the hand-feature baseline (:mod:`sdd.audit.baseline`), the shortcut audit
+(:mod:`sdd.audit.shortcuts`)
 and the layer-wise probes (:mod:`sdd.probing.probes`). Pure numpy + scipy, no I/O. The fit is
 deterministic: L-BFGS from a given start (zeros by default) draws no random numbers.
 """

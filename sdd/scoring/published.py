@@ -1,12 +1,12 @@
-"""Scoring-only arms (regime ``pretrained``): a published model, scored as it is, beside the trained arms.
+"""Scoring-only arms (regime ``published``): a published model, scored as it is, beside the trained arms.
 
-An arm ``{backbone: "aasist:<path>", regime: pretrained}`` puts the published AASIST (Jung et al.,
+An arm ``{backbone: "aasist:<path>", regime: published}`` puts the published AASIST (Jung et al.,
 "AASIST: Audio Anti-Spoofing using Integrated Spectro-Temporal Graph Attention Networks", ICASSP 2022)
 next to ours on every eval set. Its ``train@<arm>-<seed>`` stage trains nothing: :func:`write_model`
 checks the weights against the SHA-256 the plan recorded and writes :data:`RECORD` into the model
 folder (the spec, the file names and their SHA-256, the parameter count, the arm's resolved config).
 Its ``score@`` stage finds that record (:func:`read_record`) and scores with
-:func:`sdd.scoring.load_scorer` at the model's own input length and the kind's batch size
+:func:`sdd.scoring.score.load_scorer` at the model's own input length and the kind's batch size
 (:func:`load_for_scoring`); ``evaluate@`` and the report then treat it as any other arm.
 
 The weights stay where the spec names them (resolved against the repo root, like every path in
@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sdd import atomic
-from sdd.configbase import ConfigError
+from sdd.core import atomic
+from sdd.core.configbase import ConfigError
+from sdd.core.paths import resolve
+from sdd.core.sections import PUBLISHED_REGIME, ScoreParams
 from sdd.models.detector import parameter_counts
-from sdd.models.pretrained import published_record
-from sdd.params import PRETRAINED_REGIME, ScoreParams
-from sdd.paths import resolve
-from sdd.scoring import SCORERS, load_scorer
+from sdd.models.published import published_record
+from sdd.scoring.score import SCORERS, load_scorer
 
 if TYPE_CHECKING:
     from torch import nn
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["RECORD", "load_for_scoring", "read_record", "train_summary", "write_model"]
 
 #: The file a scoring-only arm's train stage writes in its model folder (instead of weights).
-RECORD = "pretrained.json"
+RECORD = "published.json"
 
 
 def _local_spec(spec: str) -> str:
@@ -61,17 +61,17 @@ def _check_unchanged(planned: dict[str, Any]) -> None:
 
 
 def write_model(plan: dict[str, Any], out: Path) -> dict[str, Any]:
-    """The train stage of a scoring-only arm: verify the weights and write ``out/pretrained.json``.
+    """The train stage of a scoring-only arm: verify the weights and write ``out/published.json``.
 
     Args:
-        plan: the arm/seed plan document (``{"arm": ..., "pretrained": {"spec", "files"}, ...}``).
+        plan: the arm/seed plan document (``{"arm": ..., "published": {"spec", "files"}, ...}``).
         out: the model folder (created).
 
     Returns:
         the training summary (:func:`train_summary`), with the seconds this took.
     """
     start = time.time()
-    planned = plan["pretrained"]
+    planned = plan["published"]
     _check_unchanged(planned)
     model, input_samples = load_scorer(_local_spec(planned["spec"]))
     total = parameter_counts(model)["total_parameters"]
@@ -90,7 +90,7 @@ def train_summary(total_parameters: int, seconds: float) -> dict[str, Any]:
     """The train metrics of a scoring-only arm: what exists (nothing trained, the model's size, the
     seconds spent loading and hashing) and ``None`` for what does not (the report shows a dash)."""
     return {
-        "regime": PRETRAINED_REGIME,
+        "regime": PUBLISHED_REGIME,
         "epochs": 0,
         "steps": 0,
         "seconds": round(seconds, 3),
@@ -113,7 +113,7 @@ def read_record(model_dir: Path) -> dict[str, Any] | None:
 def load_for_scoring(record: dict[str, Any], params: ScoreParams) -> tuple[nn.Module, ScoreParams]:
     """The published model of ``record`` and the score settings it runs with: its own input length
     (AASIST: 64,600 samples, the ``.conf``'s ``nb_samp``) and its kind's batch size
-    (:data:`sdd.scoring.SCORERS`); ``params.threads`` is kept.
+    (:data:`sdd.scoring.score.SCORERS`); ``params.threads`` is kept.
 
     Raises:
         ValueError: the files changed since the plan stage hashed them.

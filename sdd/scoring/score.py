@@ -9,7 +9,7 @@ default), so every batch has one shape and batched scoring equals per-item scori
 
 - ``models/<arm>`` (no prefix): a checkpoint written by the train stage;
 - ``aasist:<path>``: the published AASIST or AASIST-L (``<path>`` a ``.pth`` with its ``.conf``
-  beside it, or a folder holding one of each; see :mod:`sdd.models.pretrained`).
+  beside it, or a folder holding one of each; see :mod:`sdd.models.published`).
 
 ``sdd score`` (:func:`cli_main`) scores files and folders for any user: any format and rate soundfile
 reads, decoded only as far as the input needs (bounded memory on long files), a progress bar on
@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sdd import atomic
-from sdd.params import ScoreParams
+from sdd.core import atomic
+from sdd.core.sections import ScoreParams
 
 if TYPE_CHECKING:
     from torch import nn
@@ -73,7 +73,7 @@ def _load_checkpoint(path: str) -> tuple[nn.Module, int]:
 
 def _load_aasist(path: str) -> tuple[nn.Module, int]:
     """The published AASIST / AASIST-L; its input length is the ``.conf``'s ``nb_samp`` (64,600)."""
-    from sdd.models.pretrained import load_aasist
+    from sdd.models.published import load_aasist
 
     model, config = load_aasist(path)
     return model, config.nb_samp
@@ -222,7 +222,7 @@ def score_manifest(
     model: nn.Module, manifest: pd.DataFrame, params: ScoreParams, sample_rate: int = SAMPLE_RATE
 ) -> np.ndarray:
     """Scores for a manifest (paths relative to the repo root); ``model`` as in :func:`score_paths`."""
-    from sdd.paths import resolve
+    from sdd.core.paths import resolve
 
     return score_paths(model, [resolve(p) for p in manifest["path"]], params, sample_rate)
 
@@ -256,7 +256,7 @@ examples:
   sdd score --model models/main --decisions --progress recordings/ > scores.tsv
 
   # the published AASIST stores no threshold: give one for --decisions
-  sdd score --model aasist:data/pretrained/aasist --decisions --threshold 0 clips/
+  sdd score --model aasist:data/published/aasist --decisions --threshold 0 clips/
 """
 
 

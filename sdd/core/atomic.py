@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sdd import faults
+from sdd.core import faults
 
 __all__ = ["atomic_dir", "atomic_path", "write_csv", "write_json", "write_text"]
 

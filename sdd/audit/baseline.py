@@ -6,7 +6,7 @@ frame features are the classic low-level descriptors of audio classification (Tz
 features for sound description", IRCAM 2004): energy, zero-crossing rate, spectral centroid,
 roll-off and flatness. Their utterance mean and standard deviation plus the duration feed a logistic
 regression (Cox, JRSS-B 1958) with an L2 penalty, fitted with L-BFGS on standardised features and
-class-balanced weights (:func:`sdd.logistic.fit_logistic`, re-exported here). The score is the bona
+class-balanced weights (:func:`sdd.audit.logistic.fit_logistic`, re-exported here). The score is the bona
 fide log-odds and the EER is the official ASVspoof definition (:func:`sdd.metrics.eer`).
 """
 
@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from sdd.audio.io import read_audio
-from sdd.logistic import fit_logistic
+from sdd.audit.logistic import fit_logistic
+from sdd.core.paths import resolve
 from sdd.metrics import eer
-from sdd.paths import resolve
 
 __all__ = ["FEATURE_NAMES", "fit_logistic", "hand_feature_baseline", "hand_features"]
 

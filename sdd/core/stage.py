@@ -3,8 +3,8 @@
 the one reader and the one path rule of ``data/manifests/<corpus>/<split>.csv``, whose columns are
 :data:`MANIFEST_COLUMNS`) and JSON out (:func:`write_json`).
 
-Only :mod:`sdd.atomic` and :mod:`sdd.configbase` are imported here, so a stage script's imports (and
-its DVC deps) are what it uses, not the whole plan machinery of :mod:`sdd.config`.
+Only :mod:`sdd.core.atomic` and :mod:`sdd.core.configbase` are imported here, so a stage script's imports (and
+its DVC deps) are what it uses, not the whole plan machinery of :mod:`sdd.plan.assemble`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sdd import atomic
-from sdd.configbase import ConfigError
+from sdd.core import atomic
+from sdd.core.configbase import ConfigError
 
 __all__ = [
     "MANIFEST_COLUMNS",

@@ -16,7 +16,7 @@ Two checks:
    that attack's spoofs).
 2. **MFCC logistic regression.** :func:`mfcc_stats` gives the mean and standard deviation over
    frames of 20 MFCCs (40 numbers); :func:`mfcc_logistic_eer` fits the class-balanced L2 logistic
-   regression of :func:`sdd.logistic.fit_logistic` on a training table and reports its EER on an
+   regression of :func:`sdd.audit.logistic.fit_logistic` on a training table and reports its EER on an
    evaluation table. This is a stronger check than single features: it catches a fixed spectral
    colouring or a level pattern that no one feature shows.
 
@@ -56,9 +56,9 @@ import pandas as pd
 import scipy.fft
 
 from sdd.audio.io import read_audio
-from sdd.logistic import fit_logistic
+from sdd.audit.logistic import fit_logistic
+from sdd.core.paths import resolve
 from sdd.metrics import eer
-from sdd.paths import resolve
 
 __all__ = [
     "FEATURES",
@@ -296,7 +296,7 @@ def feature_table(
     """Read every file of a manifest and compute its features.
 
     Args:
-        manifest: columns ``utt_id, path, label, attack`` (as :mod:`sdd.baseline` reads them: paths
+        manifest: columns ``utt_id, path, label, attack`` (as :mod:`sdd.audit.baseline` reads them: paths
             relative to the repo root or absolute, ``label`` in {bonafide, spoof}, ``attack`` ``-``
             for bona fide).
         workers: processes reading audio and computing features (forked; 1 = in this process).
@@ -445,7 +445,7 @@ def mfcc_logistic_eer(train: pd.DataFrame, evaluation: pd.DataFrame, *, l2: floa
     """Fit the MFCC-statistics logistic regression on ``train`` and score ``evaluation``.
 
     Features: the 40 columns of :data:`MFCC_NAMES`, standardised with the training mean and standard
-    deviation. Model: :func:`sdd.logistic.fit_logistic` (class-balanced, L2 penalty ``l2`` on the
+    deviation. Model: :func:`sdd.audit.logistic.fit_logistic` (class-balanced, L2 penalty ``l2`` on the
     weights, L-BFGS from zeros, so deterministic). The score is the bona fide log-odds, so the
     direction is fixed (+1) by the training data.
 

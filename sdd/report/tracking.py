@@ -2,7 +2,7 @@
 
 The store lives under the repo root (``mlflow.db`` + ``mlartifacts/``) through an absolute URI, so
 queued ``dvc exp run`` jobs, which execute in temporary copies of the repo, log to the same place
-(:func:`sdd.paths.repo_root` reads ``$DVC_ROOT``). Metrics logged here are the same dicts the stages
+(:func:`sdd.core.paths.repo_root` reads ``$DVC_ROOT``). Metrics logged here are the same dicts the stages
 write for DVC, flattened to dotted keys.
 
 **Layout.** One MLflow experiment (``tracking.experiment``, tagged ``mlflow.experimentKind =
@@ -54,7 +54,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sdd.paths import repo_root
+from sdd.core.paths import repo_root
 
 try:
     import fcntl

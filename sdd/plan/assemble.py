@@ -3,7 +3,7 @@
 ``params.yaml`` holds top-level toggles (``corpus``, ``eval_sets``, ``backbone``, ``align``, ``lora``,
 ``seeds``, ``regime``), one section per stage plus the ``aligner`` settings, named ``corpora`` and
 named ``arms`` (small overrides of the base). :func:`load_params` validates all of it at once (unknown
-keys, wrong types and bad choices raise :class:`~sdd.configbase.ConfigError` naming the key, the value
+keys, wrong types and bad choices raise :class:`~sdd.core.configbase.ConfigError` naming the key, the value
 and the allowed values). :func:`make_plan` resolves it into one small JSON document per stage (and per
 arm and seed), which the ``plan`` stage writes under ``data/plan/``; every other stage depends on its
 own plan file instead of on ``params.yaml``, so DVC re-runs exactly the stages whose resolved inputs
@@ -17,16 +17,16 @@ subset (``arms.<arm>.seeds``); DVC still sees the pairs it skips, so their docum
 :func:`arm_plan_docs`). ``-S 'seeds=[0,1]'`` adds only the new pairs' documents: the existing ones,
 and so their stages, are unchanged.
 
-**Scoring-only arms.** An arm ``{backbone: "aasist:<path>", regime: pretrained}`` trains nothing: it
+**Scoring-only arms.** An arm ``{backbone: "aasist:<path>", regime: published}`` trains nothing: it
 scores the published AASIST (Jung et al., ICASSP 2022) as it is. It has no training seed, so it runs
 with the first top-level seed only (its other pairs are skipped as above), and none of the training
 toggles or sections apply to it (its resolved config carries their defaults, so ``-S align=...`` or
 ``-S train.lr=...`` leave it cached). Its plan document records the SHA-256 of the weights and config
-(:func:`sdd.models.pretrained.published_record`), checked at plan time, so other weights re-run its
+(:func:`sdd.models.published.published_record`), checked at plan time, so other weights re-run its
 stages and missing ones stop the plan with the command that fetches them.
 
 This module only assembles: each section's type lives beside the code that reads it
-(:mod:`sdd.models.params`, :mod:`sdd.train.params`, :mod:`sdd.augment.params`, :mod:`sdd.params`, the
+(:mod:`sdd.models.params`, :mod:`sdd.train.params`, :mod:`sdd.augment.params`, :mod:`sdd.core.sections`, the
 corpus recipes of :mod:`sdd.data.corpora`), and nothing below imports this module.
 """
 
@@ -42,13 +42,9 @@ from typing import Any
 import yaml
 
 from sdd.augment.params import AugmentParams
-from sdd.configbase import ConfigError, build, to_dict
-from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
-from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
-from sdd.models.params import PRETRAINED, ModelParams, check_layer_counts
-from sdd.models.pretrained import published_record
-from sdd.params import (
-    PRETRAINED_REGIME,
+from sdd.core.configbase import ConfigError, build, to_dict
+from sdd.core.sections import (
+    PUBLISHED_REGIME,
     AuditParams,
     BaselineParams,
     EvaluateParams,
@@ -57,6 +53,10 @@ from sdd.params import (
     ScoreParams,
     TrackingParams,
 )
+from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
+from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
+from sdd.models.params import PRETRAINED, ModelParams, check_layer_counts
+from sdd.models.published import published_record
 from sdd.pretrain.params import OBJECTIVES, PRETRAIN_INITS, PretrainParams
 from sdd.probing.params import BACKBONE_SOURCES, ProbeParams
 from sdd.train.params import (
@@ -145,7 +145,7 @@ RESERVED_ARM_NAMES = ("probing", "pretrain", "partial", *BACKBONE_SOURCES, PRETR
 
 
 #: How to add the published AASIST as an arm (the README's documented `-S`).
-AASIST_ARM_HINT = """-S '+arms.aasist={backbone: "aasist:data/pretrained/aasist", regime: pretrained}'"""
+AASIST_ARM_HINT = """-S '+arms.aasist={backbone: "aasist:data/published/aasist", regime: published}'"""
 
 
 def _check_backbone(value: str, where: str) -> str:
@@ -154,7 +154,7 @@ def _check_backbone(value: str, where: str) -> str:
     if published_kind(value):
         raise ConfigError(
             f"{where}: got {value!r}, a published model that is scored, not trained; it can only be an "
-            f"arm's backbone, with regime '{PRETRAINED_REGIME}': e.g. {AASIST_ARM_HINT}"
+            f"arm's backbone, with regime '{PUBLISHED_REGIME}': e.g. {AASIST_ARM_HINT}"
         )
     try:
         check_backbone_name(value)
@@ -211,10 +211,10 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
         if published_kind(backbone):
             raise ConfigError(
                 f"{where}.backbone: got {backbone!r}, a published model that is scored, not trained; it "
-                f"needs regime '{PRETRAINED_REGIME}' (got {regime!r}"
+                f"needs regime '{PUBLISHED_REGIME}' (got {regime!r}"
                 + (f" from {where}.regime" if ov.regime is not None
                    else ", inherited from the top-level regime")
-                + f"): add `regime: {PRETRAINED_REGIME}` to arms.{name}"
+                + f"): add `regime: {PUBLISHED_REGIME}` to arms.{name}"
             )
         _check_backbone(backbone, f"{where}.backbone")
     lora = ov.lora if ov.lora is not None else params.lora
@@ -250,10 +250,10 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
 
 
 def is_scoring_only(params: Params, name: str) -> bool:
-    """Whether arm ``name`` has regime ``pretrained`` (its own or the top-level one): it scores a
+    """Whether arm ``name`` has regime ``published`` (its own or the top-level one): it scores a
     published model and trains nothing (module docstring)."""
     ov = params.arms[name]
-    return (ov.regime if ov.regime is not None else params.regime) == PRETRAINED_REGIME
+    return (ov.regime if ov.regime is not None else params.regime) == PUBLISHED_REGIME
 
 
 # What a scoring-only arm may still say: the toggles pinned off (fixed arms pin what they are about).
@@ -261,7 +261,7 @@ _SCORING_ONLY_PINS = {"align": (False, "none"), "lora": (False,)}
 
 
 def _scoring_only_arm(params: Params, name: str, seed: int | None) -> ArmConfig:
-    """A ``pretrained``-regime arm: its published backbone spec, nothing to train. Every training toggle
+    """A ``published``-regime arm: its published backbone spec, nothing to train. Every training toggle
     and section is left at its default, so base changes (``-S align=gr``, ``-S train.lr=...``) do not
     touch its plan document; setting one on the arm itself is an error."""
     ov = params.arms[name]
@@ -271,7 +271,7 @@ def _scoring_only_arm(params: Params, name: str, seed: int | None) -> ArmConfig:
         forms = " or ".join(f"'{k}:<path>'" for k in PUBLISHED_KINDS)
         if ov.regime is None:
             raise ConfigError(
-                f"regime: got '{PRETRAINED_REGIME}' at the top level, which {where} inherits, but its "
+                f"regime: got '{PUBLISHED_REGIME}' at the top level, which {where} inherits, but its "
                 f"backbone is {backbone!r}; the scoring-only regime needs a published model's backbone "
                 f"({forms}). "
                 f"Set {where}.backbone to one, or add the published AASIST as an arm of its own: "
@@ -279,32 +279,32 @@ def _scoring_only_arm(params: Params, name: str, seed: int | None) -> ArmConfig:
             )
         source = f"{where}.backbone" if ov.backbone is not None else "the top-level backbone"
         raise ConfigError(
-            f"{where}.regime: got '{PRETRAINED_REGIME}' (scoring-only: published weights, no training), "
-            f"which needs a published model's backbone ({forms}, e.g. 'aasist:data/pretrained/aasist'); "
+            f"{where}.regime: got '{PUBLISHED_REGIME}' (scoring-only: published weights, no training), "
+            f"which needs a published model's backbone ({forms}, e.g. 'aasist:data/published/aasist'); "
             f"got {backbone!r} from {source}"
         )
     if not backbone.partition(":")[2]:
         raise ConfigError(f"{where}.backbone: got {backbone!r}; expected a path after the ':', "
-                          "e.g. 'aasist:data/pretrained/aasist'")
+                          "e.g. 'aasist:data/published/aasist'")
     for key in ("align", "lora"):
         value = getattr(ov, key)
         pinned_off = any(value == ok and type(value) is type(ok) for ok in _SCORING_ONLY_PINS[key])
         if value is not None and not pinned_off:
             raise ConfigError(
-                f"{where}.{key}: got {value!r}; a scoring-only arm (regime '{PRETRAINED_REGIME}') trains "
+                f"{where}.{key}: got {value!r}; a scoring-only arm (regime '{PUBLISHED_REGIME}') trains "
                 f"nothing, so expected false or no `{key}` at all"
             )
     for key in ("model", "train", "aligner"):
         if getattr(ov, key):
             raise ConfigError(
-                f"{where}.{key}: got {getattr(ov, key)!r}; a scoring-only arm (regime '{PRETRAINED_REGIME}') "
+                f"{where}.{key}: got {getattr(ov, key)!r}; a scoring-only arm (regime '{PUBLISHED_REGIME}') "
                 f"trains nothing, so expected no `{key}` section (the published model is scored as it is)"
             )
     return ArmConfig(
         name=name,
         corpus=params.corpus,  # its dev split calibrates the scores (evaluate stage)
         backbone=backbone,
-        regime=PRETRAINED_REGIME,  # type: ignore[arg-type]
+        regime=PUBLISHED_REGIME,  # type: ignore[arg-type]
         align="none",
         lora=False,
         seed=arm_seeds(params, name)[0] if seed is None else seed,
@@ -336,7 +336,7 @@ def _check_seeds(params: Params) -> None:
         check(ov.seeds, f"arms.{name}.seeds")
         if len(ov.seeds) > 1 and is_scoring_only(params, name):
             raise ConfigError(
-                f"arms.{name}.seeds: got {list(ov.seeds)}; a scoring-only arm (regime '{PRETRAINED_REGIME}') "
+                f"arms.{name}.seeds: got {list(ov.seeds)}; a scoring-only arm (regime '{PUBLISHED_REGIME}') "
                 f"has no training seed and runs once: give one seed, or none (it then runs with the first "
                 f"top-level seed, {params.seeds[0]})"
             )
@@ -467,14 +467,14 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
             f"report.reference: got {params.report.reference!r}; expected one of the arms {sorted(arms)} "
             "(every other arm is compared with it)"
         )
-    trained = sorted(a for a in arms if arms[a].regime != PRETRAINED_REGIME)
+    trained = sorted(a for a in arms if arms[a].regime != PUBLISHED_REGIME)
     for name in params.probe.models:
         if name not in BACKBONE_SOURCES and name not in arms:
             raise ConfigError(f"probe.models: got {name!r}; expected {list(BACKBONE_SOURCES)} or an arm name "
                               f"({sorted(arms)})")
         if name in arms and name not in trained:
             raise ConfigError(
-                f"probe.models: got {name!r}, a scoring-only arm (regime '{PRETRAINED_REGIME}'), whose "
+                f"probe.models: got {name!r}, a scoring-only arm (regime '{PUBLISHED_REGIME}'), whose "
                 f"layers the probes cannot read; expected {list(BACKBONE_SOURCES)} or a trained arm "
                 f"({trained})"
             )
@@ -484,7 +484,7 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
         if "main" not in trained:
             raise ConfigError(
                 f"probe.partial_layers: the partial-model curve retrains `main`, which is scoring-only "
-                f"(regime '{PRETRAINED_REGIME}'); expected [] (the default) with a scoring-only `main`"
+                f"(regime '{PUBLISHED_REGIME}'); expected [] (the default) with a scoring-only `main`"
             )
         for k in params.probe.partial_layers:
             partial_arm(params, arms["main"], k)  # validates k against the backbone's layers
@@ -594,8 +594,8 @@ def arm_plan_docs(loaded: LoadedParams) -> dict[str, Any]:
     skip records (the report leaves them out). A pair's document depends on nothing but that arm's
     resolved config and its seed, so adding a seed leaves every other document, and stage, alone.
 
-    A scoring-only arm's document also holds ``"pretrained"``: its weight files and their SHA-256
-    (:func:`sdd.models.pretrained.published_record`), so changed weights re-run its stages. This reads
+    A scoring-only arm's document also holds ``"published"``: its weight files and their SHA-256
+    (:func:`sdd.models.published.published_record`), so changed weights re-run its stages. This reads
     and hashes the files: missing weights raise :class:`ConfigError` naming the path and the fetch
     command, here in the plan stage, before any heavy work.
     """
@@ -603,7 +603,7 @@ def arm_plan_docs(loaded: LoadedParams) -> dict[str, Any]:
     docs: dict[str, Any] = {}
     for name, arm in loaded.arms.items():
         own = arm_seeds(p, name)
-        scoring_only = arm.regime == PRETRAINED_REGIME
+        scoring_only = arm.regime == PUBLISHED_REGIME
         weights = _published_files(name, arm.backbone) if scoring_only else None
         for seed in p.seeds:
             key = f"arms/{name}/s{seed}.json"
@@ -611,9 +611,9 @@ def arm_plan_docs(loaded: LoadedParams) -> dict[str, Any]:
                 resolved = to_dict(dataclasses.replace(arm, seed=seed))
                 docs[key] = {"arm": resolved, "tracking": to_dict(p.tracking)}
                 if weights is not None:
-                    docs[key]["pretrained"] = weights
+                    docs[key]["published"] = weights
             elif scoring_only and p.arms[name].seeds is None:
-                why = (f"arms.{name} is scoring-only (regime {PRETRAINED_REGIME}): it has no training seed "
+                why = (f"arms.{name} is scoring-only (regime {PUBLISHED_REGIME}): it has no training seed "
                        f"and runs once, with the first top-level seed ({own[0]})")
                 docs[key] = {"skipped": why, "arm": name, "seed": seed}
             else:

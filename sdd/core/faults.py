@@ -43,7 +43,7 @@ POINTS: dict[str, str] = {
     "probe:layer_done": "sdd.probing.probes.run_probes: one layer's probe done, the next not yet (nothing "
     "written)",
     "report:figures_written": "stages/report.py: figures, README and HTML written, metrics.json not yet",
-    "atomic:temp_written": "sdd.atomic.atomic_path: the temp file is complete, not yet renamed",
+    "atomic:temp_written": "sdd.core.atomic.atomic_path: the temp file is complete, not yet renamed",
 }
 
 _counts: dict[str, int] = {}
@@ -74,7 +74,7 @@ def point(name: str) -> None:
     if not spec:
         return
     if name not in POINTS:
-        raise ValueError(f"fault point {name!r} is not declared in sdd.faults.POINTS")
+        raise ValueError(f"fault point {name!r} is not declared in sdd.core.faults.POINTS")
     target, nth, action = _parse(spec)
     if target != name:
         return

@@ -8,7 +8,7 @@
 - :func:`load_aasist` builds :class:`sdd.models.aasist.AASIST` from a ``.conf`` and loads the
   ``.pth`` with ``torch.load(..., weights_only=True)`` and ``strict=True``.
 - :data:`PUBLISHED` and :func:`published_record`: the files a scoring-only arm's backbone spec
-  (``aasist:<path>``, regime ``pretrained``) names, with their SHA-256, which the ``plan`` stage
+  (``aasist:<path>``, regime ``published``) names, with their SHA-256, which the ``plan`` stage
   records in the arm's plan document (torch-free: only the files are read and hashed).
 
 The official weights were trained on ASVspoof 2019 LA train (MIT licence, NAVER Corp.). This module
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from sdd.configbase import ConfigError, build
+from sdd.core.configbase import ConfigError, build
+from sdd.core.paths import display_path, repo_root, resolve
 from sdd.data.download import Archive, ChecksumError, FetchError, download, file_digests, verify_archive
-from sdd.paths import display_path, repo_root, resolve
 
 if TYPE_CHECKING:
     from sdd.models.aasist import AASIST, AasistConfig
@@ -224,13 +224,13 @@ def fetch_cli(argv: list[str]) -> int:
         prog="sdd fetch aasist",
         description="Download the published AASIST weights and config, verified against pinned SHA-256s.",
         epilog="examples:\n"
-        "  sdd fetch aasist                                   # AASIST -> data/pretrained/aasist/\n"
+        "  sdd fetch aasist                                   # AASIST -> data/published/aasist/\n"
         "  sdd fetch aasist --variant AASIST-L --url ../shared/data/aasist   # from a local copy\n"
-        "  sdd score --model aasist:data/pretrained/aasist clip.flac          # then score with it\n",
+        "  sdd score --model aasist:data/published/aasist clip.flac          # then score with it\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--dest", type=Path, help="target folder (default: <repo root>/data/pretrained/aasist)"
+        "--dest", type=Path, help="target folder (default: <repo root>/data/published/aasist)"
     )
     parser.add_argument(
         "--url",
@@ -241,7 +241,7 @@ def fetch_cli(argv: list[str]) -> int:
         "--variant", choices=VARIANTS, help="default: the one a .pth --url names, else AASIST"
     )
     args = parser.parse_args(argv)
-    dest = (args.dest or repo_root() / "data" / "pretrained" / "aasist").resolve()
+    dest = (args.dest or repo_root() / "data" / "published" / "aasist").resolve()
     try:
         summary = fetch_aasist(dest, args.variant, args.url)
     except (FetchError, OSError) as exc:
@@ -346,13 +346,13 @@ def load_aasist(path: str | os.PathLike[str]) -> tuple[AASIST, AasistConfig]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Scoring-only arms (regime `pretrained`)
+# Scoring-only arms (regime `published`)
 # --------------------------------------------------------------------------------------------------
 
 
 def _aasist_fetch_hint(path: Path) -> str:
     """The ``sdd fetch aasist`` command that puts the files ``aasist:<path>`` names in place."""
-    default = repo_root() / "data" / "pretrained" / "aasist"
+    default = repo_root() / "data" / "published" / "aasist"
     folder, variant = (path.parent, path.stem) if path.suffix == ".pth" else (path, None)
     args = "" if folder.resolve() == default.resolve() else f" --dest {display_path(folder)}"
     args += f" --variant {variant}" if variant in AASIST_FILES and variant != "AASIST" else ""
@@ -374,7 +374,7 @@ class PublishedKind:
 
 
 #: Spec prefix -> kind; the prefixes are :data:`sdd.train.params.PUBLISHED_KINDS`, and
-#: :data:`sdd.scoring.SCORERS` loads each kind for scoring.
+#: :data:`sdd.scoring.score.SCORERS` loads each kind for scoring.
 PUBLISHED: dict[str, PublishedKind] = {
     "aasist": PublishedKind(resolve_aasist, _aasist_fetch_hint),  # Jung et al., ICASSP 2022
 }
@@ -383,7 +383,7 @@ PUBLISHED: dict[str, PublishedKind] = {
 def published_record(spec: str) -> dict[str, Any]:
     """The files the published-model spec ``<kind>:<path>`` names and their SHA-256.
 
-    ``<path>`` is resolved against the repo root (:func:`sdd.paths.resolve`), as every path in
+    ``<path>`` is resolved against the repo root (:func:`sdd.core.paths.resolve`), as every path in
     ``params.yaml``, so a queued experiment's temporary copy finds the weights of the workspace.
 
     Returns:
