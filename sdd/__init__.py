@@ -1,7 +1,7 @@
 """sdd: a reproducible DVC pipeline for speech deepfake detection research.
 
 Layers: :data:`LAYERS` orders the package's parts bottom to top; a part imports only from parts at
-or below it (lazy and ``TYPE_CHECKING`` imports included), which ``tests/test_imports.py`` enforces.
+or below it (lazy and ``TYPE_CHECKING`` imports included), which ``tests/codebase/test_imports.py`` enforces.
 A new package or module is placed there before anything imports it.
 
 Importing ``sdd`` sets one process-wide default before any of its modules loads torch: how long an idle

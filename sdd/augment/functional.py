@@ -17,7 +17,7 @@ parameter distributions, and the same random draws in the same order, using only
 ``standard_normal`` and ``permutation`` of the generator. Hence, given ``np.random.RandomState(s)``,
 ``notch_filter_coeffs``, ``lnl_convolutive_noise``, ``isd_additive_noise``, ``ssi_additive_noise``
 and ``rawboost`` reproduce the authors' functions run after ``np.random.seed(s)`` (for float64
-input: measured within 1e-15, see ``tests/test_augment_rawboost.py``); a ``np.random.Generator``
+input: measured within 1e-15, see ``tests/augment/test_rawboost.py``); a ``np.random.Generator``
 gives the same distributions from another stream. Deliberate differences, all listed:
 
 - FIR filtering is FFT overlap-add convolution (the five LnL branches summed in the frequency

@@ -1,4 +1,4 @@
-"""Deterministic fault injection at named points, for the kill tests (``tests/test_faults.py``).
+"""Deterministic fault injection at named points, for the kill tests (``tests/pipeline/test_faults.py``).
 
 A stage calls :func:`point` at a few places where a kill hurts most (mid-download, between two
 output files, mid-epoch, inside an atomic write). Nothing happens unless the environment variable

@@ -72,7 +72,7 @@ of power under 60 Hz alone gave 18 % EER on A06; A06 now keeps each frame's powe
 sub-bass (:func:`_attack_filter_vc`). :mod:`sdd.audit.shortcuts` audits
 every single trivial feature (DC, level, peak, crest factor, duration, leading and trailing silence,
 spectral centroid, bandwidth, energy above 7 kHz and below 60 Hz) and an MFCC logistic regression,
-and ``tests/test_shortcuts.py`` holds the default corpus to it: every single feature must stay at
+and ``tests/audit/test_shortcuts.py`` holds the default corpus to it: every single feature must stay at
 or above 40 % EER pooled and 25 % per attack on eval and eval_degraded (on the default config the
 lowest are 44.7 % pooled and 30.3 % per attack, the crest factor on A01), and the MFCC logistic
 regression trained on train must stay at or above 30 % on eval (37.0 %; 48.0 % on eval_degraded).

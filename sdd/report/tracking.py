@@ -36,7 +36,7 @@ does NOT serialise its schema creation (its file lock guards other stores only):
 new store at once failed with ``table ... already exists``. So this module holds a lock file beside
 the store (``mlflow.db.lock``, :func:`_store_lock`) while it opens the store and while it
 finds-or-creates the experiment, a parent run or a child run (with its params): each is created
-once. ``tests/test_tracking_concurrency.py`` races 4 experiments on a new store;
+once. ``tests/tracking/test_concurrency.py`` races 4 experiments on a new store;
 ``benchmarks/concurrent_queue.py`` runs 4 real queued experiments.
 """
 

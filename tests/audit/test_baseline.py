@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sdd.audio.io import write_audio
-from sdd.baseline import FEATURE_NAMES, fit_logistic, hand_feature_baseline, hand_features
+from sdd.audit.baseline import FEATURE_NAMES, fit_logistic, hand_feature_baseline, hand_features
 from tests.helpers import sine
 
 SR = 16000

@@ -11,10 +11,7 @@ import pandas as pd
 import pytest
 
 from sdd.audio.io import write_audio
-from sdd.data.corpora.la_layout import read_asvspoof2019_protocol
-from sdd.data.demo import SPLITS, DemoConfig, generate_demo, protocol_path
-from sdd.metrics import eer
-from sdd.shortcuts import (
+from sdd.audit.shortcuts import (
     FEATURES,
     MFCC_NAMES,
     ShortcutAudit,
@@ -29,6 +26,9 @@ from sdd.shortcuts import (
     two_way_eer,
     utterance_features,
 )
+from sdd.data.corpora.la_layout import read_asvspoof2019_protocol
+from sdd.data.demo import SPLITS, DemoConfig, generate_demo, protocol_path
+from sdd.metrics import eer
 from tests.helpers import sine
 
 SR = 16000

@@ -13,7 +13,7 @@ from sdd.augment import functional as F
 from sdd.augment.ops import OPS, AugmentContext, op_from_dict, op_to_dict
 from sdd.augment.policies import Policy, parse_policy
 from sdd.augment.precompute import seed_for
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
 
 SR = 16000
 

@@ -6,7 +6,7 @@ import pytest
 
 from sdd.augment.params import AugmentParams
 from sdd.augment.policies import BUILTIN_POLICIES, build_policy
-from sdd.configbase import ConfigError, build, to_dict
+from sdd.core.configbase import ConfigError, build, to_dict
 
 
 def _build(d):

@@ -17,7 +17,7 @@ import soundfile as sf
 
 from sdd.augment.params import AugmentParams
 from sdd.augment.precompute import MANIFEST_COLUMNS, copy_relpath, precompute, seed_for
-from sdd.configbase import build
+from sdd.core.configbase import build
 from tests.helpers import REPO
 
 SR = 16000

@@ -7,8 +7,8 @@ import sys
 import pytest
 import yaml
 
-from sdd.config import load_params, make_plan, validate_params
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
+from sdd.plan.assemble import load_params, make_plan, validate_params
 from tests.helpers import REPO
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sdd.audio.io import write_audio
-from sdd.configbase import ConfigError
+from sdd.core.configbase import ConfigError
 from sdd.data import corpora
 from sdd.data.corpora import (
     CORPUS_TYPES,

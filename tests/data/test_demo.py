@@ -13,7 +13,7 @@ import soundfile as sf
 
 from sdd.augment import functional as F
 from sdd.augment.policies import BUILTIN_POLICIES
-from sdd.configbase import ConfigError, build
+from sdd.core.configbase import ConfigError, build
 from sdd.data.demo import (
     ATTACKS,
     SPLITS,

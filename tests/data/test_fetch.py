@@ -27,7 +27,7 @@ from sdd.data import download as dl
 from sdd.data.corpora import fetch_corpus, parse_corpus
 from sdd.data.download import ChecksumError, DiskSpaceError, DownloadError, UnsafeArchiveError
 from sdd.data.prepare import prepare_corpus
-from sdd.models.pretrained import AASIST_FILES
+from sdd.models.published import AASIST_FILES
 
 
 @pytest.fixture(autouse=True)

@@ -223,7 +223,7 @@ def closure(graph: dict[str, set[str]], starts: Iterable[str], files: dict[str, 
 
 def unit(module: str, package: str = PACKAGE) -> str:
     """The top-level part of ``sdd`` a module belongs to: ``sdd.train.loop`` -> ``train``,
-    ``sdd.scoring`` -> ``scoring``; ``sdd`` itself -> ``""``."""
+    ``sdd.scoring.score`` -> ``scoring``; ``sdd`` itself -> ``""``."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 and parts[0] == package else ""
 

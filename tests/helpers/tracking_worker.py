@@ -1,13 +1,13 @@
-"""One "DVC experiment" logging to MLflow through :mod:`sdd.tracking`, as the pipeline's stages do.
+"""One "DVC experiment" logging to MLflow through :mod:`sdd.report.tracking`, as the pipeline's stages do.
 
 ``tests/tracking/test_concurrency.py`` starts several of these at once against one store. Each
 imports MLflow first, writes ``<sync>/ready-<name>`` and waits for ``<sync>/go``, so that every
 process reaches the store (its schema creation included) at the same moment. Then, as DVC experiment
-``$DVC_EXP_NAME``: ``train`` and ``evaluate`` of each arm/seed (:func:`sdd.tracking.arm_run`: the
+``$DVC_EXP_NAME``: ``train`` and ``evaluate`` of each arm/seed (:func:`sdd.report.tracking.arm_run`: the
 parent and child runs found or created, params, per-epoch curves, metrics, one artifact), then the
-``report`` (:func:`sdd.tracking.pipeline_run`, :func:`sdd.tracking.ensure_arm_run` over the same
+``report`` (:func:`sdd.report.tracking.pipeline_run`, :func:`sdd.report.tracking.ensure_arm_run` over the same
 arms plus a cached one). Prints one JSON line: the ``created`` flag of each ``ensure_arm_run`` and
-every warning that ``sdd.tracking`` logged. The expected content is :func:`expected`, shared with
+every warning that ``sdd.report.tracking`` logged. The expected content is :func:`expected`, shared with
 the test.
 """
 
@@ -43,7 +43,7 @@ def value(*key: Any) -> float:
 def expected(exp: str) -> dict[str, Any]:
     """What experiment ``exp`` logs: per (arm, seed) child, its params (flattened) and metrics
     (``{key: [(step, value), ...]}``); and the parent's metrics."""
-    from sdd.tracking import _key, flatten
+    from sdd.report.tracking import _key, flatten
 
     children = {}
     for arm, seed in [*ARMS, CACHED]:
@@ -100,7 +100,7 @@ def main() -> None:
     import mlflow.store.tracking.sqlalchemy_store  # noqa: F401  (the slow imports, before the barrier)
     from mlflow.tracking import MlflowClient  # noqa: F401
 
-    from sdd import tracking
+    from sdd.report import tracking
 
     warnings: list[str] = []
 
@@ -108,7 +108,7 @@ def main() -> None:
         def emit(self, record: logging.LogRecord) -> None:
             warnings.append(record.getMessage())
 
-    logging.getLogger("sdd.tracking").addHandler(Keep(logging.WARNING))
+    logging.getLogger("sdd.report.tracking").addHandler(Keep(logging.WARNING))
     (args.sync / f"ready-{exp}").write_text("")
     deadline = time.time() + 120
     while not (args.sync / "go").exists():

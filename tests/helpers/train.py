@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from sdd.audio.io import read_audio, write_audio
-from sdd.configbase import build
+from sdd.core.configbase import build
 from sdd.models.params import ModelParams, TinyBackboneParams
 from sdd.train.params import AlignerParams, ArmConfig, TrainParams, resolve_aligner
 

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from sdd.audio.crop import crop_or_pad
 from sdd.audio.io import read_audio
-from sdd.configbase import ConfigError, build
+from sdd.core.configbase import ConfigError, build
+from sdd.core.sections import ScoreParams
 from sdd.models.aasist import (
     AASIST,
     AasistConfig,
@@ -29,9 +30,8 @@ from sdd.models.aasist import (
     SSLAasistConfig,
     max_pool,
 )
-from sdd.models.pretrained import load_aasist, read_aasist_conf, resolve_aasist
-from sdd.params import ScoreParams
-from sdd.scoring import cli_main, load_scorer, score_manifest
+from sdd.models.published import load_aasist, read_aasist_conf, resolve_aasist
+from sdd.scoring.score import cli_main, load_scorer, score_manifest
 
 # The `model_config` blocks of the published config/AASIST.conf and config/AASIST-L.conf.
 AASIST_CONF = {"architecture": "AASIST", "nb_samp": 64600, "first_conv": 128,

@@ -10,7 +10,7 @@
    one epoch, a tiny backbone pretrained for a few steps) runs every stage once uninterrupted; then each
    of fetch, prepare, augment, pretrain, train, score, extract, probe and report is run again in a
    subprocess that gets SIGKILL (the whole process group) at a named point (``SDD_FAULT``,
-   :mod:`sdd.faults`), then re-run: the outputs must equal the uninterrupted run's byte for byte
+   :mod:`sdd.core.faults`), then re-run: the outputs must equal the uninterrupted run's byte for byte
    (JSON/CSV timing keys excepted) and no half-written file may be taken as complete. The train re-run
    must resume from the killed run's checkpoint; :func:`test_resume_never_mixes_backbones` kills train,
    pretrains the backbone again with another seed, and checks that the re-run starts fresh instead.
@@ -50,10 +50,9 @@ import pytest
 import soundfile as sf
 import yaml
 
-from sdd import atomic
 from sdd.audio.io import AudioError, check_audio, read_audio, resample
-from sdd.config import validate_params
-from sdd.configbase import ConfigError
+from sdd.core import atomic
+from sdd.core.configbase import ConfigError
 from sdd.data.corpora import CorpusError, parse_corpus, read_protocol
 from sdd.data.corpora.common import read_columns
 from sdd.data.download import (
@@ -68,6 +67,7 @@ from sdd.data.download import (
 )
 from sdd.data.leakage import LeakageError, check_leakage
 from sdd.data.prepare import BadAudioError, prepare_corpus
+from sdd.plan.assemble import validate_params
 from tests.helpers import REPO, SHARED
 
 SR = 16000
@@ -642,20 +642,20 @@ def _atomic_write_fails(tmp: Path, srv: Server) -> str:
 
 
 def _mlflow_unavailable(tmp: Path, srv: Server) -> str:
-    from sdd import tracking
+    from sdd.report import tracking
 
     (tmp / "mlflow.db").write_text("not a database: a file damaged by a full disk\n" * 10)
     old = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
     log = io.StringIO()
     handler = logging.StreamHandler(log)
-    logging.getLogger("sdd.tracking").addHandler(handler)
+    logging.getLogger("sdd.report.tracking").addHandler(handler)
     try:
         with tracking.arm_run("evaluate", {"name": "main", "seed": 0, "a": 1}) as run:
             run.log_metrics({"demo:eval": {"eer": 0.1}})
             atomic.write_json(tmp / "eval.json", {"eer": 0.1})  # the stage's DVC output
     finally:
-        logging.getLogger("sdd.tracking").removeHandler(handler)
+        logging.getLogger("sdd.report.tracking").removeHandler(handler)
         os.environ.pop("MLFLOW_TRACKING_URI") if old is None else os.environ.update(MLFLOW_TRACKING_URI=old)
     assert json.loads((tmp / "eval.json").read_text()) == {"eer": 0.1}
     return log.getvalue()
@@ -1160,8 +1160,8 @@ def micro(tmp_path_factory):
     """The micro project after one uninterrupted run of every stage (in this process), with the
     snapshot of each stage's outputs. MLflow points at an unreadable store: the stages warn and log
     nothing (the DVC outputs must not depend on it), and no store is created for the test."""
-    from sdd.config import make_plan
-    from sdd.stage import write_plan
+    from sdd.core.stage import write_plan
+    from sdd.plan.assemble import make_plan
 
     root = tmp_path_factory.mktemp("micro") / "project"
     root.mkdir()
@@ -1328,8 +1328,8 @@ def test_resume_never_mixes_backbones(micro, tmp_path, caplog):
     [folder_a] = checkpoints.iterdir()
     assert json.loads((folder_a / "progress.json").read_text())["step"] == 2
 
-    from sdd.config import make_plan
-    from sdd.stage import write_plan
+    from sdd.core.stage import write_plan
+    from sdd.plan.assemble import make_plan
 
     raw = copy.deepcopy(micro["params"])
     raw["pretrain"]["seed"] += 1

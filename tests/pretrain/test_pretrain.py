@@ -17,11 +17,11 @@ import torch
 import yaml
 
 from sdd.audio.io import write_audio
-from sdd.config import make_plan, validate_params
-from sdd.configbase import ConfigError, build
+from sdd.core.configbase import ConfigError, build
 from sdd.data.demo import _make_voice, _synthesize_clean
 from sdd.models.params import ModelParams, TinyBackboneParams
 from sdd.models.source import RECORD, backbone_from_folder, resolve_backbone
+from sdd.plan.assemble import make_plan, validate_params
 from sdd.pretrain import hubert
 from sdd.pretrain.params import HubertObjective, PretrainParams
 from sdd.pretrain.run import run_pretrain_plan

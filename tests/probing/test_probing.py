@@ -12,9 +12,9 @@ import pytest
 import torch
 import yaml
 
-from sdd.config import make_plan, validate_params
-from sdd.configbase import ConfigError
-from sdd.logistic import fit_logistic
+from sdd.audit.logistic import fit_logistic
+from sdd.core.configbase import ConfigError
+from sdd.plan.assemble import make_plan, validate_params
 from sdd.probing.features import extract_split, load_features, pooled_statistics, save_features
 from sdd.probing.probes import best_layer, fit_linm, run_probes
 from tests.helpers import REPO

@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
+from sdd.core.stage import is_skipped, run_stage, write_skip
 from sdd.models.detector import resolve_model_dir
 from sdd.report.metadata import params_diff, read_stage_times, run_metadata
-from sdd.stage import is_skipped, run_stage, write_skip
 
 
 def test_params_diff_lists_changed_added_and_removed_keys():

@@ -14,7 +14,7 @@ import pytest
 from sdd.report.build import Figure, Section, eer_cell, per_condition_tables, render_markdown, write_report
 from sdd.report.inputs import ReportInput, seen_attacks
 from sdd.report.stats import epochs_to_best, report_metrics, seed_mean
-from sdd.tracking import _key, flatten, ui_url
+from sdd.report.tracking import _key, flatten, ui_url
 from tests.helpers import REPO
 from tests.helpers.report import ATTACKS, make_input
 
@@ -124,16 +124,16 @@ def test_the_report_states_the_mdd_beside_every_comparison(tmp_path):
 
 
 def test_a_scoring_only_system_with_one_run_renders_with_dashes(tmp_path):
-    """The published AASIST as an arm (regime pretrained): one run beside a two-seed reference, nothing
+    """The published AASIST as an arm (regime published): one run beside a two-seed reference, nothing
     trained (null where a quantity does not exist), empty telemetry."""
     inp = make_input({"main": 1.0, "aasist": 1.5}, seeds=(0, 1))
     del inp.systems["aasist"][1]
     run = inp.systems["aasist"][0]
-    run.train = {"regime": "pretrained", "epochs": 0, "steps": 0, "seconds": 1.2, "epochs_to_best": None,
+    run.train = {"regime": "published", "epochs": 0, "steps": 0, "seconds": 1.2, "epochs_to_best": None,
                  "best_dev_loss": None, "best_dev_eer": None, "final_dev_eer": None,
                  "trainable_parameters": 0, "total_parameters": 297866, "peak_rss_mb": 400.0}
     run.epochs, run.telemetry = pd.DataFrame([]), pd.DataFrame(columns=["step", "epoch", "loss", "cos"])
-    inp.configs["aasist"] = {"regime": "pretrained", "align": "none"}
+    inp.configs["aasist"] = {"regime": "published", "align": "none"}
     m = report_metrics(inp)
     agg = m["aasist"]["demo:eval"]
     assert agg["n_seeds"] == 1 and agg["eer_std"] is None and eer_cell(agg).count("±") == 0
@@ -261,7 +261,7 @@ def test_compare_keeps_one_run_of_a_scoring_only_system(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("SDD_ROOT", str(tmp_path))
     inp = make_input({"main": 1.0, "aasist": 2.0}, seeds=(0, 1))
-    inp.configs["aasist"] = {"align": "none", "regime": "pretrained"}
+    inp.configs["aasist"] = {"align": "none", "regime": "published"}
     m = report_metrics(inp)
     plan, dirs = _pipeline_outputs(inp, tmp_path)
     publish_pipeline_report(inp, m, plan, train_dir=dirs["train"], eval_dir=dirs["eval"],

@@ -23,10 +23,10 @@ from scipy.signal import resample_poly
 
 from sdd import metrics as M
 from sdd.audio.io import AudioError, frames_for_samples, read_audio
+from sdd.core.sections import ScoreParams
 from sdd.models.detector import Detector, decision_threshold_record, read_decision_threshold
 from sdd.models.params import ModelParams, TinyBackboneParams
-from sdd.params import ScoreParams
-from sdd.scoring import cli_main, iter_scores, score_paths
+from sdd.scoring.score import cli_main, iter_scores, score_paths
 from sdd.train.arm_model import build_detector, save_arm
 from sdd.train.params import AlignerParams, ArmConfig, TrainParams, resolve_aligner
 from tests.helpers import SHARED

@@ -1,4 +1,4 @@
-"""The stage contract (sdd.stage): one manifest reader and one manifest path rule (issue 21)."""
+"""The stage contract (sdd.core.stage): one manifest reader and one manifest path rule (issue 21)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sdd.stage import MANIFEST_COLUMNS, manifest_path, read_manifest
+from sdd.core.stage import MANIFEST_COLUMNS, manifest_path, read_manifest
 
 
 def test_manifest_path_is_corpus_then_split(tmp_path: Path):

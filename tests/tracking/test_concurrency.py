@@ -1,7 +1,7 @@
 """Concurrent DVC experiments logging to one MLflow store: every run, param and metric recorded once.
 
 ``dvc queue start -j 2`` runs queued experiments side by side, each in its own temp copy of the
-repo, all logging to ``<repo root>/mlflow.db`` (:mod:`sdd.tracking`). Here N processes
+repo, all logging to ``<repo root>/mlflow.db`` (:mod:`sdd.report.tracking`). Here N processes
 (:mod:`tests.helpers.tracking_worker`), each a different ``$DVC_EXP_NAME``, are released at the same
 instant on a store that does not exist yet: they race on the schema creation, the MLflow experiment,
 their parent runs and their child runs. The store must then hold exactly one experiment, one parent per
@@ -65,7 +65,7 @@ def test_concurrent_experiments_log_every_run_param_and_metric_once(tmp_path):
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
-    from sdd.tracking import EXPERIMENT_KIND, PARENT_ID
+    from sdd.report.tracking import EXPERIMENT_KIND, PARENT_ID
 
     names = [f"exp-{i}" for i in range(N)]
     outs = run_workers(tmp_path, names)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sdd.configbase import to_dict
+from sdd.core.configbase import to_dict
 from sdd.train.checkpoint import run_key
 from sdd.train.loop import fit
 from tests.helpers import REPO, TRAIN_WORKER

@@ -7,11 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sdd.core.sections import ScoreParams
 from sdd.models.backbone import build_backbone
 from sdd.models.detector import Detector
 from sdd.models.params import ModelParams
-from sdd.params import ScoreParams
-from sdd.scoring import score_paths
+from sdd.scoring.score import score_paths
 from sdd.train.arm_model import build_detector, load_arm, save_arm
 from sdd.train.loop import EPOCH_COLUMNS, TELEMETRY_COLUMNS, NonFiniteError, _Run, evaluate_dev, fit
 from sdd.train.params import TrainParams

@@ -13,7 +13,7 @@ instead of with scipy's SLSQP (which stops at its tolerance): write ``g_w = g_a 
 ``u = g_c - g_a``; the objective's derivative vanishes where ``<u, g_w> / sqrt(||g_w||^2 + 1e-8) = r``
 with ``r = -<u, g0> / c'``, which gives ``<u, g_w(t)> = r sqrt(D / (q - r^2))``, ``q = ||u||^2``,
 ``D = q (||g_a||^2 + 1e-8) - <u, g_a>^2``; outside ``r^2 < q`` the minimum is at an end, and the
-solution is clipped to [0, 1]. ``tests/test_align.py`` checks it against a brute-force minimisation.
+solution is clipped to [0, 1]. ``tests/train/test_align.py`` checks it against a brute-force minimisation.
 """
 
 from __future__ import annotations

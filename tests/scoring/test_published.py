@@ -1,5 +1,5 @@
 """The published AASIST (Jung et al., ICASSP 2022) as a scoring-only arm: ``{backbone: "aasist:<path>",
-regime: pretrained}``.
+regime: published}``.
 
 Oracles: the official implementation's logits on real clips (``../shared/data/aasist/
 reference_scores.tsv``; a score is the bona fide logit minus the spoof logit), ``hashlib`` for the
@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from sdd.config import make_plan, validate_params
-from sdd.configbase import ConfigError
-from sdd.models.pretrained import PUBLISHED
-from sdd.scoring import SCORERS
+from sdd.core.configbase import ConfigError
+from sdd.models.published import PUBLISHED
+from sdd.plan.assemble import make_plan, validate_params
+from sdd.scoring.score import SCORERS
 from sdd.train.params import PUBLISHED_KINDS, REGIMES
 from sdd.train.telemetry import EPOCH_COLUMNS, TELEMETRY_COLUMNS
 from tests.helpers import REPO
@@ -63,10 +63,10 @@ def sha256(path: Path) -> str:
 
 
 def test_the_registries_agree_and_the_default_params_have_no_scoring_only_arm(raw):
-    assert "pretrained" in REGIMES
+    assert "published" in REGIMES and "pretrained" not in REGIMES  # the old name is refused
     assert set(PUBLISHED_KINDS) == set(PUBLISHED) <= set(SCORERS)
     loaded = validate_params(raw)
-    assert all(a.regime != "pretrained" for a in loaded.arms.values()), "the arm is opt-in (README)"
+    assert all(a.regime != "published" for a in loaded.arms.values()), "the arm is opt-in (README)"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -74,33 +74,42 @@ def test_the_registries_agree_and_the_default_params_have_no_scoring_only_arm(ra
 # --------------------------------------------------------------------------------------------------
 
 
+def test_the_old_regime_name_is_refused_naming_the_new_one(raw):
+    with pytest.raises(ConfigError) as info:
+        validate_params(with_arm(raw, {"backbone": "aasist:W", "regime": "pretrained"}))
+    for needle in ("arms.aasist.regime", "got 'pretrained'", "now 'published'", "pretrain stage's backbone"):
+        assert needle in str(info.value), f"{needle!r} not in {str(info.value)!r}"
+    with pytest.raises(ConfigError, match=r"^regime: got 'pretrained'.*now 'published'"):
+        validate_params({**raw, "regime": "pretrained"})
+
+
 @pytest.mark.parametrize(
     "arm,top,needles",
     [
-        ({"regime": "pretrained"}, {},
+        ({"regime": "published"}, {},
          ["arms.aasist.regime", "'pretrained'", "aasist:<path>", "'pretrained' from the top-level backbone"]),
-        ({"regime": "pretrained", "backbone": "tiny-wavlm"}, {},
+        ({"regime": "published", "backbone": "tiny-wavlm"}, {},
          ["arms.aasist.regime", "'tiny-wavlm' from arms.aasist.backbone", "aasist:<path>"]),
         ({"backbone": "aasist:W", "regime": "clean"}, {},
-         ["arms.aasist.backbone", "'aasist:W'", "needs regime 'pretrained'",
+         ["arms.aasist.backbone", "'aasist:W'", "needs regime 'published'",
           "'clean' from arms.aasist.regime"]),
         ({"backbone": "aasist:W"}, {},
-         ["arms.aasist.backbone", "inherited from the top-level regime", "regime: pretrained"]),
-        (None, {"regime": "pretrained"},
-         ["regime: got 'pretrained' at the top level", "arms.main inherits", "backbone is 'pretrained'",
+         ["arms.aasist.backbone", "inherited from the top-level regime", "regime: published"]),
+        (None, {"regime": "published"},
+         ["regime: got 'published' at the top level", "arms.main inherits", "backbone is 'pretrained'",
           "+arms.aasist="]),
         (None, {"backbone": "aasist:W"}, ["backbone: got 'aasist:W'", "only be an arm's backbone"]),
-        ({"backbone": "aasist:", "regime": "pretrained"}, {},
+        ({"backbone": "aasist:", "regime": "published"}, {},
          ["arms.aasist.backbone", "a path after the ':'"]),
-        ({"backbone": "aasist:W", "regime": "pretrained", "align": "pcgrad"}, {},
+        ({"backbone": "aasist:W", "regime": "published", "align": "pcgrad"}, {},
          ["arms.aasist.align", "'pcgrad'", "trains nothing"]),
-        ({"backbone": "aasist:W", "regime": "pretrained", "lora": True}, {},
+        ({"backbone": "aasist:W", "regime": "published", "lora": True}, {},
          ["arms.aasist.lora", "trains nothing"]),
-        ({"backbone": "aasist:W", "regime": "pretrained", "train": {"lr": 0.1}}, {},
+        ({"backbone": "aasist:W", "regime": "published", "train": {"lr": 0.1}}, {},
          ["arms.aasist.train", "no `train` section"]),
-        ({"backbone": "aasist:W", "regime": "pretrained", "seeds": [0, 1]}, {"seeds": [0, 1]},
+        ({"backbone": "aasist:W", "regime": "published", "seeds": [0, 1]}, {"seeds": [0, 1]},
          ["arms.aasist.seeds", "[0, 1]", "runs once"]),
-        ({"backbone": "aasist:W", "regime": "pretrained"}, {"probe": "aasist"},
+        ({"backbone": "aasist:W", "regime": "published"}, {"probe": "aasist"},
          ["probe.models", "'aasist'", "scoring-only"]),
     ],
 )
@@ -115,24 +124,24 @@ def test_regime_and_backbone_mismatches_give_one_clear_error(raw, arm, top, need
 
 def test_missing_weights_stop_the_plan_with_the_path_and_the_fetch_command(raw, tmp_path, monkeypatch):
     monkeypatch.setenv("SDD_ROOT", str(tmp_path))  # where relative paths in params.yaml resolve
-    data = with_arm(raw, {"backbone": "aasist:data/pretrained/aasist", "regime": "pretrained"})
+    data = with_arm(raw, {"backbone": "aasist:data/published/aasist", "regime": "published"})
     validate_params(data)  # no I/O there: the files are checked when the plan is made
     with pytest.raises(ConfigError) as info:
         plan_of(data)
     msg = str(info.value)
-    for needle in ("arms.aasist.backbone", "'aasist:data/pretrained/aasist'",
-                   str(tmp_path / "data" / "pretrained" / "aasist"), "`sdd fetch aasist`",
+    for needle in ("arms.aasist.backbone", "'aasist:data/published/aasist'",
+                   str(tmp_path / "data" / "published" / "aasist"), "`sdd fetch aasist`",
                    "`sdd fetch aasist --url ../shared/data/aasist`"):
         assert needle in msg, f"{needle!r} not in {msg!r}"
     # elsewhere: the command names the folder (and the variant a .pth names)
-    data = with_arm(raw, {"backbone": "aasist:w/AASIST-L.pth", "regime": "pretrained"})
+    data = with_arm(raw, {"backbone": "aasist:w/AASIST-L.pth", "regime": "published"})
     with pytest.raises(ConfigError, match=r"sdd fetch aasist --dest w --variant AASIST-L`"):
         plan_of(data)
 
 
 def test_a_folder_without_the_conf_or_with_two_variants_is_refused(raw, weights):
     (weights / "AASIST.conf").unlink()
-    data = with_arm(raw, {"backbone": f"aasist:{weights}", "regime": "pretrained"})
+    data = with_arm(raw, {"backbone": f"aasist:{weights}", "regime": "published"})
     with pytest.raises(ConfigError, match=r"AASIST\.conf: missing"):
         plan_of(data)
     (weights / "AASIST.conf").write_text("{}")
@@ -148,10 +157,10 @@ def test_a_folder_without_the_conf_or_with_two_variants_is_refused(raw, weights)
 
 def test_plan_runs_the_first_seed_only_and_records_the_digests(raw, weights):
     spec = f"aasist:{weights}"
-    plan = plan_of(with_arm(raw, {"backbone": spec, "regime": "pretrained"}, seeds=[1, 2]))
+    plan = plan_of(with_arm(raw, {"backbone": spec, "regime": "published"}, seeds=[1, 2]))
     doc = plan["arms/aasist/s1.json"]
-    assert doc["arm"]["regime"] == "pretrained" and doc["arm"]["backbone"] == spec and doc["arm"]["seed"] == 1
-    assert doc["pretrained"] == {"spec": spec, "files": [
+    assert doc["arm"]["regime"] == "published" and doc["arm"]["backbone"] == spec and doc["arm"]["seed"] == 1
+    assert doc["published"] == {"spec": spec, "files": [
         {"name": "AASIST.pth", "sha256": sha256(weights / "AASIST.pth")},
         {"name": "AASIST.conf", "sha256": sha256(weights / "AASIST.conf")},
     ]}
@@ -163,7 +172,7 @@ def test_plan_runs_the_first_seed_only_and_records_the_digests(raw, weights):
 
 
 def test_changed_weights_change_only_its_plan_and_training_toggles_leave_it_alone(raw, weights):
-    data = with_arm(raw, {"backbone": f"aasist:{weights}", "regime": "pretrained"})
+    data = with_arm(raw, {"backbone": f"aasist:{weights}", "regime": "published"})
     base = plan_of(data)
     assert "aasist" in base["report.json"]["configs"]
     # the default arms' documents are those of the default params: adding the arm touches no other stage
@@ -181,7 +190,7 @@ def test_changed_weights_change_only_its_plan_and_training_toggles_leave_it_alon
 
 
 def test_pinning_the_toggles_off_and_one_own_seed_are_accepted(raw, weights):
-    arm = {"backbone": f"aasist:{weights}", "regime": "pretrained", "align": False, "lora": False,
+    arm = {"backbone": f"aasist:{weights}", "regime": "published", "align": False, "lora": False,
            "seeds": [1]}
     plan = plan_of(with_arm(raw, arm, seeds=[0, 1]))
     assert plan["arms/aasist/s0.json"]["skipped"] == "arms.aasist.seeds is [1]"
@@ -210,7 +219,7 @@ def test_train_and_score_stages_give_the_authors_log_odds(raw, aasist_dir, tmp_p
     monkeypatch.setenv("SDD_ROOT", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     spec = f"aasist:{aasist_dir / 'AASIST.pth'}"
-    plan = plan_of(with_arm(raw, {"backbone": spec, "regime": "pretrained"}))
+    plan = plan_of(with_arm(raw, {"backbone": spec, "regime": "published"}))
     plan_dir = tmp_path / "plan"
     for rel in ("arms/aasist/s0.json", "score.json"):
         (plan_dir / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -238,10 +247,10 @@ def test_train_and_score_stages_give_the_authors_log_odds(raw, aasist_dir, tmp_p
          dev=tmp_path / "dev.csv", augmented=tmp_path / "none", backbone=tmp_path / "none",
          checkpoints=tmp_path / "ckpt", out=model, telemetry=tmp_path / "tele.csv",
          epochs=tmp_path / "epochs.csv", metrics=metrics)
-    record = json.loads((model / "pretrained.json").read_text())
+    record = json.loads((model / "published.json").read_text())
     assert record["spec"] == spec and record["input_samples"] == 64600
     assert record["files"][0] == {"name": "AASIST.pth", "sha256": sha256(aasist_dir / "AASIST.pth")}
-    assert sorted(p.name for p in model.iterdir()) == ["pretrained.json"], "no copy of the weights"
+    assert sorted(p.name for p in model.iterdir()) == ["published.json"], "no copy of the weights"
     summary = json.loads(metrics.read_text())["summary"]
     assert summary["trainable_parameters"] == 0
     assert summary["total_parameters"] // 1000 == 297  # the paper's 297K
@@ -266,45 +275,45 @@ def test_train_and_score_stages_give_the_authors_log_odds(raw, aasist_dir, tmp_p
         np.testing.assert_allclose(score, expected[utt], rtol=0, atol=TOL)
     model_json = json.loads((scores / "model.json").read_text())
     assert model_json["arm"] == plan["arms/aasist/s0.json"]["arm"], "evaluate keys the MLflow run by it"
-    assert model_json["pretrained"]["files"] == record["files"]
+    assert model_json["published"]["files"] == record["files"]
 
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(plan["arms/aasist/s0.json"]["tracking"]["experiment"])
     runs = client.search_runs([experiment.experiment_id], "tags.`sdd.arm` = 'aasist'")
-    assert len(runs) == 1 and runs[0].data.params["regime"] == "pretrained"
+    assert len(runs) == 1 and runs[0].data.params["regime"] == "published"
     assert runs[0].data.params["backbone"] == spec and runs[0].data.metrics["train.trainable_parameters"] == 0
 
 
 def test_train_and_score_refuse_weights_changed_since_the_plan(raw, weights, tmp_path):
-    from sdd.params import ScoreParams
-    from sdd.pretrained_arm import load_for_scoring, write_model
+    from sdd.core.sections import ScoreParams
+    from sdd.scoring.published import load_for_scoring, write_model
 
-    arm = {"backbone": f"aasist:{weights}", "regime": "pretrained"}
+    arm = {"backbone": f"aasist:{weights}", "regime": "published"}
     doc = plan_of(with_arm(raw, arm))["arms/aasist/s0.json"]
     (weights / "AASIST.conf").write_text('{"model_config": {"nb_samp": 1}}')
     with pytest.raises(ValueError, match=r"changed since the plan stage hashed them.*dvc repro -f -s plan"):
         write_model(doc, tmp_path / "model")
     assert not (tmp_path / "model").exists()
     with pytest.raises(ValueError, match=r"changed since the plan stage hashed them.*dvc repro -f -s plan"):
-        load_for_scoring(doc["pretrained"], ScoreParams())
+        load_for_scoring(doc["published"], ScoreParams())
 
 
 def test_fit_refuses_a_scoring_only_arm(raw, weights):
     from sdd.train.loop import fit
     from sdd.train.params import arm_from_dict
 
-    doc = plan_of(with_arm(raw, {"backbone": f"aasist:{weights}", "regime": "pretrained"}))
+    doc = plan_of(with_arm(raw, {"backbone": f"aasist:{weights}", "regime": "published"}))
     arm = arm_from_dict(doc["arms/aasist/s0.json"]["arm"])
     with pytest.raises(ValueError, match="trains nothing"):
         fit(arm, pd.DataFrame(), pd.DataFrame())
 
 
 def test_weights_gone_after_the_plan_is_a_stage_error_naming_the_fetch(raw, weights, tmp_path):
-    from sdd.pretrained_arm import write_model
+    from sdd.scoring.published import write_model
 
-    doc = plan_of(with_arm(raw, {"backbone": f"aasist:{weights}", "regime": "pretrained"}))
+    doc = plan_of(with_arm(raw, {"backbone": f"aasist:{weights}", "regime": "published"}))
     for f in weights.iterdir():
         f.unlink()
     with pytest.raises(ValueError, match="the weights are not there.*sdd fetch aasist --dest"):
