@@ -21,6 +21,9 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:3]; sys.exit(None if v >= (3, 11, 4) else \
+		f"sdd needs Python >= 3.11.4 (tarfile extraction filters, PEP 706); {sys.executable} is " \
+		f"{sys.version.split()[0]}: run make with PYTHON=/path/to/python3.11")'
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	# One pip call resolves torch and everything else together (see docs/dependencies.md).
 	$(PIP) install -r requirements.lock
