@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sdd.core.paths import resolve
 from sdd.core.stage import read_plan, run_stage, write_json
-from sdd.data.corpora import fetch_corpus, parse_corpus
+from sdd.data.corpora import parse_corpus
+from sdd.data.fetchers import fetch_corpus
 
 
 def main() -> None:

@@ -3,7 +3,7 @@ model weights by name.
 
 ``sdd fetch <corpus> [--dest DIR] [--url URL] [--md5 MD5] [--sha256 SHA] [--source-dir DIR]`` builds
 the corpus config (params.yaml entry + command-line overrides) and calls
-:func:`sdd.data.corpora.fetch_corpus`, which dispatches to the corpus's recipe; the recipes download
+:func:`sdd.data.fetchers.fetch_corpus`, which dispatches to the corpus type's fetch step; they download
 through :mod:`sdd.data.download`. Manifests are the prepare stage's job.
 
 ``sdd fetch aasist [--dest DIR] [--url URL] [--variant AASIST|AASIST-L]`` fetches the published
@@ -26,8 +26,9 @@ import yaml
 
 from sdd.core.configbase import ConfigError
 from sdd.core.paths import repo_root
-from sdd.data.corpora import CORPUS_TYPES, CorpusError, fetch_corpus, parse_corpus
+from sdd.data.corpora import CORPUS_TYPES, CorpusError, parse_corpus
 from sdd.data.download import FetchError
+from sdd.data.fetchers import fetch_corpus
 
 __all__ = ["cli_main"]
 

@@ -59,7 +59,7 @@ def prepare_corpus(
 
     Args:
         cfg: a corpus config from :func:`sdd.data.corpora.parse_corpus`.
-        raw_dir: where :func:`sdd.data.corpora.fetch_corpus` put the data (ignored for data read in
+        raw_dir: where :func:`sdd.data.fetchers.fetch_corpus` put the data (ignored for data read in
             place: ``source_dir``, ``folder``).
         out_dir: manifest folder (created).
         on_bad_audio: ``error`` (default): one error naming every bad file and why; ``skip``: leave

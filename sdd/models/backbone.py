@@ -4,7 +4,8 @@ local directories; truncation to the first k layers and the fine-tuning modes.
 A backbone maps a waveform batch ``(B, T)`` at 16 kHz to hidden states ``(B, F, H)`` (F frames of
 20 ms for the standard conv feature encoder); with ``output_hidden_states=True`` it also returns all
 L + 1 hidden states (the transformer's input, then each layer's output). The ``tiny-*`` presets are
-randomly initialised configs small enough to train in minutes on 2 CPU cores; any other name is
+randomly initialised configs small enough to train in minutes on 2 CPU cores (their names, and the
+cheap check of a backbone name the plan runs, are in :mod:`sdd.models.params`); any other name is
 passed to ``AutoModel.from_pretrained`` (a local directory written by ``save_pretrained``, or a hub id
 such as ``microsoft/wavlm-base-plus`` or ``facebook/wav2vec2-xls-r-300m``), never with
 ``trust_remote_code``. Every wav2vec2-family model works (wav2vec2, XLS-R, WavLM, HuBERT,
@@ -15,12 +16,11 @@ data2vec-audio): truncation and the fine-tuning modes need ``encoder.layers`` an
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
 from sdd.core.paths import resolve
-from sdd.models.params import ModelParams, TinyBackboneParams
+from sdd.models.params import TINY_PRESETS, ModelParams, TinyBackboneParams, hub_hint
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +29,10 @@ __all__ = [
     "BackboneUnavailable",
     "backbone_from_config",
     "build_backbone",
-    "check_backbone_name",
     "encoder_layers",
     "set_finetune",
     "truncate_layers",
 ]
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
-
 
 class BackboneUnavailable(OSError):
     """A hub backbone is neither cached locally nor downloadable (one line, no traceback in stages)."""
@@ -75,37 +71,14 @@ def _tiny_wav2vec2(p: TinyBackboneParams):
     return Wav2Vec2Config(**_conv_encoder(p))
 
 
-# name -> factory of a transformers config (random init).
+#: preset name (:data:`sdd.models.params.TINY_PRESETS`, where the plan checks names) -> factory of a
+#: transformers config (random init).
 TINY_BACKBONES: dict[str, Callable[[TinyBackboneParams], Any]] = {
     "tiny-wavlm": _tiny_wavlm,
     "tiny-wav2vec2": _tiny_wav2vec2,
 }
-
-
-def _hub_hint(name: str, why: str) -> str:
-    return (
-        f"backbone {name!r} is not in the local Hugging Face cache and {why}. Download it once with "
-        f"`HF_HUB_OFFLINE=0 .venv/bin/hf download {name}`, or use a local directory written by "
-        "save_pretrained (-S backbone=path/to/dir)"
-    )
-
-
-def check_backbone_name(name: str) -> None:
-    """Cheap validation: a tiny preset, an existing local directory, or a valid hub id that, when the
-    hub is offline (``HF_HUB_OFFLINE=1``), is already in the local Hugging Face cache."""
-    if name in TINY_BACKBONES:
-        return
-    if resolve(name).is_dir():
-        return
-    if name.startswith(("tiny-", ".", "/", "~")) or not _HUB_ID.match(name):
-        raise ValueError(
-            f"got {name!r}; expected one of {sorted(TINY_BACKBONES)}, an existing local model directory, "
-            "or a Hugging Face model id like 'microsoft/wavlm-base-plus'"
-        )
-    from huggingface_hub import constants, try_to_load_from_cache
-
-    if constants.is_offline_mode() and not isinstance(try_to_load_from_cache(name, "config.json"), str):
-        raise ValueError(_hub_hint(name, "HF_HUB_OFFLINE=1 (the Makefile sets it) forbids downloads"))
+if tuple(TINY_BACKBONES) != TINY_PRESETS:
+    raise ImportError(f"TINY_BACKBONES {tuple(TINY_BACKBONES)} must name the presets {TINY_PRESETS}")
 
 
 def build_backbone(name: str, tiny: TinyBackboneParams):
@@ -142,7 +115,7 @@ def build_backbone(name: str, tiny: TinyBackboneParams):
         # HF's message talks about internet connections and offline mode in general; say what to do.
         why = "could not be downloaded (HF_HUB_OFFLINE=1, no network, or no such model)"
         detail = str(exc).splitlines()[0]
-        raise BackboneUnavailable(f"{_hub_hint(name, why)}. transformers: {detail}") from None
+        raise BackboneUnavailable(f"{hub_hint(name, why)}. transformers: {detail}") from None
 
 
 def backbone_from_config(config_dict: dict[str, Any]):

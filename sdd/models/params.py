@@ -1,21 +1,26 @@
 """The ``model`` section of params.yaml: layer merge, head, truncation, fine-tuning mode, LoRA, AttM.
 
-Plain frozen dataclasses validated by :func:`sdd.core.configbase.build`; this module imports nothing else
-from ``sdd``, so the model code and the plan (:mod:`sdd.plan.assemble`) both build on it. Checks that need
-the backbone's layer count (``layers``, ``layer``, ``partial.layers``) are in
-:func:`check_layer_counts`, which the plan runs for the ``tiny-*`` presets and the model runs for
-every backbone when it is built.
+Plain frozen dataclasses validated by :func:`sdd.core.configbase.build`; this module imports only
+:mod:`sdd.core.configbase` and :mod:`sdd.core.paths`, so the model code and the plan (:mod:`sdd.plan`)
+both build on it. Checks that need the backbone's layer count (``layers``, ``layer``,
+``partial.layers``) are in :func:`check_layer_counts`, which the plan runs for the ``tiny-*`` presets
+and the model runs for every backbone when it is built. The backbone names the plan accepts are
+checked here too (:data:`TINY_PRESETS`, :func:`check_backbone_name`): the presets' configs and the
+model building are :mod:`sdd.models.backbone`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from sdd.core.configbase import ConfigError
+from sdd.core.paths import resolve
 
 __all__ = [
     "PRETRAINED",
+    "TINY_PRESETS",
     "HEADS",
     "HEADS_NOT_YET",
     "HEADS_WITH_BATCHNORM",
@@ -25,12 +30,20 @@ __all__ = [
     "ModelParams",
     "PartialParams",
     "TinyBackboneParams",
+    "check_backbone_name",
     "check_layer_counts",
+    "hub_hint",
 ]
 
 #: The ``backbone`` value naming the pretrain stage's output (``models/backbone``); defined here,
 #: below the pretrain package, because the backbone resolvers and the plan both need the name.
 PRETRAINED = "pretrained"
+
+#: The randomly initialised backbone presets, sized by :class:`TinyBackboneParams` (their configs are
+#: :data:`sdd.models.backbone.TINY_BACKBONES`, keyed by these names).
+TINY_PRESETS = ("tiny-wavlm", "tiny-wav2vec2")
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
 MERGES = ("last", "index", "weighted", "attm")
 HEADS = ("linear", "lstm", "aasist")
@@ -173,3 +186,31 @@ def check_layer_counts(p: ModelParams, num_layers: int) -> None:
         raise ConfigError(
             f"model.partial.layers: got {p.partial.layers}; the backbone keeps only {kept} layers"
         )
+
+
+def hub_hint(name: str, why: str) -> str:
+    """What to do when the hub backbone ``name`` is not available locally (``why`` says why not)."""
+    return (
+        f"backbone {name!r} is not in the local Hugging Face cache and {why}. Download it once with "
+        f"`HF_HUB_OFFLINE=0 .venv/bin/hf download {name}`, or use a local directory written by "
+        "save_pretrained (-S backbone=path/to/dir)"
+    )
+
+
+def check_backbone_name(name: str) -> None:
+    """Cheap validation: a tiny preset, an existing local directory, or a valid hub id that, when the
+    hub is offline (``HF_HUB_OFFLINE=1``), is already in the local Hugging Face cache (a cache lookup,
+    never a download)."""
+    if name in TINY_PRESETS:
+        return
+    if resolve(name).is_dir():
+        return
+    if name.startswith(("tiny-", ".", "/", "~")) or not _HUB_ID.match(name):
+        raise ValueError(
+            f"got {name!r}; expected one of {sorted(TINY_PRESETS)}, an existing local model directory, "
+            "or a Hugging Face model id like 'microsoft/wavlm-base-plus'"
+        )
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if constants.is_offline_mode() and not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        raise ValueError(hub_hint(name, "HF_HUB_OFFLINE=1 (the Makefile sets it) forbids downloads"))

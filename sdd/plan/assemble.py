@@ -22,7 +22,7 @@ scores the published AASIST (Jung et al., ICASSP 2022) as it is. It has no train
 with the first top-level seed only (its other pairs are skipped as above), and none of the training
 toggles or sections apply to it (its resolved config carries their defaults, so ``-S align=...`` or
 ``-S train.lr=...`` leave it cached). Its plan document records the SHA-256 of the weights and config
-(:func:`sdd.models.published.published_record`), checked at plan time, so other weights re-run its
+(:func:`sdd.models.published_spec.published_record`), checked at plan time, so other weights re-run its
 stages and missing ones stop the plan with the command that fetches them.
 
 This module only assembles: each section's type lives beside the code that reads it
@@ -54,9 +54,8 @@ from sdd.core.sections import (
     TrackingParams,
 )
 from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
-from sdd.models.backbone import TINY_BACKBONES, check_backbone_name
-from sdd.models.params import PRETRAINED, ModelParams, check_layer_counts
-from sdd.models.published import published_record
+from sdd.models.params import PRETRAINED, TINY_PRESETS, ModelParams, check_backbone_name, check_layer_counts
+from sdd.models.published_spec import published_record
 from sdd.pretrain.params import OBJECTIVES, PRETRAIN_INITS, PretrainParams
 from sdd.probing.params import BACKBONE_SOURCES, ProbeParams
 from sdd.train.params import (
@@ -222,7 +221,7 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
         model["finetune"] = "lora"  # the toggle switches the arm to LoRA (design.md)
     model_params = _build_arm_section(ModelParams, model, ov.model, "model", where)
     # other backbones are checked when they are loaded
-    if backbone in TINY_BACKBONES or (backbone == PRETRAINED and params.pretrain.init in PRETRAIN_INITS):
+    if backbone in TINY_PRESETS or (backbone == PRETRAINED and params.pretrain.init in PRETRAIN_INITS):
         try:
             check_layer_counts(model_params, model_params.tiny.num_layers)
         except ConfigError as exc:
@@ -369,7 +368,7 @@ def partial_arm(params: Params, main: ArmConfig, k: int) -> ArmConfig:
     train = to_dict(main.train) | ({"epochs": epochs} if epochs else {})
     model_params = build(ModelParams, model, f"probe.partial_layers[{k}]")
     tiny_pretrained = main.backbone == PRETRAINED and params.pretrain.init in PRETRAIN_INITS
-    if main.backbone in TINY_BACKBONES or tiny_pretrained:
+    if main.backbone in TINY_PRESETS or tiny_pretrained:
         try:
             check_layer_counts(model_params, model_params.tiny.num_layers)
         except ConfigError as exc:
@@ -595,7 +594,7 @@ def arm_plan_docs(loaded: LoadedParams) -> dict[str, Any]:
     resolved config and its seed, so adding a seed leaves every other document, and stage, alone.
 
     A scoring-only arm's document also holds ``"published"``: its weight files and their SHA-256
-    (:func:`sdd.models.published.published_record`), so changed weights re-run its stages. This reads
+    (:func:`sdd.models.published_spec.published_record`), so changed weights re-run its stages. This reads
     and hashes the files: missing weights raise :class:`ConfigError` naming the path and the fetch
     command, here in the plan stage, before any heavy work.
     """

@@ -26,7 +26,7 @@ from sdd.core.configbase import ConfigError
 from sdd.core.paths import resolve
 from sdd.core.sections import PUBLISHED_REGIME, ScoreParams
 from sdd.models.detector import parameter_counts
-from sdd.models.published import published_record
+from sdd.models.published_spec import published_record
 from sdd.scoring.score import SCORERS, load_scorer
 
 if TYPE_CHECKING:

@@ -17,13 +17,13 @@ from sdd.data.corpora import (
     CORPUS_TYPES,
     CorpusError,
     corpus_splits,
-    fetch_corpus,
     normalise_label,
     parse_corpus,
 )
 from sdd.data.corpora.asvspoof2021 import read_asvspoof2021_metadata, read_trial_list
 from sdd.data.corpora.demo import DEMO_PROTOCOLS
 from sdd.data.corpora.la_layout import read_asvspoof2019_protocol
+from sdd.data.fetchers import fetch_corpus
 from sdd.data.leakage import LeakageError, check_leakage
 from sdd.data.prepare import prepare_corpus
 
@@ -56,6 +56,13 @@ def test_registry_has_every_type():
         "in_the_wild",
         "folder",
     }
+
+
+def test_every_corpus_type_has_a_fetch_step():
+    """The recipes (plan-time) and their fetch steps (fetch-time) are two registries with the same keys."""
+    from sdd.data.fetchers import FETCHERS
+
+    assert set(FETCHERS) == set(CORPUS_TYPES)
 
 
 @pytest.mark.parametrize(

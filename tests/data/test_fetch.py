@@ -24,10 +24,11 @@ import pytest
 from sdd.audio.io import write_audio
 from sdd.cli import fetch_main as cli_main  # the `sdd fetch` command: corpora and published weights
 from sdd.data import download as dl
-from sdd.data.corpora import fetch_corpus, parse_corpus
+from sdd.data.corpora import parse_corpus
 from sdd.data.download import ChecksumError, DiskSpaceError, DownloadError, UnsafeArchiveError
+from sdd.data.fetchers import fetch_corpus
 from sdd.data.prepare import prepare_corpus
-from sdd.models.published import AASIST_FILES
+from sdd.models.published_spec import AASIST_FILES
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,8 @@ import pytest
 
 from sdd.audio.io import write_audio
 from sdd.data import audio_check
-from sdd.data.corpora import MANIFEST_COLUMNS, corpus_splits, fetch_corpus, parse_corpus
+from sdd.data.corpora import MANIFEST_COLUMNS, corpus_splits, parse_corpus
+from sdd.data.fetchers import fetch_corpus
 from sdd.data.leakage import check_leakage
 from sdd.data.prepare import BadAudioError, prepare_corpus
 

@@ -30,7 +30,8 @@ from sdd.models.aasist import (
     SSLAasistConfig,
     max_pool,
 )
-from sdd.models.published import load_aasist, read_aasist_conf, resolve_aasist
+from sdd.models.published import load_aasist, read_aasist_conf
+from sdd.models.published_spec import resolve_aasist
 from sdd.scoring.score import cli_main, load_scorer, score_manifest
 
 # The `model_config` blocks of the published config/AASIST.conf and config/AASIST-L.conf.

@@ -19,12 +19,19 @@ from sdd.audio.io import write_audio
 from sdd.core.configbase import ConfigError
 from sdd.core.sections import ScoreParams
 from sdd.models import params as model_params
-from sdd.models.backbone import BackboneUnavailable, build_backbone, check_backbone_name
+from sdd.models.backbone import BackboneUnavailable, build_backbone
 from sdd.models.detector import Detector, load_detector, parameter_counts
 from sdd.models.heads import HEADS, LstmHead
 from sdd.models.lora import apply_lora, route_wavlm_attention_through_modules
 from sdd.models.merges import AttM, WeightedSum
-from sdd.models.params import MERGES, LoraParams, ModelParams, PartialParams, TinyBackboneParams
+from sdd.models.params import (
+    MERGES,
+    LoraParams,
+    ModelParams,
+    PartialParams,
+    TinyBackboneParams,
+    check_backbone_name,
+)
 from sdd.scoring.score import score_paths
 from sdd.train.arm_model import load_arm, save_arm
 from sdd.train.loop import fit

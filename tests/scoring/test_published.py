@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from sdd.core.configbase import ConfigError
-from sdd.models.published import PUBLISHED
+from sdd.models.published_spec import PUBLISHED
 from sdd.plan.assemble import make_plan, validate_params
 from sdd.scoring.score import SCORERS
 from sdd.train.params import PUBLISHED_KINDS, REGIMES

@@ -13,9 +13,13 @@ A corpus is a named entry of ``params.yaml``'s ``corpora`` section with a ``type
 
 Each type is a :class:`CorpusType` entry (a registry, no if/elif chain) pointing into its recipe
 module: :mod:`.demo`, :mod:`.asvspoof2019`, :mod:`.asvspoof2021`, :mod:`.in_the_wild`, :mod:`.folder`.
-A recipe holds the type's config class, its splits, its fetch step (downloads go through
-:mod:`sdd.data.download`) and its protocol reader; what recipes share is in :mod:`.common` and
-:mod:`.la_layout`. Adding a corpus type is one recipe module plus one line below.
+A recipe holds the type's config class, its splits and its protocol reader; what recipes share is in
+:mod:`.common` and :mod:`.la_layout`. This package downloads, generates and hashes nothing: the plan
+stage validates ``corpora`` against it without importing any fetch code. Each type's fetch step
+(downloads through :mod:`sdd.data.download`, the demo generator) is in :mod:`sdd.data.fetchers`, whose
+:func:`~sdd.data.fetchers.fetch_corpus` the fetch stage and ``sdd fetch`` call. Adding a corpus type is
+one recipe module plus one line below, and one fetch module plus one line in
+:data:`sdd.data.fetchers.FETCHERS`.
 
 The protocol readers return one row per trial with absolute audio paths; :mod:`sdd.data.prepare`
 decodes every file and writes the manifests.
@@ -43,7 +47,6 @@ __all__ = [
     "CorpusError",
     "CorpusType",
     "corpus_splits",
-    "fetch_corpus",
     "normalise_label",
     "parse_corpus",
     "read_protocol",
@@ -67,7 +70,6 @@ class CorpusType:
         config_cls: the frozen config dataclass.
         description: one line for error messages and docs.
         splits: the splits the corpus provides, without I/O (folder: may read its protocol).
-        fetch: ``(cfg, dest) -> summary``; idempotent.
         read_protocol: ``(cfg, raw_dir) -> DataFrame`` with :data:`PROTOCOL_COLUMNS` (absolute
             paths) plus ``condition_columns``.
         condition_columns: extra per-trial condition columns kept in the manifest.
@@ -76,7 +78,6 @@ class CorpusType:
     config_cls: type
     description: str
     splits: Callable[[Any], tuple[str, ...]]
-    fetch: Callable[[Any, Path], dict]
     read_protocol: Callable[[Any, Path], pd.DataFrame]
     condition_columns: tuple[str, ...] = ()
 
@@ -84,29 +85,29 @@ class CorpusType:
 CORPUS_TYPES: dict[str, CorpusType] = {
     "demo": CorpusType(
         demo.DemoCorpusConfig, "built-in synthetic corpus in the ASVspoof 2019 LA layout",
-        demo.splits, demo.fetch, demo.read_protocol,
+        demo.splits, demo.read_protocol,
     ),
     "asvspoof2019_la": CorpusType(
         asvspoof2019.Asvspoof2019LAConfig, "ASVspoof 2019 LA (train/dev/eval)",
-        asvspoof2019.splits, asvspoof2019.fetch, asvspoof2019.read_protocol,
+        asvspoof2019.splits, asvspoof2019.read_protocol,
     ),
     "asvspoof2021_la": CorpusType(
         asvspoof2021.Asvspoof2021LAConfig, "ASVspoof 2021 LA eval + keys",
-        asvspoof2021.splits, asvspoof2021.fetch, asvspoof2021.read_protocol,
+        asvspoof2021.splits, asvspoof2021.read_protocol,
         asvspoof2021.CONDITION_COLUMNS["asvspoof2021_la"],
     ),
     "asvspoof2021_df": CorpusType(
         asvspoof2021.Asvspoof2021DFConfig, "ASVspoof 2021 DF eval (4 parts) + keys",
-        asvspoof2021.splits, asvspoof2021.fetch, asvspoof2021.read_protocol,
+        asvspoof2021.splits, asvspoof2021.read_protocol,
         asvspoof2021.CONDITION_COLUMNS["asvspoof2021_df"],
     ),
     "in_the_wild": CorpusType(
         in_the_wild.InTheWildConfig, "In-the-Wild (eval only)",
-        in_the_wild.splits, in_the_wild.fetch, in_the_wild.read_protocol,
+        in_the_wild.splits, in_the_wild.read_protocol,
     ),
     "folder": CorpusType(
         folder.FolderCorpusConfig, "a folder of audio + a CSV/TSV protocol",
-        folder.splits, folder.fetch, folder.read_protocol,
+        folder.splits, folder.read_protocol,
     ),
 }  # fmt: skip
 
@@ -145,23 +146,6 @@ def corpus_splits(cfg: CorpusConfig) -> tuple[str, ...]:
     is read.
     """
     return CORPUS_TYPES[cfg.type].splits(cfg)
-
-
-def fetch_corpus(cfg: CorpusConfig, dest: Path) -> dict:
-    """Make the corpus's raw data available: download + verify + extract, generate, or check in place.
-
-    Idempotent: complete data is detected and skipped (returning the recorded summary).
-
-    Args:
-        cfg: a config from :func:`parse_corpus`.
-        dest: where raw data goes (``<repo root>/data/raw/<corpus name>``); unused by corpora read in
-            place (``source_dir``, ``folder``).
-
-    Returns:
-        A small JSON-able summary: what was fetched, file count, the checksums computed/verified and
-        whether they were official, third-party, user-given or unknown.
-    """
-    return CORPUS_TYPES[cfg.type].fetch(cfg, Path(dest))
 
 
 def read_protocol(cfg: CorpusConfig, raw_dir: Path) -> pd.DataFrame:

@@ -1,10 +1,10 @@
 """Recipe ``asvspoof2019_la``: ASVspoof 2019 LA (train/dev/eval) from ``LA.zip``.
 
-``corpora: {la19: {type: asvspoof2019_la}}`` downloads the Edinburgh DataShare archive, checks its
-MD5 (a third-party figure: a mismatch says how to override it) and extracts it; with ``source_dir``
-an existing copy is used in place. The layout and protocol reader are those of
-:mod:`sdd.data.corpora.la_layout` (Wang et al., "ASVspoof 2019: a large-scale public database of
-synthesized, converted and replayed speech", CSL 2020).
+``corpora: {la19: {type: asvspoof2019_la}}`` downloads the Edinburgh DataShare archive, checks its MD5
+(a third-party figure: a mismatch says how to override it) and extracts it; with ``source_dir`` an
+existing copy is used in place (the fetch step: :func:`sdd.data.fetchers.asvspoof2019.fetch`). The
+layout and protocol reader are those of :mod:`sdd.data.corpora.la_layout` (Wang et al., "ASVspoof 2019:
+a large-scale public database of synthesized, converted and replayed speech", CSL 2020).
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from typing import Literal
 import pandas as pd
 
 from sdd.core.paths import resolve
-from sdd.data import download
-from sdd.data.corpora.common import CorpusError, DownloadChecksums, count_flac, in_place_summary
-from sdd.data.corpora.la_layout import LA19_PROTOCOL_DIR, LA19_PROTOCOLS, flac_dir, read_la_layout
+from sdd.data.corpora.common import CorpusError, DownloadChecksums
+from sdd.data.corpora.la_layout import LA19_PROTOCOL_DIR, LA19_PROTOCOLS, read_la_layout
 
-__all__ = ["LA19_MD5", "LA19_SIZE", "LA19_URL", "Asvspoof2019LAConfig", "fetch", "read_protocol", "splits"]
+__all__ = [
+    "LA19_MD5", "LA19_SIZE", "LA19_URL", "Asvspoof2019LAConfig", "find_la_dir", "read_protocol", "splits",
+]  # fmt: skip
 
 # Facts from docs/data.md.
 LA19_URL = "https://datashare.ed.ac.uk/bitstream/handle/10283/3336/LA.zip?sequence=3&isAllowed=y"
@@ -48,7 +49,7 @@ class Asvspoof2019LAConfig(DownloadChecksums):
     keep_archives: bool = False
 
 
-def _la_dir(root: Path) -> Path:
+def find_la_dir(root: Path) -> Path:
     """``root/LA`` or ``root`` itself, whichever holds the CM protocols."""
     for candidate in (root / "LA", root):
         if (candidate / LA19_PROTOCOL_DIR).is_dir():
@@ -58,38 +59,12 @@ def _la_dir(root: Path) -> Path:
     )
 
 
-def _required() -> list[str]:
-    req = [f"LA/{LA19_PROTOCOL_DIR}/ASVspoof2019.LA.cm.{s}.txt" for s in LA19_PROTOCOLS.values()]
-    return req + [f"LA/ASVspoof2019_LA_{s}/flac" for s in LA19_PROTOCOLS]
-
-
 def splits(cfg: Asvspoof2019LAConfig) -> tuple[str, ...]:
     """``train, dev, eval``."""
     return tuple(LA19_PROTOCOLS)
 
 
-def fetch(cfg: Asvspoof2019LAConfig, dest: Path) -> dict:
-    """Download, verify and extract ``LA.zip`` into ``dest`` (or check ``source_dir`` in place)."""
-    if cfg.source_dir is not None:
-        root = resolve(cfg.source_dir)
-        return in_place_summary("asvspoof2019_la", root, _la_dir(root), ["ASVspoof2019_LA_*/flac/*.flac"])
-    user_md5 = cfg.md5 != LA19_MD5
-    archive = download.Archive(
-        url=cfg.url,
-        filename="LA.zip",
-        md5=cfg.md5,
-        sha256=cfg.sha256,
-        checksum_source="user" if user_md5 or cfg.sha256 else "third-party",
-        size=LA19_SIZE if cfg.url == LA19_URL else None,
-        override_hint="pass --md5 <the MD5 you computed> to `sdd fetch`, "
-        "or set corpora.<name>.md5 in params.yaml",
-    )
-    summary = download.fetch_archives([archive], dest, required=_required(), keep_archives=cfg.keep_archives)
-    files = count_flac([flac_dir(dest / "LA", s) for s in LA19_PROTOCOLS])
-    return {"corpus_type": "asvspoof2019_la", **summary, "files": files}
-
-
 def read_protocol(cfg: Asvspoof2019LAConfig, raw_dir: Path) -> pd.DataFrame:
     """Every trial of train/dev/eval, with absolute FLAC paths."""
     root = resolve(cfg.source_dir) if cfg.source_dir is not None else Path(raw_dir)
-    return read_la_layout(_la_dir(root), LA19_PROTOCOLS)
+    return read_la_layout(find_la_dir(root), LA19_PROTOCOLS)

@@ -4,7 +4,8 @@
 DF four complete parts; the official keys archive of the track is fetched beside the audio and its
 official MD5 enforced. ``source_dir`` / ``keys_source_dir`` use existing copies in place. The corpus
 has one split, the ``subset`` of the keys (``eval`` by default, or ``progress`` / ``hidden``); the
-manifests keep the codec/transmission (LA) and compression/source/vocoder (DF) columns (Liu et al.,
+manifests keep the codec/transmission (LA) and compression/source/vocoder (DF) columns (the fetch
+step is :func:`sdd.data.fetchers.asvspoof2021.fetch`) (Liu et al.,
 "ASVspoof 2021: towards spoofed and deepfake speech detection in the wild", IEEE/ACM TASLP 2023).
 """
 
@@ -12,32 +13,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 
 from sdd.core.configbase import ConfigError
-from sdd.core.paths import display_path, resolve
-from sdd.data import download
+from sdd.core.paths import resolve
 from sdd.data.corpora.common import (
     MD5_RE,
     PROTOCOL_COLUMNS,
     CorpusError,
     DownloadChecksums,
     check_checksum,
-    count_flac,
     normalise_label,
     read_columns,
-    sha256_of,
 )
 
 __all__ = [
     "CONDITION_COLUMNS",
+    "DF21_KEYS_MD5",
     "DF21_METADATA_COLUMNS",
+    "LA21_KEYS_MD5",
     "LA21_METADATA_COLUMNS",
+    "TRACKS",
     "Asvspoof2021DFConfig",
     "Asvspoof2021LAConfig",
-    "fetch",
+    "Track",
     "read_asvspoof2021_metadata",
     "read_protocol",
     "read_trial_list",
@@ -128,20 +129,22 @@ class Asvspoof2021DFConfig:
 
 
 @dataclass(frozen=True)
-class _Track:
+class Track:
+    """One track's layout: its folder name part, corpus type, condition column and kept columns."""
+
     track: Literal["LA", "DF"]
     corpus_type: str
     condition: str  # the metadata column that defines the official per-condition EER
     extra: tuple[str, ...]  # metadata columns kept in the manifest
 
 
-_TRACKS = {
-    "asvspoof2021_la": _Track("LA", "asvspoof2021_la", "codec", ("codec", "transmission")),
-    "asvspoof2021_df": _Track("DF", "asvspoof2021_df", "compression", ("compression", "source", "vocoder")),
+TRACKS = {
+    "asvspoof2021_la": Track("LA", "asvspoof2021_la", "codec", ("codec", "transmission")),
+    "asvspoof2021_df": Track("DF", "asvspoof2021_df", "compression", ("compression", "source", "vocoder")),
 }
 
 #: corpus type -> the metadata columns kept in its manifests (evaluate breaks results down by them).
-CONDITION_COLUMNS = {name: t.extra for name, t in _TRACKS.items()}
+CONDITION_COLUMNS = {name: t.extra for name, t in TRACKS.items()}
 
 
 def read_asvspoof2021_metadata(path: Path, track: Literal["LA", "DF"]) -> pd.DataFrame:
@@ -175,77 +178,13 @@ def _roots(cfg: Asvspoof2021LAConfig | Asvspoof2021DFConfig, raw_dir: Path) -> t
     return audio_root, keys_root
 
 
-def fetch(cfg: Asvspoof2021LAConfig | Asvspoof2021DFConfig, dest: Path) -> dict:
-    """Download, verify and extract the audio part(s) and the keys into ``dest`` (or check the
-    ``source_dir`` / ``keys_source_dir`` copies in place)."""
-    t = _TRACKS[cfg.type]
-    audio_dir = f"ASVspoof2021_{t.track}_eval"
-    keys_file = f"keys/{t.track}/CM/trial_metadata.txt"
-    archives: list[download.Archive] = []
-    required: list[str] = []
-    in_place: dict[str, Any] = {}
-    if cfg.source_dir is None:
-        if t.track == "LA":
-            urls, md5s = (cfg.url,), (cfg.md5,)
-            sha256s: tuple[str | None, ...] = (cfg.sha256,)
-        else:
-            urls, md5s = cfg.urls, cfg.md5s or (None,) * len(cfg.urls)
-            sha256s = (None,) * len(cfg.urls)
-        for url, md5, sha in zip(urls, md5s, sha256s, strict=True):
-            archives.append(
-                download.Archive(
-                    url=url,
-                    filename=download.url_filename(url),
-                    md5=md5,
-                    sha256=sha,
-                    checksum_source="user" if (md5 or sha) else "none",
-                )
-            )
-        required.append(f"{audio_dir}/flac")
-    else:
-        src = resolve(cfg.source_dir)
-        if not (src / audio_dir / "flac").is_dir():
-            raise CorpusError(
-                f"{cfg.source_dir}: no {audio_dir}/flac/ in {src}; expected the extracted audio archive"
-            )
-        in_place["audio_source_dir"] = display_path(src)
-        in_place["audio_files"] = count_flac([src / audio_dir / "flac"])
-    if cfg.keys_source_dir is None:
-        official = LA21_KEYS_MD5 if t.track == "LA" else DF21_KEYS_MD5
-        source = "official" if cfg.keys_md5 == official else ("user" if cfg.keys_md5 else "none")
-        archives.append(
-            download.Archive(
-                url=cfg.keys_url,
-                filename=download.url_filename(cfg.keys_url),
-                md5=cfg.keys_md5,
-                checksum_source=source,
-            )
-        )
-        required.append(keys_file)
-    else:
-        keys = resolve(cfg.keys_source_dir) / keys_file
-        if not keys.is_file():
-            raise CorpusError(f"{cfg.keys_source_dir}: {keys} not found; expected the extracted keys archive")
-        in_place["keys_source_dir"] = display_path(keys.parents[3])
-        in_place["keys_sha256"] = sha256_of(keys)
-    summary: dict[str, Any] = {"corpus_type": t.corpus_type, "subset": cfg.subset}
-    if archives:
-        summary.update(
-            download.fetch_archives(archives, dest, required=required, keep_archives=cfg.keep_archives)
-        )
-    summary.update(in_place)
-    if cfg.source_dir is None:
-        summary["files"] = count_flac([Path(dest) / audio_dir / "flac"])
-    return summary
-
-
 def read_protocol(cfg: Asvspoof2021LAConfig | Asvspoof2021DFConfig, raw_dir: Path) -> pd.DataFrame:
     """The trials of the configured subset, with absolute FLAC paths and the track's condition columns.
 
     Raises:
         CorpusError: no trial of the subset, or keys naming trials missing from the shipped trial list.
     """
-    t = _TRACKS[cfg.type]
+    t = TRACKS[cfg.type]
     audio_root, keys_root = _roots(cfg, raw_dir)
     meta = read_asvspoof2021_metadata(keys_root / "keys" / t.track / "CM" / "trial_metadata.txt", t.track)
     meta = meta[meta["subset"] == cfg.subset].reset_index(drop=True)

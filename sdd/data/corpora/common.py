@@ -5,25 +5,22 @@
 - :class:`CorpusError`, raised when data on disk does not match its layout or protocol format;
 - label normalisation (:func:`normalise_label`) and the whitespace protocol reader
   (:func:`read_columns`);
-- checks shared by the config classes of downloadable corpora (:class:`DownloadChecksums`) and the
-  summary of a corpus used in place (:func:`in_place_summary`).
+- checks shared by the config classes of downloadable corpora (:class:`DownloadChecksums`).
 
-The recipes (one module per corpus type) import this module; it imports none of them.
+The recipes (one module per corpus type) import this module; it imports none of them. What the
+fetch steps share (checksums of files, the summary of a corpus used in place) is in
+:mod:`sdd.data.fetchers.common`: nothing here downloads or hashes.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sdd.core.configbase import ConfigError
-from sdd.core.paths import display_path
 from sdd.core.stage import MANIFEST_COLUMNS
-from sdd.data.download import file_digests
 
 __all__ = [
     "LABEL_ALIASES",
@@ -34,14 +31,9 @@ __all__ = [
     "CorpusError",
     "DownloadChecksums",
     "check_checksum",
-    "count_flac",
-    "in_place_summary",
     "normalise_label",
     "read_columns",
-    "sha256_of",
 ]
-
-log = logging.getLogger(__name__)
 
 # Columns every manifest has, in this order (extra condition columns follow): one spelling, in the
 # stage contract (sdd.core.stage), re-exported here for the corpus recipes.
@@ -124,32 +116,3 @@ class DownloadChecksums:
     def __post_init__(self) -> None:
         check_checksum(getattr(self, "md5", None), MD5_RE, "md5")
         check_checksum(getattr(self, "sha256", None), SHA256_RE, "sha256")
-
-
-def sha256_of(path: Path) -> str:
-    """SHA-256 (hex) of a file."""
-    return file_digests(path)["sha256"]
-
-
-def count_flac(dirs: list[Path]) -> int:
-    """Number of ``*.flac`` files directly in the existing folders of ``dirs``."""
-    return sum(1 for d in dirs if d.is_dir() for e in os.scandir(d) if e.name.endswith(".flac"))
-
-
-def in_place_summary(corpus_type: str, root: Path, data_dir: Path, patterns: list[str]) -> dict:
-    """The fetch summary of a corpus used where it is (``source_dir``): nothing downloaded or verified.
-
-    Raises:
-        CorpusError: no audio file under ``data_dir`` matches ``patterns``.
-    """
-    files = sum(1 for pattern in patterns for _ in data_dir.glob(pattern))
-    if files == 0:
-        raise CorpusError(f"{data_dir}: no audio files matching {patterns}; expected the extracted corpus")
-    log.info("%s: using the existing copy in place (%d audio files; nothing downloaded)", data_dir, files)
-    return {
-        "corpus_type": corpus_type,
-        "source": "source_dir (in place, not copied)",
-        "source_dir": display_path(root),
-        "files": files,
-        "checksum": "unknown: data supplied in place, no archive to verify",
-    }

@@ -2,8 +2,9 @@
 
 ``corpora: {mine: {type: folder, path: data/mine, protocol: protocol.tsv}}``. The table needs at
 least ``path`` and ``label`` columns (names configurable); ids, speakers, attacks, conditions and
-splits are read from columns when present. The folder is used in place: fetch only checks that every
-listed file exists and records the protocol's SHA-256.
+splits are read from columns when present. The folder is used in place: its fetch step
+(:func:`sdd.data.fetchers.folder.fetch`) only checks that every listed file exists and records the
+protocol's SHA-256.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Literal
 import pandas as pd
 
 from sdd.core.configbase import ConfigError
-from sdd.core.paths import display_path, resolve
-from sdd.data.corpora.common import CorpusError, normalise_label, sha256_of
+from sdd.core.paths import resolve
+from sdd.data.corpora.common import CorpusError, normalise_label
 
-__all__ = ["FolderCorpusConfig", "fetch", "read_protocol", "splits"]
+__all__ = ["FolderCorpusConfig", "protocol_file", "read_protocol", "splits"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class FolderCorpusConfig:
 _EMPTY = "protocol file is empty; expected a header line and one row per audio file"
 
 
-def _folder_protocol_path(cfg: FolderCorpusConfig) -> Path:
+def protocol_file(cfg: FolderCorpusConfig) -> Path:
+    """The protocol table of a folder corpus: ``<path>/<protocol>``, ``path`` against the repo root."""
     return resolve(cfg.path) / cfg.protocol
 
 
@@ -80,7 +82,7 @@ def _folder_sep(cfg: FolderCorpusConfig, path: Path) -> str:
 
 
 def _folder_table(cfg: FolderCorpusConfig, usecols: list[str] | None = None) -> pd.DataFrame:
-    path = _folder_protocol_path(cfg)
+    path = protocol_file(cfg)
     if not path.is_file():
         raise CorpusError(
             f"{path}: protocol file not found (corpus folder {cfg.path!r}, protocol {cfg.protocol!r})"
@@ -118,7 +120,7 @@ def splits(cfg: FolderCorpusConfig) -> tuple[str, ...]:
         return cfg.splits
     if cfg.split is not None:
         return (cfg.split,)
-    path = _folder_protocol_path(cfg)
+    path = protocol_file(cfg)
     if not path.is_file():
         raise CorpusError(
             f"{path}: protocol file not found; cannot list its splits (or declare them as `splits`)"
@@ -134,32 +136,10 @@ def splits(cfg: FolderCorpusConfig) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
 
-def fetch(cfg: FolderCorpusConfig, dest: Path) -> dict:
-    """A folder corpus is used in place: check it exists and record its protocol's checksum."""
-    root = resolve(cfg.path)
-    proto = _folder_protocol_path(cfg)
-    if not root.is_dir():
-        raise CorpusError(f"{cfg.path}: corpus folder {root} not found")
-    df = read_protocol(cfg, root)
-    missing = [p for p in df["path"] if not Path(p).is_file()]
-    if missing:
-        raise CorpusError(f"{proto}: {len(missing)} audio file(s) listed but not found, e.g. {missing[:3]}")
-    return {
-        "corpus_type": "folder",
-        "source": "in place",
-        "path": display_path(root),
-        "protocol": cfg.protocol,
-        "protocol_sha256": sha256_of(proto),
-        "checksum": "sha256 of the protocol, computed here (no published checksum for a custom folder)",
-        "files": int(len(df)),
-        "splits": {s: int(n) for s, n in df["split"].value_counts(sort=False).items()},
-    }
-
-
 def read_protocol(cfg: FolderCorpusConfig, raw_dir: Path) -> pd.DataFrame:
     """Every row of the protocol table as a trial (absolute paths; labels normalised)."""
     root = resolve(cfg.path)
-    path = _folder_protocol_path(cfg)
+    path = protocol_file(cfg)
     table = _folder_table(cfg)
     cols = list(table.columns)
     for key in ("path_column", "label_column"):

@@ -1,14 +1,13 @@
 """Recipe ``in_the_wild``: In-the-Wild (eval only), one zip unpacking to ``release_in_the_wild/``.
 
-``corpora: {itw: {type: in_the_wild, url: https://...}}`` or ``{..., source_dir: DIR}``. No official
-URL or checksum exists, so the user gives one (or an existing copy); the protocol is the release's
-``meta.csv`` (``file,speaker,label``). Mueller et al., "Does audio deepfake detection generalize?",
-Interspeech 2022.
+``corpora: {itw: {type: in_the_wild, url: https://...}}`` or ``{..., source_dir: DIR}``. No official URL
+or checksum exists, so the user gives one (or an existing copy); the protocol is the release's
+``meta.csv`` (``file,speaker,label``). The fetch step is :func:`sdd.data.fetchers.in_the_wild.fetch`.
+Mueller et al., "Does audio deepfake detection generalize?", Interspeech 2022.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -16,10 +15,9 @@ from typing import Literal
 import pandas as pd
 
 from sdd.core.paths import resolve
-from sdd.data import download
-from sdd.data.corpora.common import CorpusError, DownloadChecksums, in_place_summary, normalise_label
+from sdd.data.corpora.common import CorpusError, DownloadChecksums, normalise_label
 
-__all__ = ["ITW_DIR", "InTheWildConfig", "fetch", "read_protocol", "splits"]
+__all__ = ["ITW_DIR", "InTheWildConfig", "find_itw_dir", "read_protocol", "splits"]
 
 ITW_DIR = "release_in_the_wild"
 
@@ -40,7 +38,7 @@ class InTheWildConfig(DownloadChecksums):
     keep_archives: bool = False
 
 
-def _itw_dir(root: Path) -> Path:
+def find_itw_dir(root: Path) -> Path:
     for candidate in (root / ITW_DIR, root):
         if (candidate / "meta.csv").is_file():
             return candidate
@@ -54,35 +52,10 @@ def splits(cfg: InTheWildConfig) -> tuple[str, ...]:
     return ("eval",)
 
 
-def fetch(cfg: InTheWildConfig, dest: Path) -> dict:
-    """Download, verify (when a checksum is given) and extract the release zip, or check ``source_dir``."""
-    if cfg.source_dir is not None:
-        root = resolve(cfg.source_dir)
-        return in_place_summary("in_the_wild", root, _itw_dir(root), ["*.wav"])
-    if cfg.url is None:
-        raise CorpusError(
-            "in_the_wild: no official download URL exists; set `url` (and optionally md5/sha256) or "
-            "`source_dir` (the folder holding release_in_the_wild/) for this corpus in params.yaml, "
-            "or pass --url to `sdd fetch`"
-        )
-    archive = download.Archive(
-        url=cfg.url,
-        filename=download.url_filename(cfg.url, default="release_in_the_wild.zip"),
-        md5=cfg.md5,
-        sha256=cfg.sha256,
-        checksum_source="user" if (cfg.md5 or cfg.sha256) else "none",
-    )
-    summary = download.fetch_archives(
-        [archive], dest, required=[f"{ITW_DIR}/meta.csv"], keep_archives=cfg.keep_archives
-    )
-    files = sum(1 for e in os.scandir(Path(dest) / ITW_DIR) if e.name.endswith(".wav"))
-    return {"corpus_type": "in_the_wild", **summary, "files": files}
-
-
 def read_protocol(cfg: InTheWildConfig, raw_dir: Path) -> pd.DataFrame:
     """Every trial of ``meta.csv`` (split ``eval``; attack ``unknown`` for spoofs), absolute WAV paths."""
     root = resolve(cfg.source_dir) if cfg.source_dir is not None else Path(raw_dir)
-    itw = _itw_dir(root)
+    itw = find_itw_dir(root)
     meta_path = itw / "meta.csv"
     meta = pd.read_csv(meta_path, dtype=str, keep_default_na=False)
     missing = {"file", "speaker", "label"} - set(meta.columns)
