@@ -45,14 +45,14 @@ from sdd.core.configbase import to_dict
 from sdd.models.source import resolve_backbone
 from sdd.core.stage import read_plan
 from sdd.train.loop import fit
-from sdd.train.params import arm_from_dict
+from sdd.train.params import ArmSeedPlan
 
-plan = read_plan(sys.argv[1])
-arm = arm_from_dict(plan["arm"])
+plan = read_plan(sys.argv[1], ArmSeedPlan)
+arm = plan.arm
 arm = dataclasses.replace(arm, backbone=resolve_backbone(arm.backbone, Path("models/backbone")),
                           train=dataclasses.replace(arm.train, epochs=1))
 read = lambda p: pd.read_csv(p, keep_default_na=False)
-corpus = plan["arm"].get("corpus", "demo")
+corpus = arm.corpus
 train, dev = read(f"data/manifests/{corpus}/train.csv"), read(f"data/manifests/{corpus}/dev.csv")
 aug = read("data/augmented/manifest.csv") if arm.regime != "clean" else None
 t0 = time.perf_counter()

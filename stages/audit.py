@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from sdd.audit.shortcuts import audit_manifests, flag_shortcuts
+from sdd.core.plandocs import AuditPlan
 from sdd.core.stage import manifest_path, read_manifest, read_plan, run_stage, write_json
 
 
@@ -21,16 +22,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="audit JSON (reports/audit.json)")
     args = ap.parse_args()
 
-    plan = read_plan(args.plan)
-    opts = plan["audit"]
+    plan = read_plan(args.plan, AuditPlan)
+    opts = plan.audit
     result = {}
-    if opts["enabled"]:
+    if opts.enabled:
         def read(corpus: str, split: str) -> pd.DataFrame:
             return read_manifest(manifest_path(args.manifests, corpus, split))
 
-        evals = {e["name"]: read(e["corpus"], e["split"]) for e in plan["eval_sets"]}
-        audits = audit_manifests(evals, read(plan["corpus"], "train"), workers=opts["workers"],
-                                 silence_db=opts["silence_db"])
+        evals = {e.name: read(e.corpus, e.split) for e in plan.eval_sets}
+        audits = audit_manifests(evals, read(plan.corpus, "train"), workers=opts.workers,
+                                 silence_db=opts.silence_db)
         result = {name: {**a.to_dict(), "flagged": [vars(s) for s in flag_shortcuts(a)]}
                   for name, a in audits.items()}
     write_json(args.out, result)

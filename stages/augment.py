@@ -11,6 +11,7 @@ from pathlib import Path
 from sdd.augment.params import AugmentParams
 from sdd.augment.precompute import precompute
 from sdd.core.configbase import build
+from sdd.core.plandocs import AugmentPlan
 from sdd.core.stage import read_manifest, read_plan, run_stage
 
 
@@ -22,7 +23,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
 
-    params = build(AugmentParams, read_plan(args.plan)["augment"], "augment")
+    params = build(AugmentParams, read_plan(args.plan, AugmentPlan).augment, "augment")
     precompute(read_manifest(args.manifest), args.out, params, workers=args.workers)
 
 

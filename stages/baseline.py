@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from sdd.audit.baseline import hand_feature_baseline
+from sdd.core.plandocs import BaselinePlan
 from sdd.core.stage import manifest_path, read_manifest, read_plan, run_stage, write_json
 
 
@@ -19,14 +20,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="baseline metrics (JSON)")
     args = ap.parse_args()
 
-    plan = read_plan(args.plan)
+    plan = read_plan(args.plan, BaselinePlan)
     result = {}
-    if plan["baseline"]["enabled"]:
+    if plan.baseline.enabled:
         def read(corpus: str, split: str) -> pd.DataFrame:
             return read_manifest(manifest_path(args.manifests, corpus, split))
 
-        evals = {e["name"]: read(e["corpus"], e["split"]) for e in plan["eval_sets"]}
-        result = hand_feature_baseline(read(plan["corpus"], "train"), evals, seed=plan["baseline"]["seed"])
+        evals = {e.name: read(e.corpus, e.split) for e in plan.eval_sets}
+        result = hand_feature_baseline(read(plan.corpus, "train"), evals, seed=plan.baseline.seed)
     write_json(args.out, result)
 
 

@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from sdd.core.plandocs import EvaluatePlan
 from sdd.core.stage import is_skipped, read_plan, run_stage, write_json, write_skip
 from sdd.evaluation.eval_sets import evaluate_eval_sets, fit_dev_calibration, scored_trials
 from sdd.report import tracking
@@ -25,17 +26,18 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="metrics JSON of the arm and seed")
     args = ap.parse_args()
 
-    plan = read_plan(args.plan)
+    plan = read_plan(args.plan, EvaluatePlan)
     if skip := is_skipped(args.scores):
         return write_skip(skip, args.out)
     calibration = fit_dev_calibration(args.scores / "dev.txt", args.dev)
-    metrics = evaluate_eval_sets(plan["eval_sets"], args.scores, args.manifests, calibration=calibration,
-                                 **plan["evaluate"])
+    ev = plan.evaluate
+    metrics = evaluate_eval_sets(plan.eval_sets, args.scores, args.manifests, calibration=calibration,
+                                 ci=ev.ci, n_resamples=ev.n_resamples, seed=ev.seed)
     write_json(args.out, metrics)
     arm = json.loads((args.scores / "model.json").read_text())["arm"]
-    with tracking.arm_run("evaluate", arm, **plan["tracking"]) as run:
+    with tracking.arm_run("evaluate", arm, experiment=plan.tracking.experiment) as run:
         run.log_eval(metrics, args.out,
-                     {e["id"]: scored_trials(args.scores, args.manifests, e) for e in plan["eval_sets"]})
+                     {e.id: scored_trials(args.scores, args.manifests, e) for e in plan.eval_sets})
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sdd.core.stage import manifest_path, read_manifest, read_plan, run_stage
 from sdd.probing.extract import extract_model, probed_model_dir
+from sdd.probing.params import ExtractPlan
 
 
 def main() -> None:
@@ -22,10 +23,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="features folder")
     args = ap.parse_args()
 
-    plan = read_plan(args.plan)
+    plan = read_plan(args.plan, ExtractPlan)
     splits = {"train": read_manifest(args.train), "dev": read_manifest(args.dev)}
-    for e in plan["eval_sets"]:
-        splits[e["id"]] = read_manifest(manifest_path(args.manifests, e["corpus"], e["split"]))
+    for e in plan.eval_sets:
+        splits[e.id] = read_manifest(manifest_path(args.manifests, e.corpus, e.split))
     extract_model(plan, probed_model_dir(args.model), splits, args.out)
 
 

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from sdd.core.paths import resolve
+from sdd.core.plandocs import FetchPlan
 from sdd.core.stage import read_plan, run_stage, write_json
 from sdd.data.corpora import parse_corpus
 from sdd.data.fetchers import fetch_corpus
@@ -21,9 +22,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="the fetch record (JSON)")
     args = ap.parse_args()
 
-    plan = read_plan(args.plan)
+    plan = read_plan(args.plan, FetchPlan)
     configs = {name: parse_corpus(name, {k: v for k, v in doc.items() if k != "name"})
-               for name, doc in plan["corpora"].items()}
+               for name, doc in plan.corpora.items()}
     record = {name: fetch_corpus(cfg, resolve(args.raw_root) / name) for name, cfg in configs.items()}
     write_json(args.out, record)
 

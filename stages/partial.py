@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from sdd.core.stage import read_manifest, read_plan, run_stage, write_json
+from sdd.train.params import PartialPlan
 
 
 def main() -> None:
@@ -20,12 +21,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="result JSON")
     args = ap.parse_args()
 
-    plan = read_plan(args.plan)
+    plan = read_plan(args.plan, PartialPlan)
     points = []
-    if plan["arms"]:
+    if plan.arms:
         from sdd.probing.partial import run_partial
 
-        needs_aug = any(a["regime"] != "clean" for a in plan["arms"])
+        needs_aug = any(a.regime != "clean" for a in plan.arms)
         aug = read_manifest(args.augmented / "manifest.csv", ("utt_id", "path")) if needs_aug else None
         train, dev = read_manifest(args.train), read_manifest(args.dev)
         points = run_partial(plan, train, dev, aug, args.augmented, args.manifests, args.backbone)

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from sdd.core.paths import resolve
+from sdd.core.plandocs import PreparePlan
 from sdd.core.stage import read_plan, run_stage
 from sdd.data.corpora import parse_corpus
 from sdd.data.leakage import check_leakage
@@ -23,16 +24,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="manifests folder")
     args = ap.parse_args()
 
-    plan = read_plan(args.plan)
-    opts = plan["prepare"]
+    plan = read_plan(args.plan, PreparePlan)
+    opts = plan.prepare
     manifests = {}
-    for name, doc in plan["corpora"].items():
+    for name, doc in plan.corpora.items():
         cfg = parse_corpus(name, {k: v for k, v in doc.items() if k != "name"})
         manifests[name] = prepare_corpus(cfg, resolve(args.raw_root) / name, args.out / name,
-                                         on_bad_audio=opts["on_bad_audio"], workers=opts["workers"])
-    train = manifests[plan["train_corpus"]]
+                                         on_bad_audio=opts.on_bad_audio, workers=opts.workers)
+    train = manifests[plan.train_corpus]
     check_leakage({s: train[s] for s in ("train", "dev")},
-                  {e["name"]: manifests[e["corpus"]][e["split"]] for e in plan["eval_sets"]})
+                  {e.name: manifests[e.corpus][e.split] for e in plan.eval_sets})
 
 
 if __name__ == "__main__":

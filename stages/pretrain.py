@@ -13,6 +13,7 @@ import pandas as pd
 
 from sdd.core import atomic
 from sdd.core.stage import read_manifest, read_plan, run_stage, write_json
+from sdd.pretrain.params import PretrainPlan
 from sdd.pretrain.run import run_pretrain_plan
 
 
@@ -27,7 +28,7 @@ def main() -> None:
     args = ap.parse_args()
 
     train = read_manifest(args.train)
-    summary = run_pretrain_plan(read_plan(args.plan), train, args.backbone, args.random)
+    summary = run_pretrain_plan(read_plan(args.plan, PretrainPlan), train, args.backbone, args.random)
     rows = summary.pop("log", [])
     # each objective logs its own columns (step and loss in both: the dvc plot's x and y)
     atomic.write_csv(pd.DataFrame(rows, columns=list(rows[0]) if rows else ["step", "loss"]), args.log)

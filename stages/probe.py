@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sdd.core.stage import read_plan, run_stage, write_json
 from sdd.probing.features import load_features
+from sdd.probing.params import ProbePlan
 from sdd.probing.probes import best_layer, run_probes
 
 
@@ -21,20 +22,19 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="result JSON")
     args = ap.parse_args()
 
-    plan = read_plan(args.plan)
-    pp = plan["probe"]
+    plan = read_plan(args.plan, ProbePlan)
+    pp = plan.probe
     features, labels, meta = load_features(args.features)
     start = time.perf_counter()
-    result = run_probes(
-        features, labels, pp["l2_grid"], n_resamples=pp["n_resamples"], seed=pp["seed"], kinds=pp["kinds"]
-    )
+    result = run_probes(features, labels, list(pp.l2_grid), n_resamples=pp.n_resamples, seed=pp.seed,
+                        kinds=list(pp.kinds))
     best = best_layer(result["layer"]) if "layer" in result else None
     write_json(
         args.out,
         {
             "model": args.name,
             "info": {k: meta[k] for k in ("kind", "model_type", "num_layers", "hidden_size", "parameters")},
-            "splits": {"dev": "dev", **{e["id"]: e["name"] for e in plan["eval_sets"]}},
+            "splits": {"dev": "dev", **{e.id: e.name for e in plan.eval_sets}},
             "extract_seconds": meta["seconds"],
             "probe_seconds": time.perf_counter() - start,
             "best_layer": best,

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from sdd.core import faults
+from sdd.core.plandocs import ReportPlan, plan_dict
 from sdd.core.stage import STAGE_TIMES, read_plan, run_stage, write_json
 from sdd.report import tracking
 from sdd.report.augment_figures import augment_figures
@@ -37,7 +38,7 @@ def main() -> None:
         ap.add_argument(f"--{name}", type=Path, required=True, help=what)
     args = ap.parse_args()
 
-    plan = read_plan(args.plan)
+    plan = plan_dict(read_plan(args.plan, ReportPlan))  # validated; passed on as the mapping
     experiment = tracking.dvc_experiment()
     arms = ", ".join(f"{a} ({', '.join(map(str, plan['arms'][a]))})" for a in plan["order"])
     inp = from_pipeline(plan, eval_dir=args.eval, train_dir=args.train, telemetry_dir=args.telemetry,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sdd.core import faults
 from sdd.core.configbase import build, to_dict
+from sdd.core.plandocs import ScorePlan, plan_dict
 from sdd.core.sections import ScoreParams
 from sdd.core.stage import (
     is_skipped,
@@ -40,7 +41,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="score folder: <eval set id>.txt + dev.txt")
     args = ap.parse_args()
 
-    plan = read_plan(args.plan)
+    plan = plan_dict(read_plan(args.plan, ScorePlan))  # validated; passed on as the mapping
     if skip := is_skipped(args.model):
         return write_skip(skip, args.out / "skipped.json")
     params = build(ScoreParams, plan["score"], "score")

@@ -16,9 +16,12 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from sdd.core.configbase import to_dict
+from sdd.core.plandocs import SkippedPair
 from sdd.core.stage import read_plan, run_stage
 from sdd.report import tracking
 from sdd.train import distributed
+from sdd.train.params import ArmSeedPlan
 from sdd.train.run import TrainIO, train_arm_seed
 
 HELP = {
@@ -37,11 +40,12 @@ def main() -> None:
         ap.add_argument(f"--{name}", type=Path, required=True, help=text)
     args = ap.parse_args()
 
-    plan = read_plan(args.plan)
+    plan = read_plan(args.plan, ArmSeedPlan | SkippedPair)
     io = TrainIO(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainIO)})
     is_main = distributed.context().is_main
-    logged = is_main and "skipped" not in plan
-    with tracking.arm_run("train", plan["arm"], **plan["tracking"]) if logged else tracking.off() as run:
+    logged = is_main and isinstance(plan, ArmSeedPlan)
+    with (tracking.arm_run("train", to_dict(plan.arm), experiment=plan.tracking.experiment) if logged
+          else tracking.off()) as run:
         train_arm_seed(plan, io, run, is_main)
     distributed.shutdown()
 

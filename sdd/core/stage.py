@@ -1,5 +1,6 @@
 """Shared plumbing of the ``stages/*.py`` scripts: logging set-up, one-line errors, plan documents in
-(:func:`read_plan`, :func:`write_plan`), manifests in (:func:`read_manifest`, :func:`manifest_path`:
+(:func:`read_plan`: one typed reader, each document as its frozen dataclass, see
+:mod:`sdd.core.plandocs`; :func:`write_plan`), manifests in (:func:`read_manifest`, :func:`manifest_path`:
 the one reader and the one path rule of ``data/manifests/<corpus>/<split>.csv``, whose columns are
 :data:`MANIFEST_COLUMNS`) and JSON out (:func:`write_json`).
 
@@ -9,18 +10,20 @@ its DVC deps) are what it uses, not the whole plan machinery of :mod:`sdd.plan.a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import resource
 import sys
 import time
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sdd.core import atomic
-from sdd.core.configbase import ConfigError
+from sdd.core.configbase import ConfigError, build
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -128,15 +131,53 @@ def read_manifest(path: str | Path, required: tuple[str, ...] = ("utt_id", "path
     return pd.read_csv(path, keep_default_na=False, dtype=dtype)
 
 
-def read_plan(path: str | Path) -> dict[str, Any]:
-    """Read one plan document written by the plan stage."""
+def read_plan(path: str | Path, doc_type: Any) -> Any:
+    """Read one plan document written by the plan stage, as its frozen, validated type.
+
+    Args:
+        path: the document (``data/plan/<stage>.json``).
+        doc_type: its dataclass (the plan document types of :mod:`sdd.core.plandocs` and the
+            packages' ``params`` modules), or a union of them (``ArmSeedPlan | SkippedPair``): the
+            one whose fields fit the document's keys (every required key there, no other key) is
+            built.
+
+    Raises:
+        ConfigError: the file cannot be read, or it does not fit the type (an unknown, missing or
+            ill-typed key); the message names the file and the key, and says to re-run the plan.
+    """
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ConfigError(
             f"{path}: cannot read plan file ({exc}); run the `plan` stage (dvc repro plan)"
         ) from exc
+    cls = _fitting_type(doc_type, data, path)
+    try:
+        return build(cls, data, "")
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{path}: does not fit {cls.__name__} ({exc}); the plan was written by other code: re-run "
+            "the `plan` stage (dvc repro plan)"
+        ) from exc
+
+
+def _fitting_type(doc_type: Any, data: Any, path: Path) -> Any:
+    """``doc_type``, or the member of a union of document types whose fields fit ``data``'s keys."""
+    options = typing.get_args(doc_type) or (doc_type,)
+    if len(options) == 1 or not isinstance(data, dict):
+        return options[0]
+    for cls in options:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        required = {n for n, f in fields.items()
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        if required <= set(data) <= set(fields):
+            return cls
+    names = " or ".join(cls.__name__ for cls in options)
+    raise ConfigError(
+        f"{path}: keys {sorted(data)} fit no plan document type ({names}); re-run the `plan` stage "
+        "(dvc repro plan)"
+    )
 
 
 def write_plan(docs: dict[str, Any], out_dir: Path) -> None:
@@ -166,9 +207,12 @@ def peak_rss_mb() -> float:
     return kib / (1024 * 1024) if sys.platform == "darwin" else kib / 1024  # macOS reports bytes
 
 
-def write_skip(record: dict[str, Any], *paths: Path) -> None:
-    """Write the skip record of an arm/seed pair the arm does not train (its plan says ``skipped``)
-    to each of ``paths``, which are the outputs DVC expects from the stage."""
+def write_skip(record: Any, *paths: Path) -> None:
+    """Write the skip record of an arm/seed pair the arm does not train (its plan says ``skipped``:
+    a :class:`~sdd.core.plandocs.SkippedPair`, or the record an upstream stage wrote, a mapping) to
+    each of ``paths``, which are the outputs DVC expects from the stage."""
+    if not isinstance(record, dict):
+        record = {"skipped": record.skipped, "arm": record.arm, "seed": record.seed}
     doc = {"skipped": record["skipped"], "arm": record.get("arm"), "seed": record.get("seed")}
     for path in paths:
         write_json(path, doc)

@@ -3,11 +3,13 @@ manifests of every eval set, with a calibration fitted on the training corpus's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sdd.core.plandocs import EvalSet
 from sdd.core.stage import MANIFEST_COLUMNS, MANIFEST_EXTRA_COLUMNS, manifest_path, read_manifest
 from sdd.evaluation.trials import evaluate_trials, fit_calibration
 
@@ -51,7 +53,7 @@ def fit_dev_calibration(dev_scores: Path, dev_manifest: Path) -> tuple[float, fl
 
 
 def evaluate_eval_sets(
-    eval_sets: list[dict[str, str]],
+    eval_sets: Sequence[EvalSet],
     scores_dir: Path,
     manifests_dir: Path,
     *,
@@ -68,28 +70,28 @@ def evaluate_eval_sets(
     """
     out = {}
     for e in eval_sets:
-        manifest = read_manifest(manifest_path(manifests_dir, e["corpus"], e["split"]))
-        path = scores_dir / f"{e['id']}.txt"
-        trials = _join(manifest, read_score_file(path), path, e["name"])
+        manifest = read_manifest(manifest_path(manifests_dir, e.corpus, e.split))
+        path = scores_dir / f"{e.id}.txt"
+        trials = _join(manifest, read_score_file(path), path, e.name)
         conditions = [c for c in manifest.columns if c not in _NOT_CONDITIONS]
         if "condition" in manifest and (manifest["condition"] != "-").any():
             conditions.insert(0, "condition")
-        out[e["name"]] = evaluate_trials(trials, condition_columns=conditions, ci=ci, n_resamples=n_resamples,
+        out[e.name] = evaluate_trials(trials, condition_columns=conditions, ci=ci, n_resamples=n_resamples,
                                          seed=seed, calibration=calibration)
     return out
 
 
-def scored_trials(scores_dir: Path, manifests_dir: Path, eval_set: dict[str, str]) -> pd.DataFrame:
+def scored_trials(scores_dir: Path, manifests_dir: Path, eval_set: EvalSet) -> pd.DataFrame:
     """One eval set's trials with the arm's scores: :data:`TRIAL_COLUMNS`, in manifest order.
 
     Args:
         scores_dir: the arm's score folder (``<eval set id>.txt`` files).
         manifests_dir: the manifests folder (``<corpus>/<split>.csv``).
-        eval_set: a plan entry, ``{"corpus", "split", "id", "name"}``.
+        eval_set: an eval set of the plan.
     """
-    manifest = read_manifest(manifest_path(manifests_dir, eval_set["corpus"], eval_set["split"]))
-    path = scores_dir / f"{eval_set['id']}.txt"
-    trials = _join(manifest, read_score_file(path), path, eval_set["name"])
+    manifest = read_manifest(manifest_path(manifests_dir, eval_set.corpus, eval_set.split))
+    path = scores_dir / f"{eval_set.id}.txt"
+    trials = _join(manifest, read_score_file(path), path, eval_set.name)
     if "speaker" not in trials:
         trials["speaker"] = "-"
     return trials[list(TRIAL_COLUMNS)].astype({"speaker": str, "attack": str})

@@ -28,7 +28,9 @@ __all__ = [
     "PUBLISHED",
     "UPSTREAM_COMMIT",
     "VARIANTS",
+    "PublishedFile",
     "PublishedKind",
+    "PublishedRecord",
     "UpstreamFile",
     "published_record",
     "resolve_aasist",
@@ -141,6 +143,23 @@ class PublishedKind:
 PUBLISHED: dict[str, PublishedKind] = {
     "aasist": PublishedKind(resolve_aasist, _aasist_fetch_hint),  # Jung et al., ICASSP 2022
 }
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """One file a published-model spec names: its file name and SHA-256."""
+
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PublishedRecord:
+    """The type of :func:`published_record`'s mapping, as a scoring-only arm's plan document holds it
+    (:class:`sdd.train.params.ArmSeedPlan`)."""
+
+    spec: str
+    files: tuple[PublishedFile, ...]
 
 
 def published_record(spec: str) -> dict[str, Any]:

@@ -43,6 +43,19 @@ import yaml
 
 from sdd.augment.params import AugmentParams
 from sdd.core.configbase import ConfigError, build, to_dict
+from sdd.core.plandocs import (
+    AuditPlan,
+    AugmentPlan,
+    BaselinePlan,
+    EvalSet,
+    EvaluatePlan,
+    FetchPlan,
+    PreparePlan,
+    ReportPlan,
+    ScorePlan,
+    SkippedPair,
+    plan_dict,
+)
 from sdd.core.sections import (
     PUBLISHED_REGIME,
     AuditParams,
@@ -55,13 +68,22 @@ from sdd.core.sections import (
 )
 from sdd.data.corpora import CorpusConfig, corpus_splits, parse_corpus
 from sdd.models.params import PRETRAINED, TINY_PRESETS, ModelParams, check_backbone_name, check_layer_counts
-from sdd.models.published_spec import published_record
-from sdd.pretrain.params import OBJECTIVES, PRETRAIN_INITS, PretrainParams
-from sdd.probing.params import BACKBONE_SOURCES, ProbeParams
+from sdd.models.published_spec import PublishedRecord, published_record
+from sdd.pretrain.params import OBJECTIVES, PRETRAIN_INITS, PretrainParams, PretrainPlan
+from sdd.probing.params import (
+    BACKBONE_SOURCES,
+    ExtractPlan,
+    ExtractSettings,
+    ProbeParams,
+    ProbePlan,
+    ProbeSettings,
+)
 from sdd.train.params import (
     PUBLISHED_KINDS,
     AlignerParams,
     ArmConfig,
+    ArmSeedPlan,
+    PartialPlan,
     TrainParams,
     check_regime,
     normalize_align,
@@ -78,6 +100,7 @@ __all__ = [
     "load_params",
     "make_plan",
     "partial_arm",
+    "plan_documents",
     "resolve_arm",
     "validate_params",
 ]
@@ -511,92 +534,94 @@ def make_plan(loaded: LoadedParams) -> dict[str, Any]:
     """Per-stage plan documents: ``{relative path under data/plan: JSON-able dict}``.
 
     Each document holds exactly what one stage reads, so its hash changes only when that stage's
-    resolved inputs do.
+    resolved inputs do. Each is built as its type (:mod:`sdd.core.plandocs` and the packages'
+    ``params`` modules), the type its stage reads back with :func:`sdd.core.stage.read_plan`, and
+    written with :func:`~sdd.core.plandocs.plan_dict`.
     """
+    return {rel: plan_dict(doc) for rel, doc in plan_documents(loaded).items()}
+
+
+def plan_documents(loaded: LoadedParams) -> dict[str, Any]:
+    """The plan documents as their types: ``{relative path under data/plan: document}``."""
     p = loaded.params
     corpora = {name: {"name": name, **to_dict(cfg)} for name, cfg in loaded.corpora.items()}
-    eval_sets = [
-        {"corpus": c, "split": s, "id": eval_set_id(c, s), "name": f"{c}:{s}"} for c, s in loaded.eval_sets
-    ]
-    plan: dict[str, Any] = {
-        "fetch.json": {"corpora": corpora},
-        "prepare.json": {
-            "corpora": corpora,
-            "prepare": to_dict(p.prepare),
-            "train_corpus": p.corpus,
-            "eval_sets": eval_sets,
-        },
-        "augment.json": {"corpus": p.corpus, "augment": to_dict(loaded.augment)},
-        "baseline.json": {"corpus": p.corpus, "eval_sets": eval_sets, "baseline": to_dict(p.baseline)},
-        "score.json": {"eval_sets": eval_sets, "score": to_dict(p.score)},
-        "evaluate.json": {
-            "eval_sets": eval_sets,
-            "evaluate": to_dict(p.evaluate),
-            "tracking": to_dict(p.tracking),
-        },
-        "audit.json": {"corpus": p.corpus, "eval_sets": eval_sets, "audit": to_dict(p.audit)},
-        "report.json": {
-            "arms": {name: list(arm_seeds(p, name)) for name in loaded.arms},
-            "order": list(loaded.arms),  # params.yaml's order (the JSON's keys are sorted)
+    eval_sets = tuple(
+        EvalSet(corpus=c, split=s, id=eval_set_id(c, s), name=f"{c}:{s}") for c, s in loaded.eval_sets
+    )
+    augment = to_dict(loaded.augment)
+    docs: dict[str, Any] = {
+        "fetch.json": FetchPlan(corpora=corpora),
+        "prepare.json": PreparePlan(corpora=corpora, prepare=p.prepare, train_corpus=p.corpus,
+                                    eval_sets=eval_sets),
+        "augment.json": AugmentPlan(corpus=p.corpus, augment=augment),
+        "baseline.json": BaselinePlan(corpus=p.corpus, eval_sets=eval_sets, baseline=p.baseline),
+        "score.json": ScorePlan(eval_sets=eval_sets, score=p.score),
+        "evaluate.json": EvaluatePlan(eval_sets=eval_sets, evaluate=p.evaluate, tracking=p.tracking),
+        "audit.json": AuditPlan(corpus=p.corpus, eval_sets=eval_sets, audit=p.audit),
+        "report.json": ReportPlan(
+            arms={name: arm_seeds(p, name) for name in loaded.arms},
+            order=tuple(loaded.arms),  # params.yaml's order (the JSON's keys are sorted)
             # each arm's resolved config without its seed, and what else its scores depend on: the
             # report keys MLflow runs and identifies systems across experiments by them
-            "configs": {name: {k: v for k, v in to_dict(arm).items() if k != "seed"}
-                        for name, arm in loaded.arms.items()},
-            "upstream": {"corpus": corpora[p.corpus], "augment": to_dict(loaded.augment),
-                         "score": to_dict(p.score)},
-            "seeds": list(p.seeds),
-            "eval_sets": eval_sets,
-            "corpus": p.corpus,
-            "augment": to_dict(loaded.augment),
-            "report": to_dict(p.report),
-            "tracking": to_dict(p.tracking),
-        },
+            configs={name: {k: v for k, v in to_dict(arm).items() if k != "seed"}
+                     for name, arm in loaded.arms.items()},
+            upstream={"corpus": corpora[p.corpus], "augment": augment, "score": to_dict(p.score)},
+            seeds=p.seeds,
+            eval_sets=eval_sets,
+            corpus=p.corpus,
+            augment=augment,
+            report=p.report,
+            tracking=p.tracking,
+            probe_models=p.probe.models,
+        ),
     }
-    plan.update(arm_plan_docs(loaded))
+    docs.update(arm_plan_docs(loaded))
     # The pretrain stage reads only what its outputs depend on: with any backbone but `pretrained` it
     # writes two small records, so the pretrain section and the training seed stay out of its plan;
     # with it, the other objective's subsection stays out (changing it re-runs nothing).
     pretrained = p.backbone == PRETRAINED
     unused = [o for o in OBJECTIVES if o != p.pretrain.objective]
-    plan["pretrain.json"] = {
-        "backbone": p.backbone,
-        "corpus": p.corpus,
-        "tiny": to_dict(p.model.tiny),
-        "pretrain": {k: v for k, v in to_dict(p.pretrain).items() if k not in unused} if pretrained else None,
-        "seed": p.pretrain.seed if pretrained else p.seeds[0],
-    }
-    probe = to_dict(p.probe)
-    plan["extract.json"] = {
-        "eval_sets": eval_sets,
-        "normalize_input": p.model.normalize_input,
-        "extract": {k: probe[k] for k in ("num_samples", "batch_size", "threads")},
-    }
-    plan["probe.json"] = {
-        "eval_sets": eval_sets,
-        "probe": {k: probe[k] for k in ("l2_grid", "kinds", "n_resamples", "seed")},
-    }
-    plan["partial.json"] = {
-        "eval_sets": eval_sets,
-        "score": to_dict(p.score),
-        "evaluate": to_dict(p.evaluate),
-        "arms": [to_dict(partial_arm(p, loaded.arms["main"], k)) for k in p.probe.partial_layers],
-    }
-    plan["report.json"]["probe_models"] = list(p.probe.models)
-    return plan
+    docs["pretrain.json"] = PretrainPlan(
+        backbone=p.backbone,
+        corpus=p.corpus,
+        tiny=p.model.tiny,
+        pretrain={k: v for k, v in to_dict(p.pretrain).items() if k not in unused} if pretrained else None,
+        seed=p.pretrain.seed if pretrained else p.seeds[0],
+    )
+    probe = p.probe
+    docs["extract.json"] = ExtractPlan(
+        eval_sets=eval_sets,
+        normalize_input=p.model.normalize_input,
+        extract=ExtractSettings(num_samples=probe.num_samples, batch_size=probe.batch_size,
+                                threads=probe.threads),
+    )
+    docs["probe.json"] = ProbePlan(
+        eval_sets=eval_sets,
+        probe=ProbeSettings(l2_grid=probe.l2_grid, kinds=probe.kinds, n_resamples=probe.n_resamples,
+                            seed=probe.seed),
+    )
+    docs["partial.json"] = PartialPlan(
+        eval_sets=eval_sets,
+        score=p.score,
+        evaluate=p.evaluate,
+        arms=tuple(partial_arm(p, loaded.arms["main"], k) for k in p.probe.partial_layers),
+    )
+    return docs
 
 
 def arm_plan_docs(loaded: LoadedParams) -> dict[str, Any]:
-    """``{"arms/<arm>/s<seed>.json": doc}`` for every arm and top-level seed (the DVC matrix).
+    """``{"arms/<arm>/s<seed>.json": document}`` for every arm and top-level seed (the DVC matrix).
 
-    A pair the arm trains is ``{"arm": <resolved ArmConfig>, "tracking": ...}``; a pair outside the
-    arm's own ``seeds`` is ``{"skipped": <why>, "arm": <name>, "seed": <seed>}``, and its stages write
-    skip records (the report leaves them out). A pair's document depends on nothing but that arm's
+    A pair the arm trains is an :class:`~sdd.train.params.ArmSeedPlan` (the resolved arm with that
+    seed, and the MLflow experiment); a pair outside the arm's own ``seeds`` is a
+    :class:`~sdd.core.plandocs.SkippedPair` (why, the arm's name, the seed), and its stages write skip
+    records (the report leaves them out). A pair's document depends on nothing but that arm's
     resolved config and its seed, so adding a seed leaves every other document, and stage, alone.
 
-    A scoring-only arm's document also holds ``"published"``: its weight files and their SHA-256
-    (:func:`sdd.models.published_spec.published_record`), so changed weights re-run its stages. This reads
-    and hashes the files: missing weights raise :class:`ConfigError` naming the path and the fetch
-    command, here in the plan stage, before any heavy work.
+    A scoring-only arm's document also holds ``published``: its weight files and their SHA-256
+    (:func:`sdd.models.published_spec.published_record`), so changed weights re-run its stages. This
+    reads and hashes the files: missing weights raise :class:`ConfigError` naming the path and the
+    fetch command, here in the plan stage, before any heavy work.
     """
     p = loaded.params
     docs: dict[str, Any] = {}
@@ -607,21 +632,19 @@ def arm_plan_docs(loaded: LoadedParams) -> dict[str, Any]:
         for seed in p.seeds:
             key = f"arms/{name}/s{seed}.json"
             if seed in own:
-                resolved = to_dict(dataclasses.replace(arm, seed=seed))
-                docs[key] = {"arm": resolved, "tracking": to_dict(p.tracking)}
-                if weights is not None:
-                    docs[key]["published"] = weights
+                docs[key] = ArmSeedPlan(arm=dataclasses.replace(arm, seed=seed), tracking=p.tracking,
+                                        published=weights)
             elif scoring_only and p.arms[name].seeds is None:
                 why = (f"arms.{name} is scoring-only (regime {PUBLISHED_REGIME}): it has no training seed "
                        f"and runs once, with the first top-level seed ({own[0]})")
-                docs[key] = {"skipped": why, "arm": name, "seed": seed}
+                docs[key] = SkippedPair(skipped=why, arm=name, seed=seed)
             else:
-                docs[key] = {"skipped": f"arms.{name}.seeds is {list(own)}", "arm": name, "seed": seed}
+                docs[key] = SkippedPair(skipped=f"arms.{name}.seeds is {list(own)}", arm=name, seed=seed)
     return docs
 
 
-def _published_files(name: str, spec: str) -> dict[str, Any]:
+def _published_files(name: str, spec: str) -> PublishedRecord:
     try:
-        return published_record(spec)
+        return build(PublishedRecord, published_record(spec), "published")
     except ConfigError as exc:
         raise ConfigError(f"arms.{name}.backbone: {exc}") from exc

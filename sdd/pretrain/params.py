@@ -12,14 +12,17 @@ optimizer, so switching the objective is one setting.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sdd.core.configbase import ConfigError
+from sdd.models.params import TinyBackboneParams
 
 __all__ = [
     "OBJECTIVES",
     "PRETRAIN_INITS",
     "HubertObjective",
     "PretrainParams",
+    "PretrainPlan",
     "Wav2Vec2Objective",
 ]
 
@@ -213,3 +216,23 @@ class PretrainParams:
     def steps(self) -> int:
         """The chosen objective's optimizer steps."""
         return getattr(self, self.objective).steps
+
+
+@dataclass(frozen=True)
+class PretrainPlan:
+    """``pretrain.json``, the pretrain stage's plan document: only what its outputs depend on.
+
+    Attributes:
+        backbone: the ``backbone`` toggle; the stage pretrains only when it is ``pretrained``.
+        corpus: the training corpus (its train audio is pretrained on).
+        tiny: the tiny presets' sizes (``model.tiny``).
+        pretrain: the ``pretrain`` section without the unused objective's subsection (a mapping, built
+            into :class:`PretrainParams` when pretraining runs); null with any other backbone.
+        seed: ``pretrain.seed`` when pretraining, else the first training seed (the records').
+    """
+
+    backbone: str
+    corpus: str
+    tiny: TinyBackboneParams
+    pretrain: dict[str, Any] | None
+    seed: int

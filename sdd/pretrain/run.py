@@ -20,11 +20,11 @@ from pathlib import Path
 import pandas as pd
 
 from sdd.audio.io import read_audio
-from sdd.core.configbase import build
+from sdd.core.configbase import build, to_dict
 from sdd.core.paths import resolve
-from sdd.models.params import PRETRAINED, TinyBackboneParams
+from sdd.models.params import PRETRAINED
 from sdd.models.source import write_record
-from sdd.pretrain.params import PRETRAIN_INITS, PretrainParams
+from sdd.pretrain.params import PRETRAIN_INITS, PretrainParams, PretrainPlan
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +37,16 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
-def run_pretrain_plan(plan: dict, train: pd.DataFrame, backbone_dir: Path, random_dir: Path) -> dict:
+def run_pretrain_plan(plan: PretrainPlan, train: pd.DataFrame, backbone_dir: Path, random_dir: Path) -> dict:
     """Run the stage for ``plan`` (``data/plan/pretrain.json``); returns the summary (``{}`` when
     pretraining is skipped) with ``log`` rows for the per-step CSV."""
-    tiny = build(TinyBackboneParams, plan["tiny"], "model.tiny")
+    tiny = plan.tiny
     _fresh(backbone_dir), _fresh(random_dir)
-    if plan["backbone"] != PRETRAINED:
-        log.info("pretrain: skipped (backbone %r is not %r); writing records", plan["backbone"], PRETRAINED)
-        write_record(backbone_dir, plan["backbone"], "pretrained", plan["seed"], plan["tiny"])
-        write_record(random_dir, plan["backbone"], "random", plan["seed"], plan["tiny"])
-        return {"pretrained": False, "backbone": plan["backbone"]}
+    if plan.backbone != PRETRAINED:
+        log.info("pretrain: skipped (backbone %r is not %r); writing records", plan.backbone, PRETRAINED)
+        write_record(backbone_dir, plan.backbone, "pretrained", plan.seed, to_dict(tiny))
+        write_record(random_dir, plan.backbone, "random", plan.seed, to_dict(tiny))
+        return {"pretrained": False, "backbone": plan.backbone}
 
     import torch
 
@@ -57,14 +57,14 @@ def run_pretrain_plan(plan: dict, train: pd.DataFrame, backbone_dir: Path, rando
         "hubert": (hubert.pretraining_model, hubert.run_pretraining),
         "wav2vec2": (wav2vec2.pretraining_model, wav2vec2.run_pretraining),
     }
-    p = build(PretrainParams, plan["pretrain"], "pretrain")
+    p = build(PretrainParams, plan.pretrain, "pretrain")
     pretraining_model, run_pretraining = objectives[p.objective]
     torch.set_num_threads(p.threads)
     model = pretraining_model(p, tiny)
     if p.init in PRETRAIN_INITS:
         wav2vec2.save_backbone(model, random_dir)  # the exact random init pretraining starts from
     else:
-        write_record(random_dir, p.init, "random", p.seed, plan["tiny"])
+        write_record(random_dir, p.init, "random", p.seed, to_dict(tiny))
     waves = [read_audio(resolve(path))[0] for path in train["path"]]
     result = run_pretraining(model, waves, p)
     wav2vec2.save_backbone(model, backbone_dir)

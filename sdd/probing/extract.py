@@ -20,6 +20,7 @@ import torch
 from sdd.models.detector import load_detector
 from sdd.models.source import backbone_from_folder
 from sdd.probing.features import HiddenStates, extract_split, save_features
+from sdd.probing.params import ExtractPlan
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +77,23 @@ def probed_model_dir(folder: Path) -> Path:
     return trained[0]
 
 
-def extract_model(plan: dict, model_dir: Path, splits: dict[str, pd.DataFrame], out_dir: Path) -> dict:
+def extract_model(plan: ExtractPlan, model_dir: Path, splits: dict[str, pd.DataFrame], out_dir: Path) -> dict:
     """Extract every split (``{split id: manifest}``: ``train``, ``dev`` and the eval sets) and write
     ``features.npz`` + ``meta.json`` into ``out_dir``; returns the meta."""
-    ex = plan["extract"]
-    torch.set_num_threads(ex["threads"])
-    fn, info = load_probed_model(model_dir, plan["normalize_input"])
+    ex = plan.extract
+    torch.set_num_threads(ex.threads)
+    fn, info = load_probed_model(model_dir, plan.normalize_input)
     arrays, seconds, audio = {}, 0.0, 0.0
     for split, manifest in splits.items():
         start = time.perf_counter()
         arrays[split] = (
             manifest,
-            extract_split(fn, manifest, num_samples=ex["num_samples"], batch_size=ex["batch_size"]),
+            extract_split(fn, manifest, num_samples=ex.num_samples, batch_size=ex.batch_size),
         )
         seconds += time.perf_counter() - start
         audio += (
-            len(manifest) * ex["num_samples"] / 16000
-            if ex["num_samples"]
+            len(manifest) * ex.num_samples / 16000
+            if ex.num_samples
             else float(manifest["duration_s"].sum())
         )
         log.info(

@@ -13,8 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sdd.core.configbase import ConfigError
+from sdd.core.plandocs import EvalSet
 
-__all__ = ["BACKBONE_SOURCES", "PROBE_KINDS", "ProbeParams"]
+__all__ = [
+    "BACKBONE_SOURCES", "PROBE_KINDS", "ExtractPlan", "ExtractSettings", "ProbeParams", "ProbePlan",
+    "ProbeSettings",
+]  # fmt: skip
 
 #: Probed-model names that are not arms: the pretrain stage's two folders ``models/<name>``.
 BACKBONE_SOURCES = ("random", "backbone")
@@ -81,3 +85,40 @@ class ProbeParams:
             )
         if self.partial_epochs is not None and self.partial_epochs < 1:
             raise ConfigError(f"probe.partial_epochs: got {self.partial_epochs}; expected >= 1 or null")
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """The extraction settings of ``probe`` (:class:`ProbeParams`'s fields of the same names)."""
+
+    num_samples: int | None
+    batch_size: int
+    threads: int
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """The probe settings of ``probe`` (:class:`ProbeParams`'s fields of the same names)."""
+
+    l2_grid: tuple[float, ...]
+    kinds: tuple[str, ...]
+    n_resamples: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ExtractPlan:
+    """``extract.json``: the eval sets, the models' input normalisation and the extraction settings
+    (a document of its own, so a probe setting never re-extracts)."""
+
+    eval_sets: tuple[EvalSet, ...]
+    normalize_input: bool
+    extract: ExtractSettings
+
+
+@dataclass(frozen=True)
+class ProbePlan:
+    """``probe.json``: the eval sets and the probe settings."""
+
+    eval_sets: tuple[EvalSet, ...]
+    probe: ProbeSettings

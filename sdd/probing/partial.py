@@ -16,14 +16,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sdd.core.configbase import build
-from sdd.core.sections import ScoreParams
 from sdd.core.stage import manifest_path, read_manifest
 from sdd.metrics import eer, eer_confidence_interval
 from sdd.models.source import resolve_backbone
 from sdd.scoring.score import score_manifest
 from sdd.train.loop import fit
-from sdd.train.params import arm_from_dict
+from sdd.train.params import PartialPlan
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +46,7 @@ def forward_seconds_per_audio_second(
 
 
 def run_partial(
-    plan: dict,
+    plan: PartialPlan,
     train: pd.DataFrame,
     dev: pd.DataFrame,
     aug: pd.DataFrame | None,
@@ -56,15 +54,12 @@ def run_partial(
     manifests: Path,
     backbone_dir: Path,
 ) -> list[dict]:
-    """One point per arm of ``plan["arms"]`` (``data/plan/partial.json``)."""
-    score = build(ScoreParams, plan["score"], "score")
-    ev = plan["evaluate"]
-    eval_sets = {
-        e["name"]: read_manifest(manifest_path(manifests, e["corpus"], e["split"])) for e in plan["eval_sets"]
-    }
+    """One point per arm of ``plan.arms`` (``data/plan/partial.json``)."""
+    score = plan.score
+    ev = plan.evaluate
+    eval_sets = {e.name: read_manifest(manifest_path(manifests, e.corpus, e.split)) for e in plan.eval_sets}
     points = []
-    for arm_dict in plan["arms"]:
-        arm = arm_from_dict(arm_dict)
+    for arm in plan.arms:
         run_arm = dataclasses.replace(arm, backbone=resolve_backbone(arm.backbone, backbone_dir))
         model, result = fit(run_arm, train, dev, aug if arm.regime != "clean" else None, aug_dir)
         model.eval()
@@ -84,9 +79,9 @@ def run_partial(
             s = score_manifest(model, manifest, score, arm.sample_rate)
             bona = (manifest["label"] == "bonafide").to_numpy()
             point["eer"][name] = eer(s[bona], s[~bona])
-            if ev["ci"] and ev["n_resamples"]:
+            if ev.ci and ev.n_resamples:
                 point["ci95"][name] = list(
-                    eer_confidence_interval(s[bona], s[~bona], n_resamples=ev["n_resamples"], seed=ev["seed"])
+                    eer_confidence_interval(s[bona], s[~bona], n_resamples=ev.n_resamples, seed=ev.seed)
                 )
         log.info("partial model, %d layers: %s", arm.model.layers, point["eer"])
         points.append(point)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from sdd.core.plandocs import EvalSet
 from sdd.core.stage import read_manifest
 from sdd.evaluation.eval_sets import TRIAL_COLUMNS, scored_trials
 from sdd.report.tracking import config_digest
@@ -142,7 +143,8 @@ def from_pipeline(
                 epochs=pd.DataFrame(train["epochs"]),
                 telemetry=pd.read_csv(telemetry_dir / f"{rel}.csv"),
                 trials={
-                    e["name"]: scored_trials(scores_dir / rel, manifests_dir, e) for e in plan["eval_sets"]
+                    e["name"]: scored_trials(scores_dir / rel, manifests_dir, EvalSet(**e))
+                    for e in plan["eval_sets"]
                 },
                 source=rel,
             )

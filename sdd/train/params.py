@@ -6,9 +6,11 @@ An arm's config is the content of ``data/plan/arms/<arm>.json`` and of a checkpo
 are defined here too (:data:`REGIMES`, :func:`normalize_align`; the ``published`` regime and the
 published-model backbone specs it goes with, :data:`PUBLISHED_KINDS`), and :func:`resolve_aligner` reduces
 the ``aligner`` section to what the arm's method reads, so changing one method's setting re-runs only
-the arms that use that method. This module imports only :mod:`sdd.core.configbase` and
-:mod:`sdd.models.params`, so the training and model code and the plan (:mod:`sdd.plan.assemble`) all build
-on it.
+the arms that use that method. The plan documents of an arm/seed pair (:class:`ArmSeedPlan`) and of
+the partial-model curve (:class:`PartialPlan`) are here too. This module imports only the section and
+plan document types below it (:mod:`sdd.core`, :mod:`sdd.models.params`,
+:mod:`sdd.models.published_spec`), so the training and model code and the plan (:mod:`sdd.plan`) all
+build on it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sdd.core.configbase import ConfigError, build
-from sdd.core.sections import PUBLISHED_REGIME
+from sdd.core.plandocs import OMIT_IF_NONE, EvalSet
+from sdd.core.sections import PUBLISHED_REGIME, EvaluateParams, ScoreParams, TrackingParams
 from sdd.models.params import HEADS_WITH_BATCHNORM, ModelParams
+from sdd.models.published_spec import PublishedRecord
 
 __all__ = [
     "ALIGN_CHOICES",
@@ -28,10 +32,12 @@ __all__ = [
     "REGIMES",
     "AlignerParams",
     "ArmConfig",
+    "ArmSeedPlan",
     "CAGradParams",
     "DualPathParams",
     "GRParams",
     "GradVacParams",
+    "PartialPlan",
     "TrainParams",
     "arm_from_dict",
     "check_regime",
@@ -48,8 +54,8 @@ REGIMES = ("clean", "augmented", "dual_path", PUBLISHED_REGIME)
 RENAMED_REGIME = "pretrained"
 #: Backbone spec prefixes naming published models, scored as they are (regime ``published`` only):
 #: ``aasist:<path>`` is the published AASIST or AASIST-L (Jung et al., ICASSP 2022). Their files are
-#: resolved by :data:`sdd.models.published.PUBLISHED` and scored by :data:`sdd.scoring.score.SCORERS` under
-#: the same prefix.
+#: resolved by :data:`sdd.models.published_spec.PUBLISHED` and scored by
+#: :data:`sdd.scoring.score.SCORERS` under the same prefix.
 PUBLISHED_KINDS = ("aasist",)
 ALIGNER_METHODS = ("none", "pcgrad", "gradvac", "cagrad", "gr")
 # align value -> aligner name in sdd.train.align.ALIGNERS; `true` means pcgrad (design.md).
@@ -317,3 +323,25 @@ def check_regime(value: Any, where: str) -> str:
     if value not in REGIMES:
         raise ConfigError(f"{where}: got {value!r}; expected one of {list(REGIMES)}")
     return value
+
+
+@dataclass(frozen=True)
+class ArmSeedPlan:
+    """``arms/<arm>/s<seed>.json`` of a pair the arm runs (the others are
+    :class:`~sdd.core.plandocs.SkippedPair`): the resolved arm with that seed, the MLflow experiment
+    and, for a scoring-only arm, its weight files and their SHA-256 (left out of the file otherwise)."""
+
+    arm: ArmConfig
+    tracking: TrackingParams
+    published: PublishedRecord | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True)
+class PartialPlan:
+    """``partial.json``, the partial-model curve: the eval sets, the score and evaluate sections and
+    one arm per point (``main`` cut to its first k layers; none by default)."""
+
+    eval_sets: tuple[EvalSet, ...]
+    score: ScoreParams
+    evaluate: EvaluateParams
+    arms: tuple[ArmConfig, ...]

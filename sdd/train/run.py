@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from sdd.core import atomic, faults
 from sdd.core.paths import resolve
+from sdd.core.plandocs import SkippedPair, plan_dict
 from sdd.core.sections import PUBLISHED_REGIME
 from sdd.core.stage import peak_rss_mb, read_manifest, write_json, write_skip
 from sdd.models.detector import decision_threshold_record, parameter_counts
@@ -30,7 +31,7 @@ from sdd.scoring import published
 from sdd.train.arm_model import save_arm
 from sdd.train.checkpoint import Checkpoints
 from sdd.train.loop import EPOCH_COLUMNS, TELEMETRY_COLUMNS, fit
-from sdd.train.params import arm_from_dict
+from sdd.train.params import ArmSeedPlan
 
 __all__ = ["RunLog", "TrainIO", "train_arm_seed"]
 
@@ -74,24 +75,24 @@ def _finish(summary: dict[str, Any], telemetry: list, epochs: list, io: TrainIO,
     run.log_train(summary, io.metrics, io.telemetry)
 
 
-def train_arm_seed(plan: dict[str, Any], io: TrainIO, run: RunLog, is_main: bool = True) -> None:
+def train_arm_seed(plan: ArmSeedPlan | SkippedPair, io: TrainIO, run: RunLog, is_main: bool = True) -> None:
     """Run the train stage for the arm/seed plan document ``plan`` (``data/plan/arms/<arm>/s<seed>.json``).
 
     Args:
-        plan: the plan document: ``skipped``, or ``arm`` (+ ``published`` for a scoring-only arm).
+        plan: the plan document: a skipped pair, or the arm (+ ``published`` for a scoring-only arm).
         io: the stage's paths.
         run: where epochs, the summary and the model are logged.
         is_main: False on the non-zero ranks of a ``torchrun`` job, which train but write nothing.
     """
-    if "skipped" in plan:
+    if isinstance(plan, SkippedPair):
         if is_main:
             _write_tables(io, [], [])
             write_skip(plan, io.out / "skipped.json", io.metrics)
         return
-    arm = arm_from_dict(plan["arm"])
+    arm = plan.arm
     if arm.regime == PUBLISHED_REGIME:
         if is_main:
-            summary = published.write_model(plan, io.out) | {"peak_rss_mb": peak_rss_mb()}
+            summary = published.write_model(plan_dict(plan), io.out) | {"peak_rss_mb": peak_rss_mb()}
             _finish(summary, [], [], io, run)
         return
     aug = read_manifest(io.augmented / "manifest.csv", ("utt_id", "path")) if arm.regime != "clean" else None

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sdd.core.plandocs import EvalSet
 from sdd.evaluation.eval_sets import evaluate_eval_sets, fit_dev_calibration
 
 
@@ -40,7 +41,7 @@ def test_calibration_is_fitted_on_dev_and_applied_to_eval(tmp_path):
     (tmp_path / "s" / "dev.txt").rename(tmp_path / "s" / "devscores.txt")
     cal = fit_dev_calibration(tmp_path / "s" / "devscores.txt", tmp_path / "m" / "c" / "dev.csv")
     assert cal[0] > 0, "higher raw score = more bona fide must stay so after calibration"
-    sets = [{"corpus": "c", "split": "eval", "id": "eval", "name": "c:eval"}]
+    sets = [EvalSet(corpus="c", split="eval", id="eval", name="c:eval")]
     out = evaluate_eval_sets(
         sets, tmp_path / "s", tmp_path / "m", ci=False, n_resamples=10, seed=0, calibration=cal
     )
@@ -55,6 +56,6 @@ def test_score_file_not_matching_the_manifest_is_an_error(tmp_path):
     write_set(tmp_path, "eval")
     lines = (tmp_path / "s" / "eval.txt").read_text().splitlines()
     (tmp_path / "s" / "eval.txt").write_text("\n".join(lines[:-1]) + "\n")
-    sets = [{"corpus": "c", "split": "eval", "id": "eval", "name": "c:eval"}]
+    sets = [EvalSet(corpus="c", split="eval", id="eval", name="c:eval")]
     with pytest.raises(ValueError, match=r"eval\.txt: 1 trials missing \(first \['eval_39'\]\)"):
         evaluate_eval_sets(sets, tmp_path / "s", tmp_path / "m", ci=False, n_resamples=10, seed=0)

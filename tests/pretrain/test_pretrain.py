@@ -23,7 +23,7 @@ from sdd.models.params import ModelParams, TinyBackboneParams
 from sdd.models.source import RECORD, backbone_from_folder, resolve_backbone
 from sdd.plan.assemble import make_plan, validate_params
 from sdd.pretrain import hubert
-from sdd.pretrain.params import HubertObjective, PretrainParams
+from sdd.pretrain.params import HubertObjective, PretrainParams, PretrainPlan
 from sdd.pretrain.run import run_pretrain_plan
 from sdd.pretrain.wav2vec2 import pretraining_model, run_pretraining, save_backbone
 from tests.helpers import REPO
@@ -107,7 +107,8 @@ def test_pretraining_is_deterministic(waves):
 
 def test_other_backbones_skip_pretraining_and_write_records(tmp_path):
     plan = {"backbone": "tiny-wavlm", "corpus": "demo", "tiny": vars(TINY), "pretrain": None, "seed": 4}
-    summary = run_pretrain_plan(plan, pd.DataFrame({"path": []}), tmp_path / "backbone", tmp_path / "random")
+    summary = run_pretrain_plan(build(PretrainPlan, plan, ""), pd.DataFrame({"path": []}),
+                                tmp_path / "backbone", tmp_path / "random")
     assert summary == {"pretrained": False, "backbone": "tiny-wavlm"}
     for name in ("backbone", "random"):
         assert sorted(p.name for p in (tmp_path / name).iterdir()) == [RECORD]
@@ -131,7 +132,8 @@ def test_the_pretrain_stage_pretrains_and_keeps_the_random_start(tmp_path, waves
         "seed": 0,
         "pretrain": {**P, "wav2vec2": {**P["wav2vec2"], "steps": 2, "warmup_steps": 1}},
     }
-    summary = run_pretrain_plan(plan, train, tmp_path / "backbone", tmp_path / "random")
+    summary = run_pretrain_plan(build(PretrainPlan, plan, ""), train, tmp_path / "backbone",
+                                tmp_path / "random")
     assert summary["pretrained"] and summary["steps"] == 2 and len(summary["log"]) == 2
     start = backbone_from_folder(tmp_path / "random")
     again = pretraining_model(build(PretrainParams, plan["pretrain"], "pretrain"), TINY).wav2vec2
@@ -244,7 +246,8 @@ def test_kmeans_reads_the_train_audio_only_and_never_the_labels(tmp_path, waves,
     weights = []
     for labels in (["bonafide", "spoof"] * 4, ["spoof"] * 8):  # the manifest's labels change nothing
         train = pd.DataFrame({"path": paths, "label": labels, "attack": ["A01"] * 8})
-        summary = run_pretrain_plan(plan, train, tmp_path / "backbone", tmp_path / "random")
+        summary = run_pretrain_plan(build(PretrainPlan, plan, ""), train, tmp_path / "backbone",
+                                tmp_path / "random")
         weights.append(backbone_from_folder(tmp_path / "backbone").state_dict())
     assert len(seen[0]) == len(waves)  # the train manifest's audio, every utterance, nothing else
     for got, want in zip(seen[0], waves, strict=True):
