@@ -3,7 +3,7 @@
 
 Sections owned by a package live beside its code (:mod:`sdd.models.params`,
 :mod:`sdd.train.params`, :mod:`sdd.augment.params`, the corpus recipes under
-:mod:`sdd.data.corpora`); :mod:`sdd.plan.assemble` assembles them all into the plan. Like those, this module
+:mod:`sdd.data.corpora`); :mod:`sdd.plan` assembles them all into the plan. Like those, this module
 imports only :mod:`sdd.core.configbase`.
 """
 

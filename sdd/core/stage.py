@@ -5,7 +5,8 @@ the one reader and the one path rule of ``data/manifests/<corpus>/<split>.csv``,
 :data:`MANIFEST_COLUMNS`) and JSON out (:func:`write_json`).
 
 Only :mod:`sdd.core.atomic` and :mod:`sdd.core.configbase` are imported here, so a stage script's imports (and
-its DVC deps) are what it uses, not the whole plan machinery of :mod:`sdd.plan.assemble`.
+its DVC deps) are what it uses, not the whole plan machinery of :mod:`sdd.plan`; the plan document types are
+:mod:`sdd.core.plandocs` and the packages' ``params`` modules.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ class TrainParams:
     # `lr`. LoRA trains a few zero-initialised adapters (and the head) on a frozen backbone and needs a
     # larger rate than full fine-tuning: Hu et al. (LoRA, ICLR 2022, Table 9) fine-tuned RoBERTa-base's
     # adapters at 4e-4 to 5e-4, 15 to 50 times the 1e-5 to 3e-5 of its full fine-tuning. The plan writes
-    # the rate a run uses into `lr` (sdd.plan.assemble.resolve_arm), so checkpoints and MLflow show it.
+    # the rate a run uses into `lr` (sdd.plan.arms.resolve_arm), so checkpoints and MLflow show it.
     lora_lr: float | None = None
     weight_decay: float = 1e-4
     optimizer: Literal["adam", "adamw"] = "adam"
