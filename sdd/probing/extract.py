@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from sdd.core.configbase import to_dict
 from sdd.models.detector import load_detector
 from sdd.models.source import backbone_from_folder
 from sdd.probing.features import HiddenStates, extract_split, save_features
@@ -109,7 +110,7 @@ def extract_model(plan: ExtractPlan, model_dir: Path, splits: dict[str, pd.DataF
         "splits": {s: len(m) for s, m in splits.items()},
         "seconds": seconds,
         "audio_seconds": audio,
-        "extract": ex,
+        "extract": to_dict(ex),
     }
     save_features(out_dir, arrays, meta)
     return meta
