@@ -2,7 +2,7 @@
 reference system, and the shortcuts that come close to each system's EER.
 
 :func:`report_metrics` returns the content of ``reports/metrics.json`` (and of ``sdd compare``'s
-``metrics.json``); its schema is in the README ("reports/metrics.json"). In short, per system and eval
+``metrics.json``); its schema is in docs/report.md ("reports/metrics.json"). In short, per system and eval
 set: the seed mean of every numeric metric, ``eer_std`` over seeds, ``eer_ci95`` (a bootstrap interval
 of the seed-mean EER, :func:`sdd.metrics.mean_eer_interval`), ``vs_reference`` (the paired bootstrap
 of the EER difference with the reference, Holm-corrected over every comparison of the report,
@@ -140,7 +140,7 @@ def _blocks(trials: pd.DataFrame, use: bool) -> np.ndarray | None:
 
 
 def report_metrics(inp: ReportInput) -> dict[str, Any]:
-    """The metrics.json content of a report (module docstring; schema in the README)."""
+    """The metrics.json content of a report (module docstring; schema in docs/report.md)."""
     st = inp.stats
     out: dict[str, Any] = {}
     comparisons = {}
