@@ -23,7 +23,8 @@ class DemoSplit:
         protocol: protocol file name under ``LA/ASVspoof2019_LA_cm_protocols/``.
         audio_dir: audio folder under ``LA/`` (FLAC files live in ``<audio_dir>/flac/``).
         attacks: attack systems of the split's spoofs.
-        degraded: whether a strong degradation follows the ordinary channel.
+        degraded: whether every utterance is sent through one of the transmission conditions
+            (:data:`sdd.data.demo.transmission.TRANSMISSIONS`) after its recording conditions.
     """
 
     name: str

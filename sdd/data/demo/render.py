@@ -47,7 +47,7 @@ def synthesize_utterance(
         utt_seed: seed of the utterance (content, attack randomness, channel).
         attack: ``"-"`` for bona fide or a key of :data:`ATTACKS`.
         duration_s: length in seconds.
-        cfg: the corpus config (sample rate, SNR ranges).
+        cfg: the corpus config (sample rate, and the seed that ``utt_seed`` is combined with).
         degraded: apply a transmission condition after the recording conditions: ``True`` picks
             one of :data:`TRANSMISSIONS` from ``utt_seed``, a name picks that one.
 
