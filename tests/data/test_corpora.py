@@ -284,12 +284,13 @@ def test_demo_fetch_generates_once_and_regenerates_on_config_change(tmp_path, fa
     assert not list(dest.parent.glob(".demo.*"))  # no temp or old dirs left behind
 
 
-@pytest.mark.parametrize("which", [0, 1], ids=["generator", "shared_degradations"])
+@pytest.mark.parametrize("which", [0, -1], ids=["generator", "shared_degradations"])
 def test_demo_fetch_regenerates_when_the_generator_code_changes(tmp_path, fake_generator, monkeypatch, which):
     """A change to the generator or to the degradations it shares with sdd.augment regenerates."""
     import sdd.data.demo as demo
 
-    assert Path(demo.GENERATOR_SOURCES[1]).name == "functional.py"
+    assert set(Path(demo.__file__).parent.glob("*.py")) <= {Path(p) for p in demo.GENERATOR_SOURCES}
+    assert Path(demo.GENERATOR_SOURCES[-1]).name == "functional.py"
     cfg = parse_corpus("demo", {"type": "demo", "n_per_split": 10})
     fetch_corpus(cfg, tmp_path / "demo")
     fetch_corpus(cfg, tmp_path / "demo")

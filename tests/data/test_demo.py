@@ -100,10 +100,10 @@ def test_transmissions_balanced_within_each_class_and_attack(tmp_path: Path) -> 
     """Every transmission as often (within one) for bona fide and for each attack: no condition-class
     confound in eval_degraded."""
     cfg = DemoConfig(seed=1, n_per_split=60, n_speakers_per_split=3, min_duration_s=0.5, max_duration_s=0.5)
-    from sdd.data.demo import _split_jobs
+    from sdd.data.demo.writer import split_jobs
 
     split_index = list(SPLITS).index("eval_degraded")
-    jobs, lines = _split_jobs(cfg, split_index, SPLITS["eval_degraded"], tmp_path)
+    jobs, lines = split_jobs(cfg, split_index, SPLITS["eval_degraded"], tmp_path)
     for system in ("-", *SPLITS["eval_degraded"].attacks):
         conds = [line.split()[2] for line in lines if line.split()[3] == system]
         counts = [conds.count(t) for t in TRANSMISSIONS]
