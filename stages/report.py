@@ -12,7 +12,7 @@ from pathlib import Path
 from sdd.core import faults
 from sdd.core.stage import STAGE_TIMES, read_plan, run_stage, write_json
 from sdd.report import tracking
-from sdd.report.augment_figures import augment_figures
+from sdd.report.augment import augment_figures
 from sdd.report.build import Figure, Section, write_report
 from sdd.report.inputs import from_pipeline
 from sdd.report.metadata import read_stage_times, run_metadata

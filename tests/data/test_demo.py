@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from sdd.augment import functional as F
+from sdd.augment import rawboost
 from sdd.augment.policies import BUILTIN_POLICIES
 from sdd.core.configbase import ConfigError, build
 from sdd.data.demo import (
@@ -198,7 +199,7 @@ def test_no_transmission_is_in_the_default_training_augmentation() -> None:
     only additive noise (SSI) stays above the ``noise`` condition's SNR range."""
     ops = {entry["op"] for entry in BUILTIN_POLICIES["rawboost4"]}
     assert ops == {"lnl", "isd", "ssi"}
-    ssi_min = inspect.signature(F.ssi_additive_noise).parameters["snr_min"].default
+    ssi_min = inspect.signature(rawboost.ssi_additive_noise).parameters["snr_min"].default
     wave = synthesize_utterance(4, 9, "-", 2.0, DemoConfig()).astype(np.float64)
     for seed in range(20):
         noisy = TRANSMISSIONS["noise"].fn(wave, 16000, np.random.default_rng(seed))

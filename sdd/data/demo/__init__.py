@@ -62,6 +62,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sdd.augment import codecs, waveform
 from sdd.augment import functional as F
 from sdd.data.demo.attacks import ATTACKS
 from sdd.data.demo.config import DemoConfig
@@ -86,8 +87,10 @@ __all__ = [
 
 #: The source files whose code decides the bytes generated, which the corpus recipe fingerprints: every
 #: module of this package (sorted, so ``__init__.py`` first) and the degradations it shares with
-#: :mod:`sdd.augment` (last).
+#: :mod:`sdd.augment` (last: the pure functions and the two modules they build on).
 GENERATOR_SOURCES: tuple[str, ...] = (
     *sorted(str(p) for p in Path(__file__).parent.glob("*.py")),
+    waveform.__file__,
+    codecs.__file__,
     F.__file__,
 )
