@@ -13,11 +13,12 @@ from sdd.core import faults
 from sdd.core.stage import STAGE_TIMES, read_plan, run_stage, write_json
 from sdd.report import tracking
 from sdd.report.augment_figures import augment_figures
-from sdd.report.build import Figure, Section, write_report
+from sdd.report.build import write_report
 from sdd.report.inputs import from_pipeline
 from sdd.report.metadata import read_stage_times, run_metadata
 from sdd.report.probing import load_probing, probing_blocks, probing_metrics
 from sdd.report.publish import publish_pipeline_report
+from sdd.report.render import Figure, Section
 from sdd.report.stats import report_metrics
 
 
