@@ -37,6 +37,7 @@ class Section:
 
 
 def render_markdown(blocks: list[Block]) -> str:
+    """``README.md``: the blocks as Markdown (pipe tables; figures as images with italic captions)."""
     out = []
     for kind, payload in blocks:
         if kind in ("h1", "h2", "h3"):
@@ -91,6 +92,7 @@ STYLE = (
 
 
 def render_html(blocks: list[Block], title: str) -> str:
+    """``index.html``: the blocks as one self-contained page (style and self-test script inline)."""
     body = []
     for kind, payload in blocks:
         if kind in ("h1", "h2", "h3"):
