@@ -47,11 +47,11 @@ def _utterances(n: int, tmp: Path) -> pd.DataFrame:
         bona, spoof = df[df.label == "bonafide"], df[df.label == "spoof"]
         return pd.concat([bona.head(n // 2), spoof.head(n - n // 2)]).sample(frac=1, random_state=0)
     from sdd.audio.io import write_audio
-    from sdd.data.demo import _make_voice, _synthesize_clean
+    from sdd.data.demo.synthesis import make_voice, synthesize_clean
 
     rng, rows = np.random.default_rng(0), []
     for i in range(n):
-        wave = _synthesize_clean(_make_voice(rng), int(SR * SECONDS), SR, rng)
+        wave = synthesize_clean(make_voice(rng), int(SR * SECONDS), SR, rng)
         if i % 2:  # a crude 'spoof': the same voice, band-limited by a moving average
             wave = np.convolve(wave, np.ones(4) / 4, mode="same")
         write_audio(tmp / f"u{i}.flac", wave.astype(np.float32), SR)

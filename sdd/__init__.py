@@ -24,8 +24,8 @@ __version__ = "0.1.0"
 #: stage contract, config building, the small sections); audio I/O and cropping; metrics; the audit
 #: (its logistic regression is the probes' too); evaluation; augmentation (the demo generator uses
 #: its degradations); data; models (the published-weights registry included); pretraining; scoring
-#: and the scoring-only arm; training (whose stage call handles scoring-only arms too); probing; the
-#: report with MLflow tracking; the plan (which validates every section); the command.
+#: and the scoring-only arm; training (whose stage calls, train and score, handle scoring-only arms
+#: too); probing; the report with MLflow tracking; the plan (which validates every section); the command.
 LAYERS = (
     "core",
     "audio",

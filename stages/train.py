@@ -8,7 +8,8 @@ RSS); the same dicts, the telemetry and the weights go to the arm/seed's MLflow 
 outside the arm's `seeds` writes skip records only; a scoring-only arm (regime `published`, the
 published AASIST) trains nothing and records its weights (sdd/train/run.py says what each case writes).
 A killed run resumes from --checkpoints, keyed by the arm's config and its backbone's content. Runs
-under `torchrun`; `SDD_NPROC_PER_NODE=N` relaunches it on N local processes (README, "Training").
+under `torchrun`; `SDD_NPROC_PER_NODE=N` relaunches it on N local processes (docs/training.md,
+"Training on several GPUs or nodes").
 """
 
 import argparse

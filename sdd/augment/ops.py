@@ -1,35 +1,54 @@
-"""Named augmentation ops with typed parameters, registered by name.
+"""The augmentation op registry: every op's name, typed parameters, defaults and ranges.
 
-Each op is a frozen dataclass whose fields are its parameters (ranges are ``[low, high]`` pairs drawn
-uniformly per call); :data:`OPS` maps the name used in ``params.yaml`` (``{op: <name>, ...}``) to
-the class. ``op(wave, sample_rate, rng, context)`` returns ``(wave, drawn)`` where ``drawn`` holds
-the exact values drawn, so every stored copy can be traced. :func:`op_to_dict` / :func:`op_from_dict`
-round-trip an op through plain dicts (what params.yaml and the augment manifest hold).
+:data:`OPS` maps the name used in ``params.yaml`` (``{op: <name>, ...}``) to the op's class, a frozen
+dataclass whose fields are its parameters (ranges are ``[low, high]`` pairs drawn uniformly per call)
+and whose :meth:`Op.validate` checks them; it is the one list of op names. :func:`op_to_dict` /
+:func:`op_from_dict` round-trip an op through plain dicts (what params.yaml and the augment manifest
+hold). Ops that read user data (``noise_folder``, ``reverb`` with ``rir_folder``) check that the
+folder exists when built; ``codec`` checks that this machine's libsndfile has the codec
+(:mod:`sdd.augment.codecs`); ``babble`` needs an :class:`AugmentContext` carrying a pool of other
+utterances.
 
-Ops that read user data (``noise_folder``, ``reverb`` with ``rir_folder``) check that the folder exists
-when built; ``babble`` needs an :class:`AugmentContext` carrying a pool of other utterances.
+No signal processing here, so validating the ``augment`` section (the plan stage) imports none. What
+an op does to a waveform lives in :mod:`sdd.augment.apply`, which attaches one implementation to each
+registered class (:func:`implements`). ``op(wave, sample_rate, rng, context)`` runs it and returns
+``(wave, drawn)`` where ``drawn`` holds the exact values drawn, so every stored copy can be traced; the
+first call imports :mod:`sdd.augment.apply` if nothing has yet. A module that runs ops imports
+:mod:`sdd.augment.apply` itself, so that its stage's DVC deps (which follow imports) name the
+implementations.
 """
 
 from __future__ import annotations
 
-import abc
 import dataclasses
-import functools
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from sdd.audio.io import read_audio
-from sdd.augment import functional as F
+from sdd.augment.codecs import codec_support
 from sdd.core.configbase import ConfigError, build, to_dict
 from sdd.core.paths import resolve
 
-__all__ = ["OPS", "AugmentContext", "Op", "OpParamError", "op_from_dict", "op_to_dict", "register"]
+__all__ = [
+    "IMPLEMENTATIONS",
+    "OPS",
+    "AugmentContext",
+    "Op",
+    "OpParamError",
+    "implements",
+    "op_from_dict",
+    "op_to_dict",
+    "register",
+]
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+#: The module that attaches every op's implementation when imported.
+IMPLEMENTATIONS = "sdd.augment.apply"
+
+#: An op's implementation: ``(op, wave (T,) float32, sample_rate, rng, context) -> (wave, drawn)``.
+Implementation = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 
 
 class OpParamError(ConfigError):
@@ -55,6 +74,7 @@ class AugmentContext:
     exclude: int | None = None
 
 
+#: The registry: op name -> op class.
 OPS: dict[str, type[Op]] = {}
 
 
@@ -71,26 +91,53 @@ def register(name: str) -> Callable[[type[Op]], type[Op]]:
     return deco
 
 
+def implements(cls: type[Op]) -> Callable[[Implementation], Implementation]:
+    """Function decorator (used by :mod:`sdd.augment.apply`): make the function the implementation of
+    the registered op class ``cls``."""
+
+    def deco(fn: Implementation) -> Implementation:
+        if OPS.get(cls.name) is not cls:
+            raise ValueError(f"{cls.__name__} is not a registered op")
+        if "_implementation" in vars(cls):
+            raise ValueError(f"op {cls.name!r} implemented twice")
+        cls._implementation = fn
+        return fn
+
+    return deco
+
+
 @dataclass(frozen=True)
-class Op(abc.ABC):
-    """Base class: a frozen dataclass of parameters; subclasses implement :meth:`apply`."""
+class Op:
+    """Base class: a frozen dataclass of parameters; its implementation is attached by
+    :func:`implements`."""
 
     name: ClassVar[str] = "op"
+    _implementation: ClassVar[Implementation | None] = None
 
     def __post_init__(self) -> None:
         self.validate()
 
-    def validate(self) -> None:  # noqa: B027 (optional hook; not every op has a range to check)
+    def validate(self) -> None:
         """Range checks raising :class:`OpParamError` (types are checked by configbase.build)."""
 
-    def check_sample_rate(self, sample_rate: int) -> None:  # noqa: B027 (optional hook)
+    def check_sample_rate(self, sample_rate: int) -> None:
         """Raise :class:`OpParamError` when the op cannot run at ``sample_rate`` Hz."""
 
-    @abc.abstractmethod
     def apply(
         self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """(T,) float32 -> ((T',) float32, drawn values); T' = T except for ``speed``."""
+        """(T,) float32 -> ((T',) float32, drawn values); T' = T except for ``speed``.
+
+        Raises:
+            NotImplementedError: :mod:`sdd.augment.apply` has no implementation for this op.
+        """
+        impl = vars(type(self)).get("_implementation")
+        if impl is None:
+            importlib.import_module(IMPLEMENTATIONS)
+            impl = vars(type(self)).get("_implementation")
+        if impl is None:
+            raise NotImplementedError(f"op {self.name!r} ({type(self).__name__}) has no implementation")
+        return impl(self, wave, sample_rate, rng, context)
 
     def __call__(
         self,
@@ -141,8 +188,10 @@ def op_from_dict(data: dict[str, Any], where: str) -> Op:
         raise ConfigError(f"{where}.{exc.field}: {exc.detail}") from None
 
 
-def _uniform(rng: np.random.Generator, rng_pair: Sequence[float]) -> float:
-    return float(rng.uniform(rng_pair[0], rng_pair[1]))
+def _check_folder(op: Op, field: str) -> None:
+    folder = getattr(op, field)
+    if folder is not None and not resolve(folder).is_dir():
+        op._fail(field, folder, f"an existing folder (resolved to {resolve(folder)})")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -172,7 +221,8 @@ class _NotchFilterParams(Op):
         if self.max_f - self.max_bw / 2 >= sample_rate / 2 or self.max_f > sample_rate / 2:
             self._fail("max_f", self.max_f, f"<= sample_rate/2 = {sample_rate / 2}")
 
-    def _filter_kwargs(self) -> dict[str, Any]:
+    def filter_kwargs(self) -> dict[str, Any]:
+        """The notch-filter cascade's parameters as keyword arguments (shared by LnL and SSI)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(_NotchFilterParams)}
 
 
@@ -180,7 +230,7 @@ class _NotchFilterParams(Op):
 @dataclass(frozen=True)
 class LnLConvolutive(_NotchFilterParams):
     """RawBoost algo 1 (linear and non-linear convolutive noise); see
-    :func:`sdd.augment.functional.lnl_convolutive_noise`. Defaults: N_f=5, nBands=5, minF=20,
+    :func:`sdd.augment.rawboost.lnl_convolutive_noise`. Defaults: N_f=5, nBands=5, minF=20,
     maxF=8000, minBW=100, maxBW=1000, minCoeff=10, maxCoeff=100, minG=0, maxG=0,
     minBiasLinNonLin=5, maxBiasLinNonLin=20."""
 
@@ -194,20 +244,12 @@ class LnLConvolutive(_NotchFilterParams):
         self._check_between("min_bias_lin_nonlin", -100.0, 100.0)
         self._check_between("max_bias_lin_nonlin", -100.0, 100.0)
 
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        return F.lnl_convolutive_noise(
-            wave, rng, sample_rate, n_f=self.n_f, min_bias_lin_nonlin=self.min_bias_lin_nonlin,
-            max_bias_lin_nonlin=self.max_bias_lin_nonlin, **self._filter_kwargs(),
-        )
-
 
 @register("isd")
 @dataclass(frozen=True)
 class ISDImpulsive(Op):
     """RawBoost algo 2 (impulsive signal-dependent noise): up to ``p`` percent of the samples
-    (P=10), gain ``g_sd`` (2). See :func:`sdd.augment.functional.isd_additive_noise`."""
+    (P=10), gain ``g_sd`` (2). See :func:`sdd.augment.rawboost.isd_additive_noise`."""
 
     p: float = 10.0
     g_sd: float = 2.0
@@ -216,18 +258,13 @@ class ISDImpulsive(Op):
         self._check_between("p", 0.0, 100.0)
         self._check_between("g_sd", 0.0, 100.0)
 
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        return F.isd_additive_noise(wave, rng, p=self.p, g_sd=self.g_sd)
-
 
 @register("ssi")
 @dataclass(frozen=True)
 class SSIColoured(_NotchFilterParams):
     """RawBoost algo 3 (stationary signal-independent coloured noise) at SNR ~ U(snr_min,
     snr_max) dB (10, 40) with the LnL filter defaults. See
-    :func:`sdd.augment.functional.ssi_additive_noise`."""
+    :func:`sdd.augment.rawboost.ssi_additive_noise`."""
 
     snr_min: float = 10.0
     snr_max: float = 40.0
@@ -235,13 +272,6 @@ class SSIColoured(_NotchFilterParams):
     def validate(self) -> None:
         super().validate()
         self._check_order("snr_min", "snr_max", -30.0, 100.0)
-
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        return F.ssi_additive_noise(
-            wave, rng, sample_rate, snr_min=self.snr_min, snr_max=self.snr_max, **self._filter_kwargs()
-        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -259,33 +289,6 @@ class ColouredNoise(Op):
     def validate(self) -> None:
         self._check_range("snr_db", -30.0, 100.0)
 
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        snr = _uniform(rng, self.snr_db)
-        noise = F.coloured_noise(wave.shape[0], rng, self.colour)
-        return F.add_noise_at_snr(wave, noise, snr), {"snr_db": snr}
-
-
-@functools.lru_cache(maxsize=256)
-def _list_audio(folder: str) -> tuple[str, ...]:
-    root = resolve(folder)
-    files = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-    if not files:
-        raise FileNotFoundError(f"{root}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found")
-    return tuple(files)
-
-
-@functools.lru_cache(maxsize=64)
-def _load(path: str, sample_rate: int) -> np.ndarray:
-    return read_audio(resolve(path), sample_rate)[0]
-
-
-def _check_folder(op: Op, field: str) -> None:
-    folder = getattr(op, field)
-    if folder is not None and not resolve(folder).is_dir():
-        op._fail(field, folder, f"an existing folder (resolved to {resolve(folder)})")
-
 
 @register("noise_folder")
 @dataclass(frozen=True)
@@ -302,16 +305,6 @@ class FolderNoise(Op):
         _check_folder(self, "folder")
         self._check_range("snr_db", -30.0, 100.0)
 
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        files = _list_audio(self.folder)
-        i = int(rng.integers(len(files)))
-        snr = _uniform(rng, self.snr_db)
-        noise = F.tile_to_length(_load(files[i], sample_rate).astype(np.float64), wave.shape[0], rng)
-        rel = Path(files[i]).relative_to(resolve(self.folder)).as_posix()
-        return F.add_noise_at_snr(wave, noise, snr), {"snr_db": snr, "file": rel}
-
 
 @register("babble")
 @dataclass(frozen=True)
@@ -326,20 +319,6 @@ class Babble(Op):
     def validate(self) -> None:
         self._check_range("n_talkers", 1, 64)
         self._check_range("snr_db", -30.0, 100.0)
-
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        others = [i for i in range(len(context.pool)) if i != context.exclude]
-        if not others:
-            raise ValueError("babble needs an AugmentContext with a pool of other utterances; got none")
-        k = int(rng.integers(self.n_talkers[0], self.n_talkers[1] + 1))
-        chosen = rng.choice(len(others), size=min(k, len(others)), replace=False)
-        sources = [context.pool[others[int(j)]] for j in chosen]
-        loaded = [_load(s, sample_rate) if isinstance(s, str) else np.asarray(s) for s in sources]
-        snr = _uniform(rng, self.snr_db)
-        noise = F.babble_noise(loaded, wave.shape[0], rng)
-        return F.add_noise_at_snr(wave, noise, snr), {"snr_db": snr, "n_talkers": len(loaded)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -362,18 +341,6 @@ class Reverb(Op):
         self._check_range("drr_db", -20.0, 40.0)
         _check_folder(self, "rir_folder")
 
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        if self.rir_folder is not None:
-            files = _list_audio(self.rir_folder)
-            i = int(rng.integers(len(files)))
-            rel = Path(files[i]).relative_to(resolve(self.rir_folder)).as_posix()
-            return F.apply_rir(wave, _load(files[i], sample_rate).astype(np.float64)), {"rir": rel}
-        rt60, drr = _uniform(rng, self.rt60_s), _uniform(rng, self.drr_db)
-        rir = F.synthetic_rir(rng, sample_rate, rt60, drr)
-        return F.apply_rir(wave, rir), {"rt60_s": rt60, "drr_db": drr}
-
 
 # ------------------------------------------------------------------------------------------------
 # channel and codecs
@@ -391,11 +358,6 @@ class MuLaw(Op):
         self._check_between("mu", 1, 65535)
         self._check_between("bits", 2, 16)
 
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        return F.mulaw(wave, self.mu, self.bits), {}
-
 
 @register("alaw")
 @dataclass(frozen=True)
@@ -408,11 +370,6 @@ class ALaw(Op):
     def validate(self) -> None:
         self._check_between("a", 1.0, 1000.0)
         self._check_between("bits", 2, 16)
-
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        return F.alaw(wave, self.a, self.bits), {}
 
 
 @register("telephone")
@@ -428,11 +385,6 @@ class Telephone(Op):
         self._check_order("low_hz", "high_hz", 1.0, 3999.0)
         self._check_between("order", 1, 12)
 
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        return F.telephone_band(wave, sample_rate, self.low_hz, self.high_hz, self.order), {}
-
 
 @register("codec")
 @dataclass(frozen=True)
@@ -445,16 +397,9 @@ class Codec(Op):
 
     def validate(self) -> None:
         self._check_range("compression_level", 0.0, 1.0)
-        if not F.codec_support()[self.codec]:
-            available = sorted(k for k, v in F.codec_support().items() if v)
+        if not codec_support()[self.codec]:
+            available = sorted(k for k, v in codec_support().items() if v)
             self._fail("codec", self.codec, f"a codec this libsndfile supports: {available}")
-
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        level = _uniform(rng, self.compression_level)
-        y, d = F.codec_roundtrip(wave, sample_rate, self.codec, level)
-        return y, {"compression_level": level, **d}
 
 
 @register("packet_loss")
@@ -469,13 +414,6 @@ class PacketLoss(Op):
         self._check_range("loss_rate", 0.0, 1.0)
         self._check_between("frame_ms", 1.0, 1000.0)
 
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        rate = _uniform(rng, self.loss_rate)
-        y, d = F.packet_loss(wave, rng, sample_rate, rate, self.frame_ms)
-        return y, {"loss_rate": rate, **d}
-
 
 @register("gain")
 @dataclass(frozen=True)
@@ -486,12 +424,6 @@ class Gain(Op):
 
     def validate(self) -> None:
         self._check_range("gain_db", -60.0, 40.0)
-
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        g = _uniform(rng, self.gain_db)
-        return F.gain(wave, g), {"gain_db": g}
 
 
 @register("speed")
@@ -504,8 +436,3 @@ class Speed(Op):
     def validate(self) -> None:
         self._check_range("factor", 0.25, 4.0)
 
-    def apply(
-        self, wave: np.ndarray, sample_rate: int, rng: np.random.Generator, context: AugmentContext
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        f = _uniform(rng, self.factor)
-        return F.speed(wave, f), {"factor": f}

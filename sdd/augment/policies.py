@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from sdd.augment import functional as F
 from sdd.augment.ops import AugmentContext, Op, OpParamError, op_from_dict
+from sdd.augment.waveform import peak_normalise
 from sdd.core.configbase import ConfigError
 
 __all__ = ["BUILTIN_POLICIES", "Node", "Policy", "PolicyChoice", "build_policy", "parse_policy"]
@@ -157,7 +157,7 @@ class Parallel(Node):
                 raise ValueError(f"parallel: a branch changed the length {wave.shape[0]} -> {y.shape[0]}")
             total += y
             records.append(rec)
-        return F.peak_normalise(total).astype(np.float32), {"parallel": records}
+        return peak_normalise(total).astype(np.float32), {"parallel": records}
 
     def ops(self) -> list[Op]:
         return [op for c in self.children for op in c.ops()]
@@ -256,7 +256,7 @@ class Policy:
         if not np.all(np.isfinite(x)):
             raise ValueError(f"policy {self.name}: input waveform has NaN or inf samples")
         y, drawn = self.root(x, sample_rate, rng, context or AugmentContext())
-        y = F.peak_normalise(np.asarray(y, dtype=np.float32))
+        y = peak_normalise(np.asarray(y, dtype=np.float32))
         if not np.all(np.isfinite(y)):
             raise RuntimeError(f"policy {self.name}: produced non-finite samples (drawn: {drawn})")
         return y.astype(np.float32, copy=False), drawn

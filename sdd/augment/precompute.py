@@ -34,8 +34,9 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
+import sdd.augment.apply  # noqa: F401 (attaches the op implementations; see sdd.augment.ops)
 from sdd.audio.io import read_audio, write_audio
-from sdd.augment.functional import codec_support
+from sdd.augment.codecs import codec_support
 from sdd.augment.ops import AugmentContext
 from sdd.augment.params import AugmentParams
 from sdd.augment.policies import build_policy, policy_specs

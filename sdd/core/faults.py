@@ -37,12 +37,12 @@ POINTS: dict[str, str] = {
     "pretrain:step": "sdd.pretrain.wav2vec2: after a pretraining optimizer step (models/random written, "
     "models/backbone not yet)",
     "train:step": "sdd.train.loop: after an optimizer step (and its checkpoint, when one is due)",
-    "train:model_written": "stages/train.py: the model folder written, the metrics not yet",
-    "score:file_written": "stages/score.py: after one score file is written, before the next",
+    "train:model_written": "sdd.train.run: the model folder written, the metrics not yet",
+    "score:file_written": "sdd.train.score_arm: after one score file is written, before the next",
     "extract:features_written": "sdd.probing.features.save_features: features.npz written, meta.json not yet",
     "probe:layer_done": "sdd.probing.probes.run_probes: one layer's probe done, the next not yet (nothing "
     "written)",
-    "report:figures_written": "stages/report.py: figures, README and HTML written, metrics.json not yet",
+    "report:figures_written": "sdd.report.pipeline: figures, README and HTML written, metrics.json not yet",
     "atomic:temp_written": "sdd.core.atomic.atomic_path: the temp file is complete, not yet renamed",
 }
 

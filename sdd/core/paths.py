@@ -1,9 +1,9 @@
 """Where things live: the repo root, path resolution and display.
 
 DVC runs queued experiments in temporary copies of the repo (``.dvc/tmp/exps/...``) but sets
-``DVC_ROOT`` to the original repo root. Raw corpora (not DVC-cached, see README) and the MLflow store
-live under that root, so every relative path written in ``params.yaml`` or in a prepared manifest is
-resolved against :func:`repo_root`, never against the current directory.
+``DVC_ROOT`` to the original repo root. Raw corpora (not DVC-cached, see docs/pipeline.md) and the
+MLflow store live under that root, so every relative path written in ``params.yaml`` or in a prepared
+manifest is resolved against :func:`repo_root`, never against the current directory.
 """
 
 from __future__ import annotations

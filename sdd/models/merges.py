@@ -97,7 +97,7 @@ class AttM(nn.Module):
     is layer l's feature h (interleaved), so the first Linear's weights match theirs.
     Deliberate differences: none in this module. The AttM recipe around it (10 epochs of merge + head
     only, then full fine-tuning; WavLM Large truncated to 12 layers; CNN always frozen) is not the
-    demo's ``attm`` arm: see the README's models section.
+    demo's ``attm`` arm: see docs/models.md, "The demo arms lora and attm".
     """
 
     collects_layers = True

@@ -13,7 +13,7 @@ here, as that example does; the Gumbel temperature decays geometrically from ``g
 to ``[1]`` over the run.
 
 The pretrain stage's default objective (``pretrain.objective: wav2vec2``; HuBERT's first iteration,
-:mod:`sdd.pretrain.hubert`, is the alternative, measured against it at equal CPU time in the README).
+:mod:`sdd.pretrain.hubert`, is the alternative, measured against it at equal CPU time in docs/probing.md).
 Its loss and quantizer ship inside ``transformers`` (one class, used as released), so nothing of the
 objective is ours. ``Wav2Vec2ForPreTraining`` wraps a ``Wav2Vec2Model``, so the pretrained demo
 backbone is a tiny wav2vec2, not the tiny WavLM of the ``tiny-wavlm`` preset (the two differ only in

@@ -3,7 +3,7 @@ take a screenshot. Used by the report's browser test and to make the README's sc
 
     python -m sdd.report.browser reports/index.html docs/report.png [--width 1280 --height 2400]
 
-No driver is needed: the report's own self-test script (:data:`sdd.report.build.SELFTEST_JS`) writes
+No driver is needed: the report's own self-test script (:data:`sdd.report.render.SELFTEST_JS`) writes
 what it found into the page when opened as ``index.html#selftest``, and ``chromium --dump-dom`` prints
 the page after its scripts ran; Chromium's console messages go to stderr with ``--enable-logging``.
 Debian's package is ``chromium`` (``apt-get install -y chromium``; ``.ci/run`` installs it).

@@ -32,10 +32,11 @@ from typing import Any
 import pandas as pd
 
 from sdd.report import tracking
-from sdd.report.build import SCORING_ONLY_REGIME, write_report
+from sdd.report.build import write_report
 from sdd.report.inputs import ReportInput, SeedRun, read_trials_csv
 from sdd.report.metadata import run_metadata
 from sdd.report.publish import REPORT_INPUT
+from sdd.report.sections.common import SCORING_ONLY_REGIME
 from sdd.report.stats import report_metrics
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 The pipeline's report stage builds a :class:`ReportInput` with :func:`from_pipeline`; ``sdd compare``
 builds the same structure from MLflow runs (:mod:`sdd.report.compare`). Everything after that,
-statistics (:mod:`sdd.report.stats`), figures and pages (:mod:`sdd.report.build`), is shared, so both
-give the same numbers from the same runs.
+statistics (:mod:`sdd.report.stats`), figures and pages (:mod:`sdd.report.build` with its sections), is
+shared, so both give the same numbers from the same runs.
 
 A *system* is one configuration (an arm, in the pipeline) trained with one or more seeds; each seed
 is a :class:`SeedRun`. In the pipeline, systems are the arms; across MLflow runs, runs of the same

@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sdd.report.figures import save_figure  # noqa: E402
+from sdd.report.render import Figure  # noqa: E402
 
 __all__ = ["FIGURES", "load_probing", "probing_blocks", "probing_metrics"]
 
@@ -237,9 +238,7 @@ CAPTIONS = (
 
 def probing_blocks(data: dict, fig_dir: Path) -> list[tuple[str, Any]]:
     """Report blocks (paragraphs, tables, captioned figures, sub-headings) of the probing section
-    (:class:`sdd.report.build.Section`); writes :data:`FIGURES`."""
-    from sdd.report.build import Figure
-
+    (:class:`sdd.report.render.Section`); writes :data:`FIGURES`."""
     def fig(i: int) -> tuple[str, Any]:
         return "fig", Figure(fig_dir / FIGURES[i], CAPTIONS[i])
 

@@ -2,7 +2,7 @@
 reference system, and the shortcuts that come close to each system's EER.
 
 :func:`report_metrics` returns the content of ``reports/metrics.json`` (and of ``sdd compare``'s
-``metrics.json``); its schema is in the README ("reports/metrics.json"). In short, per system and eval
+``metrics.json``); its schema is in docs/report.md ("reports/metrics.json"). In short, per system and eval
 set: the seed mean of every numeric metric, ``eer_std`` over seeds, ``eer_ci95`` (a bootstrap interval
 of the seed-mean EER, :func:`sdd.metrics.mean_eer_interval`), ``vs_reference`` (the paired bootstrap
 of the EER difference with the reference, Holm-corrected over every comparison of the report,
@@ -29,7 +29,16 @@ from sdd.report.inputs import ReportInput, SeedRun
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HAND", "TRAIN_KEYS", "epochs_to_best", "report_metrics", "score_matrix", "seed_mean"]
+__all__ = [
+    "HAND",
+    "MACHINE_KEYS",
+    "TRAIN_KEYS",
+    "epochs_to_best",
+    "metrics_differences",
+    "report_metrics",
+    "score_matrix",
+    "seed_mean",
+]
 
 HAND = "hand_features"
 #: Training-summary keys carried into metrics.json (seed means in ``train``, each seed's in ``seeds``).
@@ -61,6 +70,10 @@ _MDD_KEYS = (
     "se_seed",
     "se_total",
 )
+#: Keys of ``metrics.json`` whose values measure the machine, not the method: wall and CPU time and
+#: peak memory. Two runs of the same code, params and seeds differ only there (on CPU at a fixed thread
+#: count), which :func:`metrics_differences` checks (``benchmarks/same_metrics.py``).
+MACHINE_KEYS = frozenset({"seconds", "cpu_seconds", "train_seconds", "peak_rss_mb", "duration_s"})
 # Recomputed over seeds by the report (a per-seed interval does not average).
 _NOT_AVERAGED = {"eer_ci95", "eer_ci95_blocked_by", "calibration", "asv_operating_point", "tdcf_c012"}
 
@@ -127,7 +140,7 @@ def _blocks(trials: pd.DataFrame, use: bool) -> np.ndarray | None:
 
 
 def report_metrics(inp: ReportInput) -> dict[str, Any]:
-    """The metrics.json content of a report (module docstring; schema in the README)."""
+    """The metrics.json content of a report (module docstring; schema in docs/report.md)."""
     st = inp.stats
     out: dict[str, Any] = {}
     comparisons = {}
@@ -243,3 +256,29 @@ def _flag_shortcuts(out: dict[str, Any], inp: ReportInput) -> None:
                         }
                     )
             agg["shortcuts"] = found
+
+
+def metrics_differences(
+    a: Any, b: Any, ignore: frozenset[str] = MACHINE_KEYS, path: str = ""
+) -> list[tuple[str, Any, Any]]:
+    """Where two ``metrics.json`` documents differ: ``(path, value in a, value in b)`` for every leaf
+    that differs or exists on one side only (``<missing>``), keys named in ``ignore`` skipped at any
+    depth. Values compare exactly (floats too; NaN equals NaN): the pipeline is deterministic, so
+    "about equal" would hide a change. Paths are ``/``-joined keys and list indices."""
+    missing = "<missing>"
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        out: list[tuple[str, Any, Any]] = []
+        for key in sorted(set(a) | set(b), key=str):
+            if key in ignore:
+                continue
+            where = f"{path}/{key}"
+            if key not in a or key not in b:
+                out.append((where, a.get(key, missing), b.get(key, missing)))
+            else:
+                out.extend(metrics_differences(a[key], b[key], ignore, where))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        pairs = enumerate(zip(a, b, strict=True))
+        return [d for i, (x, y) in pairs for d in metrics_differences(x, y, ignore, f"{path}/{i}")]
+    same = a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+    return [] if same and type(a) is type(b) else [(path or "/", a, b)]

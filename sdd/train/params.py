@@ -71,7 +71,7 @@ class DualPathParams:
     """How the two per-path gradients of a dual-path step are computed.
 
     ``separate``: one forward/backward pass per path (B utterances each), gradients kept per tensor.
-    Exact for models without cross-sample layers, at the cost of one pooled step (see README).
+    Exact for models without cross-sample layers, at the cost of one pooled step (docs/training.md).
     ``joint``: DPDA's own step, one forward over ``cat([x_clean, x_aug])`` and two backward passes
     (the first retains the graph); needed when a layer mixes samples (BatchNorm in training mode, e.g.
     SSL-AASIST's back-end). ``auto``: ``joint`` if the model has such a layer, else ``separate``.

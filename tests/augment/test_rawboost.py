@@ -12,8 +12,10 @@ import pytest
 from scipy import signal, stats
 
 from sdd.augment import functional as F
+from sdd.augment import rawboost as R
 from sdd.augment.params import AugmentParams
 from sdd.augment.policies import build_policy
+from sdd.augment.waveform import peak_normalise
 
 SR = 16000
 
@@ -22,7 +24,7 @@ SR = 16000
 # Oracle: the authors' RawBoost, step by step, with scipy's firwin/freqz/lfilter and numpy's global
 # RNG. Written from their code; the only change is taking element [0] of the (1,) arrays that their
 # ``randRange`` returns before int()/float() (NumPy >= 2.x refuses int() of a 1-element array).
-# Never a re-derivation of sdd.augment.functional.
+# Never a re-derivation of sdd.augment.rawboost.
 
 
 def o_rand_range(x1, x2, integer):
@@ -195,12 +197,12 @@ def speech():
 @pytest.mark.parametrize("c, f1, f2", [(11, 1e-3, 300.0), (57, 2000.0, 2900.0), (99, 7500.0, 8000.0 - 1e-3),
                                        (31, 5e-4, 700.0), (13, 40.0, 7999.0)])
 def test_firwin_bandstop_matches_scipy_default(c, f1, f2):
-    ours = F._firwin_bandstop(c, f1, f2, SR)
+    ours = R._firwin_bandstop(c, f1, f2, SR)
     theirs = signal.firwin(c, [f1, f2], window="hamming", fs=SR)  # default pass_zero=True: band-stop
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-14)
     assert abs(np.sum(ours) - 1.0) < 1e-14  # unit gain at DC
     with pytest.raises(ValueError, match="odd"):
-        F._firwin_bandstop(12, f1, f2, SR)
+        R._firwin_bandstop(12, f1, f2, SR)
 
 
 def test_legacy_randomstate_identities():
@@ -209,7 +211,7 @@ def test_legacy_randomstate_identities():
     for lo, hi in [(20, 8000), (100, 1000), (10, 100), (-5, -20), (0, 0), (0, 10), (10, 40)]:
         a, b = np.random.RandomState(5), np.random.RandomState(5)
         for _ in range(50):
-            assert a.uniform(low=lo, high=hi, size=(1,))[0] == F._uniform(b, lo, hi)
+            assert a.uniform(low=lo, high=hi, size=(1,))[0] == R._uniform(b, lo, hi)
     a, b = np.random.RandomState(6), np.random.RandomState(6)
     np.testing.assert_array_equal(a.normal(0, 1, 1000), b.standard_normal(1000))
     np.testing.assert_array_equal(a.rand(1000), b.random(1000))
@@ -218,7 +220,7 @@ def test_legacy_randomstate_identities():
 
 @pytest.mark.parametrize("seed", range(50))
 def test_notch_coeffs_equal_authors(seed):
-    ours, drawn = F.notch_filter_coeffs(np.random.RandomState(seed), SR)
+    ours, drawn = R.notch_filter_coeffs(np.random.RandomState(seed), SR)
     theirs = oracle(seed, o_notch)
     assert ours.shape == theirs.shape == (sum(drawn["coeffs"]) - 4,)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
@@ -229,7 +231,7 @@ def test_notch_edge_clamp_exact():
     Bands forced by degenerate ranges, compared with the oracle."""
     for min_f, bw in [(3e-4, 2e-4), (20.0, 1000.0), (7900.0, 900.0)]:
         kw = dict(n_bands=2, min_f=min_f, max_f=min_f, min_bw=bw, max_bw=bw, min_coeff=10, max_coeff=30)
-        ours, _ = F.notch_filter_coeffs(np.random.RandomState(0), SR, **kw)
+        ours, _ = R.notch_filter_coeffs(np.random.RandomState(0), SR, **kw)
         a = {**ARGS, "nBands": 2, "minF": min_f, "maxF": min_f, "minBW": bw, "maxBW": bw, "maxCoeff": 30}
         theirs = oracle(0, o_notch, SR, a)
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
@@ -241,12 +243,12 @@ def test_primitives_equal_authors(name, seed):
     x = WAVES[name]
     a = ARGS
     cases = {
-        "lnl": (lambda g: F.lnl_convolutive_noise(x, g, SR)[0],
+        "lnl": (lambda g: R.lnl_convolutive_noise(x, g, SR)[0],
                 lambda: o_lnl(x, a["N_f"], a["nBands"], a["minF"], a["maxF"], a["minBW"], a["maxBW"],
                               a["minCoeff"], a["maxCoeff"], a["minG"], a["maxG"], a["minBiasLinNonLin"],
                               a["maxBiasLinNonLin"], SR)),
-        "isd": (lambda g: F.isd_additive_noise(x, g)[0], lambda: o_isd(x, a["P"], a["g_sd"])),
-        "ssi": (lambda g: F.ssi_additive_noise(x, g, SR)[0],
+        "isd": (lambda g: R.isd_additive_noise(x, g)[0], lambda: o_isd(x, a["P"], a["g_sd"])),
+        "ssi": (lambda g: R.ssi_additive_noise(x, g, SR)[0],
                 lambda: o_ssi(x, a["SNRmin"], a["SNRmax"], a["nBands"], a["minF"], a["maxF"], a["minBW"],
                               a["maxBW"], a["minCoeff"], a["maxCoeff"], a["minG"], a["maxG"], SR)),
     }
@@ -263,7 +265,7 @@ def test_primitives_equal_authors(name, seed):
 def test_rawboost_algos_equal_authors(name, algo):
     x = WAVES[name]
     for seed in (3, 42):
-        ours, _ = F.rawboost(x, np.random.RandomState(seed), SR, algo)
+        ours, _ = R.rawboost(x, np.random.RandomState(seed), SR, algo)
         theirs = oracle(seed, o_process_rawboost_feature, x, SR, algo)
         assert ours.dtype == np.float64 and ours.shape == x.shape
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
@@ -272,7 +274,7 @@ def test_rawboost_algos_equal_authors(name, algo):
 def test_float32_input_matches_authors_to_float32_rounding(speech):
     """librosa gives float32; the authors then compute partly in float32: rounding-level agreement."""
     for algo in (1, 4, 8):
-        ours, _ = F.rawboost(speech, np.random.RandomState(9), SR, algo)
+        ours, _ = R.rawboost(speech, np.random.RandomState(9), SR, algo)
         theirs = oracle(9, o_process_rawboost_feature, speech, SR, algo)
         assert ours.dtype == np.float32
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
@@ -281,8 +283,8 @@ def test_float32_input_matches_authors_to_float32_rounding(speech):
 def test_global_rng_untouched(speech):
     np.random.seed(123)
     before = np.random.get_state()[1].copy()
-    F.rawboost(speech, np.random.RandomState(0), SR, 4)
-    F.rawboost(speech, np.random.default_rng(0), SR, 8)
+    R.rawboost(speech, np.random.RandomState(0), SR, 4)
+    R.rawboost(speech, np.random.default_rng(0), SR, 8)
     np.testing.assert_array_equal(np.random.get_state()[1], before)
 
 
@@ -297,7 +299,7 @@ def _mag(b):
 @pytest.fixture(scope="module")
 def mean_responses():
     rng = np.random.default_rng(2024)
-    ours = np.stack([_mag(F.notch_filter_coeffs(rng, SR)[0]) for _ in range(300)])
+    ours = np.stack([_mag(R.notch_filter_coeffs(rng, SR)[0]) for _ in range(300)])
     np.random.seed(77)
     theirs = np.stack([_mag(o_notch()) for _ in range(300)])
     return ours, theirs
@@ -333,7 +335,7 @@ def test_lnl_keeps_the_long_term_spectrum():
     sx = _log_spectrum(x)
     rng = np.random.default_rng(5)
     for seed in range(10):
-        ours = F.lnl_convolutive_noise(x, rng, SR)[0]
+        ours = R.lnl_convolutive_noise(x, rng, SR)[0]
         theirs = oracle(seed, o_process_rawboost_feature, x, SR, 1)
         for y in (ours, theirs):
             assert np.corrcoef(sx, _log_spectrum(y))[0, 1] > 0.5
@@ -347,7 +349,7 @@ def test_notch_draws_follow_published_distributions():
     rng = np.random.default_rng(0)
     fcs, bws, cs = [], [], []
     for _ in range(400):
-        _, d = F.notch_filter_coeffs(rng, SR)
+        _, d = R.notch_filter_coeffs(rng, SR)
         fcs += d["fc_hz"]
         bws += d["bw_hz"]
         cs += d["coeffs"]
@@ -364,7 +366,7 @@ def test_lnl_gain_draws():
     """Linear branch G ~ U(0, 0) = 0 dB; non-linear branches U(minG - 5, maxG - 20) = U(-5, -20)."""
     rng = np.random.default_rng(1)
     x = np.random.default_rng(2).uniform(-0.5, 0.5, 4000).astype(np.float32)
-    gains = [[f["gain_db"] for f in F.lnl_convolutive_noise(x, rng, SR)[1]["filters"]] for _ in range(300)]
+    gains = [[f["gain_db"] for f in R.lnl_convolutive_noise(x, rng, SR)[1]["filters"]] for _ in range(300)]
     g = np.asarray(gains)
     assert np.all(g[:, 0] == 0.0)
     assert np.all((g[:, 1:] >= -20.0) & (g[:, 1:] <= -5.0))
@@ -376,25 +378,25 @@ def test_isd_and_ssi_scalar_draws():
     x = np.random.default_rng(4).uniform(-0.5, 0.5, 8000).astype(np.float32)
     betas, ns = [], []
     for _ in range(500):
-        y, d = F.isd_additive_noise(x, rng)
+        y, d = R.isd_additive_noise(x, rng)
         betas.append(d["beta_pct"])
         ns.append(d["n_samples"])
     assert stats.kstest(betas, stats.uniform(0, 10).cdf).pvalue > 0.01
     assert ns == [int(8000 * b / 100) for b in betas]
-    snrs = [F.ssi_additive_noise(x[:2000], rng, SR)[1]["snr_db"] for _ in range(300)]
+    snrs = [R.ssi_additive_noise(x[:2000], rng, SR)[1]["snr_db"] for _ in range(300)]
     assert stats.kstest(snrs, stats.uniform(10, 30).cdf).pvalue > 0.01
 
 
 def test_isd_changes_at_most_n_samples(speech):
     quiet = 0.3 * speech  # |x + 2 x f| <= 3 |x| < 1: no peak normalisation
     for seed in range(5):
-        y, d = F.isd_additive_noise(quiet, np.random.default_rng(seed))
+        y, d = R.isd_additive_noise(quiet, np.random.default_rng(seed))
         assert 0 < np.count_nonzero(y != quiet) <= d["n_samples"]
 
 
 @pytest.mark.parametrize("snr", [0.0, 12.5, 35.0])
 def test_ssi_snr_within_half_db(speech, snr):
-    y, d = F.ssi_additive_noise(speech, np.random.default_rng(9), SR, snr_min=snr, snr_max=snr)
+    y, d = R.ssi_additive_noise(speech, np.random.default_rng(9), SR, snr_min=snr, snr_max=snr)
     assert abs(F.snr_db(speech, y.astype(np.float64) - speech) - snr) < 0.5
 
 
@@ -409,28 +411,28 @@ def test_ssi_snr_within_half_db(speech, snr):
 )
 def test_policies_compose_the_primitives(speech, algo, steps):
     fns = {
-        "lnl": lambda w, g: F.lnl_convolutive_noise(w, g, SR)[0],
-        "isd": lambda w, g: F.isd_additive_noise(w, g)[0],
-        "ssi": lambda w, g: F.ssi_additive_noise(w, g, SR)[0],
+        "lnl": lambda w, g: R.lnl_convolutive_noise(w, g, SR)[0],
+        "isd": lambda w, g: R.isd_additive_noise(w, g)[0],
+        "ssi": lambda w, g: R.ssi_additive_noise(w, g, SR)[0],
     }
     g = np.random.default_rng(11)
     expected = speech
     for s in steps:
         expected = fns[s](expected, g)
-    expected = F.peak_normalise(expected)
+    expected = peak_normalise(expected)
     policy = build_policy(AugmentParams(policy=f"rawboost{algo}"))
     y, drawn = policy(speech, SR, np.random.default_rng(11))
     np.testing.assert_array_equal(y, expected.astype(np.float32))
     assert [r["op"] for r in drawn["chain"]] == steps
-    fy, _ = F.rawboost(speech, np.random.default_rng(11), SR, algo)
-    np.testing.assert_array_equal(y, F.peak_normalise(fy))
+    fy, _ = R.rawboost(speech, np.random.default_rng(11), SR, algo)
+    np.testing.assert_array_equal(y, peak_normalise(fy))
 
 
 def test_rawboost8_parallel_sum_normalised(speech):
     g = np.random.default_rng(13)
-    a = F.lnl_convolutive_noise(speech, g, SR)[0].astype(np.float64)
-    b = F.isd_additive_noise(speech, g)[0]
-    expected = F.peak_normalise(a + b).astype(np.float32)
+    a = R.lnl_convolutive_noise(speech, g, SR)[0].astype(np.float64)
+    b = R.isd_additive_noise(speech, g)[0]
+    expected = peak_normalise(a + b).astype(np.float32)
     y, drawn = build_policy(AugmentParams(policy="rawboost8"))(speech, SR, np.random.default_rng(13))
     np.testing.assert_allclose(y, expected, atol=1e-7)
     assert [r["op"] for r in drawn["chain"][0]["parallel"]] == ["lnl", "isd"]
@@ -441,39 +443,39 @@ def test_policy_with_randomstate_matches_authors_up_to_float32(speech):
     """The policies also run with a legacy RandomState; rawboost4 then equals the authors' algo 4
     up to float32 rounding between steps and the policy's final peak normalisation."""
     y, _ = build_policy(AugmentParams(policy="rawboost4"))(speech, SR, np.random.RandomState(21))
-    theirs = F.peak_normalise(oracle(21, o_process_rawboost_feature, speech, SR, 4))
+    theirs = peak_normalise(oracle(21, o_process_rawboost_feature, speech, SR, 4))
     np.testing.assert_allclose(y, theirs, rtol=0, atol=1e-6)
 
 
 def test_overrides_reach_the_primitives(speech):
-    y, d = F.rawboost(speech, np.random.default_rng(0), SR, 3, snr_min=20.0, snr_max=20.0, n_bands=2)
+    y, d = R.rawboost(speech, np.random.default_rng(0), SR, 3, snr_min=20.0, snr_max=20.0, n_bands=2)
     assert d["ssi"]["snr_db"] == 20.0 and len(d["ssi"]["fc_hz"]) == 2
     with pytest.raises(ValueError, match="unknown parameter"):
-        F.rawboost(speech, np.random.default_rng(0), SR, 3, snr=3)
+        R.rawboost(speech, np.random.default_rng(0), SR, 3, snr=3)
     with pytest.raises(ValueError, match="algo"):
-        F.rawboost(speech, np.random.default_rng(0), SR, 9)
+        R.rawboost(speech, np.random.default_rng(0), SR, 9)
 
 
 @pytest.mark.parametrize("algo", range(1, 9))
 def test_determinism_shape_dtype(speech, algo):
     for make in (np.random.default_rng, np.random.RandomState):
-        y1, d1 = F.rawboost(speech, make(4), SR, algo)
-        y2, d2 = F.rawboost(speech, make(4), SR, algo)
-        y3, _ = F.rawboost(speech, make(5), SR, algo)
+        y1, d1 = R.rawboost(speech, make(4), SR, algo)
+        y2, d2 = R.rawboost(speech, make(4), SR, algo)
+        y3, _ = R.rawboost(speech, make(5), SR, algo)
         np.testing.assert_array_equal(y1, y2)
         assert d1 == d2
         assert not np.array_equal(y1, y3)
         assert y1.shape == speech.shape and y1.dtype == np.float32 and np.all(np.isfinite(y1))
-    y64, _ = F.rawboost(speech.astype(np.float64), np.random.default_rng(4), SR, algo)
+    y64, _ = R.rawboost(speech.astype(np.float64), np.random.default_rng(4), SR, algo)
     assert y64.dtype == np.float64
-    np.testing.assert_allclose(y64, F.rawboost(speech, np.random.default_rng(4), SR, algo)[0], atol=1e-4)
+    np.testing.assert_allclose(y64, R.rawboost(speech, np.random.default_rng(4), SR, algo)[0], atol=1e-4)
 
 
 def test_torch_in_torch_out(speech):
     torch = pytest.importorskip("torch")
     t = torch.from_numpy(speech)
-    y, _ = F.lnl_convolutive_noise(t, np.random.default_rng(0), SR)
+    y, _ = R.lnl_convolutive_noise(t, np.random.default_rng(0), SR)
     assert isinstance(y, torch.Tensor) and y.dtype == t.dtype and y.shape == t.shape
-    np.testing.assert_array_equal(y.numpy(), F.lnl_convolutive_noise(speech, np.random.default_rng(0), SR)[0])
-    y, _ = F.rawboost(t.double(), np.random.RandomState(0), SR, 4)
+    np.testing.assert_array_equal(y.numpy(), R.lnl_convolutive_noise(speech, np.random.default_rng(0), SR)[0])
+    y, _ = R.rawboost(t.double(), np.random.RandomState(0), SR, 4)
     assert isinstance(y, torch.Tensor) and y.dtype == torch.float64

@@ -18,9 +18,10 @@ import sys
 from tests.helpers import REPO
 
 #: Modules that importing :mod:`sdd.plan.assemble` must not import (a name also bans its submodules).
-#: The augmentation side (``sdd.augment.*``, and the audio I/O and numpy/scipy it still pulls in) is
-#: not listed here yet: its policies are split from their implementation separately.
+#: The augmentation side's own list is ``tests/augment/test_registry.py``'s (validating ``augment``
+#: imports none of its signal processing).
 HEAVY = (
+    "sdd.audio.io",  # audio decoding and writing
     "sdd.data.download",  # HTTP downloads, archive extraction
     "sdd.data.demo",  # the demo generator (signals, attacks, audio writing)
     "sdd.data.fetchers",  # the recipes' fetch steps
@@ -38,6 +39,7 @@ HEAVY = (
     "sdd.pretrain.run",
     "sdd.train.run",
     "sdd.scoring",
+    "scipy",
     "torch",
     "transformers",
     "huggingface_hub",

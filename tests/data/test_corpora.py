@@ -26,6 +26,7 @@ from sdd.data.corpora.la_layout import read_asvspoof2019_protocol
 from sdd.data.fetchers import fetch_corpus
 from sdd.data.leakage import LeakageError, check_leakage
 from sdd.data.prepare import prepare_corpus
+from tests.helpers.import_graph import closure, import_graph, module_files
 
 PARAMS_CORPORA = {
     "demo": {"type": "demo", "seed": 0, "n_per_split": 300},
@@ -291,12 +292,18 @@ def test_demo_fetch_generates_once_and_regenerates_on_config_change(tmp_path, fa
     assert not list(dest.parent.glob(".demo.*"))  # no temp or old dirs left behind
 
 
-@pytest.mark.parametrize("which", [0, 1], ids=["generator", "shared_degradations"])
+@pytest.mark.parametrize("which", [0, -1], ids=["generator", "shared_degradations"])
 def test_demo_fetch_regenerates_when_the_generator_code_changes(tmp_path, fake_generator, monkeypatch, which):
     """A change to the generator or to the degradations it shares with sdd.augment regenerates."""
     import sdd.data.demo as demo
 
-    assert Path(demo.GENERATOR_SOURCES[1]).name == "functional.py"
+    # Every module the generator imports, its own and sdd.augment's (lazy imports included), is hashed.
+    files = module_files()
+    generator = [m for m in files if m == "sdd.data.demo" or m.startswith("sdd.data.demo.")]
+    own = ("sdd.data.demo", "sdd.data.corpora.demo_layout", "sdd.data.corpora.demo_config", "sdd.augment")
+    needed = {files[m] for m in closure(import_graph(), generator, files) if m.startswith(own)}
+    assert needed == {Path(p) for p in demo.GENERATOR_SOURCES}
+    assert Path(demo.GENERATOR_SOURCES[-1]).name == "functional.py"
     cfg = parse_corpus("demo", {"type": "demo", "n_per_split": 10})
     fetch_corpus(cfg, tmp_path / "demo")
     fetch_corpus(cfg, tmp_path / "demo")

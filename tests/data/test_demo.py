@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from sdd.augment import functional as F
+from sdd.augment import rawboost
 from sdd.augment.policies import BUILTIN_POLICIES
 from sdd.core.configbase import ConfigError, build
 from sdd.data.demo import (
@@ -100,10 +101,10 @@ def test_transmissions_balanced_within_each_class_and_attack(tmp_path: Path) -> 
     """Every transmission as often (within one) for bona fide and for each attack: no condition-class
     confound in eval_degraded."""
     cfg = DemoConfig(seed=1, n_per_split=60, n_speakers_per_split=3, min_duration_s=0.5, max_duration_s=0.5)
-    from sdd.data.demo import _split_jobs
+    from sdd.data.demo.writer import split_jobs
 
     split_index = list(SPLITS).index("eval_degraded")
-    jobs, lines = _split_jobs(cfg, split_index, SPLITS["eval_degraded"], tmp_path)
+    jobs, lines = split_jobs(cfg, split_index, SPLITS["eval_degraded"], tmp_path)
     for system in ("-", *SPLITS["eval_degraded"].attacks):
         conds = [line.split()[2] for line in lines if line.split()[3] == system]
         counts = [conds.count(t) for t in TRANSMISSIONS]
@@ -198,7 +199,7 @@ def test_no_transmission_is_in_the_default_training_augmentation() -> None:
     only additive noise (SSI) stays above the ``noise`` condition's SNR range."""
     ops = {entry["op"] for entry in BUILTIN_POLICIES["rawboost4"]}
     assert ops == {"lnl", "isd", "ssi"}
-    ssi_min = inspect.signature(F.ssi_additive_noise).parameters["snr_min"].default
+    ssi_min = inspect.signature(rawboost.ssi_additive_noise).parameters["snr_min"].default
     wave = synthesize_utterance(4, 9, "-", 2.0, DemoConfig()).astype(np.float64)
     for seed in range(20):
         noisy = TRANSMISSIONS["noise"].fn(wave, 16000, np.random.default_rng(seed))

@@ -18,7 +18,7 @@ import yaml
 
 from sdd.audio.io import write_audio
 from sdd.core.configbase import ConfigError, build
-from sdd.data.demo import _make_voice, _synthesize_clean
+from sdd.data.demo.synthesis import make_voice, synthesize_clean
 from sdd.models.params import ModelParams, TinyBackboneParams
 from sdd.models.source import RECORD, backbone_from_folder, resolve_backbone
 from sdd.plan.assemble import make_plan, validate_params
@@ -59,7 +59,7 @@ def params(base: dict, **changes) -> PretrainParams:
 @pytest.fixture(scope="module")
 def waves() -> list[np.ndarray]:
     rng = np.random.default_rng(0)
-    return [_synthesize_clean(_make_voice(rng), 12000, 16000, rng).astype(np.float32) for _ in range(8)]
+    return [synthesize_clean(make_voice(rng), 12000, 16000, rng).astype(np.float32) for _ in range(8)]
 
 
 def test_pretraining_reduces_its_own_loss_and_saves_a_loadable_backbone(tmp_path, waves):

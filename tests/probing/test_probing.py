@@ -1,6 +1,6 @@
 """Layer-wise probing (issue 12): the probes find the layer that carries the label, pooling is a
-plain mean/std, one forward pass feeds every layer, probe settings never touch extraction, AttM's
-weights are recorded while scoring, and the report's probing table."""
+plain mean/std, one forward pass feeds every layer, probe settings never touch extraction, and the
+report's probing table (AttM's weights recorded while scoring: tests/scoring/test_scoring.py)."""
 
 from __future__ import annotations
 
@@ -184,30 +184,6 @@ def test_partial_arms_are_main_with_k_layers(raw):
     assert [a["model"]["layers"] for a in plan["arms"]] == [1, 3]
     assert [a["name"] for a in plan["arms"]] == ["partial_1", "partial_3"]
     assert all(a["train"]["epochs"] == 2 for a in plan["arms"])
-
-
-def test_attm_layer_weights_are_recorded_while_scoring():
-    from sdd.models.backbone import build_backbone
-    from sdd.models.detector import Detector
-    from sdd.models.params import ModelParams, TinyBackboneParams
-    from sdd.probing.attm_weights import LayerWeightRecorder
-
-    tiny = TinyBackboneParams(
-        conv_channels=8, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=16
-    )
-    torch.manual_seed(0)
-    model = Detector(
-        build_backbone("tiny-wav2vec2", tiny), ModelParams(merge="attm", head="linear", tiny=tiny)
-    ).eval()
-    rec = LayerWeightRecorder(model)
-    with torch.no_grad():
-        model(torch.randn(3, 4000))
-        model(torch.randn(2, 4000))
-    got = rec.take()
-    assert rec.active and got["n"] == 5 and len(got["mean"]) == 2 and all(0 < m < 1 for m in got["mean"])
-    assert rec.take() is None  # taken
-    plain = Detector(build_backbone("tiny-wav2vec2", tiny), ModelParams(tiny=tiny))
-    assert not LayerWeightRecorder(plain).active
 
 
 def test_report_probing_table_and_figures(tmp_path):

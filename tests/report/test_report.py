@@ -11,8 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdd.report.build import Figure, Section, eer_cell, per_condition_tables, render_markdown, write_report
+from sdd.report.build import write_report
 from sdd.report.inputs import ReportInput, seen_attacks
+from sdd.report.render import Figure, Section, render_markdown
+from sdd.report.sections.breakdown import per_condition_tables
+from sdd.report.sections.common import eer_cell
 from sdd.report.stats import epochs_to_best, report_metrics, seed_mean
 from sdd.report.tracking import _key, flatten, ui_url
 from tests.helpers import REPO
@@ -346,7 +349,7 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
 
 
 def test_summary_shows_the_three_strongest_shortcuts_and_counts_the_rest():
-    from sdd.report.build import _shortcut_cell
+    from sdd.report.sections.comparison import _shortcut_cell
 
     found = [{"feature": f"f{i}", "subset": "pooled", "eer": 0.3 - 0.05 * i} for i in range(5)]
     assert _shortcut_cell(found) == (

@@ -24,8 +24,10 @@ from scipy.signal import resample_poly
 from sdd import metrics as M
 from sdd.audio.io import AudioError, frames_for_samples, read_audio
 from sdd.core.sections import ScoreParams
+from sdd.models.backbone import build_backbone
 from sdd.models.detector import Detector, decision_threshold_record, read_decision_threshold
 from sdd.models.params import ModelParams, TinyBackboneParams
+from sdd.scoring.attm_weights import LayerWeightRecorder
 from sdd.scoring.score import cli_main, iter_scores, score_paths
 from sdd.train.arm_model import build_detector, save_arm
 from sdd.train.params import AlignerParams, ArmConfig, TrainParams, resolve_aligner
@@ -294,3 +296,22 @@ def test_realmini_clips_at_16_and_22_khz(shared_dir, checkpoints):
     assert [p for p, _, _ in rows] == paths and all(np.isfinite(float(s)) for _, s, _ in rows)
     want = [_oracle(checkpoints["model"], Path(p)) for p in paths]
     np.testing.assert_allclose([float(s) for _, s, _ in rows], want, atol=1e-5)
+
+
+def test_attm_layer_weights_are_recorded_while_scoring():
+    tiny = TinyBackboneParams(
+        conv_channels=8, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=16
+    )
+    torch.manual_seed(0)
+    model = Detector(
+        build_backbone("tiny-wav2vec2", tiny), ModelParams(merge="attm", head="linear", tiny=tiny)
+    ).eval()
+    rec = LayerWeightRecorder(model)
+    with torch.no_grad():
+        model(torch.randn(3, 4000))
+        model(torch.randn(2, 4000))
+    got = rec.take()
+    assert rec.active and got["n"] == 5 and len(got["mean"]) == 2 and all(0 < m < 1 for m in got["mean"])
+    assert rec.take() is None  # taken
+    plain = Detector(build_backbone("tiny-wav2vec2", tiny), ModelParams(tiny=tiny))
+    assert not LayerWeightRecorder(plain).active

@@ -31,7 +31,7 @@ def fetch(cfg: DemoCorpusConfig, dest: Path) -> dict:
     from sdd.data import demo as demo_generator  # lazy: the generator module pulls in its DSP code
 
     dest = Path(dest)
-    # The resolved generator config and the generator's sources (its own module and the degradations
+    # The resolved generator config and the generator's sources (its package's modules and the degradations
     # it shares with sdd.augment): a code change regenerates the data (the fetch stage re-runs when
     # they change; without this it would find the old data complete).
     sources = hashlib.sha256()

@@ -3,7 +3,9 @@
 AttM (:class:`sdd.models.merges.AttM`, Pan et al., Interspeech 2024) computes a weight in (0, 1) per
 transformer layer and utterance. :class:`LayerWeightRecorder` hooks the merge of a detector and keeps
 those weights for every utterance the detector scores; :meth:`LayerWeightRecorder.take` summarises
-them as the mean and standard deviation over utterances per layer. Other merges record nothing.
+them as the mean and standard deviation over utterances per layer. Other merges record nothing. The
+score stage writes the summaries (``layer_weights.json``, :mod:`sdd.train.score_arm`); the report's
+probing section plots them (:mod:`sdd.report.probing`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Report figures for the augment section."""
+"""The augmentation figures (sdd.augment.figures): op spectrograms and drawn-parameter histograms."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 
+from sdd.augment.figures import drawn_values, plot_op_spectrograms, plot_param_distributions
 from sdd.augment.params import AugmentParams
 from sdd.augment.policies import build_policy
-from sdd.augment.report import drawn_values, plot_op_spectrograms, plot_param_distributions
 
 SR = 16000
 

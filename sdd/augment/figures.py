@@ -1,4 +1,9 @@
-"""Figures for the report's ``augment`` section: one spectrogram per op, and the drawn parameters."""
+"""Augmentation figures, plain data in and one PNG out: a spectrogram per registered op applied to one
+utterance, and histograms of the parameters a policy drew.
+
+Drawing only; what goes into the report (which utterance, which manifest, the captions) is
+:mod:`sdd.report.augment`.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.signal import spectrogram  # noqa: E402
 
+import sdd.augment.apply  # noqa: E402, F401 (attaches the implementations of the ops drawn below)
 from sdd.augment.ops import OPS, AugmentContext  # noqa: E402
 from sdd.core.configbase import ConfigError  # noqa: E402
 
@@ -61,7 +67,7 @@ def plot_op_spectrograms(wave: np.ndarray, sample_rate: int, out_png: Path, seed
         try:
             op = cls()
         except ConfigError as exc:
-            log.info("augment report: op %s needs user data, not drawn (%s)", name, exc)
+            log.info("augment figures: op %s needs user data, not drawn (%s)", name, exc)
             continue
         y, _ = op(wave, sample_rate, np.random.default_rng(seed), ctx)
         panels.append((name, y))

@@ -1,4 +1,6 @@
-"""The report's augmentation section: one spectrogram per op and the parameter distributions drawn."""
+"""The report's augmentation section: picks the utterance and reads the augment manifest, has
+:mod:`sdd.augment.figures` draw one spectrogram per op and the parameter distributions, and captions
+them."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ def augment_figures(
     augment: dict, aug_dir: Path, train_manifest: Path, fig_dir: Path
 ) -> list[tuple[str, Path]]:
     """Draw the augmentation figures; returns ``[(caption, png path)]`` for the report."""
-    from sdd.augment.report import plot_op_spectrograms, plot_param_distributions
+    from sdd.augment.figures import plot_op_spectrograms, plot_param_distributions
 
     manifest = read_manifest(train_manifest)
     first = (
