@@ -119,6 +119,13 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
     if lora and "finetune" not in ov.model:
         model["finetune"] = "lora"  # the toggle switches the arm to LoRA (design.md)
     model_params = _build_arm_section(ModelParams, model, ov.model, "model", where)
+    if lora != (model_params.finetune == "lora"):
+        # One spelling: the toggle decides LoRA and the resolved model section records it.
+        raise ConfigError(
+            f"{where}: lora={str(lora).lower()} but model.finetune={model_params.finetune!r}; "
+            "LoRA is switched with the `lora` toggle (lora: true, or -S lora=true), which sets "
+            "model.finetune to 'lora'"
+        )
     # other backbones are checked when they are loaded
     if backbone in TINY_PRESETS or (backbone == PRETRAINED and params.pretrain.init in PRETRAIN_INITS):
         try:
@@ -138,7 +145,6 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
         backbone=backbone,
         regime=regime,  # type: ignore[arg-type]
         align=align,  # type: ignore[arg-type]
-        lora=lora,
         seed=arm_seeds(params, name)[0] if seed is None else seed,
         model=model_params,
         train=train_params,
@@ -204,7 +210,6 @@ def _scoring_only_arm(params: Params, name: str, seed: int | None) -> ArmConfig:
         backbone=backbone,
         regime=PUBLISHED_REGIME,  # type: ignore[arg-type]
         align="none",
-        lora=False,
         seed=arm_seeds(params, name)[0] if seed is None else seed,
         model=ModelParams(),
         train=TrainParams(),

@@ -246,12 +246,17 @@ class ArmConfig:
     backbone: str
     regime: Literal["clean", "augmented", "dual_path", "published"]
     align: Literal["none", "pcgrad", "gradvac", "cagrad", "gr"]
-    lora: bool
     seed: int
     model: ModelParams
     train: TrainParams
     aligner: AlignerParams = field(default_factory=AlignerParams)
     sample_rate: int = 16000
+
+    @property
+    def lora(self) -> bool:
+        """Whether the arm fine-tunes with LoRA: ``model.finetune == "lora"``, the one stored spelling
+        (params.yaml's ``lora`` toggle sets it at plan time)."""
+        return self.model.finetune == "lora"
 
     def __post_init__(self) -> None:
         # Every arm carries its aligner settings resolved (granularity never ``auto``), however built.
@@ -274,13 +279,6 @@ class ArmConfig:
                 f"(got regime {self.regime!r}); "
                 "gradient alignment combines the clean-path and augmented-path gradients"
             )
-        if self.lora != (self.model.finetune == "lora"):
-            raise ConfigError(
-                f"arms.{self.name}: lora={str(self.lora).lower()} but "
-                f"model.finetune={self.model.finetune!r}; "
-                "LoRA is switched with the `lora` toggle (lora: true, or -S lora=true), which sets "
-                "model.finetune to 'lora'"
-            )
         # Per-path forward passes equal one joint forward only for models without cross-sample layers
         # (methods.md §1): a BatchNorm head needs the joint dual-path step (``auto`` picks it).
         if (self.model.head in HEADS_WITH_BATCHNORM and self.regime in ("dual_path", "augmented")
@@ -293,8 +291,21 @@ class ArmConfig:
 
 
 def arm_from_dict(data: dict[str, Any]) -> ArmConfig:
-    """Rebuild an :class:`ArmConfig` from its plan document or a checkpoint's stored config."""
-    return build(ArmConfig, data, f"arm {data.get('name', '?')}")
+    """Rebuild an :class:`ArmConfig` from its plan document or a checkpoint's stored config.
+
+    Configs stored before LoRA had one spelling carry a ``lora`` key beside ``model.finetune``; it is
+    read, checked against ``model.finetune`` and dropped, so those models still load."""
+    where = f"arm {data.get('name', '?')}"
+    data = dict(data)
+    stored_lora = data.pop("lora", None)
+    arm = build(ArmConfig, data, where)
+    if stored_lora is not None and stored_lora is not arm.lora:
+        raise ConfigError(
+            f"{where}: stored lora={stored_lora!r} but model.finetune={arm.model.finetune!r}; expected "
+            "lora true exactly when model.finetune is 'lora' (a config written before LoRA had one "
+            "spelling, edited by hand?)"
+        )
+    return arm
 
 
 def normalize_align(value: Any, where: str) -> str:

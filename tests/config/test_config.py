@@ -60,10 +60,24 @@ def test_default_params_validate_and_resolve_the_default_arms(raw):
 
 def test_lora_true_switches_main_to_lora_and_changes_only_main(raw):
     base, new = plan_of(raw), plan_of(raw, lora=True)
-    assert new["arms/main/s0.json"]["arm"]["lora"] is True
     assert new["arms/main/s0.json"]["arm"]["model"]["finetune"] == "lora"
+    # one stored spelling: the resolved arm records LoRA only as model.finetune
+    assert "lora" not in new["arms/main/s0.json"]["arm"] and "lora" not in base["arms/lora/s0.json"]["arm"]
     # the report plan carries every arm's resolved config (the report keys MLflow runs by it)
     assert changed(base, new) == ["arms/main/s0.json", "report.json"]
+
+
+def test_configs_stored_with_the_old_lora_key_still_load_and_are_checked(raw):
+    """Models trained before LoRA had one spelling store ``lora`` beside model.finetune."""
+    from sdd.train.params import arm_from_dict
+
+    for name in ("main", "lora"):
+        stored = copy.deepcopy(plan_of(raw)[f"arms/{name}/s0.json"]["arm"])
+        old = {**stored, "lora": name == "lora"}
+        assert arm_from_dict(old) == arm_from_dict(stored)
+        assert arm_from_dict(old).lora is (name == "lora")
+        with pytest.raises(ConfigError, match=rf"arm {name}: stored lora={name != 'lora'}.*model.finetune"):
+            arm_from_dict({**stored, "lora": name != "lora"})
 
 
 def test_lora_runs_train_at_lora_lr_and_the_plan_names_the_rate(raw):

@@ -54,7 +54,7 @@ def make_arm(regime: str = "dual_path", align: str = "none", aligner: dict | Non
               telemetry_every=1, workers=0)
     tp.update(train)
     return ArmConfig(
-        name="t", corpus="synthetic", backbone="tiny-wavlm", regime=regime, align=align, lora=False,
+        name="t", corpus="synthetic", backbone="tiny-wavlm", regime=regime, align=align,
         seed=seed,
         model=ModelParams(tiny=TINY), train=TrainParams(**tp),
         aligner=resolve_aligner(align, build(AlignerParams, aligner or {}, "aligner")),

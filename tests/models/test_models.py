@@ -61,7 +61,7 @@ def arm_for(model: ModelParams, regime="clean", **train) -> ArmConfig:
               telemetry_every=1, dev_samples=4000)
     tp.update(train)
     return ArmConfig(name="t", corpus="synthetic", backbone="tiny-wavlm", regime=regime, align="none",
-                     lora=model.finetune == "lora", seed=3, model=model, train=TrainParams(**tp))
+                     seed=3, model=model, train=TrainParams(**tp))
 
 
 # ---- LoRA ----

@@ -1045,7 +1045,6 @@ def scorer(tmp_path_factory) -> dict:
         backbone="tiny-wavlm",
         regime="clean",
         align="none",
-        lora=False,
         seed=3,
         model=ModelParams(tiny=tiny),
         train=TrainParams(epochs=1, batch_size=4, dev_samples=4000, threads=1),

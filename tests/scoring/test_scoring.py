@@ -44,7 +44,7 @@ def _arm(**train) -> ArmConfig:
               average_best=2, threads=1, telemetry_every=1)  # fmt: skip
     tp.update(train)
     return ArmConfig(name="t", corpus="synthetic", backbone="tiny-wavlm", regime="clean", align="none",
-                     lora=False, seed=3, model=ModelParams(tiny=TINY), train=TrainParams(**tp),
+                     seed=3, model=ModelParams(tiny=TINY), train=TrainParams(**tp),
                      aligner=resolve_aligner("none", AlignerParams()))  # fmt: skip
 
 
