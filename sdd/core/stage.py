@@ -29,6 +29,7 @@ from sdd.core.configbase import ConfigError, build
 __all__ = [
     "MANIFEST_COLUMNS",
     "MANIFEST_EXTRA_COLUMNS",
+    "PlanError",
     "RESTORE_HINT",
     "STAGE_TIMES",
     "is_skipped",
@@ -69,6 +70,9 @@ def run_stage(name: str, main: Callable[[], Any]) -> None:
     start = time.time()
     try:
         main()
+    except PlanError as exc:  # the message names the plan file and says to re-run the plan stage
+        print(f"error: stage {name}: {exc}", file=sys.stderr)
+        sys.exit(2)
     except ConfigError as exc:
         print(f"error: params.yaml: {exc}\n{RESTORE_HINT}", file=sys.stderr)
         sys.exit(2)
@@ -132,6 +136,11 @@ def read_manifest(path: str | Path, required: tuple[str, ...] = ("utt_id", "path
     return pd.read_csv(path, keep_default_na=False, dtype=dtype)
 
 
+class PlanError(ConfigError):
+    """A plan document that cannot be read or does not fit its type: a stale or hand-edited
+    ``data/plan``, not a bad ``params.yaml`` (:func:`run_stage` says which)."""
+
+
 def read_plan(path: str | Path, doc_type: Any) -> Any:
     """Read one plan document written by the plan stage, as its frozen, validated type.
 
@@ -143,21 +152,21 @@ def read_plan(path: str | Path, doc_type: Any) -> Any:
             built.
 
     Raises:
-        ConfigError: the file cannot be read, or it does not fit the type (an unknown, missing or
+        PlanError: the file cannot be read, or it does not fit the type (an unknown, missing or
             ill-typed key); the message names the file and the key, and says to re-run the plan.
     """
     path = Path(path)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ConfigError(
+        raise PlanError(
             f"{path}: cannot read plan file ({exc}); run the `plan` stage (dvc repro plan)"
         ) from exc
     cls = _fitting_type(doc_type, data, path)
     try:
         return build(cls, data, "")
     except ConfigError as exc:
-        raise ConfigError(
+        raise PlanError(
             f"{path}: does not fit {cls.__name__} ({exc}); the plan was written by other code: re-run "
             "the `plan` stage (dvc repro plan)"
         ) from exc
@@ -175,7 +184,7 @@ def _fitting_type(doc_type: Any, data: Any, path: Path) -> Any:
         if required <= set(data) <= set(fields):
             return cls
     names = " or ".join(cls.__name__ for cls in options)
-    raise ConfigError(
+    raise PlanError(
         f"{path}: keys {sorted(data)} fit no plan document type ({names}); re-run the `plan` stage "
         "(dvc repro plan)"
     )

@@ -15,7 +15,7 @@ import yaml
 
 from sdd.core.configbase import ConfigError
 from sdd.core.plandocs import AuditPlan, ScorePlan, SkippedPair, plan_dict
-from sdd.core.stage import read_plan, write_plan
+from sdd.core.stage import read_plan, run_stage, write_plan
 from sdd.plan.assemble import make_plan, plan_documents, validate_params
 from sdd.train.params import ArmSeedPlan
 from tests.helpers import REPO
@@ -70,3 +70,22 @@ def test_a_document_that_does_not_fit_its_type_names_the_file_and_the_key(raw, t
         read_plan(tmp_path / "audit.json", ArmSeedPlan | SkippedPair)
     with pytest.raises(ConfigError, match=r"nope\.json: cannot read plan file"):
         read_plan(tmp_path / "nope.json", ScorePlan)
+
+
+def test_a_stage_blames_the_plan_file_not_params_yaml(raw, tmp_path, capsys):
+    """A stale or hand-edited plan document is not a bad params.yaml: the stage names the file."""
+    write_plan(make_plan(validate_params(raw)), tmp_path)
+    path = tmp_path / "score.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "extra": 1}))
+    with pytest.raises(SystemExit) as stop:
+        run_stage("score", lambda: read_plan(path, ScorePlan))
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith("error: stage score: ") and "score.json" in err
+    assert "params.yaml" not in err and "dvc repro plan" in err
+
+    def bad_params() -> None:
+        raise ConfigError("align: got 'maybe'")
+
+    with pytest.raises(SystemExit):
+        run_stage("plan", bad_params)
+    assert capsys.readouterr().err.startswith("error: params.yaml: align: got 'maybe'")
