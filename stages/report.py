@@ -10,7 +10,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from sdd.core.plandocs import ReportPlan, plan_dict
+from sdd.core.plandocs import ReportPlan
 from sdd.core.stage import read_plan, run_stage
 from sdd.report.pipeline import ReportIO, write_pipeline_report
 
@@ -34,7 +34,7 @@ def main() -> None:
         ap.add_argument(f"--{name}", type=Path, required=True, help=text)
     args = ap.parse_args()
 
-    plan = plan_dict(read_plan(args.plan, ReportPlan))  # validated; passed on as the mapping
+    plan = read_plan(args.plan, ReportPlan)
     io = ReportIO(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ReportIO)})
     write_pipeline_report(plan, io)
 

@@ -31,6 +31,8 @@ from typing import Any
 
 import pandas as pd
 
+from sdd.core.configbase import build
+from sdd.core.sections import ReportParams
 from sdd.report import tracking
 from sdd.report.build import write_report
 from sdd.report.inputs import ReportInput, SeedRun, read_trials_csv
@@ -185,7 +187,7 @@ def compare(
         configs=configs,
         eval_sets=[e["name"] for e in doc["eval_sets"]],
         reference=ref,
-        stats=doc["stats"],
+        stats=build(ReportParams, doc["stats"], f"{REPORT_INPUT} stats"),
         baseline=doc["baseline"],
         audit=doc["audit"],
         seen_attacks=set(doc["seen_attacks"]),

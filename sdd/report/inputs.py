@@ -22,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from sdd.core.plandocs import EvalSet
+from sdd.core.plandocs import ReportPlan
+from sdd.core.sections import ReportParams
 from sdd.core.stage import read_manifest
 from sdd.evaluation.eval_sets import TRIAL_COLUMNS, scored_trials
 from sdd.report.tracking import config_digest
@@ -67,8 +68,8 @@ class ReportInput:
         audit: the shortcut audit, eval set -> :meth:`sdd.audit.shortcuts.ShortcutAudit.to_dict` plus
             ``flagged`` (may be empty).
         seen_attacks: attack ids present in the training corpus's train split.
-        stats: the ``report`` params section (reference, n_resamples, seed, alpha,
-            block_by_speaker, shortcut_factor).
+        stats: the ``report`` params section (:class:`~sdd.core.sections.ReportParams`: reference,
+            n_resamples, seed, alpha, block_by_speaker, shortcut_factor).
         title, intro: the report's heading and first paragraph.
     """
 
@@ -76,7 +77,7 @@ class ReportInput:
     configs: dict[str, dict[str, Any]]
     eval_sets: list[str]
     reference: str | None
-    stats: dict[str, Any]
+    stats: ReportParams
     baseline: dict[str, Any] = field(default_factory=dict)
     audit: dict[str, Any] = field(default_factory=dict)
     seen_attacks: set[str] = field(default_factory=set)
@@ -111,7 +112,7 @@ def _read_json(path: Path) -> Any:
 
 
 def from_pipeline(
-    plan: dict[str, Any],
+    plan: ReportPlan,
     *,
     eval_dir: Path,
     train_dir: Path,
@@ -124,14 +125,15 @@ def from_pipeline(
     title: str,
     intro: str,
 ) -> ReportInput:
-    """Read the DVC outputs of every arm and seed the report plan (``data/plan/report.json``) names.
+    """Read the DVC outputs of every arm and seed the report plan (``data/plan/report.json``, read
+    with :func:`sdd.core.stage.read_plan`) names.
 
     Per arm and seed: ``<eval_dir>/<arm>/s<seed>.json``, ``<train_dir>/<arm>/s<seed>.json``,
     ``<telemetry_dir>/<arm>/s<seed>.csv`` and the score folder ``<scores_dir>/<arm>/s<seed>``.
     """
     systems: dict[str, dict[int, SeedRun]] = {}
-    for arm in plan["order"]:
-        seeds = plan["arms"][arm]
+    for arm in plan.order:
+        seeds = plan.arms[arm]
         systems[arm] = {}
         for seed in seeds:
             rel = f"{arm}/s{seed}"
@@ -143,18 +145,17 @@ def from_pipeline(
                 epochs=pd.DataFrame(train["epochs"]),
                 telemetry=pd.read_csv(telemetry_dir / f"{rel}.csv"),
                 trials={
-                    e["name"]: scored_trials(scores_dir / rel, manifests_dir, EvalSet(**e))
-                    for e in plan["eval_sets"]
+                    e.name: scored_trials(scores_dir / rel, manifests_dir, e) for e in plan.eval_sets
                 },
                 source=rel,
             )
     manifest = read_manifest(train_manifest)
     return ReportInput(
         systems=systems,
-        configs=plan["configs"],
-        eval_sets=[e["name"] for e in plan["eval_sets"]],
-        reference=plan["report"]["reference"],
-        stats=plan["report"],
+        configs=plan.configs,
+        eval_sets=[e.name for e in plan.eval_sets],
+        reference=plan.report.reference,
+        stats=plan.report,
         baseline=_read_json(baseline),
         audit=_read_json(audit),
         seen_attacks=seen_attacks(manifest),

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sdd.core import faults
+from sdd.core.plandocs import ReportPlan
 from sdd.core.stage import STAGE_TIMES, write_json
 from sdd.report import tracking
 from sdd.report.augment import augment_figures
@@ -51,24 +51,25 @@ class ReportIO:
     out_dir: Path  # reports/ (README.md, index.html, figures/)
 
 
-def write_pipeline_report(plan: dict[str, Any], io: ReportIO) -> None:
-    """Compare every arm of ``plan`` (the report plan document) over its seeds and the hand-feature
-    baseline on every eval set; write and log the report (module docstring)."""
+def write_pipeline_report(plan: ReportPlan, io: ReportIO) -> None:
+    """Compare every arm of ``plan`` (the report plan document, as :func:`sdd.core.stage.read_plan`
+    reads it) over its seeds and the hand-feature baseline on every eval set; write and log the report
+    (module docstring)."""
     experiment = tracking.dvc_experiment()
-    arms = ", ".join(f"{a} ({', '.join(map(str, plan['arms'][a]))})" for a in plan["order"])
+    arms = ", ".join(f"{a} ({', '.join(map(str, plan.arms[a]))})" for a in plan.order)
     inp = from_pipeline(plan, eval_dir=io.eval, train_dir=io.train, telemetry_dir=io.telemetry,
                         scores_dir=io.scores, manifests_dir=io.manifests, baseline=io.baseline,
                         audit=io.audit, train_manifest=io.train_manifest,
                         title=f"sdd report: {experiment}",
-                        intro=f"Training corpus: {plan['corpus']}. Arms (seeds): "
+                        intro=f"Training corpus: {plan.corpus}. Arms (seeds): "
                               + arms + ". EERs are percent here; metrics.json holds fractions.")  # fmt: skip
     metrics = report_metrics(inp)
-    aug = augment_figures(plan["augment"], io.augmented, io.train_manifest, io.out_dir / "figures")
-    probing = load_probing(io.probe, plan["probe_models"], io.partial, io.pretrain, io.scores, plan["arms"])
+    aug = augment_figures(plan.augment, io.augmented, io.train_manifest, io.out_dir / "figures")
+    probing = load_probing(io.probe, plan.probe_models, io.partial, io.pretrain, io.scores, plan.arms)
     sections = [Section("Augmentation", [("fig", Figure(path, caption)) for caption, path in aug]),
                 Section("Layer-wise probes (frozen features, logistic regression)",
                         probing_blocks(probing, io.out_dir / "figures"))]  # fmt: skip
-    meta = run_metadata(Path.cwd(), experiment=experiment, seeds=plan["seeds"], params_file=io.params,
+    meta = run_metadata(Path.cwd(), experiment=experiment, seeds=list(plan.seeds), params_file=io.params,
                         durations=read_stage_times(STAGE_TIMES))  # fmt: skip
     files = write_report(inp, metrics, io.out_dir, metadata=meta, sections=sections)
     faults.point("report:figures_written")

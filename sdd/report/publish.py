@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sdd.core.configbase import to_dict
+from sdd.core.plandocs import ReportPlan
 from sdd.report import tracking
 from sdd.report.inputs import ReportInput, system_digest
 
@@ -25,25 +27,25 @@ __all__ = ["REPORT_INPUT", "publish_pipeline_report", "report_input_doc"]
 REPORT_INPUT = "report_input.json"
 
 
-def report_input_doc(inp: ReportInput, plan: dict[str, Any]) -> dict[str, Any]:
-    """What ``sdd compare`` needs from the parent run (see the module docstring)."""
+def report_input_doc(inp: ReportInput, plan: ReportPlan) -> dict[str, Any]:
+    """What ``sdd compare`` needs from the parent run (see the module docstring), as JSON-able values."""
     return {
-        "eval_sets": plan["eval_sets"],
+        "eval_sets": [to_dict(e) for e in plan.eval_sets],
         "reference": inp.reference,
-        "stats": inp.stats,
+        "stats": to_dict(inp.stats),
         "audit": inp.audit,
         "baseline": inp.baseline,
         "seen_attacks": sorted(inp.seen_attacks),
-        "configs": plan["configs"],
-        "order": plan["order"],
-        "upstream": plan["upstream"],
+        "configs": plan.configs,
+        "order": list(plan.order),
+        "upstream": plan.upstream,
     }
 
 
 def publish_pipeline_report(
     inp: ReportInput,
     metrics: dict[str, Any],
-    plan: dict[str, Any],
+    plan: ReportPlan,
     *,
     train_dir: Path,
     eval_dir: Path,
@@ -52,27 +54,29 @@ def publish_pipeline_report(
     out_dir: Path,
     metadata: dict[str, Any],
 ) -> str:
-    """Log the report to this pipeline run's parent (module docstring); returns the parent's run id."""
-    experiment = plan["tracking"]["experiment"]
+    """Log the report to this pipeline run's parent (module docstring); returns the parent's run id.
+    ``plan`` is the report plan document (:class:`~sdd.core.plandocs.ReportPlan`): the MLflow experiment,
+    each arm's config, the eval sets and the upstream config."""
+    experiment = plan.tracking.experiment
     with tracking.pipeline_run(experiment) as parent:
         if parent.run_id is None:  # the store is unavailable: tracking already said what is not logged
             return ""
         for arm, seeds in inp.systems.items():
             for seed, run in seeds.items():
                 rel = f"{arm}/s{seed}"
-                config = {**plan["configs"][arm], "seed": seed}
+                config = {**plan.configs[arm], "seed": seed}
 
                 def fill(child: tracking.Run, run=run, rel=rel) -> None:
                     for row in run.epochs.to_dict("records"):
                         child.log_epoch(row)
                     child.log_train(run.train, train_dir / f"{rel}.json", telemetry_dir / f"{rel}.csv")
-                    ids = {e["name"]: e["id"] for e in plan["eval_sets"]}
+                    ids = {e.name: e.id for e in plan.eval_sets}
                     child.log_eval(
                         run.eval, eval_dir / f"{rel}.json", {ids[s]: t for s, t in run.trials.items()}
                     )
 
                 child, _ = tracking.ensure_arm_run(parent, config, fill, experiment=experiment)
-                child.set_tags({"sdd.system": system_digest(config, plan["upstream"])})
+                child.set_tags({"sdd.system": system_digest(config, plan.upstream)})
         summary = {a: {k: v for k, v in m.items() if k != "seeds"} for a, m in metrics.items()}
         parent.log_metrics(summary)
         parent.log_metrics({"duration_s": {d["stage"]: d["seconds"] for d in metadata.get("durations", [])}})

@@ -155,13 +155,13 @@ def report_metrics(inp: ReportInput) -> dict[str, Any]:
             trials = runs[0].trials[s]
             order = trials["utt_id"]
             labels = (trials["label"] == "bonafide").to_numpy()
-            blocks = _blocks(trials, st["block_by_speaker"])
+            blocks = _blocks(trials, st.block_by_speaker)
             mean, ci = mean_eer_interval(
                 score_matrix(runs, s, order),
                 labels,
                 blocks=blocks,
-                n_resamples=st["n_resamples"],
-                seed=st["seed"],
+                n_resamples=st.n_resamples,
+                seed=st.seed,
             )
             if not math.isclose(mean, agg["eer"], rel_tol=1e-9, abs_tol=1e-12):
                 raise ValueError(
@@ -189,8 +189,8 @@ def report_metrics(inp: ReportInput) -> dict[str, Any]:
                         score_matrix(ref_runs, s, order),
                         labels,
                         blocks=blocks,
-                        n_resamples=st["n_resamples"],
-                        seed=st["seed"],
+                        n_resamples=st.n_resamples,
+                        seed=st.seed,
                     )
         records = [_train_record(r) for r in runs]
         entry["train"] = seed_mean(records) if records else {}
@@ -199,7 +199,7 @@ def report_metrics(inp: ReportInput) -> dict[str, Any]:
     if comparisons:
         keys = list(comparisons)
         rows = compare_to_reference(
-            {f"{a} | {s}": comparisons[(a, s)] for a, s in keys}, reference=inp.reference, alpha=st["alpha"]
+            {f"{a} | {s}": comparisons[(a, s)] for a, s in keys}, reference=inp.reference, alpha=st.alpha
         )
         for (name, s), row in zip(keys, rows, strict=True):
             res = comparisons[(name, s)]
@@ -236,7 +236,7 @@ def _flag_shortcuts(out: dict[str, Any], inp: ReportInput) -> None:
     direction chosen on the data, an uninformative feature lands at 38-50 %, which would otherwise be
     "close" to every weak system.
     """
-    factor = inp.stats["shortcut_factor"]
+    factor = inp.stats.shortcut_factor
     for entry in out.values():
         for s, agg in entry.items():
             if s not in inp.audit:

@@ -6,17 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sdd.core.sections import ReportParams
 from sdd.evaluation.trials import evaluate_trials
 from sdd.report.inputs import ReportInput, SeedRun
 
-STATS = {
-    "reference": "main",
-    "n_resamples": 200,
-    "seed": 0,
-    "alpha": 0.05,
-    "block_by_speaker": True,
-    "shortcut_factor": 2.0,
-}
+STATS = ReportParams(
+    reference="main", n_resamples=200, seed=0, alpha=0.05, block_by_speaker=True, shortcut_factor=2.0
+)
 ATTACKS = ("A01", "A02", "A05")
 
 

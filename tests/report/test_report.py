@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sdd.core.plandocs import EvalSet, ReportPlan
+from sdd.core.sections import TrackingParams
 from sdd.report.build import write_report
 from sdd.report.inputs import ReportInput, seen_attacks
 from sdd.report.render import Figure, Section, render_markdown
@@ -233,7 +235,7 @@ def test_flatten_keys_are_mlflow_safe():
     assert _key("duration_s.train@main-0") == "duration_s.train/main-0" and _key("a=b|c") == "a_b_c"
 
 
-def _pipeline_outputs(inp: ReportInput, root) -> tuple[dict, dict]:
+def _pipeline_outputs(inp: ReportInput, root) -> tuple[ReportPlan, dict]:
     """The report plan and the train/eval/telemetry folders the pipeline would have written for ``inp``."""
     dirs = {k: root / k for k in ("train", "eval", "telemetry")}
     for arm, seeds in inp.systems.items():
@@ -246,13 +248,19 @@ def _pipeline_outputs(inp: ReportInput, root) -> tuple[dict, dict]:
             )
             (dirs["eval"] / f"{rel}.json").write_text(json.dumps(run.eval))
             run.telemetry.to_csv(dirs["telemetry"] / f"{rel}.csv", index=False)
-    plan = {
-        "tracking": {"experiment": "sdd-test"},
-        "eval_sets": [{"name": "demo:eval", "id": "demo__eval"}],
-        "configs": {a: {"name": a, "align": "none", **inp.configs.get(a, {})} for a in inp.systems},
-        "order": list(inp.systems),
-        "upstream": {"corpus": "demo"},
-    }
+    plan = ReportPlan(
+        arms={a: tuple(seeds) for a, seeds in inp.systems.items()},
+        order=tuple(inp.systems),
+        configs={a: {"name": a, "align": "none", **inp.configs.get(a, {})} for a in inp.systems},
+        upstream={"corpus": "demo"},
+        seeds=tuple(sorted({s for seeds in inp.systems.values() for s in seeds})),
+        eval_sets=(EvalSet(corpus="demo", split="eval", id="demo__eval", name="demo:eval"),),
+        corpus="demo",
+        augment={},
+        report=inp.stats,
+        tracking=TrackingParams(experiment="sdd-test"),
+        probe_models=(),
+    )
     return plan, dirs
 
 

@@ -36,7 +36,7 @@ def audit_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
                 "beside a "
                 f"system when the audit flags it (under 40% pooled or 25% on one attack for a single "
                 f"feature, under "
-                f"30% pooled for the MFCC model) and its EER is below {inp.stats['shortcut_factor']:g}x the "
+                f"30% pooled for the MFCC model) and its EER is below {inp.stats.shortcut_factor:g}x the "
                 "system's EER on the same trials."
             ),
         ),
