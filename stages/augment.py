@@ -8,10 +8,8 @@ with its clean source and the exact parameters drawn.
 import argparse
 from pathlib import Path
 
-from sdd.augment.params import AugmentParams
+from sdd.augment.params import AugmentPlan
 from sdd.augment.precompute import precompute
-from sdd.core.configbase import build
-from sdd.core.plandocs import AugmentPlan
 from sdd.core.stage import read_manifest, read_plan, run_stage
 
 
@@ -23,7 +21,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
 
-    params = build(AugmentParams, read_plan(args.plan, AugmentPlan).augment, "augment")
+    params = read_plan(args.plan, AugmentPlan).augment
     precompute(read_manifest(args.manifest), args.out, params, workers=args.workers)
 
 

@@ -10,8 +10,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from sdd.core.plandocs import ReportPlan
 from sdd.core.stage import read_plan, run_stage
+from sdd.report.params import ReportPlan
 from sdd.report.pipeline import ReportIO, write_pipeline_report
 
 HELP = {

@@ -1,4 +1,5 @@
-"""The ``augment`` section of params.yaml, validated against the policy grammar of :mod:`.policies`.
+"""The ``augment`` section of params.yaml, validated against the policy grammar of :mod:`.policies`,
+and the augment stage's plan document (:class:`AugmentPlan`).
 
 Every custom policy and the selected one are parsed when the section is built, so the dependency
 points from here down to :mod:`.policies` (and :mod:`.ops`); neither imports this module.
@@ -12,7 +13,7 @@ from typing import Any
 from sdd.augment.policies import BUILTIN_POLICIES, build_policy, parse_policy
 from sdd.core.configbase import ConfigError
 
-__all__ = ["AugmentParams"]
+__all__ = ["AugmentParams", "AugmentPlan"]
 
 SECTION = "augment"
 
@@ -61,3 +62,12 @@ class AugmentParams:
         if self.policy not in allowed:
             raise ConfigError(f"{SECTION}.policy: got {self.policy!r}; expected one of {allowed}")
         build_policy(self).check_sample_rate(self.sample_rate, f"{SECTION}.policy={self.policy}")
+
+
+@dataclass(frozen=True)
+class AugmentPlan:
+    """``augment.json``: the training corpus and the resolved ``augment`` section (a plan document,
+    :mod:`sdd.core.plandocs`)."""
+
+    corpus: str
+    augment: AugmentParams

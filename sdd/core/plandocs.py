@@ -9,9 +9,10 @@ on one side cannot be missed on the other.
 Each type lives at or below the lowest package that reads it (``sdd.LAYERS``): this module holds the
 parts every stage shares (:class:`EvalSet`, :class:`SkippedPair`) and the documents made of plumbing
 sections only (:mod:`sdd.core.sections`). The others live beside their section types:
-:class:`sdd.pretrain.params.PretrainPlan`, :class:`sdd.probing.params.ExtractPlan` and
-:class:`~sdd.probing.params.ProbePlan`, :class:`sdd.train.params.ArmSeedPlan` and
-:class:`~sdd.train.params.PartialPlan`.
+:class:`sdd.augment.params.AugmentPlan`, :class:`sdd.pretrain.params.PretrainPlan`,
+:class:`sdd.probing.params.ExtractPlan` and :class:`~sdd.probing.params.ProbePlan`,
+:class:`sdd.train.params.ArmSeedPlan` and :class:`~sdd.train.params.PartialPlan`,
+:class:`sdd.report.params.ReportPlan`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from sdd.core.sections import (
     BaselineParams,
     EvaluateParams,
     PrepareParams,
-    ReportParams,
     ScoreParams,
     TrackingParams,
 )
@@ -34,13 +34,11 @@ from sdd.core.sections import (
 __all__ = [
     "OMIT_IF_NONE",
     "AuditPlan",
-    "AugmentPlan",
     "BaselinePlan",
     "EvalSet",
     "EvaluatePlan",
     "FetchPlan",
     "PreparePlan",
-    "ReportPlan",
     "ScorePlan",
     "SkippedPair",
     "plan_dict",
@@ -106,15 +104,6 @@ class PreparePlan:
 
 
 @dataclass(frozen=True)
-class AugmentPlan:
-    """``augment.json``: the training corpus and the resolved ``augment`` section (a mapping here,
-    typed by :class:`sdd.augment.params.AugmentParams` where it is read)."""
-
-    corpus: str
-    augment: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class BaselinePlan:
     """``baseline.json``: the training corpus, the eval sets and the baseline section."""
 
@@ -148,28 +137,3 @@ class AuditPlan:
     eval_sets: tuple[EvalSet, ...]
     audit: AuditParams
 
-
-@dataclass(frozen=True)
-class ReportPlan:
-    """``report.json``: everything the report stage compares.
-
-    Attributes:
-        arms: arm -> the seeds it runs; ``order``: the arms in ``params.yaml``'s order.
-        configs: arm -> its resolved config without the seed (MLflow runs and systems are keyed by it).
-        upstream: what else the scores depend on (the training corpus's entry, augment, score).
-        seeds: the top-level training seeds.
-        eval_sets, corpus, augment, report, tracking: as in the other documents.
-        probe_models: the probed models (``probe.models``).
-    """
-
-    arms: dict[str, tuple[int, ...]]
-    order: tuple[str, ...]
-    configs: dict[str, dict[str, Any]]
-    upstream: dict[str, Any]
-    seeds: tuple[int, ...]
-    eval_sets: tuple[EvalSet, ...]
-    corpus: str
-    augment: dict[str, Any]
-    report: ReportParams
-    tracking: TrackingParams
-    probe_models: tuple[str, ...]

@@ -13,16 +13,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from sdd.augment.params import AugmentPlan
 from sdd.core.configbase import ConfigError, build, to_dict
 from sdd.core.plandocs import (
     AuditPlan,
-    AugmentPlan,
     BaselinePlan,
     EvalSet,
     EvaluatePlan,
     FetchPlan,
     PreparePlan,
-    ReportPlan,
     ScorePlan,
     SkippedPair,
     plan_dict,
@@ -34,6 +33,7 @@ from sdd.plan.arms import arm_seeds, partial_arm
 from sdd.plan.schema import LoadedParams
 from sdd.pretrain.params import OBJECTIVES, PretrainPlan
 from sdd.probing.params import ExtractPlan, ExtractSettings, ProbePlan, ProbeSettings
+from sdd.report.params import ReportPlan
 from sdd.train.params import ArmSeedPlan, PartialPlan
 
 __all__ = [
@@ -72,7 +72,7 @@ def plan_documents(loaded: LoadedParams) -> dict[str, Any]:
         "fetch.json": FetchPlan(corpora=corpora),
         "prepare.json": PreparePlan(corpora=corpora, prepare=p.prepare, train_corpus=p.corpus,
                                     eval_sets=eval_sets),
-        "augment.json": AugmentPlan(corpus=p.corpus, augment=augment),
+        "augment.json": AugmentPlan(corpus=p.corpus, augment=loaded.augment),
         "baseline.json": BaselinePlan(corpus=p.corpus, eval_sets=eval_sets, baseline=p.baseline),
         "score.json": ScorePlan(eval_sets=eval_sets, score=p.score),
         "evaluate.json": EvaluatePlan(eval_sets=eval_sets, evaluate=p.evaluate, tracking=p.tracking),
@@ -88,7 +88,7 @@ def plan_documents(loaded: LoadedParams) -> dict[str, Any]:
             seeds=p.seeds,
             eval_sets=eval_sets,
             corpus=p.corpus,
-            augment=augment,
+            augment=loaded.augment,
             report=p.report,
             tracking=p.tracking,
             probe_models=p.probe.models,

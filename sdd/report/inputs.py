@@ -22,10 +22,10 @@ from typing import Any
 
 import pandas as pd
 
-from sdd.core.plandocs import ReportPlan
 from sdd.core.sections import ReportParams
 from sdd.core.stage import read_manifest
 from sdd.evaluation.eval_sets import TRIAL_COLUMNS, scored_trials
+from sdd.report.params import ReportPlan
 from sdd.report.tracking import config_digest
 
 __all__ = ["ReportInput", "SeedRun", "from_pipeline", "read_trials_csv", "seen_attacks", "system_digest"]

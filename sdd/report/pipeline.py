@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sdd.core import faults
-from sdd.core.plandocs import ReportPlan
 from sdd.core.stage import STAGE_TIMES, write_json
 from sdd.report import tracking
 from sdd.report.augment import augment_figures
 from sdd.report.build import write_report
 from sdd.report.inputs import from_pipeline
 from sdd.report.metadata import read_stage_times, run_metadata
+from sdd.report.params import ReportPlan
 from sdd.report.probing import load_probing, probing_blocks, probing_metrics
 from sdd.report.publish import publish_pipeline_report
 from sdd.report.render import Figure, Section

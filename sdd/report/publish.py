@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from sdd.core.configbase import to_dict
-from sdd.core.plandocs import ReportPlan
 from sdd.report import tracking
 from sdd.report.inputs import ReportInput, system_digest
+from sdd.report.params import ReportPlan
 
 __all__ = ["REPORT_INPUT", "publish_pipeline_report", "report_input_doc"]
 

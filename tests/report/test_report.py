@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdd.core.plandocs import EvalSet, ReportPlan
+from sdd.augment.params import AugmentParams
+from sdd.core.plandocs import EvalSet
 from sdd.core.sections import TrackingParams
 from sdd.report.build import write_report
 from sdd.report.inputs import ReportInput, seen_attacks
+from sdd.report.params import ReportPlan
 from sdd.report.render import Figure, Section, render_markdown
 from sdd.report.sections.breakdown import per_condition_tables
 from sdd.report.sections.common import eer_cell
@@ -256,7 +258,7 @@ def _pipeline_outputs(inp: ReportInput, root) -> tuple[ReportPlan, dict]:
         seeds=tuple(sorted({s for seeds in inp.systems.values() for s in seeds})),
         eval_sets=(EvalSet(corpus="demo", split="eval", id="demo__eval", name="demo:eval"),),
         corpus="demo",
-        augment={},
+        augment=AugmentParams(),
         report=inp.stats,
         tracking=TrackingParams(experiment="sdd-test"),
         probe_models=(),
