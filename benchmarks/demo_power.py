@@ -4,9 +4,9 @@ Usage: ``python benchmarks/demo_power.py [--seeds 0 1 2] [--ref HEAD] [--keep]``
 
 The demo trains on studio-like audio and ``demo:eval_degraded`` adds telephony, codec, packet-loss
 and low-SNR noise conditions that the default training augmentation (RawBoost LnL + ISD + SSI) does
-not contain (README, "The demo"). RawBoost's and DPDA's premise is that augmentation helps under such a
-shift, so ``clean`` (no augmentation) should be worse than ``main`` (the dual-path regime over the
-RawBoost copies) on ``eval_degraded``: a known effect the demo must be able to detect.
+not contain (docs/data.md, "The demo corpus"). RawBoost's and DPDA's premise is that augmentation
+helps under such a shift, so ``clean`` (no augmentation) should be worse than ``main`` (the dual-path
+regime over the RawBoost copies) on ``eval_degraded``: a known effect the demo must be able to detect.
 
 The script clones the committed HEAD (``--ref``) into a temporary folder, keeps only the arms
 ``main`` and ``clean`` of its params.yaml, sets ``seeds`` (default 0, 1, 2), turns off probing, the

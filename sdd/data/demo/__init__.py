@@ -52,7 +52,7 @@ logistic regression of :mod:`sdd.audit.baseline` scores eval EER 44.7 % (A04 24.
 pretrain stage's tiny wav2vec2, hidden 64, 4 layers, 6 epochs of 1 s crops) reach 11.0-13.3 % on
 eval and 23.0-24.3 % on eval_degraded (the telephony conditions 28-40 %, the codecs 8-15 %), with
 A03 (20-24 %) and the unseen A06 (24-32 %) the hardest attacks; the ``attm`` arm 15.0 / 28.3 %, and
-the ``lora`` arm stays at chance (49.7 %) on this backbone (README, "Results on the demo").
+the ``lora`` arm stays at chance (49.7 %) on this backbone (docs/results.md).
 Generation (the ``fetch`` stage) takes about 50 s on 2 idle cores.
 
 Generation is deterministic: every utterance draws from its own ``np.random.Generator`` seeded from
