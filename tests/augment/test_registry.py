@@ -68,7 +68,7 @@ def test_implements_refuses_an_unregistered_class_and_an_op_without_one_says_so(
 
     @dataclass(frozen=True)
     class Loose(Op):
-        pass
+        """An op class never registered."""
 
     with pytest.raises(ValueError, match="not a registered op"):
         implements(Loose)(lambda *a: None)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sdd.core import faults
 from sdd.core.paths import display_path
+from sdd.data import demo as demo_generator
 from sdd.data import download
 from sdd.data.corpora.common import CorpusError
 from sdd.data.corpora.demo import DEMO_PROTOCOLS, DemoCorpusConfig
@@ -28,8 +29,6 @@ log = logging.getLogger(__name__)
 
 def fetch(cfg: DemoCorpusConfig, dest: Path) -> dict:
     """Generate the demo corpus into ``dest`` (deterministic); skip when complete with the same config."""
-    from sdd.data import demo as demo_generator  # lazy: the generator module pulls in its DSP code
-
     dest = Path(dest)
     # The resolved generator config and the generator's sources (its package's modules and the degradations
     # it shares with sdd.augment): a code change regenerates the data (the fetch stage re-runs when
