@@ -171,7 +171,10 @@ def compare(
                     break  # published weights: the runs of other experiments' seeds score the same model
         if runs:
             systems[names[key]] = dict(sorted(runs.items()))
-            configs[names[key]] = {"align": groups[key][0].data.params.get("align", "none"), "regime": regime}
+            configs[names[key]] = {
+                "align": tracking.align_method(groups[key][0].data.params.get("align")),
+                "regime": regime,
+            }
     ref = reference or doc["reference"]
     if ref not in systems:
         candidates = [n for n in systems if n.split(" [")[0] == ref]

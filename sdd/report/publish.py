@@ -22,7 +22,7 @@ from sdd.report import tracking
 from sdd.report.inputs import ReportInput, system_digest
 from sdd.report.params import ReportPlan
 
-__all__ = ["REPORT_INPUT", "publish_pipeline_report", "report_input_doc"]
+__all__ = ["REPORT_INPUT", "publish_pipeline_report", "report_input_doc", "shared_params", "upstream_params"]
 
 REPORT_INPUT = "report_input.json"
 
@@ -42,6 +42,27 @@ def report_input_doc(inp: ReportInput, plan: ReportPlan) -> dict[str, Any]:
     }
 
 
+def upstream_params(plan: ReportPlan) -> dict[str, Any]:
+    """What shaped an arm/seed child's scores besides its config, as its params: ``data.*`` (the
+    training corpus's entry), ``augment.*``, ``score.*`` (:attr:`ReportPlan.upstream`) and the
+    ``eval_sets``."""
+    names = {"corpus": "data"}
+    return {names.get(k, k): v for k, v in plan.upstream.items()} | {
+        "eval_sets": [e.name for e in plan.eval_sets]
+    }
+
+
+def shared_params(plan: ReportPlan) -> dict[str, Any]:
+    """The pipeline run's params (its parent run): what every arm shares (:func:`upstream_params`),
+    the arms with their seeds, the reference arm and the report's statistics."""
+    return {
+        **upstream_params(plan),
+        "seeds": list(plan.seeds),
+        "arms": [f"{a} (seeds {' '.join(map(str, plan.arms[a]))})" for a in plan.order],
+        "report": to_dict(plan.report),
+    }
+
+
 def publish_pipeline_report(
     inp: ReportInput,
     metrics: dict[str, Any],
@@ -58,6 +79,7 @@ def publish_pipeline_report(
     ``plan`` is the report plan document (:class:`~sdd.core.plandocs.ReportPlan`): the MLflow experiment,
     each arm's config, the eval sets and the upstream config."""
     experiment = plan.tracking.experiment
+    upstream = upstream_params(plan)
     with tracking.pipeline_run(experiment) as parent:
         if parent.run_id is None:  # the store is unavailable: tracking already said what is not logged
             return ""
@@ -75,11 +97,19 @@ def publish_pipeline_report(
                         run.eval, eval_dir / f"{rel}.json", {ids[s]: t for s, t in run.trials.items()}
                     )
 
-                child, _ = tracking.ensure_arm_run(parent, config, fill, experiment=experiment)
+                child, _ = tracking.ensure_arm_run(
+                    parent, config, fill, experiment=experiment, train_seconds=run.train.get("seconds")
+                )
                 child.set_tags({"sdd.system": system_digest(config, plan.upstream)})
+                child.log_params(upstream)
+        parent.log_params(shared_params(plan))
+        tracking.save_runs_view(parent, experiment, list(inp.eval_sets))
+        # under `report.`: the seed aggregates and comparisons, apart from a child's own `<eval set>.eer`
         summary = {a: {k: v for k, v in m.items() if k != "seeds"} for a, m in metrics.items()}
-        parent.log_metrics(summary)
-        parent.log_metrics({"duration_s": {d["stage"]: d["seconds"] for d in metadata.get("durations", [])}})
+        parent.log_metrics({"report": summary})
+        parent.log_metrics(
+            {"stage_seconds": {d["stage"]: d["seconds"] for d in metadata.get("durations", [])}}
+        )
         # tags, not params: a workspace parent is updated by every `dvc repro`, and params are immutable
         parent.set_tags(
             {

@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 __all__ = [
     "EXPERIMENT_KIND",
     "Run",
+    "align_method",
+    "arm_params",
     "arm_run",
     "child_runs",
     "config_digest",
@@ -76,8 +78,12 @@ __all__ = [
     "flatten",
     "get_runs",
     "metric_history",
+    "metric_names",
     "off",
+    "param_names",
     "pipeline_run",
+    "runs_view",
+    "save_runs_view",
     "search_runs",
     "tracking_uri",
     "ui_url",
@@ -88,6 +94,11 @@ T = TypeVar("T")
 #: table (a GenAI one on the traces overview, which is empty here).
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 PARENT_ID = "mlflow.parentRunId"
+TRAIN_STAGE = "train"
+#: MLflow 3.17's shared views: experiment tags ``mlflow.sharedViewState.<key>`` (JSON), applied by the
+#: UI for ``?viewStateShareKey=<key>``. :func:`save_runs_view` writes the one with key :data:`VIEW_KEY`.
+VIEW_TAG = "mlflow.sharedViewState."
+VIEW_KEY = "sdd"
 #: How long a process waits for the store's lock file (:func:`_store_lock`) before giving up (the
 #: store then counts as unavailable: the stage warns and carries on).
 LOCK_TIMEOUT_S = 300.0
@@ -125,6 +136,73 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     else:
         out[prefix[:-1]] = data
     return out
+
+
+#: The last name of a list that is a confidence interval ``[low, high]`` (``eer_ci95``, ``ci95``,
+#: ``holm_ci``): logged as ``<name>_low`` and ``<name>_high`` instead of ``<name>.0`` and ``<name>.1``.
+_INTERVAL = re.compile(r"(^|_)ci(95)?$")
+
+
+def metric_names(data: Any) -> dict[str, Any]:
+    """:func:`flatten` with the names the MLflow runs table shows: an interval ``[low, high]``
+    (:data:`_INTERVAL`) becomes ``<name>_low`` / ``<name>_high``. Other lists are no measurements
+    (an aggregate's ``seeds``, ``tdcf_c012``'s cost constants) and are left out: they stay in the JSON
+    artifacts, and the averaged epochs are a tag (:meth:`Run.log_train`)."""
+
+    def pairs(node: Any) -> Any:
+        if isinstance(node, dict):
+            out: dict[str, Any] = {}
+            for k, v in node.items():
+                if isinstance(v, (list, tuple)) and len(v) == 2 and _INTERVAL.search(str(k)):
+                    out[f"{k}_low"], out[f"{k}_high"] = v
+                elif not isinstance(v, (list, tuple)):
+                    out[k] = pairs(v)
+            return out
+        return node
+
+    return {_key(k): v for k, v in flatten(pairs(data)).items()}
+
+
+def param_names(data: Any) -> dict[str, str]:
+    """A (nested) config as MLflow params: dotted keys; a list of scalars is one param, its values
+    joined by ``, `` (``model.lora.target_modules = q_proj, v_proj``); None is ``null`` and booleans
+    ``true``/``false``, as params.yaml writes them."""
+
+    def text(v: Any) -> str:
+        if v is None:
+            return "null"
+        if isinstance(v, bool):
+            return str(v).lower()
+        return str(v)
+
+    def walk(node: Any, prefix: str) -> dict[str, str]:
+        if isinstance(node, dict):
+            out: dict[str, str] = {}
+            for k, v in node.items():
+                out.update(walk(v, f"{prefix}{k}."))
+            return out
+        if isinstance(node, (list, tuple)) and all(not isinstance(v, (dict, list, tuple)) for v in node):
+            return {prefix[:-1]: ", ".join(text(v) for v in node)}
+        if isinstance(node, (list, tuple)):
+            return {k: v for i, v in enumerate(node) for k, v in walk(v, f"{prefix}{i}.").items()}
+        return {prefix[:-1]: text(node)}
+
+    return {_key(k): v[:6000] for k, v in walk(data, "").items()}
+
+
+def arm_params(config: dict[str, Any]) -> dict[str, str]:
+    """An arm's resolved config as its child run's params (:func:`param_names`). ``align`` is written
+    as params.yaml spells it: ``false`` for no alignment (the config's ``none``), else the method."""
+    params = param_names(config)
+    if params.get("align") == "none":
+        params["align"] = "false"
+    return params
+
+
+def align_method(param: str | None) -> str:
+    """The aligner an ``align`` param names (:func:`arm_params` writes ``false`` for ``none``; runs
+    logged before it wrote ``none``)."""
+    return {"false": "none", None: "none"}.get(param, param)  # type: ignore[arg-type]
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
@@ -177,6 +255,7 @@ class Run:
 
     def __init__(self, client: Any, run_id: str, name: str = "") -> None:
         self._client, self.run_id, self.name = client, run_id, name or run_id
+        self._epoch_elapsed: dict[int, float] = {}
 
     @_guarded
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
@@ -185,8 +264,8 @@ class Run:
 
         now = int(time.time() * 1000)
         flat = [
-            Metric(_key(k), float(v), now, step or 0)
-            for k, v in flatten(metrics).items()
+            Metric(k, float(v), now, step or 0)
+            for k, v in metric_names(metrics).items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         ]
         for i in range(0, len(flat), 1000):  # MLflow's batch limit
@@ -194,9 +273,22 @@ class Run:
 
     @_guarded
     def log_params(self, params: dict[str, Any]) -> None:
+        """Log a (nested) dict as params (:func:`param_names`). MLflow's params cannot change: a key the
+        run already has with the same value is skipped; with another value (a workspace run re-used
+        by a later ``dvc repro`` with other params) it is left as it was and one warning names each
+        such key, its logged value and the new one."""
         from mlflow.entities import Param
 
-        flat = [Param(_key(k), str(v)[:6000]) for k, v in flatten(params).items()]
+        have = _retry(lambda: self._client.get_run(self.run_id), "get_run").data.params
+        new = param_names(params)
+        changed = {k: (have[k], v) for k, v in new.items() if k in have and have[k] != v}
+        if changed:
+            log.warning(
+                "MLflow run %s already has other values for %d params, kept (MLflow params cannot change; "
+                "`dvc exp run` gives each experiment its own runs): %s", self.name, len(changed),
+                "; ".join(f"{k}: logged {a!r}, now {b!r}" for k, (a, b) in sorted(changed.items())[:10]),
+            )  # fmt: skip
+        flat = [Param(k, v) for k, v in new.items() if k not in have]
         for i in range(0, len(flat), 100):  # MLflow's batch limit
             _retry(lambda b=flat[i : i + 100]: self._client.log_batch(self.run_id, params=b), "log_params")
 
@@ -233,13 +325,42 @@ class Run:
 
     # The layout of an arm/seed child run, shared by the stages (live) and the report (a cached arm).
     def log_epoch(self, row: dict[str, Any]) -> None:
-        """One epoch's row as ``epoch.<key>`` metrics at step ``row["epoch"]`` (the per-epoch curves)."""
-        self.log_metrics({"epoch": {k: v for k, v in row.items() if k != "epoch"}}, step=int(row["epoch"]))
+        """One epoch's row as ``epoch.<key>`` metrics at step ``row["epoch"]`` (the per-epoch curves).
+        The row's ``seconds`` (training time since the run's start, resumed runs included) is logged
+        as ``epoch.elapsed_seconds`` and its difference from the previous epoch's as
+        ``epoch.seconds`` (that epoch's own training time)."""
+        epoch = int(row["epoch"])
+        values = {k: v for k, v in row.items() if k not in ("epoch", "seconds")}
+        if isinstance(row.get("seconds"), (int, float)):
+            elapsed = float(row["seconds"])
+            previous = self._elapsed(epoch - 1)
+            values["elapsed_seconds"] = elapsed
+            if previous is not None:
+                values["seconds"] = elapsed - previous
+            self._epoch_elapsed[epoch] = elapsed
+        self.log_metrics({"epoch": values}, step=epoch)
+
+    def _elapsed(self, epoch: int) -> float | None:
+        """``elapsed_seconds`` of ``epoch``: logged by this process, or (a resumed run's first epoch
+        here) read back from the run; 0 before the first epoch."""
+        if epoch < 0:
+            return 0.0
+        if epoch not in self._epoch_elapsed:
+            try:
+                history = self._client.get_metric_history(self.run_id, "epoch.elapsed_seconds")
+            except Exception:  # the store failed: the epoch's own time is left out, the rest is logged
+                return None
+            self._epoch_elapsed.update({m.step: m.value for m in history})
+        return self._epoch_elapsed.get(epoch)
 
     def log_train(self, summary: dict[str, Any], train_json: Path, telemetry: Path) -> None:
-        """The training summary as ``train.<key>`` metrics; the train stage's JSON (summary + epochs)
-        and telemetry CSV as artifacts ``train.json`` and ``telemetry.csv``."""
-        self.log_metrics({"train": summary})
+        """The training summary as ``train.<key>`` metrics (``train.seconds``: the training time) and
+        its ``best_epochs`` (the averaged epochs) as the tag ``sdd.best_epochs`` (``2, 4, 5``); the train
+        stage's JSON (summary + epochs) and telemetry CSV as artifacts ``train.json`` and
+        ``telemetry.csv``."""
+        self.log_metrics({"train": {k: v for k, v in summary.items() if k != "best_epochs"}})
+        if summary.get("best_epochs") is not None:
+            self.set_tags({"sdd.best_epochs": ", ".join(str(e) for e in summary["best_epochs"])})
         self.log_artifact(train_json, name="train.json")
         self.log_artifact(telemetry, name="telemetry.csv")
 
@@ -372,14 +493,16 @@ def pipeline_run(experiment: str = "sdd", pipeline: str | None = None) -> Iterat
 
 
 @contextmanager
-def _status(client: Any, run_id: str) -> Iterator[None]:
+def _status(client: Any, run_id: str, end_time: int | None = None) -> Iterator[None]:
+    """RUNNING while the block runs, then FINISHED (FAILED on an exception). The run's end time is
+    ``end_time`` (ms since the epoch) when given, else now."""
     _retry(lambda: client.update_run(run_id, status="RUNNING"), "update_run")
     try:
         yield
     except BaseException:
-        _retry(lambda: client.set_terminated(run_id, "FAILED"), "set_terminated")
+        _retry(lambda: client.set_terminated(run_id, "FAILED", end_time=end_time), "set_terminated")
         raise
-    _retry(lambda: client.set_terminated(run_id, "FINISHED"), "set_terminated")
+    _retry(lambda: client.set_terminated(run_id, "FINISHED", end_time=end_time), "set_terminated")
 
 
 def _arm_tags(parent_id: str, arm: str, seed: int, digest: str) -> dict[str, str]:
@@ -403,7 +526,7 @@ def _arm_run_id(
             return found.info.run_id, False
         run_tags, run_name = {**tags, "sdd.pipeline": pipeline}, f"{arm}-s{seed}"
         run = _retry(lambda: client.create_run(exp_id, tags=run_tags, run_name=run_name), "create_run")
-        Run(client, run.info.run_id).log_params(config)
+        Run(client, run.info.run_id).log_params(arm_params(config))
     return run.info.run_id, True
 
 
@@ -413,7 +536,8 @@ def arm_run(stage: str, config: dict[str, Any], *, experiment: str = "sdd") -> I
 
     Args:
         stage: the calling stage (``train`` or ``evaluate``); tag ``sdd.<stage> = logged`` marks that it
-            finished logging.
+            finished logging. The run's start and end times are those of ``train`` (a run that
+            ``evaluate`` creates, its model trained under another parent, keeps evaluate's).
         config: the arm's resolved config (``to_dict(ArmConfig)``, with ``name`` and ``seed``); logged
             as the run's params when the run is created, and digested into its key.
         experiment: the MLflow experiment name.
@@ -425,6 +549,11 @@ def arm_run(stage: str, config: dict[str, Any], *, experiment: str = "sdd") -> I
         exp_id = experiment_id(client, experiment)
         parent_id = _pipeline_run_id(client, exp_id, pipeline)
         run_id, _ = _arm_run_id(client, exp_id, parent_id, config, pipeline)
+        # The run's start and end times bracket its training: a later stage (evaluate) keeps the end
+        # time training left, so the runs table's Duration is not the wait for the other arms.
+        end_time = None
+        if stage != TRAIN_STAGE:
+            end_time = _retry(lambda: client.get_run(run_id), "get_run").info.end_time
         _retry(lambda: client.update_run(run_id, status="RUNNING"), "update_run")
     except Exception as exc:  # MlflowException, sqlite3/SQLAlchemy/HTTP errors
         _not_logged("the run, its params, metrics and artifacts", name, exc)
@@ -435,7 +564,7 @@ def arm_run(stage: str, config: dict[str, Any], *, experiment: str = "sdd") -> I
     )
     handle = Run(client, run_id, name)
     try:
-        with _status(client, run_id):
+        with _status(client, run_id, end_time):
             yield handle
             handle.set_tags({f"sdd.{stage}": "logged"})  # only once everything of the stage is logged
     except BaseException:
@@ -450,9 +579,12 @@ def ensure_arm_run(
     *,
     experiment: str = "sdd",
     pipeline: str | None = None,
+    train_seconds: float | None = None,
 ) -> tuple[Run, bool]:
     """The child of ``parent`` for this arm and seed; when absent, create it and let ``fill`` log
     its content from the DVC outputs (a cached arm), tagged with the run that trained the model.
+    Its Duration in the runs table is ``train_seconds`` when given (the training time of the cached
+    model; its start time is when it was copied), as a live child's is its training time.
 
     Returns:
         ``(run, created)``.
@@ -470,14 +602,59 @@ def ensure_arm_run(
                 "sdd.cached": "true",
             }
         )
-        with _status(client, run_id):
+        end_time = None
+        if train_seconds is not None and math.isfinite(train_seconds):
+            start = _retry(lambda: client.get_run(run_id), "get_run").info.start_time
+            end_time = start + round(1000 * train_seconds)
+        with _status(client, run_id, end_time):
             fill(run)
             run.set_tags({"sdd.train": "copied", "sdd.evaluate": "copied"})
     return run, created
 
 
+def runs_view(eval_sets: list[str]) -> dict[str, Any]:
+    """The runs table's saved view (:func:`save_runs_view`): the arm/seed runs only (the parents, which
+    hold the report, are one filter away), sorted by the first eval set's EER, showing per eval set
+    its EER and 95% CI, then the dev EER of the saved model, arm, seed, regime, align and training
+    seconds. Keys as MLflow's UI writes them (``metrics.`<name>```, ``params.``, ``tags.``)."""
+    metric = [f"{_key(e)}.{m}" for e in eval_sets for m in ("eer", "eer_ci95_low", "eer_ci95_high")]
+    columns = [
+        *(f"metrics.`{m}`" for m in metric),
+        "metrics.`train.final_dev_eer`",
+        "tags.`sdd.arm`",
+        "tags.`sdd.seed`",
+        "params.`regime`",
+        "params.`align`",
+        "metrics.`train.seconds`",
+    ]
+    return {
+        "searchFilter": "tags.`sdd.kind` = 'arm'",
+        "orderByKey": f"metrics.`{metric[0]}`" if metric else "attributes.start_time",
+        "orderByAsc": bool(metric),
+        "selectedColumns": columns,
+        "columnOrder": columns,
+    }
+
+
+def save_runs_view(run: Run, experiment: str, eval_sets: list[str]) -> None:
+    """Store :func:`runs_view` on ``experiment`` as MLflow 3.17's shared view :data:`VIEW_KEY`: the
+    experiment tag ``mlflow.sharedViewState.<key>`` (what the UI's Share button writes), applied when
+    the address carries ``?viewStateShareKey=<key>`` (:func:`ui_url` adds it). MLflow 3.17 has no
+    default column set per experiment: without the key the table opens on its own defaults (no
+    metric column). A store that fails warns, as every logging call here."""
+    try:
+        exp_id = experiment_id(run._client, experiment)
+        view = json.dumps(runs_view(eval_sets), sort_keys=True)
+        _retry(
+            lambda: run._client.set_experiment_tag(exp_id, VIEW_TAG + VIEW_KEY, view), "set_experiment_tag"
+        )
+    except Exception as exc:  # MlflowException, sqlite3/SQLAlchemy/HTTP errors
+        _not_logged("the runs table's saved view", experiment, exc)
+
+
 def ui_url(port: int, experiment: str = "sdd", host: str = "127.0.0.1") -> str:
-    """The MLflow UI address that opens ``experiment`` on its runs table.
+    """The MLflow UI address that opens ``experiment`` on its runs table, in the saved view
+    (:func:`save_runs_view`) when the experiment has it.
 
     MLflow 3.17's UI decides between its GenAI pages and its model-training pages by a
     ``workflowType`` it keeps in the browser (default ``genai``, whatever the experiment's
@@ -485,7 +662,8 @@ def ui_url(port: int, experiment: str = "sdd", host: str = "127.0.0.1") -> str:
     """
     exp = _client().get_experiment_by_name(experiment)
     route = f"experiments/{exp.experiment_id}" if exp is not None else "experiments"
-    return f"http://{host}:{port}/#/{route}?workflowType=machine_learning"
+    view = f"viewStateShareKey={VIEW_KEY}&" if exp is not None and VIEW_TAG + VIEW_KEY in exp.tags else ""
+    return f"http://{host}:{port}/#/{route}?{view}workflowType=machine_learning"
 
 
 def search_runs(experiment: str, filter_string: str = "") -> list[Any]:

@@ -29,8 +29,13 @@ EPOCHS = 3
 def config(exp: str, arm: str, seed: int) -> dict[str, Any]:
     """An arm's resolved config; ``lr`` differs per experiment, as with ``dvc exp run -S train.lr=...``."""
     lr = 0.001 * (1 + int(exp.rsplit("-", 1)[-1]))
-    return {"name": arm, "seed": seed, "regime": "clean" if arm == "clean" else "dual_path",
-            "train": {"lr": lr, "epochs": EPOCHS}, "eval_sets": ["demo:eval"]}
+    return {
+        "name": arm,
+        "seed": seed,
+        "regime": "clean" if arm == "clean" else "dual_path",
+        "train": {"lr": lr, "epochs": EPOCHS},
+        "eval_sets": ["demo:eval"],
+    }
 
 
 def value(*key: Any) -> float:
@@ -43,7 +48,7 @@ def value(*key: Any) -> float:
 def expected(exp: str) -> dict[str, Any]:
     """What experiment ``exp`` logs: per (arm, seed) child, its params (flattened) and metrics
     (``{key: [(step, value), ...]}``); and the parent's metrics."""
-    from sdd.report.tracking import _key, flatten
+    from sdd.report.tracking import _key, arm_params
 
     children = {}
     for arm, seed in [*ARMS, CACHED]:
@@ -53,8 +58,7 @@ def expected(exp: str) -> dict[str, Any]:
             "train.best_dev_eer": [(0, value(exp, arm, seed, "best"))],
             _key("demo:eval.eer"): [(0, value(exp, arm, seed, "eer"))],
         }
-        children[(arm, seed)] = {"params": {_key(k): str(v) for k, v in flatten(cfg).items()},
-                                 "metrics": metrics}
+        children[(arm, seed)] = {"params": arm_params(cfg), "metrics": metrics}
     return {"children": children, "parent_metrics": {"report.n_runs": [(0, float(len(ARMS) + 1))]}}
 
 

@@ -136,9 +136,19 @@ def test_a_scoring_only_system_with_one_run_renders_with_dashes(tmp_path):
     inp = make_input({"main": 1.0, "aasist": 1.5}, seeds=(0, 1))
     del inp.systems["aasist"][1]
     run = inp.systems["aasist"][0]
-    run.train = {"regime": "published", "epochs": 0, "steps": 0, "seconds": 1.2, "epochs_to_best": None,
-                 "best_dev_loss": None, "best_dev_eer": None, "final_dev_eer": None,
-                 "trainable_parameters": 0, "total_parameters": 297866, "peak_rss_mb": 400.0}
+    run.train = {
+        "regime": "published",
+        "epochs": 0,
+        "steps": 0,
+        "seconds": 1.2,
+        "epochs_to_best": None,
+        "best_dev_loss": None,
+        "best_dev_eer": None,
+        "final_dev_eer": None,
+        "trainable_parameters": 0,
+        "total_parameters": 297866,
+        "peak_rss_mb": 400.0,
+    }
     run.epochs, run.telemetry = pd.DataFrame([]), pd.DataFrame(columns=["step", "epoch", "loss", "cos"])
     inp.configs["aasist"] = {"regime": "published", "align": "none"}
     m = report_metrics(inp)
@@ -277,9 +287,17 @@ def test_compare_keeps_one_run_of_a_scoring_only_system(tmp_path, monkeypatch):
     inp.configs["aasist"] = {"align": "none", "regime": "published"}
     m = report_metrics(inp)
     plan, dirs = _pipeline_outputs(inp, tmp_path)
-    publish_pipeline_report(inp, m, plan, train_dir=dirs["train"], eval_dir=dirs["eval"],
-                            telemetry_dir=dirs["telemetry"], report_files=[], out_dir=tmp_path / "reports",
-                            metadata={})
+    publish_pipeline_report(
+        inp,
+        m,
+        plan,
+        train_dir=dirs["train"],
+        eval_dir=dirs["eval"],
+        telemetry_dir=dirs["telemetry"],
+        report_files=[],
+        out_dir=tmp_path / "reports",
+        metadata={},
+    )
     compared = compare("sdd-test", tmp_path / "compare")
     assert compared["main"]["demo:eval"]["n_seeds"] == 2 and compared["aasist"]["demo:eval"]["n_seeds"] == 1
     assert compared["aasist"]["demo:eval"]["eer_std"] is None
@@ -337,7 +355,17 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
     exp = client.get_experiment_by_name("sdd-test")
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     assert ui_url(5000, "sdd-test") == (
-        f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}?workflowType=machine_learning"
+        f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}?viewStateShareKey=sdd&"
+        "workflowType=machine_learning"
+    )
+    view = json.loads(exp.tags["mlflow.sharedViewState.sdd"])
+    assert view["selectedColumns"][:3] == [
+        "metrics.`demo/eval.eer`",
+        "metrics.`demo/eval.eer_ci95_low`",
+        "metrics.`demo/eval.eer_ci95_high`",
+    ]
+    assert {"metrics.`train.final_dev_eer`", "tags.`sdd.arm`", "tags.`sdd.seed`"} <= set(
+        view["selectedColumns"]
     )
     runs = client.search_runs([exp.experiment_id])
     parents = [r for r in runs if r.data.tags.get("sdd.kind") == "pipeline"]
@@ -352,7 +380,21 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
         child.data.metrics["demo/eval.eer"], inp.systems["better"][1].eval["demo:eval"]["eer"]
     )
     assert [m.step for m in client.get_metric_history(child.info.run_id, "epoch.dev_loss")] == [0, 1]
-    assert parents[0].data.metrics["duration_s.train/main-0"] == 3.0
+    assert parents[0].data.metrics["stage_seconds.train/main-0"] == 3.0
+    # readable names: intervals as _low/_high, parent metrics under `report.`, no list index anywhere
+    assert math.isclose(
+        child.data.metrics["demo/eval.eer_ci95_high"],
+        inp.systems["better"][1].eval["demo:eval"]["eer_ci95"][1],
+    )
+    assert all(k.startswith(("report.", "stage_seconds.")) for k in parents[0].data.metrics)
+    assert "report.better.demo/eval.eer" in parents[0].data.metrics
+    assert not [k for r in runs for k in r.data.metrics if re.search(r"\.\d+$", k)]
+    # params: the child's config plus what else shaped its scores; the parent's shared sections
+    assert child.data.params["align"] == "false" and child.data.params["data"] == "demo"
+    assert child.data.params["eval_sets"] == "demo:eval"
+    assert parents[0].data.params["seeds"] == "0, 1" and parents[0].data.params["report.reference"] == "main"
+    # a cached arm's child lasts its training time (train.seconds), not the copying
+    assert child.info.end_time - child.info.start_time == 1000 * inp.systems["better"][1].train["seconds"]
     assert parents[0].data.tags["sdd.git_commit"] == "abc"
     names = {f.path for f in client.list_artifacts(parents[0].info.run_id)}
     assert {"index.html", "README.md", "figures", "report_input.json"} <= names
@@ -370,10 +412,12 @@ def test_summary_shows_the_three_strongest_shortcuts_and_counts_the_rest():
 
 def test_per_condition_tables_put_pooled_first_and_keep_each_column():
     metrics = {
-        "main": {"demo:eval_degraded": {"eer": 0.25,
-                 "per_condition": {"condition": {"pstn": 0.4, "mp3": 0.1}}}},
-        "clean": {"demo:eval_degraded": {"eer": 0.3,
-                  "per_condition": {"condition": {"mp3": 0.2, "pstn": 0.5}}}},
+        "main": {
+            "demo:eval_degraded": {"eer": 0.25, "per_condition": {"condition": {"pstn": 0.4, "mp3": 0.1}}}
+        },
+        "clean": {
+            "demo:eval_degraded": {"eer": 0.3, "per_condition": {"condition": {"mp3": 0.2, "pstn": 0.5}}}
+        },
         "nocond": {"demo:eval_degraded": {"eer": 0.5}},
     }
     tables = per_condition_tables(metrics, "demo:eval_degraded")
