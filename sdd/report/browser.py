@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["find_chromium", "screenshot", "selftest"]
+__all__ = ["dump_dom", "find_chromium", "screenshot", "selftest"]
 
 # The flags a sandboxed machine without network needs (no background connections, no GPU, root).
 FLAGS = (
@@ -83,6 +83,19 @@ def selftest(html: Path, timeout_s: float = 120.0) -> dict[str, Any]:
     record = json.loads(html_lib.unescape(found.group(1)))
     record["console"] = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
     return record
+
+
+def dump_dom(url: str, budget_ms: int = 30000, timeout_s: float = 120.0, width: int = 1600) -> str:
+    """The page at ``url`` (a file or an ``http://`` address) after its scripts ran, for up to
+    ``budget_ms`` of Chromium's virtual time (which waits for pending requests), as HTML."""
+    proc = _run(
+        [f"--window-size={width},1000", f"--virtual-time-budget={budget_ms}", "--dump-dom", url], timeout_s
+    )
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise RuntimeError(
+            f"{url}: Chromium printed no page (exit {proc.returncode}):\n{proc.stderr[-2000:]}"
+        )
+    return proc.stdout
 
 
 def screenshot(

@@ -99,6 +99,7 @@ TRAIN_STAGE = "train"
 #: UI for ``?viewStateShareKey=<key>``. :func:`save_runs_view` writes the one with key :data:`VIEW_KEY`.
 VIEW_TAG = "mlflow.sharedViewState."
 VIEW_KEY = "sdd"
+VIEW_NAME = "sdd: EER by arm and seed"
 #: How long a process waits for the store's lock file (:func:`_store_lock`) before giving up (the
 #: store then counts as unavailable: the stage warns and carries on).
 LOCK_TIMEOUT_S = 300.0
@@ -644,7 +645,9 @@ def save_runs_view(run: Run, experiment: str, eval_sets: list[str]) -> None:
     metric column). A store that fails warns, as every logging call here."""
     try:
         exp_id = experiment_id(run._client, experiment)
-        view = json.dumps(runs_view(eval_sets), sort_keys=True)
+        now = int(time.time() * 1000)
+        state = json.dumps(runs_view(eval_sets), sort_keys=True)
+        view = json.dumps({"name": VIEW_NAME, "createdAt": now, "updatedAt": now, "state": state})
         _retry(
             lambda: run._client.set_experiment_tag(exp_id, VIEW_TAG + VIEW_KEY, view), "set_experiment_tag"
         )
@@ -661,7 +664,7 @@ def ui_url(port: int, experiment: str = "sdd", host: str = "127.0.0.1") -> str:
     ``mlflow.experimentKind`` tag says); ``?workflowType=machine_learning`` in the address switches it.
     """
     exp = _client().get_experiment_by_name(experiment)
-    route = f"experiments/{exp.experiment_id}" if exp is not None else "experiments"
+    route = f"experiments/{exp.experiment_id}/runs" if exp is not None else "experiments"
     view = f"viewStateShareKey={VIEW_KEY}&" if exp is not None and VIEW_TAG + VIEW_KEY in exp.tags else ""
     return f"http://{host}:{port}/#/{route}?{view}workflowType=machine_learning"
 
