@@ -16,7 +16,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE ?= 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup repro test test-fast lint docs mlflow-ui clean-venv
+.PHONY: setup repro test test-fast lint docs mlflow-ui plots exp-show clean-venv
 
 setup: $(STAMP)
 
@@ -30,8 +30,29 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# The template of `dvc plots show` (.dvc/config names it) is written first: Vega inline, no CDN.
 repro: setup
+	python -m sdd.report.plots_html
 	dvc repro
+
+# `dvc plots show` offline (docs/experiments.md, "Plots"): every plot of dvc.yaml into dvc_plots/index.html
+# (git-ignored), drawn by the Vega bundle inside the template that .dvc/config names (written here).
+plots: setup
+	python -m sdd.report.plots_html
+	dvc plots show
+
+# `dvc exp show`, readable (docs/experiments.md, "Comparing experiments"): each arm's EER per eval set, the
+# top-level toggles and the params that differ between the experiments shown; no dependency hashes, no
+# other metric. EXP_EVAL and EXP_ARMS (regexes) narrow it to fit a terminal, e.g.
+# `make exp-show EXP_EVAL=demo:eval EXP_ARMS='main|clean|dual_path_pcgrad'`; EXP_SHOW_ARGS adds flags
+# (`-A`, `--md`, `--csv`, `--sort-by ...`).
+EXP_EVAL ?= [^.]+
+EXP_ARMS ?= [^.]+
+EXP_SHOW_FLAGS = --only-changed --keep '(corpus|backbone|align|lora|regime|seeds)$$' \
+	--drop '.*/' --drop '.*:.*(?<!\.eer)$$' --drop '[^.]+\.(seeds|train)\.' --drop 'probing\.' \
+	--drop '[^.]+\.(?!($(EXP_EVAL))\.eer$$)[^.]+:' --drop '(?!($(EXP_ARMS))\.)[^.]+\.[^.]+:'
+exp-show: setup
+	dvc exp show $(EXP_SHOW_FLAGS) $(EXP_SHOW_ARGS)
 
 test: setup
 	pytest -q

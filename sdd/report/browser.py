@@ -85,12 +85,18 @@ def selftest(html: Path, timeout_s: float = 120.0) -> dict[str, Any]:
     return record
 
 
-def dump_dom(url: str, budget_ms: int = 30000, timeout_s: float = 120.0, width: int = 1600) -> str:
+#: Chromium resolves no host name: a page that needs a CDN finds none, even on a machine with a network.
+NO_HOSTS = "--host-resolver-rules=MAP * ~NOTFOUND"
+
+
+def dump_dom(
+    url: str, budget_ms: int = 30000, timeout_s: float = 120.0, width: int = 1600, offline: bool = False
+) -> str:
     """The page at ``url`` (a file or an ``http://`` address) after its scripts ran, for up to
-    ``budget_ms`` of Chromium's virtual time (which waits for pending requests), as HTML."""
-    proc = _run(
-        [f"--window-size={width},1000", f"--virtual-time-budget={budget_ms}", "--dump-dom", url], timeout_s
-    )
+    ``budget_ms`` of Chromium's virtual time (which waits for pending requests), as HTML.
+    ``offline``: no host name resolves (:data:`NO_HOSTS`; numeric addresses still connect)."""
+    args = [f"--window-size={width},1000", f"--virtual-time-budget={budget_ms}", "--dump-dom", url]
+    proc = _run([NO_HOSTS, *args] if offline else args, timeout_s)
     if proc.returncode != 0 or not proc.stdout.strip():
         raise RuntimeError(
             f"{url}: Chromium printed no page (exit {proc.returncode}):\n{proc.stderr[-2000:]}"

@@ -355,10 +355,10 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
     exp = client.get_experiment_by_name("sdd-test")
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     assert ui_url(5000, "sdd-test") == (
-        f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}?viewStateShareKey=sdd&"
+        f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs?viewStateShareKey=sdd&"
         "workflowType=machine_learning"
     )
-    view = json.loads(exp.tags["mlflow.sharedViewState.sdd"])
+    view = json.loads(json.loads(exp.tags["mlflow.sharedViewState.sdd"])["state"])
     assert view["selectedColumns"][:3] == [
         "metrics.`demo/eval.eer`",
         "metrics.`demo/eval.eer_ci95_low`",
