@@ -29,13 +29,8 @@ EPOCHS = 3
 def config(exp: str, arm: str, seed: int) -> dict[str, Any]:
     """An arm's resolved config; ``lr`` differs per experiment, as with ``dvc exp run -S train.lr=...``."""
     lr = 0.001 * (1 + int(exp.rsplit("-", 1)[-1]))
-    return {
-        "name": arm,
-        "seed": seed,
-        "regime": "clean" if arm == "clean" else "dual_path",
-        "train": {"lr": lr, "epochs": EPOCHS},
-        "eval_sets": ["demo:eval"],
-    }
+    return {"name": arm, "seed": seed, "regime": "clean" if arm == "clean" else "dual_path",
+            "train": {"lr": lr, "epochs": EPOCHS}, "eval_sets": ["demo:eval"]}
 
 
 def value(*key: Any) -> float:

@@ -136,19 +136,9 @@ def test_a_scoring_only_system_with_one_run_renders_with_dashes(tmp_path):
     inp = make_input({"main": 1.0, "aasist": 1.5}, seeds=(0, 1))
     del inp.systems["aasist"][1]
     run = inp.systems["aasist"][0]
-    run.train = {
-        "regime": "published",
-        "epochs": 0,
-        "steps": 0,
-        "seconds": 1.2,
-        "epochs_to_best": None,
-        "best_dev_loss": None,
-        "best_dev_eer": None,
-        "final_dev_eer": None,
-        "trainable_parameters": 0,
-        "total_parameters": 297866,
-        "peak_rss_mb": 400.0,
-    }
+    run.train = {"regime": "published", "epochs": 0, "steps": 0, "seconds": 1.2, "epochs_to_best": None,
+                 "best_dev_loss": None, "best_dev_eer": None, "final_dev_eer": None,
+                 "trainable_parameters": 0, "total_parameters": 297866, "peak_rss_mb": 400.0}
     run.epochs, run.telemetry = pd.DataFrame([]), pd.DataFrame(columns=["step", "epoch", "loss", "cos"])
     inp.configs["aasist"] = {"regime": "published", "align": "none"}
     m = report_metrics(inp)
@@ -287,17 +277,9 @@ def test_compare_keeps_one_run_of_a_scoring_only_system(tmp_path, monkeypatch):
     inp.configs["aasist"] = {"align": "none", "regime": "published"}
     m = report_metrics(inp)
     plan, dirs = _pipeline_outputs(inp, tmp_path)
-    publish_pipeline_report(
-        inp,
-        m,
-        plan,
-        train_dir=dirs["train"],
-        eval_dir=dirs["eval"],
-        telemetry_dir=dirs["telemetry"],
-        report_files=[],
-        out_dir=tmp_path / "reports",
-        metadata={},
-    )
+    publish_pipeline_report(inp, m, plan, train_dir=dirs["train"], eval_dir=dirs["eval"],
+                            telemetry_dir=dirs["telemetry"], report_files=[], out_dir=tmp_path / "reports",
+                            metadata={})
     compared = compare("sdd-test", tmp_path / "compare")
     assert compared["main"]["demo:eval"]["n_seeds"] == 2 and compared["aasist"]["demo:eval"]["n_seeds"] == 1
     assert compared["aasist"]["demo:eval"]["eer_std"] is None
@@ -360,13 +342,10 @@ def test_publish_then_compare_gives_the_report_numbers(tmp_path, monkeypatch):
     )
     view = json.loads(json.loads(exp.tags["mlflow.sharedViewState.sdd"])["state"])
     assert view["selectedColumns"][:3] == [
-        "metrics.`demo/eval.eer`",
-        "metrics.`demo/eval.eer_ci95_low`",
-        "metrics.`demo/eval.eer_ci95_high`",
+        "metrics.`demo/eval.eer`", "metrics.`demo/eval.eer_ci95_low`", "metrics.`demo/eval.eer_ci95_high`"
     ]
-    assert {"metrics.`train.final_dev_eer`", "tags.`sdd.arm`", "tags.`sdd.seed`"} <= set(
-        view["selectedColumns"]
-    )
+    shown = set(view["selectedColumns"])
+    assert {"metrics.`train.final_dev_eer`", "tags.`sdd.arm`", "tags.`sdd.seed`"} <= shown
     runs = client.search_runs([exp.experiment_id])
     parents = [r for r in runs if r.data.tags.get("sdd.kind") == "pipeline"]
     children = [r for r in runs if r.data.tags.get("sdd.kind") == "arm"]
@@ -412,12 +391,10 @@ def test_summary_shows_the_three_strongest_shortcuts_and_counts_the_rest():
 
 def test_per_condition_tables_put_pooled_first_and_keep_each_column():
     metrics = {
-        "main": {
-            "demo:eval_degraded": {"eer": 0.25, "per_condition": {"condition": {"pstn": 0.4, "mp3": 0.1}}}
-        },
-        "clean": {
-            "demo:eval_degraded": {"eer": 0.3, "per_condition": {"condition": {"mp3": 0.2, "pstn": 0.5}}}
-        },
+        "main": {"demo:eval_degraded": {"eer": 0.25,
+                 "per_condition": {"condition": {"pstn": 0.4, "mp3": 0.1}}}},
+        "clean": {"demo:eval_degraded": {"eer": 0.3,
+                  "per_condition": {"condition": {"mp3": 0.2, "pstn": 0.5}}}},
         "nocond": {"demo:eval_degraded": {"eer": 0.5}},
     }
     tables = per_condition_tables(metrics, "demo:eval_degraded")
