@@ -6,6 +6,8 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.sdd-installed
+# The template of `dvc plots show` named by .dvc/config: Vega inline, no CDN (docs/experiments.md).
+PLOTS_TEMPLATE := .sdd/dvc_plots.html
 PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Fixed thread counts: same params + same seed -> same scores, bit for bit on CPU.
@@ -18,7 +20,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
 .PHONY: setup repro test test-fast lint docs mlflow-ui plots exp-show clean-venv
 
-setup: $(STAMP)
+setup: $(STAMP) $(PLOTS_TEMPLATE)
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:3]; sys.exit(None if v >= (3, 11, 4) else \
@@ -30,15 +32,16 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-# The template of `dvc plots show` (.dvc/config names it) is written first: Vega inline, no CDN.
+# Written with the environment (every target runs setup), so a plain `dvc plots show` draws offline.
+$(PLOTS_TEMPLATE): $(STAMP) sdd/report/plots_html.py
+	python -m sdd.report.plots_html $(PLOTS_TEMPLATE)
+
 repro: setup
-	python -m sdd.report.plots_html
 	dvc repro
 
 # `dvc plots show` offline (docs/experiments.md, "Plots"): every plot of dvc.yaml into dvc_plots/index.html
-# (git-ignored), drawn by the Vega bundle inside the template that .dvc/config names (written here).
+# (git-ignored), drawn by the Vega bundle inside the template that .dvc/config names (setup writes it).
 plots: setup
-	python -m sdd.report.plots_html
 	dvc plots show
 
 # `dvc exp show`, readable (docs/experiments.md, "Comparing experiments"): each arm's EER per eval set, the

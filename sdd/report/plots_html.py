@@ -4,7 +4,7 @@ DVC's own page loads Vega, Vega-Lite and Vega-Embed from a CDN, so without a net
 figures appear. This template carries the three libraries inline (one bundle, from the
 ``vl-convert-python`` package, docs/dependencies.md) and leaves out DVC's ``{scripts}`` placeholder, the
 CDN tags. ``.dvc/config`` names it (``plots.html_template = ../.sdd/dvc_plots.html``), so a plain
-``dvc plots show`` uses it; ``make repro`` and ``make plots`` write it:
+``dvc plots show`` uses it; every make target writes it with the environment (``make setup``):
 
     python -m sdd.report.plots_html .sdd/dvc_plots.html
 """
