@@ -123,7 +123,7 @@ def check(repo: Path, names: dict[str, str], metrics: dict[str, dict]) -> dict[s
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
-    from sdd.report.tracking import PARENT_ID, _key, flatten
+    from sdd.report.tracking import PARENT_ID, _key, metric_names
 
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
     exps = [e for e in client.search_experiments(view_type=ViewType.ALL) if e.name != "Default"]
@@ -158,11 +158,12 @@ def check(repo: Path, names: dict[str, str], metrics: dict[str, dict]) -> dict[s
         if not want:
             p.append("no reports/metrics.json in `dvc exp show`")
             continue
-        summary = flatten({a: {k: v for k, v in m.items() if k != "seeds"} for a, m in want.items()})
+        aggregates = {a: {k: v for k, v in m.items() if k != "seeds"} for a, m in want.items()}
+        summary = metric_names({"report": aggregates})  # the parent's names (sdd.report.publish)
         for k, v in summary.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-                if not close(parent.data.metrics.get(_key(k)), v):
-                    p.append(f"parent metric {_key(k)}: {parent.data.metrics.get(_key(k))} != {v}")
+                if not close(parent.data.metrics.get(k), v):
+                    p.append(f"parent metric {k}: {parent.data.metrics.get(k)} != {v}")
         for run_ in [parent, *children]:
             if run_.info.status != "FINISHED":
                 p.append(f"{run_.info.run_name}: status {run_.info.status}")
