@@ -75,7 +75,8 @@ lint: setup
 docs: setup
 	NO_MKDOCS_2_WARNING=1 mkdocs build --strict
 
-# MLflow 3.17's UI opens on its GenAI pages unless the address says otherwise: open the printed one.
+# MLflow 3.17's UI opens on its GenAI pages unless the address says otherwise: open the printed one
+# (the runs table in the report's saved view: each arm and seed's EERs; docs/report.md).
 mlflow-ui: setup
 	@python -c "from sdd.report.tracking import ui_url; print('open', ui_url($${PORT:-5000}))"
 	mlflow ui --workers 1 --host 127.0.0.1 --port $${PORT:-5000} \

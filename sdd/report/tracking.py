@@ -3,7 +3,9 @@
 The store lives under the repo root (``mlflow.db`` + ``mlartifacts/``) through an absolute URI, so
 queued ``dvc exp run`` jobs, which execute in temporary copies of the repo, log to the same place
 (:func:`sdd.core.paths.repo_root` reads ``$DVC_ROOT``). Metrics logged here are the same dicts the stages
-write for DVC, flattened to dotted keys.
+write for DVC, flattened to dotted keys with names a person reads (:func:`metric_names`: an interval is
+``eer_ci95_low``/``_high``); params are written as params.yaml writes them (:func:`param_names`,
+:func:`arm_params`: ``align = false``).
 
 **Layout.** One MLflow experiment (``tracking.experiment``, tagged ``mlflow.experimentKind =
 custom_model_development`` so the UI opens on its runs table) holds:
@@ -18,6 +20,12 @@ custom_model_development`` so the UI opens on its runs table) holds:
   ``evaluate@<arm>-<seed>`` the eval metrics and the scored trials (``trials/<eval set id>.csv.gz``)
   into the same run. Stages run as separate processes, so each finds its run by these tags and
   creates it when absent (:func:`arm_run`).
+
+A child's start and end times bracket its training (the evaluate stage keeps the end time training
+left), so the UI's Duration is the training time. The report stage also logs on each child the params
+that shaped its scores besides its config (data, augment, score, eval sets), on the parent the sections
+every arm shares, and saves the runs table's view (:func:`save_runs_view`, opened by :func:`ui_url`):
+the arm/seed runs with their eval EERs, dev EER, arm and seed (docs/report.md).
 
 A pipeline run whose arm was cached by DVC (trained in an earlier experiment) gets a child too: the
 report stage creates it from the DVC outputs (the same dicts) and tags it ``sdd.copied_from`` with
