@@ -647,8 +647,9 @@ def runs_view(eval_sets: list[str]) -> dict[str, Any]:
 
 def save_runs_view(run: Run, experiment: str, eval_sets: list[str]) -> None:
     """Store :func:`runs_view` on ``experiment`` as MLflow 3.17's shared view :data:`VIEW_KEY`: the
-    experiment tag ``mlflow.sharedViewState.<key>`` (what the UI's Share button writes), applied when
-    the address carries ``?viewStateShareKey=<key>`` (:func:`ui_url` adds it). MLflow 3.17 has no
+    experiment tag ``mlflow.sharedViewState.<key>`` holding ``{name, createdAt, updatedAt, state}``
+    (what the runs page's *Views* menu saves; it lists the view by name), applied when the address
+    carries ``?viewStateShareKey=<key>`` (:func:`ui_url` adds it). MLflow 3.17 has no
     default column set per experiment: without the key the table opens on its own defaults (no
     metric column). A store that fails warns, as every logging call here."""
     try:
