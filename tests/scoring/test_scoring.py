@@ -101,7 +101,8 @@ def _oracle(model, path: Path, n: int = N_IN) -> float:
 
 
 def _lines(out: str) -> list[list[str]]:
-    return [line.split("\t") for line in out.splitlines()]
+    """The score lines of ``sdd score``'s stdout (its ``#`` header left out)."""
+    return [line.split("\t") for line in out.splitlines() if not line.startswith("#")]
 
 
 def test_any_format_rate_and_channels_in_folders(audio_dir, checkpoints, capsys):
@@ -113,7 +114,11 @@ def test_any_format_rate_and_channels_in_folders(audio_dir, checkpoints, capsys)
     assert paths == want and len(rows) == 5  # recursive, sorted, the .txt file left out
     np.testing.assert_allclose([float(s) for _, s in rows], [_oracle(checkpoints["model"], p) for p in want],
                                atol=1e-5)  # fmt: skip
-    assert out.err == ""  # no progress bar: stderr is not a terminal
+    # no progress bar (stderr is not a terminal); the one clip shorter than the input is named
+    assert out.err.splitlines() == [
+        f"sdd score: warning: {audio_dir / 'e_16k_short.flac'}: too short for the model's input rule: "
+        f"0.100 s (1600 samples at 16000 Hz) < its 0.25 s input, so the score is of the clip repeated 3 times"
+    ]
 
 
 def test_damaged_files_are_reported_and_the_others_scored(audio_dir, checkpoints, tmp_path, capsys):
@@ -158,11 +163,15 @@ def test_decisions_at_the_stored_threshold_or_a_given_one(audio_dir, checkpoints
     [
         (["--decisions"], "config.json stores no decision threshold .* pass --threshold X"),
         (["--threshold", "0.5"], "--threshold goes with --decisions"),
-        (["--decisions", "--threshold", "nan"], "expected a finite score"),
+        (["--decisions", "--threshold", "nan"], "argument --threshold: got 'nan'; expected a finite number"),
     ],
 )
 def test_decision_errors_are_one_clear_line(audio_dir, checkpoints, capsys, argv, message):
-    assert cli_main(["--model", str(checkpoints["without"]), *argv, str(audio_dir)]) == 2
+    try:
+        rc = cli_main(["--model", str(checkpoints["without"]), *argv, str(audio_dir)])
+    except SystemExit as exit_:  # refused while parsing the arguments
+        rc = exit_.code
+    assert rc == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert re.search(message, captured.err), captured.err
