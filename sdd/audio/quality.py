@@ -63,8 +63,9 @@ def _too_short(v: ClipView) -> str | None:
     n = int(v.mono.size)
     if n >= v.input_samples:
         return None
+    samples = f"{n} sample{'s' if n != 1 else ''} at {v.model_rate} Hz"
     return (
-        f"too short for the model's input rule: {n / v.model_rate:.3f} s ({n} samples at {v.model_rate} Hz) "
+        f"too short for the model's input rule: {n / v.model_rate:.3f} s ({samples}) "
         f"< its {v.input_samples / v.model_rate:.2f} s input, so the score is of the clip repeated "
         f"{math.ceil(v.input_samples / n)} times"
     )
