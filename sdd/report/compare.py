@@ -238,6 +238,13 @@ def cli_main(argv: list[str]) -> int:
     try:
         if args.out.exists() and not args.out.is_dir():
             raise ValueError(f"--out {args.out} is a file; expected the report's folder")
+        uri = tracking.tracking_uri()
+        db = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+        if db is not None and not db.is_file():
+            raise ValueError(
+                f"no MLflow database at {db} (tracking URI {uri}): run the pipeline here first, or set "
+                f"MLFLOW_TRACKING_URI to the one that holds the runs"
+            )
         metrics = compare(args.experiment, args.out, args.runs, args.reference)
     except (ValueError, OSError) as exc:
         print(f"sdd compare: {exc}", file=sys.stderr)
