@@ -84,7 +84,7 @@ def _clipped(v: ClipView) -> str | None:
     frac = float(np.mean(np.abs(v.frames) >= CLIP_LEVEL))
     if frac <= CLIP_FRACTION:
         return None
-    return f"clipped: {frac:.1%} of samples at full scale (|x| >= {CLIP_LEVEL})"
+    return f"clipped: {frac:.2%} of samples at full scale (|x| >= {CLIP_LEVEL})"
 
 
 def _channels_cancel(v: ClipView) -> str | None:

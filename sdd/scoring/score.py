@@ -224,7 +224,7 @@ SCORERS: dict[str, ScorerKind] = {
 CHECKPOINT = ScorerKind(
     _load_checkpoint,
     ScoreParams.batch_size,
-    "models/<arm> (written by the train stage)",
+    "models/<arm>/s<seed> (written by the train stage)",
     _checkpoint_record,
 )
 
