@@ -159,7 +159,7 @@ def _arm_config(path: str) -> tuple[Path, dict]:
         what = "a backbone's config (no 'arm' record)" if isinstance(meta, dict) else "not a JSON object"
         raise ModelSpecError(f"--model {folder}: not a trained arm: its config.json is {what}; {expected}")
     missing = [k for k in ("sample_rate", "train", "model") if k not in arm]
-    if missing or not isinstance(arm["train"], dict) or "dev_samples" not in arm["train"]:
+    if missing or not isinstance(arm["train"], dict) or not isinstance(arm["train"].get("dev_samples"), int):
         raise ModelSpecError(
             f"--model {folder}: config.json's arm record lacks {missing or ['train.dev_samples']}; {expected}"
         )
@@ -189,7 +189,7 @@ def _checkpoint_record(path: str) -> ModelRecord:
         eer = rec.get("dev_eer")
         eer_text = f"{100 * float(eer):.2f}%" if isinstance(eer, int | float) else "?"
         source = (
-            f"dev EER threshold (dev EER {eer_text}) of corpus {corpus or '?'}'s dev split, first {n} "
+            f"the EER threshold of corpus {corpus or '?'}'s dev split (dev EER {eer_text}), first {n} "
             f"samples, stored in {folder / 'config.json'}"
         )
     return ModelRecord(summary, corpus, n, threshold, source)

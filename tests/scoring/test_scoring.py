@@ -193,7 +193,7 @@ def test_progress_bar_on_request(audio_dir, checkpoints):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "5/5" in r.stderr and "file" in r.stderr  # tqdm's bar on stderr
-    assert len(r.stdout.splitlines()) == 5 and "5/5" not in r.stdout
+    assert len(_lines(r.stdout)) == 5 and len(_header(r.stdout)) == 1 and "5/5" not in r.stdout
 
 
 def test_no_audio_at_all_is_an_error(tmp_path, checkpoints, capsys):
@@ -309,7 +309,9 @@ def test_realmini_clips_at_16_and_22_khz(shared_dir, checkpoints):
     np.testing.assert_allclose([float(s) for _, s, _ in rows], want, atol=1e-5)
     head = _header(r.stdout)
     assert head[0].startswith("# sdd score: model=") and "not calibrated log-odds" in head[0]
-    assert head[1].startswith(f"# threshold: {checkpoints['threshold']:.6f} (dev EER threshold")
+    assert head[1].startswith(
+        f"# threshold: {checkpoints['threshold']:.6f} (the EER threshold of corpus synthetic"
+    )
     assert r.stderr == "" and "Traceback" not in r.stdout  # real clips longer than the input: no warning
 
 
@@ -390,7 +392,7 @@ def test_header_says_what_a_score_is_and_where_the_threshold_comes_from(audio_di
         assert phrase in head[0], head[0]
     thr = checkpoints["threshold"]
     assert head[1].startswith(
-        f"# threshold: {thr:.6f} (dev EER threshold (dev EER 25.00%) of corpus synthetic's dev"
+        f"# threshold: {thr:.6f} (the EER threshold of corpus synthetic's dev split (dev EER 25.00%)"
     )
     assert f"first {N_IN} samples, stored in {checkpoints['with'] / 'config.json'}" in head[1]
     # a threshold given by the user says so
