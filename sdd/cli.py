@@ -5,13 +5,23 @@ only the module is named); the module is imported only when its subcommand runs,
 never imports torch. ``sdd fetch`` is composed here, at the top: corpora come from the data package,
 published weights from the models package's registry, and neither package imports the other's
 command.
+
+Errors: each subcommand turns the project's own error types (bad arguments, files, params, models)
+into one line on stderr and exit code 2 (``sdd fetch``: 1) before any model or data is loaded. Here,
+at the top: Ctrl-C is one line and exit code 130; a closed stdout (``sdd score ... | head``) ends
+quietly; anything else escaping a subcommand is a bug in sdd, reported as one ``internal error``
+line with exit code 70, the traceback written to a log file the line names (``sdd --debug <command>``
+or ``SDD_DEBUG=1`` lets it through instead).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+import tempfile
+import traceback
 
 # name -> (module, one-line help). A registry, not an if/elif chain.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -24,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 EXAMPLES = """\
 examples:
-  sdd score --model models/main --decisions recordings/ > scores.tsv
+  sdd score --model models/main/s0 --decisions recordings/ > scores.tsv
   sdd evaluate --scores data/scores/main/la19__eval.txt --format asvspoof2019 --out m.json --ci \\
       --protocol data/raw/la19/LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt
   sdd fetch la19
@@ -41,28 +51,62 @@ def fetch_main(argv: list[str]) -> int:
 
 
 def _usage() -> str:
-    lines = ["usage: sdd <command> [options]", "", "commands:"]
+    lines = ["usage: sdd [--debug] <command> [options]", "", "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", EXAMPLES, "", "Run `sdd <command> --help` for a command's options and more examples."]
     return "\n".join(lines)
 
 
+#: Exit code of an internal error (a bug): EX_SOFTWARE of sysexits.h.
+INTERNAL_ERROR = 70
+
+
+def _internal_error(name: str, exc: BaseException) -> int:
+    """One line for an unexpected exception (a bug in sdd), the traceback in a log file it names."""
+    fd, log_path = tempfile.mkstemp(prefix=f"sdd-{name}-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f"sdd {name}: internal error\nargv: {sys.argv!r}\n\n")
+        f.write("".join(traceback.format_exception(exc)))
+    print(
+        f"sdd {name}: internal error (a bug in sdd, please report it): {type(exc).__name__}: {exc}; "
+        f"traceback in {log_path} (or re-run with `sdd --debug {name} ...`)",
+        file=sys.stderr,
+    )
+    return INTERNAL_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("SDD_DEBUG", "") not in ("", "0")
+    if argv[:1] == ["--debug"]:
+        debug, argv = True, argv[1:]
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(
-            f"sdd: unknown command {name!r}; expected one of {sorted(COMMANDS)}\n\n{_usage()}",
+            f"sdd: unknown command {name!r}; expected one of {sorted(COMMANDS)}; see `sdd --help`",
             file=sys.stderr,
         )
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     module_name, _, function = COMMANDS[name][0].partition(":")
-    entry = getattr(importlib.import_module(module_name), function or "cli_main")
-    return int(entry(rest) or 0)
+    try:
+        entry = getattr(importlib.import_module(module_name), function or "cli_main")
+        return int(entry(rest) or 0)
+    except KeyboardInterrupt:
+        print(f"sdd {name}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`| head`): stop quietly; point stdout at /dev/null so the
+        # interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:  # noqa: BLE001 - last resort: a bug, said to be one, with its traceback
+        if debug:
+            raise
+        return _internal_error(name, exc)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ __all__ = [
     "AudioInfo",
     "check_audio",
     "frames_for_samples",
+    "mixdown",
     "read_audio",
+    "read_frames",
     "resample",
     "write_audio",
 ]
@@ -74,6 +76,20 @@ def read_audio(
     Raises:
         AudioError: the file is missing, damaged, empty or holds NaN/inf samples (the message names it).
     """
+    wave, sr = read_frames(path, sample_rate, max_samples)
+    return mixdown(wave, sr, sample_rate, max_samples)
+
+
+def read_frames(
+    path: str | os.PathLike[str], sample_rate: int | None = None, max_samples: int | None = None
+) -> tuple[np.ndarray, int]:
+    """The decoded frames ``(T, C)`` float32 at the file's own rate, before :func:`mixdown`: as far as
+    the first ``max_samples`` samples at ``sample_rate`` need (all of them when ``max_samples`` is
+    None). :func:`read_audio` is ``mixdown(*read_frames(...), sample_rate, max_samples)``.
+
+    Raises:
+        AudioError: as :func:`read_audio`.
+    """
     try:
         with sf.SoundFile(os.fspath(path)) as f:
             sr = int(f.samplerate)
@@ -86,6 +102,14 @@ def read_audio(
     if wave.shape[0] == 0:
         raise AudioError(f"{path}: audio has no samples")
     _check_finite(wave, path, 0)
+    return wave, sr
+
+
+def mixdown(
+    wave: np.ndarray, sr: int, sample_rate: int | None = None, max_samples: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Frames ``(T, C)`` at ``sr`` -> ``(mono (T',), rate)``: channels averaged, resampled to
+    ``sample_rate`` (None keeps ``sr``), cut to ``max_samples``."""
     mono = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]
     if sample_rate is not None and sr != sample_rate:
         mono, sr = resample(mono, sr, sample_rate), sample_rate

@@ -24,8 +24,10 @@ from typing import Any
 
 import yaml
 
+from sdd.core.cliargs import Parser
 from sdd.core.configbase import ConfigError
 from sdd.core.paths import repo_root
+from sdd.core.textfile import TextEncodingError, read_text
 from sdd.data.corpora import CORPUS_TYPES, CorpusError, parse_corpus
 from sdd.data.download import FetchError
 from sdd.data.fetchers import fetch_corpus
@@ -35,9 +37,24 @@ __all__ = ["cli_main"]
 
 def _corpus_entry(corpus: str, params_path: Path) -> dict[str, Any]:
     if params_path.is_file():
-        params = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
-        entries = params.get("corpora") or {}
+        try:
+            params = yaml.safe_load(read_text(params_path)) or {}
+        except (TextEncodingError, yaml.YAMLError) as exc:
+            raise FetchError(
+                f"--params {params_path}: not readable YAML ({' '.join(str(exc).split())})"
+            ) from None
+        entries = params.get("corpora") if isinstance(params, dict) else None
+        if not isinstance(params, dict) or not isinstance(entries or {}, dict):
+            raise FetchError(
+                f"--params {params_path}: expected a mapping with a `corpora` mapping of corpus names, "
+                f"got {type(params if not isinstance(params, dict) else entries).__name__}"
+            )
+        entries = entries or {}
         if corpus in entries:
+            if not isinstance(entries[corpus], dict):
+                raise FetchError(
+                    f"--params {params_path}: corpora.{corpus} is {entries[corpus]!r}; expected a mapping"
+                )
             return dict(entries[corpus])
     if corpus in CORPUS_TYPES:
         return {"type": corpus}
@@ -69,7 +86,7 @@ def cli_main(argv: list[str], weights: Mapping[str, Callable[[list[str]], int]] 
     weights = weights or {}
     if argv and argv[0] in weights:
         return weights[argv[0]](argv[1:])
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sdd fetch",
         description="Download, verify and extract a corpus (manifests are the prepare stage's job). "
         + (f" Published weights: `sdd fetch {{{','.join(weights)}}} --help`." if weights else ""),

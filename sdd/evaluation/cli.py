@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sdd import metrics as M
 from sdd.core import atomic
+from sdd.core.cliargs import Parser, int_in
 from sdd.evaluation.common import BONAFIDE, EvaluationError
 from sdd.evaluation.protocols import FORMATS, join_scores, read_protocol
 from sdd.evaluation.sasv import read_sasv_scores
@@ -50,8 +51,30 @@ examples:
 """
 
 
+#: ``--n-resamples`` upper bound: the bootstrap's time and memory grow with it (1,000 is the default).
+MAX_RESAMPLES = 100_000
+#: The options naming files ``sdd evaluate`` reads: ``--out`` may be none of them.
+INPUTS = ("scores", "protocol", "asv_scores", "dev_scores", "dev_protocol", "sasv_scores", "sasv_keys")
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """``--out`` must not be one of the inputs (it would be overwritten with JSON) nor a folder."""
+    out = args.out.resolve()
+    for name in INPUTS:
+        given = getattr(args, name)
+        if given is not None and given.resolve() == out:
+            raise EvaluationError(
+                f"--out {args.out} is the --{name.replace('_', '-')} file: writing the metrics there would "
+                f"overwrite it; name another file"
+            )
+    if args.out.is_dir():
+        raise EvaluationError(
+            f"--out {args.out} is a folder; expected a JSON file to write, e.g. {args.out}/m.json"
+        )
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="sdd evaluate",
         description="Metrics JSON (fractions) from a CM score file and a protocol: EER, min t-DCF "
         "(revised and legacy, with ASV scores; per attack and codec for 2021 LA keys), ASVspoof 5 "
@@ -75,8 +98,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=["speaker"],
         help="with --ci: resample whole speakers (within each class) instead of trials",
     )
-    p.add_argument("--n-resamples", type=int, default=1000, help="bootstrap replicates (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--n-resamples",
+        type=int_in(1, MAX_RESAMPLES),
+        default=1000,
+        help=f"bootstrap replicates (default 1000, at most {MAX_RESAMPLES:,})",
+    )
+    p.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0, help="bootstrap seed (default 0)")
     p.add_argument("--dev-scores", type=Path, help="DEV scores to fit a logistic calibration on")
     p.add_argument("--dev-protocol", type=Path, help="protocol of --dev-scores (same --format)")
     p.add_argument(
@@ -97,8 +125,7 @@ def cli_main(argv: list[str]) -> int:
     try:
         if (args.dev_scores is None) != (args.dev_protocol is None):
             raise EvaluationError("--dev-scores and --dev-protocol go together")
-        if args.n_resamples < 1:
-            raise EvaluationError(f"--n-resamples must be >= 1, got {args.n_resamples}")
+        _check_out(args)
         if args.block is not None and not args.ci:
             raise EvaluationError(f"--block {args.block} sets how --ci resamples; add --ci")
         if args.sasv_keys is not None and args.sasv_scores is None:

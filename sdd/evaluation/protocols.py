@@ -10,6 +10,7 @@ the trial table of :func:`sdd.evaluation.trials.evaluate_trials`.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Callable
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sdd.evaluation.common import ASV_KEYS, BONAFIDE, NO_ATTACK, SPOOF, EvaluationError, first_ids
-from sdd.evaluation.tables import check_values, first_line, read_table
+from sdd.evaluation.tables import check_values, first_line, read_table, text_of
 from sdd.evaluation.tdcf2021 import C012_FILES, C012Table, c012_from_asv, read_c012_pickle
 
 __all__ = ["FORMATS", "Protocol", "ProtocolFormat", "align_ids", "join_scores", "read_protocol"]
@@ -91,7 +92,7 @@ def _keys_file(path: Path) -> tuple[Path, Path | None]:
 
 def _read_2021(path: Path, subset: str | None) -> Protocol:
     cm_file, track_dir = _keys_file(path)
-    n = len(first_line(cm_file).split())
+    n = len(first_line(cm_file, "ASVspoof 2021 keys").split())
     if n == len(_LA21):
         names, conds, spoof_conds, track = _LA21, ("codec", "trans"), (), "LA"
     elif n == len(_DF21):
@@ -191,8 +192,9 @@ def _read_itw(path: Path, subset: str | None) -> Protocol:
     del subset
     if not path.is_file():
         raise EvaluationError(f"In-the-Wild meta.csv {path}: no such file")
+    text = text_of(path, "In-the-Wild meta.csv")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, ValueError) as e:
         raise EvaluationError(
             f"In-the-Wild meta.csv {path}: not a CSV with header file,speaker,label ({e})"
@@ -321,4 +323,3 @@ def join_scores(protocol: Protocol, scores: pd.DataFrame, *, scores_name: str = 
     if keep is not None:
         out = out[keep]
     return out.reset_index(drop=True)
-

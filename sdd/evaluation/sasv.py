@@ -19,6 +19,7 @@ unique; scores finite. Errors name the file, the counts and the first offending 
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import pandas as pd
 
 from sdd.evaluation.common import ASV_KEYS, EvaluationError, check_finite
 from sdd.evaluation.protocols import align_ids
-from sdd.evaluation.tables import check_values, first_line, read_table
+from sdd.evaluation.tables import check_values, first_line, read_table, text_of
 
 __all__ = ["read_sasv_scores"]
 
@@ -38,8 +39,9 @@ _KEY = ("asv-label", "asv_label")
 
 def _headed(path: Path, value_cols: tuple[str, ...], what: str) -> pd.DataFrame:
     """A headed table of the ASVspoof 5 package -> ``spk, utt, value`` (strings, value as read)."""
+    text = text_of(path, what)
     try:
-        df = pd.read_csv(path, sep=r"\s+", header=0, dtype=str, keep_default_na=False)
+        df = pd.read_csv(io.StringIO(text), sep=r"\s+", header=0, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, ValueError) as e:
         raise EvaluationError(f"{what} {path}: unreadable as a headed table ({e})") from e
 
@@ -59,7 +61,7 @@ def _read_scores(path: Path, key_file: Path | None) -> pd.DataFrame:
     what = "SASV score file"
     if not path.is_file():
         raise EvaluationError(f"{what} {path}: no such file")
-    first = first_line(path).split()
+    first = first_line(path, what).split()
     headed = any(c in first for c in ("sasv-score", *_UTT))
     if key_file is None and len(first) != 4:
         raise EvaluationError(
@@ -94,7 +96,7 @@ def _read_keys(path: Path) -> pd.DataFrame:
     what = "SASV key file"
     if not path.is_file():
         raise EvaluationError(f"{what} {path}: no such file")
-    first = first_line(path).split()
+    first = first_line(path, what).split()
     if any(k in first for k in (*_KEY, *_UTT)):
         df = _headed(path, _KEY, what)
         return pd.DataFrame({"spk": df["spk"], "utt": df["utt"], "key": df["value"]})

@@ -177,7 +177,9 @@ def fetch_aasist(dest: Path, variant: str | None = None, source: str | None = No
 
 def fetch_cli(argv: list[str]) -> int:
     """``sdd fetch aasist [--dest DIR] [--url URL] [--variant AASIST|AASIST-L]``."""
-    parser = argparse.ArgumentParser(
+    from sdd.core.cliargs import Parser
+
+    parser = Parser(
         prog="sdd fetch aasist",
         description="Download the published AASIST weights and config, verified against pinned SHA-256s.",
         epilog="examples:\n"

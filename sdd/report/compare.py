@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from sdd.core.cliargs import Parser
 from sdd.core.configbase import build
 from sdd.core.sections import ReportParams
 from sdd.report import tracking
@@ -214,9 +215,11 @@ def compare(
 
 
 def cli_main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="sdd compare",
-        description=__doc__.splitlines()[0],
+        description="The comparative report from MLflow runs alone (any number of pipeline runs and "
+        "`dvc exp run` experiments), without retraining: the child runs of an experiment, or of the "
+        "runs named with --runs, grouped into systems whose seeds pool across experiments.",
         epilog="examples:\n"
         "  sdd compare --out reports/compare                  # every evaluated run of the 'sdd' experiment\n"
         "  sdd compare --experiment la19-study --out reports/la19\n"
@@ -236,8 +239,17 @@ def cli_main(argv: list[str]) -> int:
     ap.add_argument("--out", required=True, type=Path, help="output folder")
     args = ap.parse_args(argv)
     try:
+        if args.out.exists() and not args.out.is_dir():
+            raise ValueError(f"--out {args.out} is a file; expected the report's folder")
+        uri = tracking.tracking_uri()
+        db = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+        if db is not None and not db.is_file():
+            raise ValueError(
+                f"no MLflow database at {db} (tracking URI {uri}): run the pipeline here first, or set "
+                f"MLFLOW_TRACKING_URI to the one that holds the runs"
+            )
         metrics = compare(args.experiment, args.out, args.runs, args.reference)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"sdd compare: {exc}", file=sys.stderr)
         return 2
     print(

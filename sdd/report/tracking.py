@@ -703,9 +703,19 @@ def search_runs(experiment: str, filter_string: str = "") -> list[Any]:
 
 
 def get_runs(run_ids: list[str]) -> list[Any]:
-    """The runs with these ids (``sdd compare --runs``)."""
+    """The runs with these ids (``sdd compare --runs``); an unknown id is a ValueError naming it."""
+    from mlflow.exceptions import MlflowException
+
     client = _client()
-    return [client.get_run(r) for r in run_ids]
+    runs = []
+    for run_id in run_ids:
+        try:
+            runs.append(client.get_run(run_id))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            raise ValueError(f"--runs {run_id}: no such MLflow run at {tracking_uri()}") from None
+    return runs
 
 
 def child_runs(parent_id: str, experiment_id_: str) -> list[Any]:

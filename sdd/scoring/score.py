@@ -1,4 +1,6 @@
-"""Scoring: a detector -> log-odds of bona fide per utterance (higher = more bona fide).
+"""Scoring: a detector -> a score per utterance, ``logit(bona fide) - logit(spoof)`` (higher = more bona
+fide; log-odds only in form: nothing calibrates them, so only a threshold of the same model, such as
+its stored dev-EER threshold, turns a score into a decision).
 
 Each utterance is read at 16 kHz (resampled when the file has another rate) and scored on its first
 ``num_samples`` samples, repeat-padded when shorter (AASIST's evaluation protocol, 64,600 samples by
@@ -13,16 +15,18 @@ default), so every batch has one shape and batched scoring equals per-item scori
 
 ``sdd score`` (:func:`cli_main`) scores files and folders for any user: any format and rate soundfile
 reads, decoded only as far as the input needs (bounded memory on long files), a progress bar on
-stderr, a ``bonafide``/``spoof`` column with ``--decisions`` at the dev-EER threshold stored with a
-checkpoint (:func:`sdd.models.detector.read_decision_threshold`) or ``--threshold``; an unreadable file
-is reported on stderr and the others are still scored.
+stderr, a ``#`` header saying what the scores are, a ``bonafide``/``spoof`` column with ``--decisions``
+at the dev-EER threshold stored with a checkpoint (its source printed in the header) or
+``--threshold``, trial ids instead of paths with ``--ids`` (the output feeds ``sdd evaluate``), and
+warnings on stderr for a model trained on the demo corpus and for inputs :mod:`sdd.audio.quality`
+flags; an unreadable file is reported on stderr and the others are still scored. Every argument and
+the model's record are checked before the weights are loaded (:func:`_plan`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -79,16 +83,116 @@ def _load_aasist(path: str) -> tuple[nn.Module, int]:
     return model, config.nb_samp
 
 
-def _no_threshold(path: str) -> float | None:
+#: ``sdd score --num-samples`` upper bound: one minute at :data:`SAMPLE_RATE`. Memory and time grow
+#: with the input length (attention layers quadratically); no model here was trained or selected on
+#: inputs near this long.
+MAX_NUM_SAMPLES = 60 * SAMPLE_RATE
+#: ``sdd score --batch-size`` upper bound.
+MAX_BATCH_SIZE = 256
+#: The corpus name of the built-in synthetic demo corpus (``params.yaml``'s ``corpora.demo``): a model
+#: trained on it gets a notice that its scores on real speech mean nothing.
+DEMO_CORPUS = "demo"
+
+
+class ModelSpecError(ValueError):
+    """``--model`` names no scorer (missing, not a trained arm, unknown kind); the message says which."""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """What ``sdd score`` says about a model, read from its files before any weights are loaded.
+
+    Attributes:
+        summary: one phrase for the output's header (arm, seed, training corpus).
+        corpus: the corpus it was trained on (a name), or None when unknown.
+        input_samples: its input length when the record says (None: known once loaded).
+        threshold: the decision threshold stored with it (its dev EER threshold), or None.
+        threshold_source: where ``threshold`` comes from, for the header, or None.
+    """
+
+    summary: str
+    corpus: str | None = None
+    input_samples: int | None = None
+    threshold: float | None = None
+    threshold_source: str | None = None
+
+
+def _aasist_record(path: str) -> ModelRecord:
     del path
-    return None
+    return ModelRecord("published AASIST weights, trained by their authors on ASVspoof 2019 LA train",
+                       corpus="ASVspoof 2019 LA")  # fmt: skip
 
 
-def _checkpoint_threshold(path: str) -> float | None:
-    """The dev-EER threshold the train stage stored in ``<path>/config.json`` (None if absent)."""
-    from sdd.models.detector import read_decision_threshold
+def _arm_config(path: str) -> tuple[Path, dict]:
+    """The folder and the parsed ``config.json`` of a train-stage checkpoint; a :class:`ModelSpecError`
+    naming what the folder holds instead (a backbone, a scoring-only arm, several seeds, nothing)."""
+    import json
 
-    return read_decision_threshold(path)
+    from sdd.core.textfile import TextEncodingError, read_text
+    from sdd.models.detector import resolve_model_dir
+
+    expected = "expected a trained arm's folder written by the train stage (models/<arm>/s<seed>)"
+    given = Path(path)
+    if not given.exists():
+        raise ModelSpecError(f"--model {path}: no such file or directory; {expected}")
+    try:
+        folder = resolve_model_dir(given)
+    except ValueError as exc:
+        raise ModelSpecError(f"--model {exc}") from None
+    record = folder / "published.json"
+    if record.is_file():
+        raise ModelSpecError(
+            f"--model {folder}: a scoring-only arm (published weights, {record.name}); score its weights "
+            f"with --model <the spec in {record}>, e.g. aasist:<path>"
+        )
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise ModelSpecError(f"--model {folder}: no config.json; {expected}")
+    try:
+        meta = json.loads(read_text(cfg_path))
+    except (TextEncodingError, json.JSONDecodeError) as exc:
+        raise ModelSpecError(
+            f"--model {folder}: config.json is not readable JSON ({exc}); {expected}"
+        ) from None
+    arm = meta.get("arm") if isinstance(meta, dict) else None
+    if not isinstance(arm, dict):
+        what = "a backbone's config (no 'arm' record)" if isinstance(meta, dict) else "not a JSON object"
+        raise ModelSpecError(f"--model {folder}: not a trained arm: its config.json is {what}; {expected}")
+    missing = [k for k in ("sample_rate", "train", "model") if k not in arm]
+    if missing or not isinstance(arm["train"], dict) or not isinstance(arm["train"].get("dev_samples"), int):
+        raise ModelSpecError(
+            f"--model {folder}: config.json's arm record lacks {missing or ['train.dev_samples']}; {expected}"
+        )
+    if not (folder / "model.safetensors").is_file():
+        raise ModelSpecError(f"--model {folder}: no model.safetensors beside config.json; {expected}")
+    return folder, meta
+
+
+def _checkpoint_record(path: str) -> ModelRecord:
+    """A trained arm's record: arm, seed, training corpus, input length, and the dev-EER threshold the
+    train stage stored (``decision_threshold``), with where it came from."""
+    folder, meta = _arm_config(path)
+    arm = meta["arm"]
+    corpus = arm.get("corpus")
+    n = int(arm["train"]["dev_samples"])
+    summary = f"arm {arm.get('name', '?')}, seed {arm.get('seed', '?')}, trained on corpus {corpus or '?'}"
+    rec = meta.get("decision_threshold")
+    threshold = source = None
+    if rec is not None:
+        try:
+            threshold = float(rec["threshold"])
+        except (TypeError, KeyError, ValueError):
+            raise ModelSpecError(
+                f"--model {folder}: config.json's decision_threshold is {rec!r}; expected "
+                f"{{'threshold': <number>, ...}}"
+            ) from None
+        eer = rec.get("dev_eer")
+        eer_text = f"{100 * float(eer):.2f}%" if isinstance(eer, int | float) else "?"
+        source = (
+            f"the EER threshold of corpus {corpus or '?'}'s dev split (dev EER {eer_text}), first {n} "
+            f"samples, stored in {folder / 'config.json'}"
+        )
+    return ModelRecord(summary, corpus, n, threshold, source)
 
 
 @dataclass(frozen=True)
@@ -100,25 +204,28 @@ class ScorerKind:
         batch_size: ``sdd score``'s default batch size (AASIST's activations take about 190 MB per
             64,600-sample clip).
         usage: the spec's form, for help and error messages.
-        threshold: ``path -> the decision threshold stored with the model`` (its dev EER threshold),
-            or None when this kind stores none.
+        describe: ``path -> ModelRecord``, from the model's files without loading its weights (a
+            :class:`ModelSpecError` when the path holds no model of this kind); its ``threshold`` is
+            the decision threshold stored with the model, None when this kind stores none.
     """
 
     load: Callable[[str], tuple[nn.Module, int]]
     batch_size: int
     usage: str
-    threshold: Callable[[str], float | None] = _no_threshold
+    describe: Callable[[str], ModelRecord]
 
 
 #: Spec prefix -> kind. A spec without a known prefix is a train-stage checkpoint (:data:`CHECKPOINT`).
 SCORERS: dict[str, ScorerKind] = {
-    "aasist": ScorerKind(_load_aasist, 8, "aasist:<AASIST.pth, or a folder holding one .pth and its .conf>"),
+    "aasist": ScorerKind(
+        _load_aasist, 8, "aasist:<AASIST.pth, or a folder holding one .pth and its .conf>", _aasist_record
+    ),
 }
 CHECKPOINT = ScorerKind(
     _load_checkpoint,
     ScoreParams.batch_size,
-    "models/<arm> (written by the train stage)",
-    _checkpoint_threshold,
+    "models/<arm>/s<seed> (written by the train stage)",
+    _checkpoint_record,
 )
 
 
@@ -126,11 +233,11 @@ def _kind(spec: str) -> tuple[ScorerKind, str]:
     prefix, sep, rest = spec.partition(":")
     if sep and prefix in SCORERS:
         if not rest:
-            raise ValueError(f"--model {spec}: no path after {prefix}:; expected {SCORERS[prefix].usage}")
+            raise ModelSpecError(f"--model {spec}: no path after {prefix}:; expected {SCORERS[prefix].usage}")
         return SCORERS[prefix], rest
     if sep and not Path(spec).exists():
         forms = [CHECKPOINT.usage] + [k.usage for k in SCORERS.values()]
-        raise ValueError(f"--model {spec}: unknown model kind {prefix!r}; expected {' or '.join(forms)}")
+        raise ModelSpecError(f"--model {spec}: unknown model kind {prefix!r}; expected {' or '.join(forms)}")
     return CHECKPOINT, spec
 
 
@@ -156,6 +263,7 @@ def iter_scores(
     sample_rate: int = SAMPLE_RATE,
     *,
     skip_bad: bool = False,
+    on_warning: Callable[[Path, list[str]], None] | None = None,
 ) -> Iterator[tuple[Path, float | None, str | None]]:
     """Score audio files batch by batch: ``(path, score, None)`` per file, in order.
 
@@ -171,11 +279,15 @@ def iter_scores(
         sample_rate: the model's input rate.
         skip_bad: a file that cannot be read yields ``(path, None, reason)`` and the others are still
             scored; otherwise its :class:`~sdd.audio.io.AudioError` is raised.
+        on_warning: called ``(path, messages)`` for each file the checks of :mod:`sdd.audio.quality`
+            flag (too short for the input, silent, clipped, channels cancelling), before its score is
+            yielded; the samples scored are the same with or without it.
     """
     import torch
 
     from sdd.audio.crop import crop_or_pad
-    from sdd.audio.io import AudioError, read_audio
+    from sdd.audio.io import AudioError, mixdown, read_frames
+    from sdd.audio.quality import ClipView, clip_warnings
     from sdd.models.detector import Detector
 
     torch.set_num_threads(params.threads)
@@ -186,12 +298,17 @@ def iter_scores(
             waves, ok = [], []
             for i, p in enumerate(chunk):
                 try:
-                    wave, _ = read_audio(p, sample_rate, max_samples=params.num_samples)
+                    frames, file_rate = read_frames(p, sample_rate, max_samples=params.num_samples)
                 except AudioError as exc:
                     if not skip_bad:
                         raise
                     results[i] = (p, None, str(exc))
                     continue
+                wave, _ = mixdown(frames, file_rate, sample_rate, max_samples=params.num_samples)
+                if on_warning is not None:
+                    view = ClipView(frames, file_rate, wave, params.num_samples, sample_rate)
+                    if messages := clip_warnings(view):
+                        on_warning(p, messages)
                 waves.append(crop_or_pad(wave, params.num_samples))
                 ok.append(i)
             if waves:
@@ -246,40 +363,82 @@ def _expand(inputs: Sequence[str]) -> tuple[list[Path], list[str], list[str]]:
     return files, missing, empty
 
 
-EXAMPLES = """\
-examples:
-  # one line per file: path<TAB>score (log-odds of bona fide: higher = more bona fide)
-  sdd score --model models/main clip.flac other.wav
+EXAMPLES = f"""\
+output:
+  a header line '# sdd score: model=..., ...' saying what the scores are and, with --decisions, a
+  second '# threshold: ...' line saying where the threshold comes from; then one line per file:
+  path<TAB>score[<TAB>decision] (--ids: trial id = file name without suffix, instead of the path).
+  A score is logit(bona fide) - logit(spoof) of the model's output layer: higher = more bona fide;
+  not calibrated log-odds (only the threshold of the same model turns it into a decision). Warnings
+  on stderr: a notice when the model was trained on the synthetic demo corpus, and per file when it
+  is too short for the model's input (repeat-padded), digitally silent, clipped, or a stereo file
+  whose channels cancel when mixed down.
 
-  # every audio file under a folder, with a bona fide/spoof column at the dev-EER threshold stored
+examples:
+  sdd score --model models/main/s0 clip.flac other.wav
+
+  # every audio file under a folder, with a bonafide/spoof column at the dev-EER threshold stored
   # with the model, and a progress bar on stderr
-  sdd score --model models/main --decisions --progress recordings/ > scores.tsv
+  sdd score --model models/main/s0 --decisions --progress recordings/ > scores.tsv
+
+  # trial ids (file stems) for `sdd evaluate` (it skips the '#' header line)
+  sdd score --model models/main/s0 --ids LA/ASVspoof2019_LA_eval/flac/ > scores.txt
+  sdd evaluate --scores scores.txt --format asvspoof2019 --out metrics.json \\
+      --protocol LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt
 
   # the published AASIST stores no threshold: give one for --decisions
   sdd score --model aasist:data/published/aasist --decisions --threshold 0 clips/
+
+limits: --num-samples 1 to {MAX_NUM_SAMPLES:,} (one minute at 16 kHz); --batch-size 1 to {MAX_BATCH_SIZE}.
 """
 
 
-def cli_main(argv: list[str]) -> int:
-    """``sdd score --model SPEC FILE_OR_DIR...``: one ``path<TAB>score[<TAB>decision]`` line per file.
+@dataclass(frozen=True)
+class _Plan:
+    """Everything ``sdd score`` checked before loading the model."""
 
-    Returns 0 when every file was scored, 1 when some could not be read (each is reported on stderr
-    and the others are scored), 2 on a usage or model error (nothing is scored).
-    """
-    ap = argparse.ArgumentParser(
+    kind: ScorerKind
+    path: str
+    record: ModelRecord
+    threshold: float | None
+    threshold_source: str | None
+    files: list[Path]
+    missing: list[str]
+    empty: list[str]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from sdd.core.cliargs import Parser, finite_float, int_in
+
+    ap = Parser(
         prog="sdd score",
-        description="Score audio files with a detector: one 'path<TAB>score' line per file on stdout. "
-        "Any format and sample rate soundfile reads (resampled to 16 kHz), mono or multichannel "
-        "(averaged); the score uses the first --num-samples samples, repeat-padded when shorter.",
+        description="Score audio files with a detector: a header line, then one 'path<TAB>score' line "
+        "per file on stdout. Any format and sample rate soundfile reads (resampled to 16 kHz), mono or "
+        "multichannel (averaged); the score uses the first --num-samples samples, repeat-padded when "
+        "shorter.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     forms = " | ".join([CHECKPOINT.usage] + [k.usage for k in SCORERS.values()])
     ap.add_argument("--model", required=True, help=f"the model: {forms}")
     ap.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
-    ap.add_argument("--num-samples", type=int, help="score the first N samples (default: the model's input)")
+    ap.add_argument(
+        "--num-samples",
+        type=int_in(1, MAX_NUM_SAMPLES),
+        help=f"score the first N samples (default: the model's input; at most {MAX_NUM_SAMPLES:,})",
+    )
     batch_sizes = "; ".join(f"{p}: {k.batch_size}" for p, k in SCORERS.items())
-    ap.add_argument("--batch-size", type=int, help=f"default: {CHECKPOINT.batch_size}; {batch_sizes}")
+    ap.add_argument(
+        "--batch-size",
+        type=int_in(1, MAX_BATCH_SIZE),
+        help=f"default: {CHECKPOINT.batch_size}; {batch_sizes}; at most {MAX_BATCH_SIZE}",
+    )
+    ap.add_argument(
+        "--ids",
+        action="store_true",
+        help="first column: the trial id (file name without its suffix, as in ASVspoof protocols) "
+        "instead of the path, so the output feeds `sdd evaluate --scores`",
+    )
     ap.add_argument(
         "--decisions",
         action="store_true",
@@ -288,48 +447,100 @@ def cli_main(argv: list[str]) -> int:
     )
     ap.add_argument(
         "--threshold",
-        type=float,
+        type=finite_float,
         help="with --decisions: decide at this score instead (a negative one as --threshold=-1.5)",
     )
     ap.add_argument(
         "--progress", action="store_true", help="progress bar on stderr even when stderr is not a terminal"
     )
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _plan(args: argparse.Namespace) -> _Plan:
+    """Every check that needs no weights: the model's record, the threshold, the inputs, the ids."""
+    kind, path = _kind(args.model)
+    if args.threshold is not None and not args.decisions:
+        raise ValueError("--threshold goes with --decisions")
+    record = kind.describe(path)
+    threshold, source = _decision_threshold(args, kind, path, record)
+    files, missing, empty = _expand(args.inputs)
+    if not files:
+        raise ValueError("no audio files to score: " + "; ".join(missing + empty))
+    if args.ids:
+        by_id: dict[str, Path] = {}
+        for f in files:
+            if f.stem in by_id:
+                raise ValueError(
+                    f"--ids: {by_id[f.stem]} and {f} have the same trial id {f.stem!r} (the file name "
+                    f"without its suffix); score them separately or drop --ids"
+                )
+            by_id[f.stem] = f
+    return _Plan(kind, path, record, threshold, source, files, missing, empty)
+
+
+def cli_main(argv: list[str]) -> int:
+    """``sdd score --model SPEC FILE_OR_DIR...``: a ``#`` header, then one ``path<TAB>score[<TAB>decision]``
+    line per file (``--ids``: the file's stem instead of its path).
+
+    Every argument, the model's record and the inputs are checked before the weights are loaded.
+    Returns 0 when every file was scored, 1 when some could not be read (each is reported on stderr
+    and the others are scored), 2 on a usage or model error (nothing is scored).
+    """
+    args = _parser().parse_args(argv)
     try:
-        kind, path = _kind(args.model)
-        threshold = _decision_threshold(args, kind, path)
-        files, missing, empty = _expand(args.inputs)
-        if not files:
-            raise ValueError("no audio files to score: " + "; ".join(missing + empty))
-        model, input_samples = kind.load(path)
+        plan = _plan(args)
+        model, input_samples = plan.kind.load(plan.path)
         params = ScoreParams(
             num_samples=input_samples if args.num_samples is None else args.num_samples,
-            batch_size=kind.batch_size if args.batch_size is None else args.batch_size,
+            batch_size=plan.kind.batch_size if args.batch_size is None else args.batch_size,
         )
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"sdd score: {exc}", file=sys.stderr)
         return 2
-    for msg in missing + empty:
+    if plan.record.corpus == DEMO_CORPUS:
+        print(
+            f"sdd score: notice: {args.model} was trained on the synthetic demo corpus only (corpus "
+            f"{DEMO_CORPUS!r}): a pipeline check, not a detector; its scores on real speech mean nothing",
+            file=sys.stderr,
+        )
+    for msg in plan.missing + plan.empty:
         print(f"sdd score: {msg}", file=sys.stderr)
-    failed = _score_and_print(model, files, params, threshold, progress=args.progress) + len(missing)
+    print(_header(args, plan, params), flush=True)
+    failed = _score_and_print(model, plan.files, params, plan.threshold, progress=args.progress, ids=args.ids)
+    failed += len(plan.missing)
     if failed:
-        total = len(files) + len(missing)
+        total = len(plan.files) + len(plan.missing)
         print(f"sdd score: {failed} of {total} inputs could not be scored (listed above)", file=sys.stderr)
         return 1
     return 0
 
 
-def _decision_threshold(args: argparse.Namespace, kind: ScorerKind, path: str) -> float | None:
+def _header(args: argparse.Namespace, plan: _Plan, params: ScoreParams) -> str:
+    """The ``#`` line(s) above the scores: what a score is, the model, its input, and the threshold."""
+    columns = ["trial_id" if args.ids else "path", "score"] + (["decision"] if args.decisions else [])
+    lines = [
+        f"# sdd score: model={args.model} ({plan.record.summary}); input = the first {params.num_samples} "
+        f"samples at {SAMPLE_RATE} Hz, repeat-padded; score = logit(bona fide) - logit(spoof), higher = "
+        f"more bona fide; not calibrated log-odds: compare it only with a threshold of this model; "
+        f"columns: {' '.join(columns)}"
+    ]
+    if plan.threshold is not None:
+        lines.append(
+            f"# threshold: {plan.threshold:.6f} ({plan.threshold_source}); decision = bonafide if score > "
+            f"threshold, else spoof"
+        )
+    return "\n".join(lines)
+
+
+def _decision_threshold(
+    args: argparse.Namespace, kind: ScorerKind, path: str, record: ModelRecord
+) -> tuple[float | None, str | None]:
+    """The threshold of ``--decisions`` and where it comes from (None, None without ``--decisions``)."""
     if not args.decisions:
-        if args.threshold is not None:
-            raise ValueError("--threshold goes with --decisions")
-        return None
+        return None, None
     if args.threshold is not None:
-        if not math.isfinite(args.threshold):
-            raise ValueError(f"--threshold {args.threshold}: expected a finite score")
-        return args.threshold
-    threshold = kind.threshold(path)
-    if threshold is None:
+        return args.threshold, "given with --threshold"
+    if record.threshold is None:
         if kind is CHECKPOINT:
             raise ValueError(
                 f"--decisions: {Path(path) / 'config.json'} stores no decision threshold (the model was "
@@ -340,28 +551,46 @@ def _decision_threshold(args: argparse.Namespace, kind: ScorerKind, path: str) -
             f"--decisions: {args.model}: this kind of model has no dev-EER threshold stored with it; "
             f"pass --threshold X (bona fide when score > X)"
         )
-    return threshold
+    if args.num_samples is not None and record.input_samples not in (None, args.num_samples):
+        raise ValueError(
+            f"--decisions with --num-samples {args.num_samples}: the stored threshold was set on the first "
+            f"{record.input_samples} samples, so it does not apply to scores of {args.num_samples}; drop "
+            f"--num-samples, or give --threshold X"
+        )
+    return record.threshold, record.threshold_source
 
 
 def _score_and_print(
-    model: nn.Module, files: list[Path], params: ScoreParams, threshold: float | None, *, progress: bool
+    model: nn.Module,
+    files: list[Path],
+    params: ScoreParams,
+    threshold: float | None,
+    *,
+    progress: bool,
+    ids: bool = False,
 ) -> int:
-    """Print ``path<TAB>score[<TAB>decision]`` lines as batches finish, each unreadable file on stderr;
-    returns how many could not be read."""
+    """Print ``path<TAB>score[<TAB>decision]`` lines as batches finish (``ids``: the file stem first),
+    each unreadable file and each warning of :mod:`sdd.audio.quality` on stderr; returns how many could
+    not be read."""
     from tqdm import tqdm
 
-    bar = tqdm(
-        total=len(files), unit="file", file=sys.stderr, disable=not (progress or sys.stderr.isatty())
-    )
+    bar = tqdm(total=len(files), unit="file", file=sys.stderr, disable=not (progress or sys.stderr.isatty()))
+
+    def warn(path: Path, messages: list[str]) -> None:
+        for msg in messages:
+            bar.write(f"sdd score: warning: {path}: {msg}", file=sys.stderr)
+
     failed = 0
     with bar:
-        for path, score, error in iter_scores(model, files, params, SAMPLE_RATE, skip_bad=True):
+        for path, score, error in iter_scores(
+            model, files, params, SAMPLE_RATE, skip_bad=True, on_warning=warn
+        ):
             bar.update(1)
             if score is None:
                 failed += 1
                 bar.write(f"sdd score: {error}", file=sys.stderr)
                 continue
-            line = f"{path}\t{score:.6f}"
+            line = f"{path.stem if ids else path}\t{score:.6f}"
             if threshold is not None:
                 line += "\t" + ("bonafide" if score > threshold else "spoof")
             print(line, flush=True)

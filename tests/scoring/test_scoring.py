@@ -7,6 +7,8 @@ scipy's ``resample_poly``, cut or tiled to the input length, then the model on t
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import shutil
 import subprocess
@@ -101,7 +103,8 @@ def _oracle(model, path: Path, n: int = N_IN) -> float:
 
 
 def _lines(out: str) -> list[list[str]]:
-    return [line.split("\t") for line in out.splitlines()]
+    """The score lines of ``sdd score``'s stdout (its ``#`` header left out)."""
+    return [line.split("\t") for line in out.splitlines() if not line.startswith("#")]
 
 
 def test_any_format_rate_and_channels_in_folders(audio_dir, checkpoints, capsys):
@@ -113,7 +116,11 @@ def test_any_format_rate_and_channels_in_folders(audio_dir, checkpoints, capsys)
     assert paths == want and len(rows) == 5  # recursive, sorted, the .txt file left out
     np.testing.assert_allclose([float(s) for _, s in rows], [_oracle(checkpoints["model"], p) for p in want],
                                atol=1e-5)  # fmt: skip
-    assert out.err == ""  # no progress bar: stderr is not a terminal
+    # no progress bar (stderr is not a terminal); the one clip shorter than the input is named
+    assert out.err.splitlines() == [
+        f"sdd score: warning: {audio_dir / 'e_16k_short.flac'}: too short for the model's input rule: "
+        f"0.100 s (1600 samples at 16000 Hz) < its 0.25 s input, so the score is of the clip repeated 3 times"
+    ]
 
 
 def test_damaged_files_are_reported_and_the_others_scored(audio_dir, checkpoints, tmp_path, capsys):
@@ -158,11 +165,15 @@ def test_decisions_at_the_stored_threshold_or_a_given_one(audio_dir, checkpoints
     [
         (["--decisions"], "config.json stores no decision threshold .* pass --threshold X"),
         (["--threshold", "0.5"], "--threshold goes with --decisions"),
-        (["--decisions", "--threshold", "nan"], "expected a finite score"),
+        (["--decisions", "--threshold", "nan"], "argument --threshold: got 'nan'; expected a finite number"),
     ],
 )
 def test_decision_errors_are_one_clear_line(audio_dir, checkpoints, capsys, argv, message):
-    assert cli_main(["--model", str(checkpoints["without"]), *argv, str(audio_dir)]) == 2
+    try:
+        rc = cli_main(["--model", str(checkpoints["without"]), *argv, str(audio_dir)])
+    except SystemExit as exit_:  # refused while parsing the arguments
+        rc = exit_.code
+    assert rc == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert re.search(message, captured.err), captured.err
@@ -182,7 +193,7 @@ def test_progress_bar_on_request(audio_dir, checkpoints):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "5/5" in r.stderr and "file" in r.stderr  # tqdm's bar on stderr
-    assert len(r.stdout.splitlines()) == 5 and "5/5" not in r.stdout
+    assert len(_lines(r.stdout)) == 5 and len(_header(r.stdout)) == 1 and "5/5" not in r.stdout
 
 
 def test_no_audio_at_all_is_an_error(tmp_path, checkpoints, capsys):
@@ -296,6 +307,49 @@ def test_realmini_clips_at_16_and_22_khz(shared_dir, checkpoints):
     assert [p for p, _, _ in rows] == paths and all(np.isfinite(float(s)) for _, s, _ in rows)
     want = [_oracle(checkpoints["model"], Path(p)) for p in paths]
     np.testing.assert_allclose([float(s) for _, s, _ in rows], want, atol=1e-5)
+    head = _header(r.stdout)
+    assert head[0].startswith("# sdd score: model=") and "not calibrated log-odds" in head[0]
+    assert head[1].startswith(
+        f"# threshold: {checkpoints['threshold']:.6f} (the EER threshold of corpus synthetic"
+    )
+    assert r.stderr == "" and "Traceback" not in r.stdout  # real clips longer than the input: no warning
+
+
+@pytest.mark.slow  # end to end: real clips, `sdd score --ids` into `sdd evaluate`, fresh processes
+def test_realmini_ids_round_trip_and_warnings(shared_dir, checkpoints, tmp_path):
+    """Real clips scored with --ids feed `sdd evaluate` (In-the-Wild meta.csv: trial id = file stem);
+    a 0.2 s cut and a phase-cancelled stereo copy of a real clip are warned about."""
+    root = shared_dir / "data" / "realmini"
+    prot = pd.read_csv(root / "protocol.tsv", sep="\t")
+    picks = pd.concat([prot[prot["label"] == "bonafide"].head(3), prot[prot["label"] == "spoof"].head(3)])
+    meta = tmp_path / "meta.csv"
+    labels = picks["label"].map({"bonafide": "bona-fide", "spoof": "spoof"})
+    pd.DataFrame({"file": picks["path"], "speaker": picks["speaker"], "label": labels}).to_csv(
+        meta, index=False
+    )
+    paths = [str(root / p) for p in picks["path"]]
+    r = subprocess.run([*SDD, "score", "--model", str(checkpoints["with"]), "--ids", *paths],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    (tmp_path / "scores.txt").write_text(r.stdout)
+    assert [u for u, _ in _lines(r.stdout)] == [Path(p).stem for p in paths]
+    e = subprocess.run([*SDD, "evaluate", "--scores", str(tmp_path / "scores.txt"), "--protocol", str(meta),
+                        "--format", "itw", "--out", str(tmp_path / "m.json")],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert e.returncode == 0, e.stderr
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert (m["n_bonafide"], m["n_spoof"]) == (3, 3)
+    wave, sr = sf.read(paths[0], dtype="float32")
+    sf.write(tmp_path / "cut.wav", wave[: sr // 5], sr)
+    sf.write(tmp_path / "cancelled.wav", np.stack([wave, -wave], axis=1), sr, subtype="FLOAT")
+    clips = [str(tmp_path / "cut.wav"), str(tmp_path / "cancelled.wav")]
+    w = subprocess.run([*SDD, "score", "--model", str(checkpoints["with"]), *clips],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert w.returncode == 0, w.stderr
+    err = w.stderr.splitlines()
+    assert len(err) == 2 and "Traceback" not in w.stderr
+    assert "cut.wav: too short for the model's input rule: 0.200 s" in err[0]
+    assert "cancelled.wav: channels cancel when mixed down to mono" in err[1]
 
 
 def test_attm_layer_weights_are_recorded_while_scoring():
@@ -315,3 +369,142 @@ def test_attm_layer_weights_are_recorded_while_scoring():
     assert rec.take() is None  # taken
     plain = Detector(build_backbone("tiny-wav2vec2", tiny), ModelParams(tiny=tiny))
     assert not LayerWeightRecorder(plain).active
+
+
+# ---- what a score means: header, threshold source, notices, warnings, trial ids ----
+
+
+def _header(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("#")]
+
+
+def test_header_says_what_a_score_is_and_where_the_threshold_comes_from(audio_dir, checkpoints, capsys):
+    assert cli_main(["--model", str(checkpoints["with"]), "--decisions", str(audio_dir)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    head = _header(out)
+    assert lines[: len(head)] == head and len(head) == 2  # the header comes first
+    assert head[0].startswith(
+        f"# sdd score: model={checkpoints['with']} (arm t, seed 3, trained on corpus synthetic)"
+    )
+    for phrase in (f"the first {N_IN} samples at 16000 Hz", "higher = more bona fide",
+                   "not calibrated log-odds", "columns: path score decision"):  # fmt: skip
+        assert phrase in head[0], head[0]
+    thr = checkpoints["threshold"]
+    assert head[1].startswith(
+        f"# threshold: {thr:.6f} (the EER threshold of corpus synthetic's dev split (dev EER 25.00%)"
+    )
+    assert f"first {N_IN} samples, stored in {checkpoints['with'] / 'config.json'}" in head[1]
+    # a threshold given by the user says so
+    assert (
+        cli_main(["--model", str(checkpoints["without"]), "--decisions", "--threshold=-0.5", str(audio_dir)])
+        == 0
+    )
+    assert _header(capsys.readouterr().out)[1] == (
+        "# threshold: -0.500000 (given with --threshold); "
+        "decision = bonafide if score > threshold, else spoof"
+    )
+
+
+def test_notice_for_a_model_trained_on_the_demo_corpus(tmp_path, audio_dir, checkpoints, capsys):
+    demo = tmp_path / "demo_model"
+    save_arm(checkpoints["model"], dataclasses.replace(_arm(), corpus="demo"), demo)
+    files = [str(audio_dir / "a_8k_mono.wav")]
+    assert cli_main(["--model", str(demo), *files]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"sdd score: notice: {demo} was trained on the synthetic demo corpus only (corpus 'demo'): "
+        "a pipeline check, not a detector; its scores on real speech mean nothing"
+    ]
+    assert cli_main(["--model", str(checkpoints["with"]), *files]) == 0
+    assert "notice" not in capsys.readouterr().err  # another corpus: no notice
+
+
+@pytest.fixture
+def bad_clips(tmp_path, rng) -> dict[str, Path]:
+    """One clip per warning, and an ordinary one: 0.2 s, one sample, digital silence, clipped, stereo
+    whose channels cancel when mixed down (and 3 s of ordinary tone)."""
+    t = np.arange(3 * SR) / SR
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.03 * rng.standard_normal(t.size)).astype(np.float32)
+    clips = {
+        "short": tone[: SR // 5],
+        "one_sample": tone[:1],
+        "silent": np.zeros(3 * SR, np.float32),
+        "clipped": np.clip(8 * tone, -1, 1),
+        "cancelled": np.stack([tone, -tone], axis=1),
+        "ordinary": tone,
+    }
+    out = {}
+    for name, x in clips.items():
+        out[name] = tmp_path / f"{name}.wav"
+        sf.write(out[name], x, SR, subtype="FLOAT")
+    return out
+
+
+def test_a_warning_per_input_whose_score_means_little(bad_clips, checkpoints, capsys):
+    assert cli_main(["--model", str(checkpoints["with"]), *map(str, bad_clips.values())]) == 0
+    out = capsys.readouterr()
+    assert [Path(p) for p, _ in _lines(out.out)] == list(bad_clips.values())  # every file still scored
+    warned = {}
+    for line in out.err.splitlines():
+        prefix, _, rest = line.partition(": warning: ")
+        assert prefix == "sdd score", line
+        path, _, message = rest.partition(": ")
+        warned.setdefault(Path(path).stem, []).append(message)
+    assert set(warned) == set(bad_clips) - {"ordinary"}
+    assert warned["short"] == [
+        "too short for the model's input rule: 0.200 s (3200 samples at 16000 Hz) < its 0.25 s input, so "
+        "the score is of the clip repeated 2 times"
+    ]
+    assert warned["one_sample"] == [
+        f"too short for the model's input rule: 0.000 s (1 sample at 16000 Hz) < its 0.25 s input, so "
+        f"the score is of the clip repeated {N_IN} times"
+    ]
+    assert warned["silent"] == ["digitally silent: every sample is 0"]
+    assert len(warned["clipped"]) == 1 and warned["clipped"][0].startswith("clipped: ")
+    assert warned["cancelled"] == [
+        "channels cancel when mixed down to mono (the mono mix is silent: opposite phase?); "
+        "score one channel instead"
+    ]
+
+
+def _la_clips(root: Path, rng) -> tuple[Path, Path]:
+    """Six clips named as ASVspoof 2019 LA trials in nested folders, and their 5-column protocol."""
+    rows = []
+    for i in range(6):
+        label = "bonafide" if i % 2 == 0 else "spoof"
+        utt = f"LA_E_{1000 + i}"
+        path = root / "flac" / f"part{i % 2}" / f"{utt}.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, _tone(SR, 0.5, 1, rng), SR)
+        rows.append(f"LA_0001 {utt} - {'-' if label == 'bonafide' else 'A07'} {label}\n")
+    protocol = root / "protocol.txt"
+    protocol.write_text("".join(rows))
+    return root / "flac", protocol
+
+
+def test_ids_feed_sdd_evaluate_also_as_utf16(tmp_path, checkpoints, capsys, rng):
+    from sdd.evaluation.cli import cli_main as evaluate
+
+    flac, protocol = _la_clips(tmp_path, rng)
+    assert cli_main(["--model", str(checkpoints["with"]), "--ids", str(flac)]) == 0
+    out = capsys.readouterr().out
+    assert "columns: trial_id score" in _header(out)[0]
+    rows = _lines(out)
+    assert sorted(u for u, _ in rows) == [f"LA_E_{1000 + i}" for i in range(6)]
+    scores = {u: float(s) for u, s in rows}
+    metrics = {}
+    for name, data in {
+        "utf8": out.encode("utf-8"),
+        "utf16": out.replace("\n", "\r\n").encode("utf-16"),  # what PowerShell's `>` writes
+    }.items():
+        (tmp_path / f"{name}.txt").write_bytes(data)
+        argv = ["--scores", str(tmp_path / f"{name}.txt"), "--protocol", str(protocol),
+                "--format", "asvspoof2019", "--out", str(tmp_path / f"{name}.json")]  # fmt: skip
+        assert evaluate(argv) == 0, capsys.readouterr().err
+        metrics[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert metrics["utf8"] == metrics["utf16"]
+    assert metrics["utf8"]["n_bonafide"] == 3 and metrics["utf8"]["n_spoof"] == 3
+    bona = np.array([scores[f"LA_E_{1000 + i}"] for i in (0, 2, 4)])
+    spoof = np.array([scores[f"LA_E_{1000 + i}"] for i in (1, 3, 5)])
+    assert metrics["utf8"]["eer"] == pytest.approx(M.eer(bona, spoof))  # the scores sdd score printed
