@@ -22,10 +22,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sdd.core.configbase import ConfigError
 from sdd.core.paths import repo_root
+from sdd.core.yamlfile import read_yaml
 from sdd.data.corpora import CORPUS_TYPES, CorpusError, parse_corpus
 from sdd.data.download import FetchError
 from sdd.data.fetchers import fetch_corpus
@@ -35,7 +34,7 @@ __all__ = ["cli_main"]
 
 def _corpus_entry(corpus: str, params_path: Path) -> dict[str, Any]:
     if params_path.is_file():
-        params = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
+        params = read_yaml(params_path) or {}
         entries = params.get("corpora") or {}
         if corpus in entries:
             return dict(entries[corpus])
