@@ -24,6 +24,7 @@ from typing import Any
 
 from sdd.core.configbase import ConfigError
 from sdd.core.paths import repo_root
+from sdd.core.textfile import TextEncodingError
 from sdd.core.yamlfile import read_yaml
 from sdd.data.corpora import CORPUS_TYPES, CorpusError, parse_corpus
 from sdd.data.download import FetchError
@@ -34,9 +35,20 @@ __all__ = ["cli_main"]
 
 def _corpus_entry(corpus: str, params_path: Path) -> dict[str, Any]:
     if params_path.is_file():
-        params = read_yaml(params_path) or {}
-        entries = params.get("corpora") or {}
+        try:
+            params = read_yaml(params_path) or {}
+        except ConfigError as exc:  # a key written twice, not YAML: the message names the key or line
+            raise ConfigError(f"{params_path}: {exc}") from None
+        except TextEncodingError as exc:  # names the file already
+            raise ConfigError(str(exc)) from None
+        entries = params.get("corpora") if isinstance(params, dict) else None
+        if not isinstance(entries or {}, dict):
+            raise ConfigError(f"{params_path}: corpora: got {entries!r}; expected a mapping of corpus names")
+        entries = entries or {}
         if corpus in entries:
+            if not isinstance(entries[corpus], dict):
+                got = entries[corpus]
+                raise ConfigError(f"{params_path}: corpora.{corpus}: got {got!r}; expected a mapping")
             return dict(entries[corpus])
     if corpus in CORPUS_TYPES:
         return {"type": corpus}
