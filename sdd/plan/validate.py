@@ -4,9 +4,11 @@
 Unknown keys, wrong types and bad choices raise :class:`~sdd.core.configbase.ConfigError` naming the
 key, the value and the allowed values; then the checks that need more than one section: safe names,
 seeds, the training corpus's splits, the eval sets (``<corpus>:<split>``, never the training data),
-reserved arm names, the report's reference arm, the probed models and the partial-model curve. Only
-the corpora in use are parsed deeply (a catalogue entry for a corpus you have not downloaded must not
-stop the demo). Arms are resolved by :mod:`sdd.plan.arms`.
+reserved arm names, the report's reference arm, the probed models and the partial-model curve, and
+settings of each trained arm that contradict each other (:mod:`sdd.plan.consistency`). Only the
+corpora in use are parsed deeply (a catalogue entry for a corpus you have not downloaded must not stop
+the demo). Arms are resolved by :mod:`sdd.plan.arms`. :func:`load_params` reads the file as DVC does
+(:mod:`sdd.core.yamlfile`: YAML 1.2 scalars, a key written twice refused).
 """
 
 from __future__ import annotations
