@@ -1,7 +1,7 @@
 """Reading ``params.yaml`` the way DVC reads it: YAML 1.2 scalars, duplicate keys refused.
 
 DVC parses ``params.yaml`` with ruamel.yaml's safe loader, which follows YAML 1.2: only ``true`` and
-``false`` (any capitalisation of the word: ``True``, ``TRUE``) are booleans, ``1e-3`` is a number,
+``false`` (also ``True``, ``TRUE``, ``False``, ``FALSE``) are booleans, ``1e-3`` is a number,
 ``010`` is ten, and a key written twice in one mapping is an error. PyYAML's ``safe_load`` follows
 YAML 1.1 instead, where ``yes``, ``no``, ``on``, ``off``, ``y`` and ``n`` are booleans, ``1e-3`` is a
 string (a 1.1 float needs a ``.``), ``010`` is eight, and a second key silently replaces the first.
