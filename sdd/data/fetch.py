@@ -36,19 +36,23 @@ __all__ = ["cli_main"]
 def _corpus_entry(corpus: str, params_path: Path) -> dict[str, Any]:
     if params_path.is_file():
         try:
-            params = read_yaml(params_path) or {}
-        except ConfigError as exc:  # a key written twice, not YAML: the message names the key or line
-            raise ConfigError(f"{params_path}: {exc}") from None
-        except TextEncodingError as exc:  # names the file already
-            raise ConfigError(str(exc)) from None
+            params = read_yaml(params_path) or {}  # as the plan reads it (YAML 1.2, keys once)
+        except (TextEncodingError, ConfigError) as exc:
+            raise FetchError(
+                f"--params {params_path}: not readable YAML ({' '.join(str(exc).split())})"
+            ) from None
         entries = params.get("corpora") if isinstance(params, dict) else None
-        if not isinstance(entries or {}, dict):
-            raise ConfigError(f"{params_path}: corpora: got {entries!r}; expected a mapping of corpus names")
+        if not isinstance(params, dict) or not isinstance(entries or {}, dict):
+            raise FetchError(
+                f"--params {params_path}: expected a mapping with a `corpora` mapping of corpus names, "
+                f"got {type(params if not isinstance(params, dict) else entries).__name__}"
+            )
         entries = entries or {}
         if corpus in entries:
             if not isinstance(entries[corpus], dict):
-                got = entries[corpus]
-                raise ConfigError(f"{params_path}: corpora.{corpus}: got {got!r}; expected a mapping")
+                raise FetchError(
+                    f"--params {params_path}: corpora.{corpus} is {entries[corpus]!r}; expected a mapping"
+                )
             return dict(entries[corpus])
     if corpus in CORPUS_TYPES:
         return {"type": corpus}

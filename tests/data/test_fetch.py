@@ -361,9 +361,9 @@ def test_cli_rejects_unknown_corpus(tmp_path, capsys):
     "data,needles",
     [
         (b"corpora:\n  la19: {type: folder}\ncorpora: {}\n", ["corpora: written twice, on lines 1 and 3"]),
-        (b"corpora: [1, 2\n", ["not valid YAML: line 2"]),
-        (b"corpora: [la19]\n", ["corpora: got ['la19']; expected a mapping"]),
-        (b"corpora: {la19: 3}\n", ["corpora.la19: got 3; expected a mapping"]),
+        (b"corpora: [1, 2\n", ["not readable YAML (not valid YAML: line 2"]),
+        (b"corpora: [la19]\n", ["a `corpora` mapping of corpus names, got list"]),
+        (b"corpora: {la19: 3}\n", ["corpora.la19 is 3; expected a mapping"]),
         ("corpora: {}\n".encode("utf-16-le"), ["NUL characters", "UTF-16"]),
     ],
     ids=["key-twice", "not-yaml", "corpora-a-list", "entry-a-number", "utf16-without-mark"],
@@ -373,7 +373,7 @@ def test_cli_refuses_a_bad_params_file_in_one_line_naming_it(tmp_path, capsys, d
     params.write_bytes(data)
     assert cli_main(["la19", "--dest", str(tmp_path / "raw"), "--params", str(params)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"sdd fetch: error: {params}: ") and err.count("\n") == 1, err
+    assert err.startswith(f"sdd fetch: error: --params {params}: ") and err.count("\n") == 1, err
     assert all(n in err for n in needles), err
     assert not (tmp_path / "raw").exists()
 
