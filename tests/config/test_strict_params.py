@@ -8,6 +8,7 @@ twice, ``yes`` for a boolean, ``1e-3`` for a number, the encoding.
 from __future__ import annotations
 
 import codecs
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -258,3 +259,47 @@ def test_the_plan_stage_reads_utf16_with_a_mark(tmp_path):
     proc = _plan_stage(tmp_path, _write(tmp_path, "\ufeff" + BASE, "utf-16-le"))
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "plan" / "arms" / "main" / "s0.json").is_file()
+
+
+def _dvc_project(root: Path) -> tuple[Path, dict[str, str]]:
+    """A git repository holding the checkout's tracked files, where `dvc repro plan` runs."""
+    dest = root / "repo"
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for rel in files.split():
+        if (REPO / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            (dest / rel).write_bytes((REPO / rel).read_bytes())
+    git = {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER") for what, value in
+           (("NAME", "t"), ("EMAIL", "t@t"))}  # fmt: skip
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, **git, "PATH": path, "PYTHONPATH": str(dest), "DVC_NO_ANALYTICS": "1"}
+    env.pop("DVC_ROOT", None)
+    init = "git init -q && git add -A && git commit -qm init"
+    subprocess.run(init, shell=True, cwd=dest, env=env, check=True)
+    return dest, env
+
+
+@pytest.mark.slow
+def test_dvc_repro_stops_in_the_plan_stage_or_in_dvc_itself(tmp_path):
+    """Through `dvc repro`: the plan stage's one line for a value; DVC's own refusal, before any stage,
+    for a key written twice and for UTF-16 (docs/experiments.md, "How params.yaml is read")."""
+    dest, env = _dvc_project(tmp_path)
+
+    def repro(text: str, encoding: str = "utf-8") -> subprocess.CompletedProcess:
+        (dest / "params.yaml").write_bytes(text.encode(encoding))
+        return subprocess.run(["dvc", "repro", "plan"], cwd=dest, env=env, capture_output=True, text=True)
+
+    for case in ("align: yes", "train.dev_samples != score.num_samples"):
+        text, message = REFUSED[case]
+        proc = repro(text)
+        assert proc.returncode != 0 and f"error: params.yaml: {message}\n" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr
+        assert not (dest / "data" / "plan").exists()
+    proc = repro(REFUSED["a second train section"][0])
+    assert proc.returncode != 0 and 'found duplicate key "train"' in proc.stderr, proc.stderr
+    assert "Running stage 'plan'" not in proc.stdout
+    proc = repro(BASE, "utf-16")
+    assert proc.returncode != 0 and "is not valid utf-8" in proc.stderr, proc.stderr
+    proc = repro(setline(BASE, "  lr: 0.001", "  lr: 1e-3"))  # accepted, read as the number
+    assert proc.returncode == 0, proc.stderr
+    assert (dest / "data/plan/arms/main/s0.json").read_text().count('"lr": 0.001') == 1
