@@ -59,6 +59,8 @@ def string_hint(value: Any) -> str:
         float(value.replace("_", ""))
     except ValueError:
         return ""
+    if not any(c.isdigit() for c in value):  # 'inf', 'nan': YAML spells those .inf and .nan
+        return ""
     return (
         f" ({value!r} is a string in YAML: quoted, or a spelling YAML 1.2 does not read as a number; "
         "write it unquoted, e.g. 0.001, 1e-3 or 1.0e-3)"

@@ -97,6 +97,10 @@ REFUSED = {
         "train.lr: got '1e-3'; expected a number ('1e-3' is a string in YAML: quoted, or a spelling YAML 1.2 "
         "does not read as a number; write it unquoted, e.g. 0.001, 1e-3 or 1.0e-3)",
     ),
+    "inf spelt as a word": (  # no hint: YAML's infinity is .inf, and lr must be finite anyway
+        setline(BASE, "  lr: 0.001", "  lr: inf"),
+        "train.lr: got 'inf'; expected a number",
+    ),
     "a float where an integer goes": (
         setline(BASE, "  epochs: 6", "  epochs: 6e0"),
         "train.epochs: got 6.0; expected an integer (a number with a '.' or an exponent is a float in YAML: "
