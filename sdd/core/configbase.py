@@ -10,6 +10,7 @@ are errors (nanoGPT's configurator and peft's ``LoraConfig`` are the models here
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -128,6 +129,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         raise ConfigError(f"{where}: got {value!r}; expected an integer{hint}")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # YAML's .inf and .nan: no setting takes them
+                raise ConfigError(f"{where}: got {value!r}; expected a finite number")
             return float(value)
         raise ConfigError(f"{where}: got {value!r}; expected a number{string_hint(value)}")
     if tp is str:

@@ -101,6 +101,10 @@ REFUSED = {
         setline(BASE, "  lr: 0.001", "  lr: inf"),
         "train.lr: got 'inf'; expected a number",
     ),
+    "an infinite learning rate": (
+        setline(BASE, "  lr: 0.001", "  lr: .inf"),
+        "train.lr: got inf; expected a finite number",
+    ),
     "a float where an integer goes": (
         setline(BASE, "  epochs: 6", "  epochs: 6e0"),
         "train.epochs: got 6.0; expected an integer (a number with a '.' or an exponent is a float in YAML: "
