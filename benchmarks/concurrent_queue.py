@@ -70,7 +70,9 @@ def build(dest: Path, env: dict[str, str]) -> None:
     params["augment"]["copies"] = 1
     params["model"]["tiny"] = {"conv_channels": 8, "hidden_size": 16, "num_layers": 2, "num_heads": 2,
                                "intermediate_size": 16}  # fmt: skip
-    params["train"].update(epochs=1, batch_size=8, crop_samples=4000, threads=1)
+    params["train"].update(
+        epochs=1, average_best=1, batch_size=8, crop_samples=4000, dev_samples=8000, threads=1
+    )
     params["score"].update(num_samples=8000, threads=1)
     params["evaluate"]["n_resamples"] = 50
     params["report"]["n_resamples"] = 50

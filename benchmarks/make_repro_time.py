@@ -2,7 +2,7 @@
 
     python benchmarks/make_repro_time.py                       # the real measurement (creates .venv too)
     python benchmarks/make_repro_time.py --venv .venv \\
-        --params train.epochs=1 arms.attm.train.freeze_backbone_epochs=0 \\
+        --params train.epochs=1 train.average_best=1 arms.attm.train.freeze_backbone_epochs=0 \\
         corpora.demo.n_per_split=8                              # a quick dry run of the script itself
 
 The clone is made from this repository's committed HEAD (`--ref` to choose) in a temporary folder,

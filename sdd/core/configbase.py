@@ -10,13 +10,18 @@ are errors (nanoGPT's configurator and peft's ``LoraConfig`` are the models here
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-__all__ = ["ConfigError", "build", "to_dict"]
+__all__ = ["YAML11_BOOLEANS", "ConfigError", "build", "string_hint", "to_dict"]
 
 T = TypeVar("T")
+
+#: Plain scalars that YAML 1.1 (PyYAML's ``safe_load``) reads as booleans and YAML 1.2 (DVC, and sdd's
+#: params reader :mod:`sdd.core.yamlfile`) as strings, lower-cased: the messages explain them.
+YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
 
 
 class ConfigError(ValueError):
@@ -40,6 +45,29 @@ def _describe(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def string_hint(value: Any) -> str:
+    """Why a string stands where a boolean or a number was expected, when YAML explains it: ``yes``/``on``
+    (booleans in YAML 1.1, strings in the YAML 1.2 that params.yaml is read with) or a number that YAML
+    read as a string (quoted, or a spelling YAML 1.2 does not take). ``""`` otherwise."""
+    if not isinstance(value, str):
+        return ""
+    if value.lower() in YAML11_BOOLEANS:
+        return (
+            f" ({value!r} is a string: params.yaml is read as YAML 1.2, as DVC reads it, whose only "
+            "booleans are true and false)"
+        )
+    try:
+        float(value.replace("_", ""))
+    except ValueError:
+        return ""
+    if not any(c.isdigit() for c in value):  # 'inf', 'nan': YAML spells those .inf and .nan
+        return ""
+    return (
+        f" ({value!r} is a string in YAML: quoted, or a spelling YAML 1.2 does not read as a number; "
+        "write it unquoted, e.g. 0.001, 1e-3 or 1.0e-3)"
+    )
+
+
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
@@ -61,7 +89,7 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
                 return _convert(value, arg, where)
             except ConfigError as exc:
                 errors.append(exc)
-        raise ConfigError(f"{where}: got {value!r}; expected {_describe(tp)}")
+        raise ConfigError(f"{where}: got {value!r}; expected {_describe(tp)}{string_hint(value)}")
     if tp is type(None):
         if value is None:
             return None
@@ -91,15 +119,20 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: got {value!r}; expected true or false")
+        raise ConfigError(f"{where}: got {value!r}; expected true or false{string_hint(value)}")
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: got {value!r}; expected an integer")
+        hint = string_hint(value)
+        if isinstance(value, float) and value.is_integer():
+            hint = f" (a number with a '.' or an exponent is a float in YAML: write {int(value)})"
+        raise ConfigError(f"{where}: got {value!r}; expected an integer{hint}")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # YAML's .inf and .nan: no setting takes them
+                raise ConfigError(f"{where}: got {value!r}; expected a finite number")
             return float(value)
-        raise ConfigError(f"{where}: got {value!r}; expected a number")
+        raise ConfigError(f"{where}: got {value!r}; expected a number{string_hint(value)}")
     if tp is str:
         if isinstance(value, str):
             return value

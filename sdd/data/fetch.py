@@ -22,12 +22,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sdd.core.cliargs import Parser
 from sdd.core.configbase import ConfigError
 from sdd.core.paths import repo_root
-from sdd.core.textfile import TextEncodingError, read_text
+from sdd.core.textfile import TextEncodingError
+from sdd.core.yamlfile import read_yaml
 from sdd.data.corpora import CORPUS_TYPES, CorpusError, parse_corpus
 from sdd.data.download import FetchError
 from sdd.data.fetchers import fetch_corpus
@@ -38,8 +37,8 @@ __all__ = ["cli_main"]
 def _corpus_entry(corpus: str, params_path: Path) -> dict[str, Any]:
     if params_path.is_file():
         try:
-            params = yaml.safe_load(read_text(params_path)) or {}
-        except (TextEncodingError, yaml.YAMLError) as exc:
+            params = read_yaml(params_path) or {}  # as the plan reads it (YAML 1.2, keys once)
+        except (TextEncodingError, ConfigError) as exc:
             raise FetchError(
                 f"--params {params_path}: not readable YAML ({' '.join(str(exc).split())})"
             ) from None

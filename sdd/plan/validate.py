@@ -4,9 +4,11 @@
 Unknown keys, wrong types and bad choices raise :class:`~sdd.core.configbase.ConfigError` naming the
 key, the value and the allowed values; then the checks that need more than one section: safe names,
 seeds, the training corpus's splits, the eval sets (``<corpus>:<split>``, never the training data),
-reserved arm names, the report's reference arm, the probed models and the partial-model curve. Only
-the corpora in use are parsed deeply (a catalogue entry for a corpus you have not downloaded must not
-stop the demo). Arms are resolved by :mod:`sdd.plan.arms`.
+reserved arm names, the report's reference arm, the probed models and the partial-model curve, and
+settings of each trained arm that contradict each other (:mod:`sdd.plan.consistency`). Only the
+corpora in use are parsed deeply (a catalogue entry for a corpus you have not downloaded must not stop
+the demo). Arms are resolved by :mod:`sdd.plan.arms`. :func:`load_params` reads the file as DVC does
+(:mod:`sdd.core.yamlfile`: YAML 1.2 scalars, a key written twice refused).
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sdd.augment.params import AugmentParams
 from sdd.core.configbase import ConfigError, build
 from sdd.core.sections import PUBLISHED_REGIME
+from sdd.core.yamlfile import read_yaml
 from sdd.data.corpora import corpus_splits, parse_corpus
 from sdd.models.params import PRETRAINED
 from sdd.plan.arms import check_backbone, is_scoring_only, partial_arm, resolve_arm
+from sdd.plan.consistency import check_contradictions
 from sdd.plan.schema import LoadedParams, Params
 from sdd.pretrain.params import PRETRAIN_INITS
 from sdd.probing.params import BACKBONE_SOURCES
@@ -167,6 +169,10 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
     if params.pretrain.init not in PRETRAIN_INITS:
         check_backbone(params.pretrain.init, "pretrain.init")
     arms = {name: resolve_arm(raw, params, name) for name in params.arms}
+    for name, arm in arms.items():
+        if arm.regime != PUBLISHED_REGIME:  # a scoring-only arm trains nothing (default train section)
+            own = {key: f"arms.{name}.train.{key}" for key in params.arms[name].train}
+            check_contradictions(arm.train, params.score, own)
     if params.report.reference not in arms:
         raise ConfigError(
             f"report.reference: got {params.report.reference!r}; expected one of the arms {sorted(arms)} "
@@ -191,18 +197,23 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
                 f"probe.partial_layers: the partial-model curve retrains `main`, which is scoring-only "
                 f"(regime '{PUBLISHED_REGIME}'); expected [] (the default) with a scoring-only `main`"
             )
+        own = {key: f"arms.main.train.{key}" for key in params.arms["main"].train}
+        if params.probe.partial_epochs is not None:
+            own["epochs"] = "probe.partial_epochs"
         for k in params.probe.partial_layers:
-            partial_arm(params, arms["main"], k)  # validates k against the backbone's layers
+            point = partial_arm(params, arms["main"], k)  # validates k against the backbone's layers
+            check_contradictions(point.train, params.score, own, f"probe.partial_layers (k={k}): ")
     return LoadedParams(
         params=params, corpora=corpora, arms=arms, eval_sets=tuple(eval_sets), augment=augment
     )
 
 
 def load_params(path: str | Path = "params.yaml") -> LoadedParams:
-    """Read and validate ``params.yaml``."""
+    """Read and validate ``params.yaml``, parsed as DVC parses it (:func:`sdd.core.yamlfile.read_yaml`:
+    YAML 1.2 scalars, a key written twice is an error; UTF-8 or UTF-16 with a byte-order mark)."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read params ({exc})") from exc
+        raw = read_yaml(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read params ({exc.strerror or exc})") from exc
     return validate_params(raw)

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
+from sdd.core.textfile import read_text
+from sdd.core.yamlfile import parse_yaml
 
 __all__ = ["PACKAGES", "params_diff", "read_stage_times", "run_metadata"]
 
@@ -58,9 +59,10 @@ def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def params_diff(committed: str | None, current: str) -> dict[str, list[Any]]:
     """``{dotted key: [committed value, current value]}`` for every key whose value differs (a key
-    missing on one side is None there); lists compare as wholes."""
-    old = _flat(yaml.safe_load(committed) or {}) if committed else {}
-    new = _flat(yaml.safe_load(current) or {})
+    missing on one side is None there); lists compare as wholes. Both texts are parsed as the plan
+    parses params.yaml (:func:`sdd.core.yamlfile.parse_yaml`), so ``1e-3`` and ``0.001`` are equal."""
+    old = _flat(parse_yaml(committed) or {}) if committed else {}
+    new = _flat(parse_yaml(current) or {})
     return {k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
 
 
@@ -134,7 +136,7 @@ def run_metadata(
     }
     if params_file is not None and params_file.is_file():
         committed = _git("show", f"HEAD:{params_file.name}", cwd=repo)
-        meta["params_diff"] = params_diff(committed, params_file.read_text())
+        meta["params_diff"] = params_diff(committed, read_text(params_file))
     versions = {}
     for name in PACKAGES:
         try:

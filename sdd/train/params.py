@@ -19,7 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sdd.core.configbase import ConfigError, build
+from sdd.core.configbase import ConfigError, build, string_hint
 from sdd.core.plandocs import OMIT_IF_NONE, EvalSet
 from sdd.core.sections import PUBLISHED_REGIME, EvaluateParams, ScoreParams, TrackingParams
 from sdd.models.params import HEADS_WITH_BATCHNORM, ModelParams
@@ -315,6 +315,7 @@ def normalize_align(value: Any, where: str) -> str:
             return name
     raise ConfigError(
         f"{where}: got {value!r}; expected one of false, true (= pcgrad), {', '.join(ALIGNER_METHODS)}"
+        + string_hint(value)
     )
 
 

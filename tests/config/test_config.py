@@ -8,13 +8,14 @@ import pytest
 import yaml
 
 from sdd.core.configbase import ConfigError
+from sdd.core.yamlfile import read_yaml
 from sdd.plan.assemble import load_params, make_plan, validate_params
 from tests.helpers import REPO
 
 
 @pytest.fixture(scope="module")
 def raw():
-    return yaml.safe_load((REPO / "params.yaml").read_text())
+    return read_yaml(REPO / "params.yaml")  # as the plan stage reads it
 
 
 def plan_of(raw, **changes):

@@ -357,6 +357,27 @@ def test_cli_rejects_unknown_corpus(tmp_path, capsys):
     assert "neither a corpus type" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "data,needles",
+    [
+        (b"corpora:\n  la19: {type: folder}\ncorpora: {}\n", ["corpora: written twice, on lines 1 and 3"]),
+        (b"corpora: [1, 2\n", ["not readable YAML (not valid YAML: line 2"]),
+        (b"corpora: [la19]\n", ["a `corpora` mapping of corpus names, got list"]),
+        (b"corpora: {la19: 3}\n", ["corpora.la19 is 3; expected a mapping"]),
+        ("corpora: {}\n".encode("utf-16-le"), ["NUL characters", "UTF-16"]),
+    ],
+    ids=["key-twice", "not-yaml", "corpora-a-list", "entry-a-number", "utf16-without-mark"],
+)
+def test_cli_refuses_a_bad_params_file_in_one_line_naming_it(tmp_path, capsys, data, needles):
+    params = tmp_path / "params.yaml"
+    params.write_bytes(data)
+    assert cli_main(["la19", "--dest", str(tmp_path / "raw"), "--params", str(params)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"sdd fetch: error: --params {params}: ") and err.count("\n") == 1, err
+    assert all(n in err for n in needles), err
+    assert not (tmp_path / "raw").exists()
+
+
 def test_2021_la_audio_plus_official_keys_and_subsets(server, tmp_path):
     audio, keys = la21_archives(tmp_path)
     server.files.update({"ASVspoof2021_LA_eval.tar.gz": audio, "LA-keys-full.tar.gz": keys})

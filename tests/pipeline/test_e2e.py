@@ -54,7 +54,9 @@ def project(tmp_path_factory):
         "intermediate_size": 16,
     }
     params["model"]["partial"]["layers"] = 1
-    params["train"].update(epochs=1, batch_size=8, crop_samples=4000, threads=1)
+    params["train"].update(
+        epochs=1, average_best=1, batch_size=8, crop_samples=4000, dev_samples=8000, threads=1
+    )
     params["arms"]["attm"]["train"]["freeze_backbone_epochs"] = 0  # its merge + head stage needs >= 2 epochs
     params["score"].update(num_samples=8000, threads=1)
     params["evaluate"]["n_resamples"] = 50

@@ -180,10 +180,10 @@ def test_bad_probe_and_pretrain_values_are_config_errors(raw, changes, needle):
 
 
 def test_partial_arms_are_main_with_k_layers(raw):
-    plan = _plan(raw, probe__partial_layers=[1, 3], probe__partial_epochs=2)["partial.json"]
+    plan = _plan(raw, probe__partial_layers=[1, 3], probe__partial_epochs=3)["partial.json"]
     assert [a["model"]["layers"] for a in plan["arms"]] == [1, 3]
     assert [a["name"] for a in plan["arms"]] == ["partial_1", "partial_3"]
-    assert all(a["train"]["epochs"] == 2 for a in plan["arms"])
+    assert all(a["train"]["epochs"] == 3 for a in plan["arms"])
 
 
 def test_report_probing_table_and_figures(tmp_path):

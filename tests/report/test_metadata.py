@@ -25,6 +25,13 @@ def test_params_diff_lists_changed_added_and_removed_keys():
     assert params_diff(current, current) == {}
 
 
+def test_params_diff_reads_values_as_the_plan_does():
+    # YAML 1.2, as DVC and the plan read params.yaml: 1e-3 is the number 0.001, `yes` is not `true`
+    committed = "train: {lr: 0.001}\nalign: true\n"
+    assert params_diff(committed, "train: {lr: 1e-3}\nalign: true\n") == {}
+    assert params_diff(committed, "train: {lr: 0.001}\nalign: yes\n") == {"align": [True, "yes"]}
+
+
 def test_stage_times_keep_the_newest_run_of_each_stage_and_clear(tmp_path):
     log = tmp_path / "times.jsonl"
     lines = [
