@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from sdd.core import atomic
 
@@ -34,6 +33,9 @@ def resample(wave: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.nd
     """Band-limited polyphase resampling of the last axis from ``orig_sample_rate`` to ``sample_rate`` Hz."""
     if orig_sample_rate == sample_rate:
         return wave
+    # imported here: scipy.signal takes about 0.4 s to import, which files already at the rate never need
+    from scipy.signal import resample_poly
+
     g = np.gcd(int(orig_sample_rate), int(sample_rate))
     out = resample_poly(wave, sample_rate // g, orig_sample_rate // g, axis=-1)
     return out.astype(np.float32, copy=False)
