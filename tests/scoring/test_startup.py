@@ -50,7 +50,8 @@ def wav2vec2_model(tmp_path_factory) -> Path:
     arm = ArmConfig(
         name="t", corpus="synthetic", backbone="tiny-wav2vec2", regime="clean", align="none", seed=0,
         model=ModelParams(tiny=TINY, merge="weighted"),
-        train=TrainParams(epochs=1, batch_size=2, crop_samples=3200, dev_samples=N_IN, average_best=1, threads=1),
+        train=TrainParams(epochs=1, batch_size=2, crop_samples=3200, dev_samples=N_IN, average_best=1,
+                          threads=1),
         aligner=resolve_aligner("none", AlignerParams()),
     )  # fmt: skip
     torch.manual_seed(0)
