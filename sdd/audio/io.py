@@ -30,13 +30,28 @@ class AudioError(RuntimeError):
     """An audio file cannot be read or decoded; the message names the file."""
 
 
-def resample(wave: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.ndarray:
+def resample(
+    wave: np.ndarray, orig_sample_rate: int, sample_rate: int, *, prefix: bool = False
+) -> np.ndarray:
     """Band-limited polyphase resampling of the last axis from ``orig_sample_rate`` to ``sample_rate`` Hz:
-    ``scipy.signal.resample_poly`` with its defaults, sample for sample (:func:`polyphase_resample`)."""
+    ``scipy.signal.resample_poly`` with its defaults.
+
+    ``prefix=True`` (the beginning of a file, :func:`read_audio` with ``max_samples``: what scoring
+    reads) computes the same samples, bit for bit, with :func:`polyphase_resample`, which does not
+    import scipy.signal (0.4 s and 66 MB of ``sdd score``'s start-up) but is 20-50x slower than scipy's
+    C loop: about 10 ms on a 4 s prefix, 1 s on a minute of 44.1 kHz audio, so whole files keep scipy.
+    """
     if orig_sample_rate == sample_rate:
         return wave
     g = np.gcd(int(orig_sample_rate), int(sample_rate))
-    out = polyphase_resample(wave, int(sample_rate) // g, int(orig_sample_rate) // g)
+    up, down = int(sample_rate) // g, int(orig_sample_rate) // g
+    if prefix:
+        out = polyphase_resample(wave, up, down)
+    else:
+        # imported here: scipy.signal takes about 0.4 s and 66 MB to import
+        from scipy.signal import resample_poly
+
+        out = resample_poly(wave, up, down, axis=-1)
     return out.astype(np.float32, copy=False)
 
 
@@ -63,7 +78,7 @@ def _lowpass(up: int, down: int) -> np.ndarray:
 def polyphase_resample(x: np.ndarray, up: int, down: int) -> np.ndarray:
     """``scipy.signal.resample_poly(x, up, down)`` along the last axis, bit for bit, without importing
     scipy.signal (0.4 s and 66 MB of start-up for ``sdd score``; ``tests/audio/test_resample.py``
-    compares the two over rates, lengths and dtypes).
+    compares the two over rates, lengths and dtypes), but 20-50x slower on long signals.
 
     The filter is :func:`_lowpass` in ``x``'s dtype (float32 or float64; other dtypes are computed in
     float64, as scipy does) times ``up``, zero-padded so that the output samples sit at its centre;
@@ -161,7 +176,7 @@ def read_audio(
     _check_finite(wave, path, 0)
     mono = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]
     if sample_rate is not None and sr != sample_rate:
-        mono, sr = resample(mono, sr, sample_rate), sample_rate
+        mono, sr = resample(mono, sr, sample_rate, prefix=max_samples is not None), sample_rate
     if max_samples is not None:
         mono = mono[:max_samples]
     return np.ascontiguousarray(mono, dtype=np.float32), int(sr)

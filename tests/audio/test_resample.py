@@ -57,13 +57,16 @@ def test_the_filter_is_scipys_and_other_shapes_and_dtypes_follow_scipy():
         polyphase_resample(batch, 0, 3)
 
 
-def test_read_audio_resamples_as_before(tmp_path):
+def test_read_audio_resamples_a_prefix_and_a_whole_file_alike(tmp_path):
     import soundfile as sf
 
     rng = np.random.default_rng(1)
     wave = _signal(22050, np.float32, rng)
     sf.write(tmp_path / "a.wav", wave, 22050, subtype="FLOAT")
-    got, sr = read_audio(tmp_path / "a.wav", 16000)
     want = resample_poly(wave, 320, 441).astype(np.float32)
-    assert sr == 16000 and np.array_equal(_bits(got), _bits(want))
+    whole, sr = read_audio(tmp_path / "a.wav", 16000)  # scipy's resample_poly
+    prefix, _ = read_audio(tmp_path / "a.wav", 16000, max_samples=4000)  # polyphase_resample
+    assert sr == 16000 and np.array_equal(_bits(whole), _bits(want))
+    assert np.array_equal(_bits(prefix), _bits(want[:4000]))
+    assert np.array_equal(_bits(resample(wave, 22050, 16000, prefix=True)), _bits(want))
     assert resample(wave, 22050, 22050) is wave
