@@ -72,13 +72,14 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> NoReturn:
     """The ``sdd`` program (``[project.scripts]`` and ``python -m sdd.cli``): :func:`main`, then exit.
 
-    When the command has loaded torch, the process ends with ``os._exit`` once the command's output
-    is flushed and Python's exit handlers (:mod:`atexit`: logging's flush, temporary-file finalizers)
-    have run. What that skips is the C++ static destructors of the libraries torch loaded: torch's
-    CUDA build (the one the lock pins, GPU or not) pages in about 130 MB of CUDA library code on its way
-    out and takes 0.2-0.4 s doing it, which would be the peak memory of a one-file ``sdd score``
-    (``benchmarks/cli_startup.py``). Nothing in them concerns the output, already written. A command
-    that did not load torch, or left a non-daemon thread running, exits as Python normally does.
+    When the command has loaded torch, the process ends with ``os._exit`` once Python's exit handlers
+    (:mod:`atexit`: logging's flush, temporary-file finalizers) have run and the output is flushed.
+    What that skips is the interpreter's teardown and the C++ static destructors of the libraries
+    torch loaded: those of torch's CUDA build (the one the lock pins, GPU or not) page in about 130 MB
+    of CUDA library code and take 0.2-0.4 s, which would make the exit the peak memory of a one-file
+    ``sdd score`` (``benchmarks/cli_startup.py``). Nothing in them concerns the output, already
+    written. A command that did not load torch, or left a non-daemon thread running, exits as Python
+    normally does.
     """
     code = main()
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]

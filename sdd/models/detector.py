@@ -20,7 +20,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -36,6 +36,9 @@ from sdd.models.backbone import (
 from sdd.models.heads import HEADS
 from sdd.models.merges import build_merge
 from sdd.models.params import ModelParams, check_layer_counts
+
+if TYPE_CHECKING:
+    from sdd.models.wav2vec2_lite import LiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +203,7 @@ def load_detector(
     Returns the detector and the stored arm config as a dict (typed: :func:`sdd.train.arm_model.load_arm`).
 
     ``lite=True`` (``sdd score``): for inference only, and without importing transformers when the
-    backbone allows, which is what makes a one-file ``sdd score`` start in about 2 s instead of 7
+    backbone allows, which is what makes a one-file ``sdd score`` take under 2 s instead of 9
     (:func:`_lite_config`). The backbone is then :class:`sdd.models.wav2vec2_lite.Wav2Vec2Lite`, whose
     outputs equal transformers' bit for bit, and the modules are built on the meta device and take the
     loaded tensors as they are (no random initialisation, no second copy of the weights). A backbone it
@@ -233,7 +236,9 @@ def load_detector(
     return model, arm
 
 
-def _lite_config(backbone_config: dict[str, Any], params: ModelParams, model_dir: Path):
+def _lite_config(
+    backbone_config: dict[str, Any], params: ModelParams, model_dir: Path
+) -> LiteConfig | None:
     """The :class:`~sdd.models.wav2vec2_lite.LiteConfig` of a checkpoint's backbone, or None (logged
     with the reason) when the lite model does not cover it: LoRA adapters (peft's modules), or an
     architecture :func:`~sdd.models.wav2vec2_lite.unsupported` names."""

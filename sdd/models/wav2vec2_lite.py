@@ -43,8 +43,19 @@ _REQUIRED: dict[str, tuple[Any, ...]] = {
 }
 
 
+#: The keys :meth:`LiteConfig.from_dict` reads (every ``Wav2Vec2Config.to_dict()`` has them).
+_FIELDS = (
+    "conv_dim", "conv_kernel", "conv_stride", "conv_bias", "num_conv_pos_embeddings",
+    "num_conv_pos_embedding_groups", "hidden_size", "num_hidden_layers", "num_attention_heads",
+    "intermediate_size", "layer_norm_eps", "do_stable_layer_norm",
+)  # fmt: skip
+
+
 def unsupported(config: dict[str, Any]) -> str | None:
     """Why the lite model cannot run the backbone of a stored ``config.to_dict()``, or None when it can."""
+    missing = [k for k in _FIELDS if k not in config]
+    if missing:
+        return f"backbone_config has no {missing}"
     for key, allowed in _REQUIRED.items():
         value = config.get(key)
         if value not in allowed:

@@ -129,3 +129,9 @@ def test_unsupported_names_the_key_and_value(key, value):
     config[key] = value
     reason = unsupported(config)
     assert reason is not None and f"backbone_config.{key} is {value!r}" in reason
+
+
+def test_a_config_without_an_architecture_key_is_not_for_the_lite_model():
+    config = _config("demo").to_dict()
+    del config["layer_norm_eps"]
+    assert unsupported(config) == "backbone_config has no ['layer_norm_eps']"
