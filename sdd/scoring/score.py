@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sdd.core import atomic
 from sdd.core.sections import ScoreParams
 
 if TYPE_CHECKING:
+    import pandas as pd
     from torch import nn
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def _load_checkpoint(path: str) -> tuple[nn.Module, int]:
     """A train-stage checkpoint; its input length is the one it was selected on (``train.dev_samples``)."""
     from sdd.models.detector import load_detector
 
-    model, arm = load_detector(path)
+    model, arm = load_detector(path, lite=True)  # no transformers import when the backbone allows
     if arm["sample_rate"] != SAMPLE_RATE:
         raise ValueError(f"{path}: trained at {arm['sample_rate']} Hz; scorers take {SAMPLE_RATE} Hz input")
     return model, int(arm["train"]["dev_samples"])
