@@ -84,7 +84,9 @@ def test_sdd_score_cli_prints_reference_log_odds(aasist_dir, reference, capsys):
     clips = reference.iloc[[0, 2, 40]]  # LibriSpeech; clip 2 is shorter than 64,600 samples
     argv = ["--model", f"aasist:{aasist_dir / 'AASIST.pth'}", *clips["abs_path"]]
     assert cli_main(argv) == 0
-    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("# sdd score: model=aasist:"), "the header says which model scored"
+    lines = [line.split("\t") for line in out if not line.startswith("#")]
     assert [p for p, _ in lines] == list(clips["abs_path"])
     expected = clips["aasist_bonafide_logit"] - clips["aasist_spoof_logit"]
     np.testing.assert_allclose([float(s) for _, s in lines], expected, rtol=0, atol=TOL)
