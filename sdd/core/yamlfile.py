@@ -1,127 +1,82 @@
-"""Reading ``params.yaml`` the way DVC reads it: YAML 1.2 scalars, duplicate keys refused.
+"""Reading ``params.yaml`` the way DVC reads it: with DVC's own parser, duplicate keys refused.
 
-DVC parses ``params.yaml`` with ruamel.yaml's safe loader, which follows YAML 1.2: only ``true`` and
-``false`` (also ``True``, ``TRUE``, ``False``, ``FALSE``) are booleans, ``1e-3`` is a number,
-``010`` is ten, and a key written twice in one mapping is an error. PyYAML's ``safe_load`` follows
-YAML 1.1 instead, where ``yes``, ``no``, ``on``, ``off``, ``y`` and ``n`` are booleans, ``1e-3`` is a
-string (a 1.1 float needs a ``.``), ``010`` is eight, and a second key silently replaces the first.
-Parsed that way, ``align: yes`` became ``pcgrad`` while ``dvc params diff`` showed the string ``yes``,
-and a second ``train:`` section replaced the first without a word.
+DVC parses ``params.yaml`` with ruamel.yaml's safe loader (``YAML(typ="safe")``), which follows
+YAML 1.2: only ``true`` and ``false`` (also ``True``, ``TRUE``, ``False``, ``FALSE``) are booleans,
+``1e-3`` is a number, ``010`` is ten, and a key written twice in one mapping is an error. PyYAML's
+``safe_load`` follows YAML 1.1 instead, where ``yes``, ``no``, ``on``, ``off``, ``y`` and ``n`` are
+booleans, ``1e-3`` is a string (a 1.1 float needs a ``.``), ``010`` is eight, and a second key
+silently replaces the first. Parsed that way, ``align: yes`` became ``pcgrad`` while
+``dvc params diff`` showed the string ``yes``, and a second ``train:`` section replaced the first
+without a word.
 
-:func:`parse_yaml` and :func:`read_yaml` (a file, decoded by :func:`sdd.core.textfile.read_text`) load
-with PyYAML's pure-Python safe parser and the YAML 1.2 rules for booleans, integers and floats (the
-patterns ruamel.yaml uses for version 1.2, so both tools see the same values;
-``tests/core/test_yamlfile.py`` checks them against DVC's own parser). Nulls, timestamps and merge keys
-(``<<``) resolve as before. A key that appears twice in one mapping is a :class:`ConfigError` naming the
-dotted key and both lines; a syntax error is a :class:`ConfigError` of one line naming the line and
-column. Every sdd reader of ``params.yaml`` goes through here.
+:func:`parse_yaml` and :func:`read_yaml` (a file, decoded by :func:`sdd.core.textfile.read_text`)
+load with that same loader, ruamel.yaml's ``typ="safe"`` in pure Python (``pure=True``: the C
+extension, ``ruamel.yaml.clib``, is not installed, so DVC runs the same Python code; pinning it here
+keeps the error messages the same if it ever is). ``tests/core/test_yamlfile.py`` checks the values
+against DVC's own parser. The safe loader returns plain values (``dict``, ``list``, ``str``, ``int``,
+``float``, ``bool``, ``None``, and ``datetime.date`` for a date), not the round-trip loader's
+``CommentedMap`` and friends. Three things are added on top of it, in one constructor subclass:
+
+- a key written twice in one mapping is a :class:`ConfigError` naming the dotted key (``train.lr``,
+  ``eval_sets[1].b``), both lines and the fix, where ruamel.yaml's own error names only the second
+  line and the bare key (it stays the backstop, e.g. for a repeated ``<<`` merge key);
+- a scalar its tag cannot read (``-_`` resolves as an integer, ``2001-13-45`` as a date) is an error
+  at its line, where ruamel.yaml raises a bare ``ValueError``;
+- any error is one line: ``not valid YAML: line L, column C: problem``.
+
+Every sdd reader of ``params.yaml`` goes through here.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
-import yaml
-from yaml.composer import Composer
-from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.parser import Parser
-from yaml.reader import Reader
-from yaml.resolver import BaseResolver, Resolver
-from yaml.scanner import Scanner
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import ConstructorError, SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from sdd.core.configbase import ConfigError
 from sdd.core.textfile import read_text
 
 __all__ = ["parse_yaml", "read_yaml"]
 
-_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-# YAML 1.2 as ruamel.yaml's resolver writes it (underscores between digits allowed, as it does).
-_FLOAT = re.compile(
-    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
-_INT = re.compile(
-    r"""^(?:[-+]?0b[0-1_]+
-    |[-+]?0o?[0-7_]+
-    |[-+]?[0-9_]+
-    |[-+]?0x[0-9a-fA-F_]+)$""",
-    re.X,
-)
-_INT_BASES = {"0b": 2, "0o": 8, "0x": 16}
-
-
-class _Resolver(BaseResolver):
-    """YAML 1.2's booleans, floats and integers; PyYAML's other implicit types (null, merge keys,
-    timestamps, ``=``) unchanged."""
-
-
-_Resolver.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
-_Resolver.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
-_Resolver.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
-for _first, _resolvers in Resolver.yaml_implicit_resolvers.items():
-    for _tag, _regexp in _resolvers:
-        if _tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float", "tag:yaml.org,2002:int"):
-            _Resolver.add_implicit_resolver(_tag, _regexp, [_first])
-
 
 class _Constructor(SafeConstructor):
-    """SafeConstructor with YAML 1.2 integers (a leading ``0`` is decimal, ``0o`` octal); a scalar the
-    patterns let through without digits (``-_``, ``._``) is an error at its line, not a traceback."""
+    """ruamel.yaml's safe constructor; duplicates refused with their dotted path before building the
+    document, and a scalar that cannot be read an error at its mark (module docstring)."""
 
-    def construct_yaml_int(self, node: ScalarNode) -> int:
-        text = str(self.construct_scalar(node))
-        value = text.replace("_", "")
-        sign = -1 if value.startswith("-") else 1
-        value = value.lstrip("+-")
-        base = _INT_BASES.get(value[:2].lower(), 10)
+    def construct_document(self, node: Node) -> Any:
+        _check_duplicates(self, node, "", set())
+        return super().construct_document(node)
+
+    def construct_non_recursive_object(self, node: Node, tag: str | None = None) -> Any:
         try:
-            return sign * int(value[2:] if base != 10 else value, base)
-        except ValueError:
-            raise ConstructorError(None, None, f"{text!r} is not an integer", node.start_mark) from None
-
-    def construct_yaml_float(self, node: ScalarNode) -> float:
-        try:
-            return super().construct_yaml_float(node)
-        except ValueError:
-            text = self.construct_scalar(node)
-            raise ConstructorError(None, None, f"{text!r} is not a number", node.start_mark) from None
+            return super().construct_non_recursive_object(node, tag)
+        except ValueError as exc:  # int('-_'), float('._'), date(2001, 13, 45)
+            if not isinstance(node, ScalarNode):
+                raise
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            raise ConstructorError(
+                None, None, f"{node.value!r} is not a valid {kind} ({exc})", node.start_mark
+            ) from None
 
 
-_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
-_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
-
-
-class _Loader(Reader, Scanner, Parser, Composer, _Constructor, _Resolver):
-    def __init__(self, stream: str) -> None:
-        Reader.__init__(self, stream)
-        Scanner.__init__(self)
-        Parser.__init__(self)
-        Composer.__init__(self)
-        _Constructor.__init__(self)
-        _Resolver.__init__(self)
-
-
-def _check_duplicates(loader: _Loader, node: Node, path: str, seen: set[int]) -> None:
+def _check_duplicates(constructor: _Constructor, node: Node, path: str, seen: set[int]) -> None:
     """Raise on the first key written twice in one mapping, naming its dotted path and both lines."""
     if id(node) in seen:  # an alias of a node already checked
         return
     seen.add(id(node))
     if isinstance(node, SequenceNode):
         for i, item in enumerate(node.value):
-            _check_duplicates(loader, item, f"{path}[{i}]", seen)
+            _check_duplicates(constructor, item, f"{path}[{i}]", seen)
     elif isinstance(node, MappingNode):
         first: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, ScalarNode):
-                continue  # merge keys may repeat; complex keys are refused by the constructor
-            key = loader.construct_object(key_node)
+                continue  # ruamel.yaml itself refuses a repeated merge key or complex key
+            key = constructor.construct_object(key_node)
             dotted = f"{path}.{key}" if path else str(key)
             mark = key_node.start_mark
             if key in first:
@@ -132,7 +87,7 @@ def _check_duplicates(loader: _Loader, node: Node, path: str, seen: set[int]) ->
                     f"the second would silently replace the first: {fix}"
                 )
             first[key] = mark
-            _check_duplicates(loader, value_node, dotted, seen)
+            _check_duplicates(constructor, value_node, dotted, seen)
 
 
 def _places(a: Any, b: Any) -> str:
@@ -142,8 +97,8 @@ def _places(a: Any, b: Any) -> str:
     return f"on lines {a.line + 1} and {b.line + 1}"
 
 
-def _one_line(exc: yaml.YAMLError) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+def _one_line(exc: YAMLError) -> str:
+    if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}"
         context = ""
@@ -155,24 +110,18 @@ def _one_line(exc: yaml.YAMLError) -> str:
 
 
 def parse_yaml(text: str) -> Any:
-    """The YAML document ``text`` as plain Python values (module docstring: YAML 1.2 scalars, duplicate
-    keys refused).
+    """The YAML document ``text`` as plain Python values, as DVC parses it (module docstring).
 
     Raises:
         ConfigError: a key written twice in one mapping (the message names the dotted key and both
             lines), or text that is not YAML (one line naming the line, the column and the problem).
     """
-    loader = _Loader(text)
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Constructor = _Constructor
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _check_duplicates(loader, node, "", set())
-        return loader.construct_document(node)
-    except yaml.YAMLError as exc:
+        return yaml.load(text)
+    except YAMLError as exc:
         raise ConfigError(f"not valid YAML: {_one_line(exc)}") from None
-    finally:
-        loader.dispose()
 
 
 def read_yaml(path: str | os.PathLike[str]) -> Any:

@@ -83,6 +83,11 @@ def test_nan_resolves_as_dvc_reads_it():
     assert math.isnan(got) and math.isnan(dvc_parse_yaml("key: .NaN\n", "params.yaml")["key"])
 
 
+def test_a_yaml_1_1_directive_is_honoured_as_dvc_honours_it():
+    text = "%YAML 1.1\n---\na: 010\nb: yes\n"
+    assert parse_yaml(text) == dvc_parse_yaml(text, "params.yaml") == {"a": 8, "b": True}
+
+
 def test_the_repository_params_yaml_reads_as_dvc_reads_it():
     text = (REPO / "params.yaml").read_text(encoding="utf-8")
     assert parse_yaml(text) == dvc_parse_yaml(text, "params.yaml")
@@ -133,6 +138,33 @@ def test_merge_keys_and_anchors_still_work():
     assert data == {"base": {"lr": 1, "epochs": 2}, "arm": {"lr": 3, "epochs": 2}}
 
 
+def test_a_merge_key_written_twice_is_refused_as_dvc_refuses_it():
+    text = "a: &a {x: 1}\nb: &b {y: 1}\nc:\n  <<: *a\n  <<: *b\n"
+    with pytest.raises(ConfigError) as info:
+        parse_yaml(text)
+    assert str(info.value) == (
+        'not valid YAML: line 5, column 3: found duplicate merge key "<<" '
+        "(while constructing a mapping at line 4)"
+    )
+    with pytest.raises(Exception, match="corrupted"):
+        dvc_parse_yaml(text, "params.yaml")
+
+
+def _types(value):
+    """The set of types in a parsed document, containers walked."""
+    if isinstance(value, dict):
+        return {type(value)}.union(*(_types(k) | _types(v) for k, v in value.items()))
+    if isinstance(value, list):
+        return {type(value)}.union(*(_types(v) for v in value))
+    return {type(value)}
+
+
+def test_values_are_plain_python_types_for_callers_to_compare_and_json_dump():
+    text = (REPO / "params.yaml").read_text(encoding="utf-8")
+    text += "extra_for_test:\n  f: 1.5e-3\n  i: 0x1F\n  b: true\n  n: null\n  s: [a, {k: 1}]\n"
+    assert _types(parse_yaml(text)) <= {dict, list, str, int, float, bool, type(None)}
+
+
 @pytest.mark.parametrize(
     "text,message",
     [
@@ -147,15 +179,28 @@ def test_merge_keys_and_anchors_still_work():
             "not valid YAML: line 2, column 1: found character '\\t' that cannot start any token (while "
             "scanning for the next token)",
         ),
-        ("a: -_\n", "not valid YAML: line 1, column 4: '-_' is not an integer"),
-        ("a: ._\n", "not valid YAML: line 1, column 4: '._' is not a number"),
+        (  # resolves as an integer (YAML 1.2's pattern lets it through) but has no digit
+            "a: -_\n",
+            "not valid YAML: line 1, column 4: '-_' is not a valid int "
+            "(invalid literal for int() with base 10: '')",
+        ),
+        (
+            "a: ._\n",
+            "not valid YAML: line 1, column 4: '._' is not a valid float "
+            "(could not convert string to float: '.')",
+        ),
+        (
+            "a: 2001-13-45\n",
+            "not valid YAML: line 1, column 4: '2001-13-45' is not a valid timestamp "
+            "(month must be in 1..12)",
+        ),
         (
             "a: 1\n---\nb: 2\n",
             "not valid YAML: line 2, column 1: but found another document (expected a "
             "single document in the stream at line 1)",
         ),
     ],
-    ids=["unclosed", "colon", "tab", "bad-int", "bad-float", "two-documents"],
+    ids=["unclosed", "colon", "tab", "bad-int", "bad-float", "bad-date", "two-documents"],
 )
 def test_syntax_errors_are_one_line_naming_the_line_and_column(text, message):
     with pytest.raises(ConfigError) as info:
