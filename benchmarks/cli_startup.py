@@ -125,11 +125,11 @@ def main() -> int:
         print(f"{v['name']:<48} {v['seconds']:>9.2f} {v['seconds'] / REFERENCE_S:>8.2f} {v['peak_mb']:>8.0f} "
               f"{v['peak_mb'] / REFERENCE_MB:>9.2f}  {runs}")  # fmt: skip
     ours = variants[0]
-    print(f"scores: {ours['stdout'].strip()}")
+    print(f"output:\n{ours['stdout'].strip()}")
     if args.baseline is not None:
         same = variants[1]["stdout"] == ours["stdout"]
         verdict = "identical" if same else "DIFFERENT"
-        print(f"scores of {args.baseline}: {variants[1]['stdout'].strip()} ({verdict})")
+        print(f"output of {args.baseline} ({verdict}):\n{variants[1]['stdout'].strip()}")
         if not same:
             return 1
     print(f"RESULT score_one_clip_seconds={ours['seconds']:.2f} s target=<={TARGET_S:g}")

@@ -207,7 +207,8 @@ def load_detector(
     (:func:`_lite_config`). The backbone is then :class:`sdd.models.wav2vec2_lite.Wav2Vec2Lite`, whose
     outputs equal transformers' bit for bit, and the modules are built on the meta device and take the
     loaded tensors as they are (no random initialisation, no second copy of the weights). A backbone it
-    does not cover is loaded through transformers, with an INFO line saying why.
+    does not cover is loaded through transformers, with a DEBUG log line saying why (stderr stays for
+    what concerns the scores).
     """
     from safetensors.torch import load_file
 
@@ -239,13 +240,13 @@ def load_detector(
 def _lite_config(
     backbone_config: dict[str, Any], params: ModelParams, model_dir: Path
 ) -> LiteConfig | None:
-    """The :class:`~sdd.models.wav2vec2_lite.LiteConfig` of a checkpoint's backbone, or None (logged
-    with the reason) when the lite model does not cover it: LoRA adapters (peft's modules), or an
+    """The :class:`~sdd.models.wav2vec2_lite.LiteConfig` of a checkpoint's backbone, or None (logged at
+    DEBUG with the reason) when the lite model does not cover it: LoRA adapters (peft's modules), or an
     architecture :func:`~sdd.models.wav2vec2_lite.unsupported` names."""
     from sdd.models.wav2vec2_lite import LiteConfig, unsupported
 
     reason = "LoRA adapters (peft)" if params.finetune == "lora" else unsupported(backbone_config)
     if reason is not None:
-        log.info("%s: %s; loading the backbone through transformers (a slower start)", model_dir, reason)
+        log.debug("%s: %s; loading the backbone through transformers (a slower start)", model_dir, reason)
         return None
     return LiteConfig.from_dict(backbone_config)

@@ -12,7 +12,7 @@ computes it), so its outputs equal transformers' bit for bit
 It covers the configs :func:`unsupported` accepts: ``model_type`` wav2vec2 (the demo's backbone,
 ``tiny-wav2vec2``, XLS-R), post-LN or pre-LN ("stable layer norm"), a group- or layer-norm conv
 encoder, GELU activations, no adapters. Anything else (WavLM, HuBERT, LoRA adapters through peft) is
-loaded through transformers by :func:`sdd.models.detector.load_detector_for_scoring`, which says so.
+loaded through transformers by :func:`sdd.models.detector.load_detector` (``lite=True``), which logs why.
 Training never uses this module: no masking, no LayerDrop, no dropout, no gradient checkpointing.
 """
 

@@ -97,7 +97,7 @@ def test_what_the_lite_model_does_not_cover_loads_through_transformers_and_says_
     from transformers import WavLMConfig
 
     wavlm = _save(tmp_path / "w", WavLMConfig(**SMALL), ModelParams())
-    caplog.set_level(logging.INFO, logger="sdd.models.detector")
+    caplog.set_level(logging.DEBUG, logger="sdd.models.detector")
     model, _ = load_detector(wavlm, lite=True)
     assert type(model.backbone).__name__ == "WavLMModel"
     assert any("backbone_config.model_type is 'wavlm'" in r.message and "through transformers" in r.message
@@ -111,7 +111,7 @@ def test_what_the_lite_model_does_not_cover_loads_through_transformers_and_says_
 @pytest.mark.slow  # imports peft
 def test_a_lora_checkpoint_loads_through_transformers(tmp_path, caplog):
     path = _save(tmp_path, _config("demo"), ModelParams(finetune="lora"))
-    caplog.set_level(logging.INFO, logger="sdd.models.detector")
+    caplog.set_level(logging.DEBUG, logger="sdd.models.detector")
     model, _ = load_detector(path, lite=True)
     assert not isinstance(model.backbone, Wav2Vec2Lite)
     assert any("LoRA adapters (peft)" in r.message for r in caplog.records)

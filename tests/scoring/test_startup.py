@@ -92,6 +92,11 @@ def _sdd_score(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess,
     return proc, json.loads(dump.read_text())
 
 
+def _score_lines(stdout: str) -> list[str]:
+    """The score lines of `sdd score`'s output (its ``#`` header lines aside)."""
+    return [line for line in stdout.splitlines() if not line.startswith("#")]
+
+
 def _expected_lines(model_dir: Path, files: list[Path]) -> list[str]:
     """What `sdd score` prints, from the checkpoint loaded through transformers in this process."""
     model, _ = load_detector(model_dir)
@@ -122,7 +127,7 @@ def test_a_fresh_sdd_score_imports_none_of_it_and_prints_the_transformers_scores
     at_16k = [clips["a16k.wav"], clips["b16k.flac"]]
     proc, modules = _sdd_score(tmp_path, "--model", str(wav2vec2_model), *map(str, at_16k))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == _expected_lines(wav2vec2_model, at_16k)
+    assert _score_lines(proc.stdout) == _expected_lines(wav2vec2_model, at_16k)
     assert {"torch", "sdd.models.wav2vec2_lite"} <= set(modules)  # it did load and score the model
     assert _loaded(modules, (*NEVER, "scipy")) == []  # nothing to resample: no scipy at all
 
@@ -132,7 +137,7 @@ def test_a_fresh_sdd_score_imports_none_of_it_and_prints_the_transformers_scores
     bad.write_text("not audio\n")
     proc, modules = _sdd_score(tmp_path, "--model", str(wav2vec2_model), str(clips["c22k.wav"]), str(bad))
     assert proc.returncode == 1, proc.stderr
-    assert proc.stdout.splitlines() == _expected_lines(wav2vec2_model, [clips["c22k.wav"]])
+    assert _score_lines(proc.stdout) == _expected_lines(wav2vec2_model, [clips["c22k.wav"]])
     assert "bad.wav: cannot decode audio" in proc.stderr
     assert "scipy.special" in modules and _loaded(modules, (*NEVER, "scipy.signal")) == []
 
