@@ -46,6 +46,8 @@ from pathlib import Path
 
 import yaml
 
+from sdd.core.yamlfile import parse_yaml, read_yaml
+
 REPO = Path(__file__).resolve().parents[1]
 TARGET_PP = 3.0
 SETS = ("demo:eval", "demo:eval_degraded")
@@ -60,7 +62,7 @@ def set_dotted(params: dict, assignment: str) -> None:
     node = params
     for part in parents:
         node = node.setdefault(part, {})
-    node[last] = yaml.safe_load(value)
+    node[last] = parse_yaml(value)  # YAML 1.2, as dvc exp run -S reads it
 
 
 def prepare_clone(work: Path, ref: str, seeds: list[int], overrides: list[str]) -> Path:
@@ -71,7 +73,7 @@ def prepare_clone(work: Path, ref: str, seeds: list[int], overrides: list[str]) 
     subprocess.run(["git", "checkout", "-q", ref], cwd=clone, check=True)
     if (REPO.parent / "shared").is_dir():
         shutil.copytree(REPO.parent / "shared", work / "shared", symlinks=True)
-    params = yaml.safe_load((clone / "params.yaml").read_text())
+    params = read_yaml(clone / "params.yaml")
     if params.get("corpus") != "demo" or list(params.get("eval_sets", [])) != list(SETS):
         sys.exit(f"{ref}'s params.yaml does not train on the demo with eval sets {list(SETS)}")
     params["arms"] = {name: params["arms"][name] for name in ("main", "clean")}
@@ -100,7 +102,7 @@ def main() -> int:
     work = args.clone.resolve().parent if args.clone else Path(tempfile.mkdtemp(prefix="sdd-power-"))
     if args.clone:
         args.keep = True
-        args.seeds = yaml.safe_load((args.clone / "params.yaml").read_text())["seeds"]
+        args.seeds = read_yaml(args.clone / "params.yaml")["seeds"]
     try:
         seeds = sorted(set(args.seeds))
         clone = args.clone.resolve() if args.clone else prepare_clone(work, args.ref, seeds, args.set)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import yaml
 
+from sdd.core.yamlfile import parse_yaml, read_yaml
+
 REPO = Path(__file__).resolve().parents[1]
 TARGET_S = 1500
 
@@ -41,7 +43,7 @@ def set_param(params: dict, dotted: str) -> None:
     *parents, last = key.split(".")
     for p in parents:
         node = node.setdefault(p, {})
-    node[last] = yaml.safe_load(value)
+    node[last] = parse_yaml(value)  # YAML 1.2, as dvc exp run -S reads it
 
 
 def main() -> int:
@@ -60,7 +62,7 @@ def main() -> int:
         if (REPO.parent / "shared").is_dir():
             shutil.copytree(REPO.parent / "shared", work / "shared", symlinks=True)
         if args.params:
-            params = yaml.safe_load((clone / "params.yaml").read_text())
+            params = read_yaml(clone / "params.yaml")
             for item in args.params:
                 set_param(params, item)
             (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
