@@ -237,7 +237,9 @@ def test_sdd_score_cli_prints_path_and_score(corpus, tmp_path):
         [*sdd, "score", "--model", str(tmp_path / "m"), *dev["path"]], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
-    lines = [line.split("\t") for line in proc.stdout.splitlines()]
+    out = proc.stdout.splitlines()
+    assert out[0].startswith("# sdd score: model="), "the header comes first"
+    lines = [line.split("\t") for line in out if not line.startswith("#")]
     assert [p for p, _ in lines] == list(dev["path"])
     expected = score_paths(model, list(dev["path"]), ScoreParams())
     np.testing.assert_allclose([float(s) for _, s in lines], expected, atol=1e-5)
