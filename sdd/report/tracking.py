@@ -357,7 +357,14 @@ class Run:
         if epoch not in self._epoch_elapsed:
             try:
                 history = self._client.get_metric_history(self.run_id, "epoch.elapsed_seconds")
-            except Exception:  # the store failed: the epoch's own time is left out, the rest is logged
+            except Exception as exc:  # the store failed: the epoch's own time is left out, the rest is logged
+                log.warning(
+                    "MLflow run %s: epoch %d's own seconds not logged (could not read the "
+                    "previous epochs' times back: %s)",
+                    self.run_id,
+                    epoch + 1,
+                    exc,
+                )
                 return None
             self._epoch_elapsed.update({m.step: m.value for m in history})
         return self._epoch_elapsed.get(epoch)

@@ -73,10 +73,11 @@ def mlflow_ui(tmp_path, monkeypatch):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
                     if r.status == 200:
                         break
-            except OSError:
-                pass
+                    last = f"/health answered {r.status}"
+            except OSError as exc:  # not listening yet: try again until the deadline
+                last = f"/health: {exc}"
             assert time.time() < deadline, (
-                "mlflow ui not up after 90 s: " + (tmp_path / "server.log").read_text()
+                f"mlflow ui not up after 90 s ({last}): " + (tmp_path / "server.log").read_text()
             )
             time.sleep(0.5)
         yield url.replace("127.0.0.1:0/", f"127.0.0.1:{port}/"), port
