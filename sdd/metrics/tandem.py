@@ -71,13 +71,16 @@ def asv_tandem_curves(
     # merged position of each score in the stable pooled order (ties: target, then non-target, spoof)
     pos_t = np.arange(tar.size) + np.searchsorted(non, tar, "left") + np.searchsorted(spf, tar, "left")
     pos_n = np.arange(non.size) + np.searchsorted(tar, non, "right") + np.searchsorted(spf, non, "left")
-    pos_s = np.arange(spf.size) + np.searchsorted(tar, spf, "right") + np.searchsorted(non, spf, "right")
-    labels = np.empty(tar.size + non.size + spf.size, dtype=np.int8)
-    labels[pos_t], labels[pos_n], labels[pos_s] = 1, 0, -1
-    pmiss = np.concatenate([[0.0], np.cumsum(labels == 1) / tar.size])
-    pfa_non = np.concatenate([[1.0], 1 - (np.cumsum(labels == 0) / non.size)])
-    pfa_spf = np.concatenate([[1.0], 1 - (np.cumsum(labels == -1) / spf.size)])
-    return pmiss, pfa_non, pfa_spf
+    total = tar.size + non.size + spf.size
+    is_tar = np.zeros(total + 1, dtype=bool)  # entry k + 1: the class of the k-th pooled score
+    is_non = np.zeros(total + 1, dtype=bool)
+    is_tar[pos_t + 1] = True
+    is_non[pos_n + 1] = True
+    n_tar = np.cumsum(is_tar, dtype=np.int64)  # (M + 1,) counts among the first k, from k = 0
+    n_non = np.cumsum(is_non, dtype=np.int64)
+    n_spf = np.arange(total + 1) - n_tar - n_non
+    # the package's expressions: counts / size, and 1 - (counts / size) for the false alarms
+    return n_tar / tar.size, 1 - (n_non / non.size), 1 - (n_spf / spf.size)
 
 
 def _tandem_difference(
@@ -108,22 +111,25 @@ def _first_nonnegative(
     k = np.empty(size, dtype=np.int64)
     stride = 1 << max(size - 1, 0).bit_length()
     while stride >= 1:
-        q = np.arange(stride - 1, size, 2 * stride)  # the points between two already solved ones
-        hi = np.full(q.size, n, dtype=np.int64)
-        has_left = q - stride >= 0
-        hi[has_left] = k[q[has_left] - stride]
-        lo = np.zeros(q.size, dtype=np.int64)
-        has_right = q + stride < size
-        lo[has_right] = k[q[has_right] + stride]
+        level = slice(stride - 1, size, 2 * stride)  # the points between two already solved ones
+        pq, aq, bq = p[level], a[level], b[level]
+        m = pq.size
+        if m == 0:
+            stride //= 2
+            continue
+        solved = k[2 * stride - 1 :: 2 * stride]  # point i of the level lies between these i-1 and i
+        hi = np.concatenate([[n], solved[: m - 1]])  # the answer is non-increasing along the points
+        lo = np.zeros(m, dtype=np.int64)
+        lo[: min(m, solved.size)] = solved[:m]
         active = np.flatnonzero(lo < hi)
         while active.size:
-            la, ha, qa = lo[active], hi[active], q[active]
-            mid = (la + ha) // 2
-            nonneg = _tandem_difference(pmiss_cm[mid], pfa_cm[mid], p[qa], a[qa], b[qa]) >= 0
+            mid = (lo[active] + hi[active]) // 2
+            diff = _tandem_difference(pmiss_cm[mid], pfa_cm[mid], pq[active], aq[active], bq[active])
+            nonneg = diff >= 0
             hi[active[nonneg]] = mid[nonneg]
             lo[active[~nonneg]] = mid[~nonneg] + 1
             active = active[lo[active] < hi[active]]
-        k[q] = lo
+        k[level] = lo
         stride //= 2
     return k
 
@@ -160,10 +166,12 @@ def t_eer(
     pmiss_cm, pfa_cm = cm.rates()  # (N + 1,) each, the package's compute_det_curve
     pmiss_asv, pfa_non, pfa_spf = asv_tandem_curves(asv_target, asv_nontarget, asv_spoof)
     # ASV thresholds the package may pick: the allowed region, and a spoof false-alarm rate > 0 (at
-    # 0 its concurrency criterion is inf or NaN, which never beats its running best). The lowest
-    # threshold (p = 0, a = b = 1) always qualifies.
-    j = np.flatnonzero((pmiss_asv < (1 - RHO) * pfa_non + RHO * pfa_spf) & (pfa_spf > 0))
-    p, a, b = pmiss_asv[j], pfa_non[j], pfa_spf[j]
+    # 0 its concurrency criterion is inf or NaN, which never beats its running best). Both hold on a
+    # prefix of the thresholds (p only rises, a and b only fall, and rounding keeps that order), and
+    # the lowest threshold (p = 0, a = b = 1) always qualifies.
+    allowed = (pmiss_asv < (1 - RHO) * pfa_non + RHO * pfa_spf) & (pfa_spf > 0)
+    size = int(np.argmin(allowed)) if not allowed.all() else allowed.size
+    p, a, b = pmiss_asv[:size], pfa_non[:size], pfa_spf[:size]
     k = _first_nonnegative(pmiss_cm, pfa_cm, p, a, b)
     n = pmiss_cm.size
     before = np.maximum(k - 1, 0)
