@@ -121,14 +121,19 @@ def _first_nonnegative(
         hi = np.concatenate([[n], solved[: m - 1]])  # the answer is non-increasing along the points
         lo = np.zeros(m, dtype=np.int64)
         lo[: min(m, solved.size)] = solved[:m]
-        active = np.flatnonzero(lo < hi)
-        while active.size:
-            mid = (lo[active] + hi[active]) // 2
-            diff = _tandem_difference(pmiss_cm[mid], pfa_cm[mid], pq[active], aq[active], bq[active])
-            nonneg = diff >= 0
-            hi[active[nonneg]] = mid[nonneg]
-            lo[active[~nonneg]] = mid[~nonneg] + 1
-            active = active[lo[active] < hi[active]]
+        # bisect the open brackets, on compacted copies of their bounds and ASV rates
+        idx = np.flatnonzero(lo < hi)
+        la, ha, pa, aa, ba = lo[idx], hi[idx], pq[idx], aq[idx], bq[idx]
+        while idx.size:
+            mid = (la + ha) >> 1
+            nonneg = _tandem_difference(pmiss_cm[mid], pfa_cm[mid], pa, aa, ba) >= 0
+            ha = np.where(nonneg, mid, ha)
+            la = np.where(nonneg, la, mid + 1)
+            done = la >= ha
+            if done.any():
+                lo[idx[done]] = la[done]
+                keep = ~done
+                idx, la, ha, pa, aa, ba = idx[keep], la[keep], ha[keep], pa[keep], aa[keep], ba[keep]
         k[level] = lo
         stride //= 2
     return k
