@@ -119,7 +119,8 @@ def evaluate_trials(
             ('bonafide'/'spoof'), ``attack`` ('-' for bona fide) and every condition column.
         asv_scores: ASV scores with ``asv_key`` (target/nontarget/spoof) and ``score``; enables
             ``min_tdcf`` (revised 2021 form), ``min_tdcf_legacy`` (2019 form), ``asv_operating_point``
-            and ``t_eer`` (the tandem EER of these CM scores with that ASV system, :func:`sdd.metrics.t_eer`).
+            and ``t_eer`` / ``t_eer_exhaustive`` (the tandem EER of these CM scores with that ASV
+            system by the ASVspoof 5 package's search / over every threshold, :func:`sdd.metrics.t_eer`).
         condition_columns: factors of both classes; ``per_condition[col][value]`` = EER of the bona
             fide and spoof trials of that value.
         ci: add ``eer_ci95`` [lo, hi], stratified utterance bootstrap (or blocked, ``ci_block``).
@@ -136,15 +137,16 @@ def evaluate_trials(
             ``tdcf_c012`` (the source), and its pooled cell gives ``min_tdcf``.
         sasv_scores: SASV scores with ``asv_key`` (target/nontarget/spoof) and ``score``
             (:func:`sdd.evaluation.sasv.read_sasv_scores`); adds ``a_dcf`` (ASVspoof 5 cost model)
-            and ``sasv_trials`` (counts per key), and ``sasv_t_eer`` when it also has ``cm_score`` and
-            ``asv_score`` (the ASVspoof 5 package's Track 2 t-EER: bona fide = target + non-target).
+            and ``sasv_trials`` (counts per key), and ``sasv_t_eer`` (and ``sasv_t_eer_exhaustive``)
+            when it also has ``cm_score`` and ``asv_score`` (the ASVspoof 5 package's Track 2 t-EER:
+            bona fide = target + non-target).
 
     Returns:
         JSON-serialisable dict of plain floats/ints (fractions, not percent): ``eer, min_dcf, act_dcf,
         cllr, per_attack, n_bonafide, n_spoof`` and, where applicable, ``min_tdcf, min_tdcf_legacy,
-        asv_operating_point, t_eer, per_condition, per_spoof_condition, eer_ci95, eer_ci95_blocked_by,
-        act_dcf_calibrated, cllr_calibrated, calibration, a_dcf, sasv_trials, sasv_t_eer`` and the
-        2021 LA decomposition above.
+        asv_operating_point, t_eer, t_eer_exhaustive, per_condition, per_spoof_condition, eer_ci95,
+        eer_ci95_blocked_by, act_dcf_calibrated, cllr_calibrated, calibration, a_dcf, sasv_trials,
+        sasv_t_eer, sasv_t_eer_exhaustive`` and the 2021 LA decomposition above.
     """
     validate_trials(trials, (*condition_columns, *spoof_condition_columns, *([ci_block] if ci_block else [])))
     scores = trials["score"].to_numpy(dtype=np.float64)
@@ -267,8 +269,18 @@ def _put_teer(
     asv: dict[str, np.ndarray],
     what: str,
 ) -> None:
-    """``out[name]`` = the t-EER, or a warning and no entry where it is undefined (degenerate scores)."""
-    try:
-        out[name] = M.t_eer(cm_bona, cm_spoof, asv["target"], asv["nontarget"], asv["spoof"])
-    except M.MetricsError as e:
-        log.warning("no %s for %s: %s", name, what, e)
+    """``out[name]`` = the t-EER by the ASVspoof 5 package's search and ``out[name + "_exhaustive"]`` by
+    the search over every threshold; a warning and no entry where one is undefined (degenerate scores),
+    and a warning where the two differ (the package's decimated grid missed the concurrent point)."""
+    curves = M.TandemCurves(cm_bona, cm_spoof, asv["target"], asv["nontarget"], asv["spoof"])
+    for search, key in (("package", name), ("exhaustive", f"{name}_exhaustive")):
+        try:
+            out[key] = curves.t_eer(search)
+        except M.MetricsError as e:
+            log.warning("no %s for %s: %s", key, what, e)
+    if name in out and f"{name}_exhaustive" in out and out[name] != out[f"{name}_exhaustive"]:
+        log.warning(
+            "%s %.6f (the ASVspoof 5 package's decimated search, as it reports) differs from %.6f over "
+            "every threshold pair (%s_exhaustive) for %s",
+            name, out[name], out[f"{name}_exhaustive"], name, what,
+        )  # fmt: skip

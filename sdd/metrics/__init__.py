@@ -38,7 +38,7 @@ from sdd.metrics.paired import (
     paired_bootstrap_eer,
 )
 from sdd.metrics.power import comparison_power, minimum_detectable_difference, seed_standard_error
-from sdd.metrics.tandem import t_eer
+from sdd.metrics.tandem import TandemCurves, t_eer
 
 __all__ = [
     "ADCFCostModel",
@@ -48,6 +48,7 @@ __all__ = [
     "PairedEerComparison",
     "SortedScores",
     "TDCFCostModel",
+    "TandemCurves",
     "a_dcf",
     "act_dcf",
     "apply_calibration",

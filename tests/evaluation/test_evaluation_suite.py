@@ -24,7 +24,7 @@ import pytest
 from sdd import evaluation as E
 from sdd import metrics as M
 from sdd.evaluation.tdcf2021 import read_c012_pickle
-from tests.helpers.oracles import a_dcf_package
+from tests.helpers.oracles import a_dcf_package, decimation_trap
 
 SDD = [sys.executable, "-m", "sdd.cli"]
 
@@ -163,6 +163,7 @@ def test_evaluate_reports_the_teer_with_asv_scores(la19_small, tmp_path, rng):
     res = json.loads(out.read_text())
     b, s = la19_small["bona"], la19_small["score"]
     assert res["t_eer"] == M.t_eer(s[b], s[~b], g["target"], g["nontarget"], g["spoof"])
+    assert res["t_eer_exhaustive"] == res["t_eer"]  # under 3,000 thresholds both searches are one
     assert 0 < res["t_eer"] < 1 and {"min_tdcf", "cllr", "act_dcf"} <= set(res)
     # without ASV scores there is no t-EER (and no placeholder for it)
     assert E.cli_main(argv[:-2]) == 0
@@ -205,6 +206,7 @@ def test_evaluate_reports_the_package_teer_of_the_organisers_sasv_scores(
     assert E.cli_main(argv) == 0
     res = json.loads(out.read_text())
     assert res["sasv_t_eer"] == pytest.approx(teer_pct / 100, abs=1e-6)
+    assert res["sasv_t_eer_exhaustive"] == res["sasv_t_eer"]  # the package's search finds it here
     assert "t_eer" not in res  # no --asv-scores: the CM protocol's trials have no ASV scores
 
 
@@ -233,6 +235,26 @@ def test_sasv_table_mixing_numbers_and_dashes_is_one_clear_error(tmp_path, rng):
         E.read_sasv_scores(f, k)
 
 
+def test_teer_by_both_searches_with_a_warning_where_they_differ(caplog):
+    cm_b, cm_s, tar, non, spf = decimation_trap()
+    trials = pd.DataFrame(
+        {
+            "utt_id": [f"u{i}" for i in range(cm_b.size + cm_s.size)],
+            "score": np.concatenate([cm_b, cm_s]),
+            "label": ["bonafide"] * cm_b.size + ["spoof"] * cm_s.size,
+            "attack": ["-"] * cm_b.size + ["A01"] * cm_s.size,
+        }
+    )
+    keys = ["target"] * tar.size + ["nontarget"] * non.size + ["spoof"] * spf.size
+    asv = pd.DataFrame({"asv_key": keys, "score": np.concatenate([tar, non, spf])})
+    with caplog.at_level(logging.WARNING):
+        res = E.evaluate_trials(trials, asv_scores=asv)
+    assert res["t_eer"] == M.t_eer(cm_b, cm_s, tar, non, spf)
+    assert res["t_eer_exhaustive"] == M.t_eer(cm_b, cm_s, tar, non, spf, search="exhaustive")
+    assert res["t_eer_exhaustive"] < res["t_eer"] - 0.05
+    assert "differs from" in caplog.text and "t_eer_exhaustive" in caplog.text
+
+
 def test_undefined_teer_is_a_warning_not_a_number(caplog):
     """Degenerate tiny scores where the package's search finds no point (its result is unbound):
     evaluate_trials warns and leaves t_eer out, the other metrics stay."""
@@ -246,7 +268,7 @@ def test_undefined_teer_is_a_warning_not_a_number(caplog):
     )  # fmt: skip
     with caplog.at_level(logging.WARNING):
         res = E.evaluate_trials(trials, asv_scores=asv)
-    assert "t_eer" not in res and "min_tdcf" in res
+    assert "t_eer" not in res and "t_eer_exhaustive" not in res and "min_tdcf" in res
     assert "no t_eer" in caplog.text and "rejects every bona fide trial" in caplog.text
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from sdd import metrics as M
+from tests.helpers.oracles import decimation_trap
 
 TOL = 1e-6
 P_SPOOF, C_MISS, C_FA = 0.05, 1.0, 10.0  # the package's Track 1 cost model (calculate_metrics.py)
@@ -132,6 +133,10 @@ def test_teer_equals_the_package_on_the_organisers_sample_scores(asvspoof5_packa
     )
     assert got == pytest.approx(teer_pct / 100, abs=TOL)
     assert got == pytest.approx(0.019896988, abs=TOL)  # 1.99 % in the package's percent
+    # here the package's decimated search finds the point of its full search (checked once: 2.6 s)
+    asv = (d[k][0] for k in ("target", "nontarget", "spoof"))
+    cm_b = np.concatenate([d["target"][1], d["nontarget"][1]])
+    assert M.t_eer(cm_b, d["spoof"][1], *asv, search="exhaustive") == got
 
 
 def test_teer_equals_the_package_on_random_crafted_cases(asvspoof5_package, rng):
@@ -197,3 +202,23 @@ def test_teer_equals_the_package_accelerated_search_at_scale(asvspoof5_package, 
     spf = np.round(rng.normal(-2, 3, n_s), 6)
     want = package_teer(asvspoof5_package, cm_b, cm_s, tar, non, spf)
     assert M.t_eer(cm_b, cm_s, tar, non, spf) == pytest.approx(want, abs=TOL)
+
+
+def test_teer_package_search_keeps_the_package_answer_where_it_misses_the_point(asvspoof5_package):
+    args = decimation_trap()
+    want = package_teer(asvspoof5_package, *args)
+    assert M.t_eer(*args) == pytest.approx(want, abs=TOL)
+    assert M.t_eer(*args, search="exhaustive") < want - 0.05  # 0.026 against the package's 0.107
+
+
+@pytest.mark.slow
+def test_teer_exhaustive_search_is_the_package_full_search(asvspoof5_package):
+    """The same system through the package's compute_teer on the full curves (a Python loop over
+    15,789 ASV thresholds, a few seconds)."""
+    args = decimation_trap()
+    m = asvspoof5_package.modules
+    pmiss_asv, pfa_non, pfa_spf, tau_asv = m.compute_Pmiss_Pfa_Pspoof_curves(*args[2:])
+    pmiss_cm, pfa_cm, tau_cm = m.compute_det_curve(*args[:2])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        full = m.compute_teer(pmiss_cm, pfa_cm, tau_cm, pmiss_asv, pfa_non, pfa_spf, tau_asv) / 100
+    assert M.t_eer(*args, search="exhaustive") == pytest.approx(full, abs=TOL)

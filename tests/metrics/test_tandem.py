@@ -92,4 +92,16 @@ def test_teer_equals_a_brute_force_grid_search(rng):
         tar, non = np.round(rng.normal(2, 1, n[2]), dec), np.round(rng.normal(-2, 1, n[3]), dec)
         spf = np.round(rng.normal(rng.normal(), 1.5, n[4]), dec)
         want = _brute_force_teer(cm_b, cm_s, tar, non, spf)
+        assert M.t_eer(cm_b, cm_s, tar, non, spf, search="exhaustive") == pytest.approx(want, abs=1e-12)
+        # under 3,000 thresholds the package's search does not decimate: the same point
         assert M.t_eer(cm_b, cm_s, tar, non, spf) == pytest.approx(want, abs=1e-12)
+
+
+def test_teer_searches_agree_on_a_large_well_behaved_system(rng):
+    """50,000 trials: the package's decimated-then-windowed search finds the exhaustive search's point."""
+    cm_b, cm_s = rng.normal(2.0, 1.0, 5_000), rng.normal(-1.0, 1.2, 45_000)
+    tar, non, spf = rng.normal(3.0, 1.0, 2_500), rng.normal(-3.0, 1.0, 2_500), rng.normal(0.5, 1.5, 45_000)
+    curves = M.TandemCurves(cm_b, cm_s, tar, non, spf)
+    assert curves.t_eer("package") == curves.t_eer("exhaustive")
+    with pytest.raises(M.MetricsError, match="search='fast'"):
+        curves.t_eer("fast")
