@@ -78,10 +78,11 @@ def tiny_model(repo_id: str, seed: int = 0, **overrides: Any):
     return AutoModel.from_config(tiny_config(repo_id, **overrides))
 
 
-def blob_name(path: Path) -> str:
-    """The name the hub gives ``path``'s blob: SHA-256 for LFS files, else git's blob SHA-1."""
+def blob_name(path: Path, file_name: str | None = None) -> str:
+    """The name the hub gives the blob of ``path`` (a repo file called ``file_name``, default its own
+    name): SHA-256 for LFS files, else git's blob SHA-1."""
     data = path.read_bytes()
-    if path.name.endswith(_LFS_SUFFIXES):
+    if (file_name or path.name).endswith(_LFS_SUFFIXES):
         return hashlib.sha256(data).hexdigest()
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
