@@ -76,21 +76,24 @@ def resolve_forward(model: nn.Module, requested: str) -> str:
     if requested == "auto":
         if unshared and not mixing:
             log.info("train.dual_path.forward auto -> joint: %s", unshared)
-        return "joint" if mixing or unshared else "separate"
-    if requested == "separate" and mixing:
+        resolved = "joint" if mixing or unshared else "separate"
+    elif requested == "separate" and mixing:
         raise ValueError(
             f"train.dual_path.forward: 'separate' gives wrong per-path gradients for a model with "
             f"cross-sample layers ({', '.join(mixing[:3])}{' ...' if len(mixing) > 3 else ''}: BatchNorm "
             "normalises with batch statistics); use 'joint' or 'auto'"
         )
-    if requested == "separate" and unshared:
+    elif requested == "separate" and unshared:
         raise ValueError(unshared)
-    if requested not in ("separate", "joint"):
+    elif requested in ("separate", "joint"):
+        resolved = requested
+    else:
         raise ValueError(f"train.dual_path.forward: got {requested!r}; expected auto, separate or joint")
-    if requested == "separate" and layerdrop_modules(model):
+    dropping = [name for name, _ in layerdrop_modules(model)]
+    if resolved == "separate" and dropping:
         log.info("train.dual_path.forward separate: LayerDrop in %s, drawn once per micro-batch for both "
-                 "paths", ", ".join(name for name, _ in layerdrop_modules(model)))
-    return requested
+                 "paths", ", ".join(dropping))
+    return resolved
 
 
 class Buffers:
