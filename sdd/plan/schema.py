@@ -75,6 +75,10 @@ class Params:
     report: ReportParams = field(default_factory=ReportParams)
     pretrain: PretrainParams = field(default_factory=PretrainParams)
     probe: ProbeParams = field(default_factory=ProbeParams)
+    # A paper's recipe (presets/<name>.yaml), applied before validation; preset_overrides is merged
+    # after it and is empty once applied (sdd.plan.presets).
+    preset: str | None = None
+    preset_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 
