@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sdd.core.configbase import ConfigError
+from sdd.core.paths import display_path
 from sdd.core.yamlfile import read_yaml
 
 __all__ = ["PRESET_KEYS", "WHOLE_KEYS", "Replacement", "apply_preset", "merge_preset", "preset_names"]
@@ -96,8 +97,9 @@ def _read_preset(path: Path, name: str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"preset: cannot read {path} ({exc.strerror or exc})") from exc
     if not isinstance(data, dict) or not data:
-        raise ConfigError(f"preset {name!r}: {path} holds {type(data).__name__}; expected a mapping of "
-                          "params.yaml keys")
+        raise ConfigError(
+            f"preset {name!r}: {path} holds {type(data).__name__}; expected a mapping of params.yaml keys"
+        )
     own = sorted(set(data) & set(PRESET_KEYS))
     if own:
         raise ConfigError(f"preset {name!r}: {path} sets {own}; a preset cannot select or adjust a preset")
@@ -115,8 +117,10 @@ def apply_preset(raw: dict[str, Any], presets_dir: Path) -> tuple[dict[str, Any]
     overrides = raw.get("preset_overrides")
     overrides = {} if overrides is None else overrides
     if not isinstance(overrides, dict):
-        raise ConfigError(f"preset_overrides: got {overrides!r}; expected a mapping of params.yaml keys "
-                          "(e.g. -S +preset_overrides.train.lr=2e-6)")
+        raise ConfigError(
+            f"preset_overrides: got {overrides!r}; expected a mapping of params.yaml keys "
+            "(e.g. -S +preset_overrides.train.lr=2e-6)"
+        )
     if name is None:
         if overrides:
             raise ConfigError(
@@ -126,7 +130,10 @@ def apply_preset(raw: dict[str, Any], presets_dir: Path) -> tuple[dict[str, Any]
         return raw, []
     names = preset_names(presets_dir)
     if not isinstance(name, str) or name not in names:
-        raise ConfigError(f"preset: got {name!r}; expected null or one of {names} (files {presets_dir}/<name>.yaml)")
+        raise ConfigError(
+            f"preset: got {name!r}; expected null or one of {names} "
+            f"(files {display_path(presets_dir)}/<name>.yaml)"
+        )
     preset = _read_preset(presets_dir / f"{name}.yaml", name)
     base = {k: v for k, v in raw.items() if k not in PRESET_KEYS}
     merged, replaced = merge_preset(base, preset)
@@ -134,7 +141,9 @@ def apply_preset(raw: dict[str, Any], presets_dir: Path) -> tuple[dict[str, Any]
         log.info("preset %s replaces %s: %r (params.yaml) -> %r", name, key, old, new)
     own = sorted(set(overrides) & set(PRESET_KEYS))
     if own:
-        raise ConfigError(f"preset_overrides: sets {own}; expected params.yaml keys other than {list(PRESET_KEYS)}")
+        raise ConfigError(
+            f"preset_overrides: sets {own}; expected params.yaml keys other than {list(PRESET_KEYS)}"
+        )
     merged, adjusted = merge_preset(merged, overrides)
     for key, old, new in adjusted:
         log.info("preset_overrides replaces %s: %r (preset %s) -> %r", key, old, name, new)

@@ -17,8 +17,16 @@ from sdd.plan.presets import apply_preset, merge_preset, preset_names
 from tests.helpers import REPO
 
 PRESETS = REPO / "presets"
-NAMES = ["attm_wavlm_large", "dpda_cagrad", "dpda_gr", "dpda_gradvac", "dpda_pcgrad", "lora_xlsr",
-         "ssl_aasist_df", "ssl_aasist_la"]
+NAMES = [
+    "attm_wavlm_large",
+    "dpda_cagrad",
+    "dpda_gr",
+    "dpda_gradvac",
+    "dpda_pcgrad",
+    "lora_xlsr",
+    "ssl_aasist_df",
+    "ssl_aasist_la",
+]
 HUB_IDS = {"facebook/wav2vec2-xls-r-300m", "microsoft/wavlm-large"}
 
 
@@ -57,7 +65,8 @@ def test_the_repo_holds_the_issue_presets_and_the_default_selects_none(raw):
 def test_default_params_resolve_as_without_the_preset_keys(raw):
     """`make repro` is unchanged: preset null and empty overrides change no plan document."""
     bare = {k: v for k, v in raw.items() if k not in ("preset", "preset_overrides")}
-    assert make_plan(validate_params(copy.deepcopy(raw), PRESETS)) == make_plan(validate_params(bare, PRESETS))
+    with_keys = make_plan(validate_params(copy.deepcopy(raw), PRESETS))
+    assert with_keys == make_plan(validate_params(bare, PRESETS))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -95,7 +104,8 @@ def test_preset_overrides_are_applied_last_and_logged(raw, hub_ids_resolve, capl
     assert loaded.arms["main"].train.lr == 2e-6 and loaded.params.seeds == (0, 1)
     assert loaded.arms["main"].train.batch_size == 5, "the preset's other values stay"
     assert "preset_overrides replaces train.lr: 1e-06 (preset dpda_pcgrad) -> 2e-06" in [
-        r.getMessage() for r in caplog.records]
+        r.getMessage() for r in caplog.records
+    ]
 
 
 def test_dvc_set_param_spelling_of_a_preset_and_an_override(tmp_path, hub_ids_resolve):
@@ -117,9 +127,11 @@ def test_unknown_preset_is_one_line_listing_the_names(raw):
 
 @pytest.mark.parametrize(
     "preset,overrides,match",
-    [(None, {"train": {"lr": 1e-6}}, "preset_overrides adjusts a preset"),
-     ("dpda_pcgrad", {"preset": "lora_xlsr"}, "preset_overrides: sets"),
-     (3, {}, "expected null or one of")],
+    [
+        (None, {"train": {"lr": 1e-6}}, "preset_overrides adjusts a preset"),
+        ("dpda_pcgrad", {"preset": "lora_xlsr"}, "preset_overrides: sets"),
+        (3, {}, "expected null or one of"),
+    ],
 )
 def test_bad_preset_settings_are_refused(raw, preset, overrides, match):
     with pytest.raises(ConfigError, match=match):
@@ -136,6 +148,9 @@ def test_merge_rules_mappings_merge_lists_replace_arms_replace_whole():
     base = {"train": {"lr": 1.0, "epochs": 6}, "eval_sets": ["a", "b"], "arms": {"main": {}, "clean": {}}}
     merged, changed = merge_preset(base, {"train": {"lr": 2.0}, "eval_sets": ["c"], "arms": {"main": {}}})
     assert merged == {"train": {"lr": 2.0, "epochs": 6}, "eval_sets": ["c"], "arms": {"main": {}}}
-    assert changed == [("train.lr", 1.0, 2.0), ("eval_sets", ["a", "b"], ["c"]),
-                       ("arms", {"main": {}, "clean": {}}, {"main": {}})]
+    assert changed == [
+        ("train.lr", 1.0, 2.0),
+        ("eval_sets", ["a", "b"], ["c"]),
+        ("arms", {"main": {}, "clean": {}}, {"main": {}}),
+    ]
     assert base["train"]["lr"] == 1.0, "the input is not modified"

@@ -64,12 +64,16 @@ CONVERT = {
 
 # ---- the authors' files, parsed -------------------------------------------------------------------
 
+
 def argparse_defaults(path: Path) -> dict[str, Any]:
     """``dest -> default`` of every ``add_argument`` call in ``path`` (parsed, never imported)."""
     out: dict[str, Any] = {}
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "add_argument"):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "add_argument"
+        ):
             continue
         flags = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
         kw = {k.arg: k.value for k in node.keywords}
@@ -86,11 +90,13 @@ def argparse_defaults(path: Path) -> dict[str, Any]:
 
 def json_conf(path: Path) -> dict[str, Any]:
     """The JSON config flattened to dotted keys (lists stay values)."""
+
     def flat(tree: dict, prefix: str) -> dict[str, Any]:
         out = {}
         for k, v in tree.items():
             out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
         return out
+
     return flat(json.loads(path.read_text(encoding="utf-8")), "")
 
 
@@ -101,8 +107,11 @@ def literals(path: Path, names: list[str]) -> dict[str, Any]:
     two different values, or never, fails."""
     found: dict[str, list] = {n: [] for n in names}
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) ==
-                "FloatTensor" and "loss_weight" in found):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) == "FloatTensor"
+            and "loss_weight" in found
+        ):
             found["loss_weight"].append(ast.literal_eval(node.args[0]))
         if isinstance(node, ast.Assign):
             for target in node.targets:
@@ -129,8 +138,12 @@ def command_line_shown(folder: Path, argparse_file: str, key: str, value: Any) -
     if f"--{key} {value}" in readme or f"--{key}={value}" in readme:
         return True
     for node in ast.walk(ast.parse((folder / argparse_file).read_text(encoding="utf-8"))):
-        if (isinstance(node, ast.Compare) and isinstance(node.left, ast.Attribute) and node.left.attr == key
-                and any(isinstance(c, ast.Constant) and c.value == value for c in node.comparators)):
+        if (
+            isinstance(node, ast.Compare)
+            and isinstance(node.left, ast.Attribute)
+            and node.left.attr == key
+            and any(isinstance(c, ast.Constant) and c.value == value for c in node.comparators)
+        ):
             return True
     return False
 
@@ -159,7 +172,8 @@ def authors_table(authors: Path, spec: dict[str, Any]) -> dict[str, Any]:
     table = argparse_defaults(folder / spec["argparse"])
     for key, value in spec.get("command_line", {}).items():
         assert key in table, f"command_line: --{key} is not an argument of {spec['argparse']}"
-        assert command_line_shown(folder, spec["argparse"], key, value), f"--{key} {value} is not in their files"
+        shown = command_line_shown(folder, spec["argparse"], key, value)
+        assert shown, f"--{key} {value} is not in their files"
         table[key] = value
     if "conf" in spec:
         conf = json_conf(folder / spec["conf"])
@@ -173,6 +187,7 @@ def authors_table(authors: Path, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- the preset's resolved plan -------------------------------------------------------------------
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
@@ -190,11 +205,18 @@ def resolved(at: str, loaded) -> Any:
             obj = getattr(obj, part)
         return _plain(obj)
     if space == "policy":  # the ops of the resolved policy; ops it does not use: RawBoost's defaults
-        values = {json.dumps(getattr(op, rest)) for op in build_policy(loaded.augment).root.ops()
-                  if hasattr(op, rest)}
+        values = {
+            json.dumps(getattr(op, rest))
+            for op in build_policy(loaded.augment).root.ops()
+            if hasattr(op, rest)
+        }
         if not values:
-            values = {json.dumps(f.default) for cls in OPS.values() for f in dataclasses.fields(cls)
-                      if f.name == rest}
+            values = {
+                json.dumps(f.default)
+                for cls in OPS.values()
+                for f in dataclasses.fields(cls)
+                if f.name == rest
+            }
         assert len(values) == 1, f"{at}: sdd's ops disagree: {values}"
         return json.loads(values.pop())
     if space == "ssl_aasist":
@@ -217,9 +239,11 @@ def resolved(at: str, loaded) -> Any:
 @pytest.fixture
 def hub_ids_resolve(monkeypatch):
     """The presets' hub ids pass the plan's cache check (as after `hf download`); no other id does."""
+
     def check(name):
         if name not in HUB_HIDDEN:
             raise ValueError(f"unexpected backbone {name!r}")
+
     monkeypatch.setattr(plan_arms, "check_backbone_name", check)
 
 
@@ -245,7 +269,9 @@ def audit(authors: Path, preset: str, loaded) -> list[str]:
                 problems.append(f"{key}: listed as a difference without a reason")
             continue
         if key not in spec["plan"]:
-            problems.append(f"{key}={value!r}: the authors set it; neither in the plan nor a listed difference")
+            problems.append(
+                f"{key}={value!r}: the authors set it; neither in the plan nor a listed difference"
+            )
             continue
         entry = spec["plan"][key]
         at, convert = (entry, None) if isinstance(entry, str) else (entry["at"], entry.get("as"))
@@ -307,8 +333,15 @@ def test_argparse_defaults_are_read_without_running_the_code(tmp_path):
 #: (kernels 10,3,3,3,3,2,2, with bias, LayerNorm), 24 pre-LN transformer layers of width 1024, 16 heads,
 #: FFN 4096, a grouped positional conv (128 taps, 16 groups, weight-normalised) and the masked-frame
 #: embedding.
-XLSR = dict(conv_dim=512, kernels=(10, 3, 3, 3, 3, 2, 2), hidden=1024, layers=24, ffn=4096,
-            pos_kernel=128, pos_groups=16)
+XLSR = dict(
+    conv_dim=512,
+    kernels=(10, 3, 3, 3, 3, 2, 2),
+    hidden=1024,
+    layers=24,
+    ffn=4096,
+    pos_kernel=128,
+    pos_groups=16,
+)
 
 
 def xlsr_parameters(c: dict = XLSR) -> int:
@@ -348,9 +381,16 @@ def test_xlsr_parameter_formula_matches_transformers():
     meta device: no memory, no download)."""
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
-    config = Wav2Vec2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
-                            feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True,
-                            mask_time_prob=0.075)
+    config = Wav2Vec2Config(
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        intermediate_size=4096,
+        feat_extract_norm="layer",
+        do_stable_layer_norm=True,
+        conv_bias=True,
+        mask_time_prob=0.075,
+    )
     with torch.device("meta"):
         model = Wav2Vec2Model(config)
     assert sum(p.numel() for p in model.parameters()) == xlsr_parameters() == 315_438_720
