@@ -14,6 +14,14 @@ hence the rules:
 - an unknown name is one line naming the names there are; ``preset: null`` (the default) changes
   nothing, and then ``preset_overrides`` must be empty.
 
+``dvc.yaml`` reads a few keys of ``params.yaml`` itself, before the plan runs: ``corpus`` (manifest
+paths), ``seeds`` and ``arms`` (the train/score/evaluate matrix) and ``probe.models`` (the extract/probe
+stages). A preset cannot change what DVC has already read, so: a preset (or its overrides) whose
+``corpus``, ``seeds`` or ``probe.models`` differs from ``params.yaml``'s stops the plan with the ``-S``
+to add (:data:`DVC_READS`); a preset's ``arms`` must be arms of ``params.yaml``, and the plan writes a
+skip document for every other arm of ``params.yaml`` (:func:`sdd.plan.documents.arm_plan_docs`), whose
+stages then write skip records.
+
 The mapping of each preset to its paper, and the authors' settings it deliberately does not follow, are
 in ``presets/checks/differences.yaml`` (checked by ``tests/config/test_presets_authors.py``).
 """
@@ -21,6 +29,7 @@ in ``presets/checks/differences.yaml`` (checked by ``tests/config/test_presets_a
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -29,7 +38,15 @@ from sdd.core.configbase import ConfigError
 from sdd.core.paths import display_path
 from sdd.core.yamlfile import read_yaml
 
-__all__ = ["PRESET_KEYS", "WHOLE_KEYS", "Replacement", "apply_preset", "merge_preset", "preset_names"]
+__all__ = [
+    "DVC_READS",
+    "PRESET_KEYS",
+    "WHOLE_KEYS",
+    "Replacement",
+    "apply_preset",
+    "merge_preset",
+    "preset_names",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +54,13 @@ log = logging.getLogger(__name__)
 PRESET_KEYS = ("preset", "preset_overrides")
 #: Top-level keys a preset (or preset_overrides) replaces as a whole instead of merging key by key.
 WHOLE_KEYS = ("arms",)
+#: Keys dvc.yaml interpolates from params.yaml (``${corpus}``, the ``${seeds}`` matrix, ``${probe.models}``)
+#: before the plan runs: a preset must agree with params.yaml on them (``arms``: see the module docstring).
+DVC_READS = {
+    "corpus": "data/manifests/${corpus}/",
+    "seeds": "the train/score/evaluate matrix over ${seeds}",
+    "probe.models": "the extract/probe stages over ${probe.models}",
+}
 
 _ABSENT = object()
 
@@ -138,7 +162,9 @@ def apply_preset(raw: dict[str, Any], presets_dir: Path) -> tuple[dict[str, Any]
     base = {k: v for k, v in raw.items() if k not in PRESET_KEYS}
     merged, replaced = merge_preset(base, preset)
     for key, old, new in replaced:
-        log.info("preset %s replaces %s: %r (params.yaml) -> %r", name, key, old, new)
+        log.info(
+            "preset %s replaces %s: %s (params.yaml) -> %s", name, key, _shown(key, old), _shown(key, new)
+        )
     own = sorted(set(overrides) & set(PRESET_KEYS))
     if own:
         raise ConfigError(
@@ -146,5 +172,41 @@ def apply_preset(raw: dict[str, Any], presets_dir: Path) -> tuple[dict[str, Any]
         )
     merged, adjusted = merge_preset(merged, overrides)
     for key, old, new in adjusted:
-        log.info("preset_overrides replaces %s: %r (preset %s) -> %r", key, old, name, new)
+        log.info(
+            "preset_overrides replaces %s: %s (preset %s) -> %s",
+            key,
+            _shown(key, old),
+            name,
+            _shown(key, new),
+        )
+    _check_dvc_reads(base, merged, name)
     return {**merged, "preset": name, "preset_overrides": {}}, replaced + adjusted
+
+
+def _shown(key: str, value: Any) -> str:
+    """A logged value: ``arms`` by its arm names (the mappings are long)."""
+    if key in WHOLE_KEYS and isinstance(value, dict):
+        return f"the arms {sorted(value)}"
+    return repr(value)
+
+
+def _check_dvc_reads(base: dict[str, Any], merged: dict[str, Any], name: str) -> None:
+    """What dvc.yaml read from params.yaml must still hold after the preset (module docstring)."""
+    for key, where in DVC_READS.items():
+        before, after = _get(base, key), _get(merged, key)
+        if before != after:
+            value = after if isinstance(after, str) else json.dumps(after, separators=(",", ":"))
+            raise ConfigError(
+                f"preset {name!r} sets {key} to {value}, but params.yaml has {json.dumps(before)}, which "
+                f"dvc.yaml reads before the plan runs ({where}); add -S '{key}={value}' to the same "
+                "`dvc exp run`"
+            )
+    arms_before, arms_after = base.get("arms") or {}, merged.get("arms") or {}
+    if isinstance(arms_after, dict) and isinstance(arms_before, dict):
+        extra = sorted(set(arms_after) - set(arms_before))
+        if extra:
+            raise ConfigError(
+                f"preset {name!r}: arms {extra} are not arms of params.yaml, whose arms dvc.yaml reads "
+                f"before the plan runs (the train/score/evaluate matrix over ${{arms}}); expected arms "
+                f"among {sorted(arms_before)}"
+            )

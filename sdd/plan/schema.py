@@ -91,3 +91,6 @@ class LoadedParams:
     arms: dict[str, ArmConfig]
     eval_sets: tuple[tuple[str, str], ...]
     augment: AugmentParams
+    # The arms of params.yaml before a preset replaced them: dvc.yaml's matrix runs over these, so the
+    # plan writes a skip document for each one the preset dropped (sdd.plan.presets).
+    dvc_arms: tuple[str, ...] = ()

@@ -126,6 +126,7 @@ def validate_params(raw: dict[str, Any], presets_dir: Path | None = None) -> Loa
     ``preset`` names one: :mod:`sdd.plan.presets`, in ``presets_dir``, default ``<repo>/presets``)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"params.yaml: got {type(raw).__name__}; expected a mapping of keys")
+    dvc_arms = tuple(raw["arms"]) if isinstance(raw.get("arms"), dict) else ()  # what dvc.yaml expands
     raw, _ = apply_preset(raw, presets_dir if presets_dir is not None else resolve("presets"))
     _check_renamed(raw)
     params = build(Params, raw, "")
@@ -209,7 +210,8 @@ def validate_params(raw: dict[str, Any], presets_dir: Path | None = None) -> Loa
             point = partial_arm(params, arms["main"], k)  # validates k against the backbone's layers
             check_contradictions(point.train, params.score, own, f"probe.partial_layers (k={k}): ")
     return LoadedParams(
-        params=params, corpora=corpora, arms=arms, eval_sets=tuple(eval_sets), augment=augment
+        params=params, corpora=corpora, arms=arms, eval_sets=tuple(eval_sets), augment=augment,
+        dvc_arms=tuple(a for a in dvc_arms if a not in arms),
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from dvc.utils.hydra import apply_overrides
 
-from sdd.core.configbase import ConfigError
+from sdd.core.configbase import ConfigError, to_dict
 from sdd.core.yamlfile import read_yaml
 from sdd.plan import arms as plan_arms
 from sdd.plan.assemble import load_params, make_plan, validate_params
@@ -51,8 +51,10 @@ def hub_ids_resolve(monkeypatch):
 
 
 def with_preset(raw, name, **overrides):
+    """``raw`` as `dvc exp run -S preset=<name> -S corpus=la19` leaves it (dvc.yaml reads `corpus`)."""
     data = copy.deepcopy(raw)
     data["preset"] = name
+    data["corpus"] = "la19" if name is not None else data["corpus"]
     data["preset_overrides"] = overrides
     return data
 
@@ -100,8 +102,10 @@ def test_preset_values_replace_params_and_each_replaced_key_is_logged(raw, hub_i
 
 def test_preset_overrides_are_applied_last_and_logged(raw, hub_ids_resolve, caplog):
     with caplog.at_level(logging.INFO, logger="sdd.plan.presets"):
-        loaded = validate_params(with_preset(raw, "dpda_pcgrad", train={"lr": 2e-6}, seeds=[0, 1]), PRESETS)
-    assert loaded.arms["main"].train.lr == 2e-6 and loaded.params.seeds == (0, 1)
+        loaded = validate_params(
+            with_preset(raw, "dpda_pcgrad", train={"lr": 2e-6}, augment={"copies": 3}), PRESETS
+        )
+    assert loaded.arms["main"].train.lr == 2e-6 and loaded.augment.copies == 3
     assert loaded.arms["main"].train.batch_size == 5, "the preset's other values stay"
     assert "preset_overrides replaces train.lr: 1e-06 (preset dpda_pcgrad) -> 2e-06" in [
         r.getMessage() for r in caplog.records
@@ -109,12 +113,52 @@ def test_preset_overrides_are_applied_last_and_logged(raw, hub_ids_resolve, capl
 
 
 def test_dvc_set_param_spelling_of_a_preset_and_an_override(tmp_path, hub_ids_resolve):
-    """What `dvc exp run -S preset=dpda_pcgrad -S +preset_overrides.train.lr=2e-6` writes resolves."""
+    """What `dvc exp run -S preset=dpda_pcgrad -S corpus=la19 -S +preset_overrides.train.lr=2e-6` writes
+    resolves."""
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
     shutil.copytree(PRESETS, tmp_path / "presets")
-    apply_overrides(str(tmp_path / "params.yaml"), ["preset=dpda_pcgrad", "+preset_overrides.train.lr=2e-6"])
+    sets = ["preset=dpda_pcgrad", "corpus=la19", "+preset_overrides.train.lr=2e-6"]
+    apply_overrides(str(tmp_path / "params.yaml"), sets)
     loaded = load_params(tmp_path / "params.yaml")  # the presets beside this params.yaml
     assert loaded.arms["main"].align == "pcgrad" and loaded.arms["main"].train.lr == 2e-6
+
+
+@pytest.mark.parametrize(
+    "change,added",
+    [
+        ({"corpus": "demo"}, "-S 'corpus=la19'"),
+        ({"preset_overrides": {"seeds": [1234]}}, "-S 'seeds=[1234]'"),
+        ({"preset_overrides": {"probe": {"models": ["main"]}}}, "-S 'probe.models=[\"main\"]'"),
+    ],
+)
+def test_keys_dvc_reads_before_the_plan_must_agree_with_params_yaml(raw, change, added):
+    """dvc.yaml interpolates corpus, seeds and probe.models from params.yaml: a preset that disagrees
+    stops the plan with the -S to add, instead of running stages on the wrong manifests or seeds."""
+    data = with_preset(raw, "dpda_pcgrad") | change
+    with pytest.raises(ConfigError, match="dvc.yaml reads before the plan runs") as err:
+        validate_params(data, PRESETS)
+    assert added in str(err.value) and "\n" not in str(err.value)
+
+
+def test_arms_a_preset_drops_get_skip_documents_for_dvcs_matrix(raw, hub_ids_resolve):
+    """dvc.yaml's train/score/evaluate matrix runs over params.yaml's arms x seeds: every pair has a
+    document, the preset's arm a training plan, every other a skip record; the report reads `main`."""
+    plan = make_plan(validate_params(with_preset(raw, "dpda_pcgrad"), PRESETS))
+    pairs = {f"arms/{arm}/s{seed}.json" for arm in raw["arms"] for seed in raw["seeds"]}
+    assert pairs <= set(plan)
+    for key in pairs:
+        doc = to_dict(plan[key])
+        if key.startswith("arms/main/"):
+            assert doc["arm"]["align"] == "pcgrad"
+        else:
+            assert "not an arm of preset 'dpda_pcgrad'" in doc["skipped"]
+    assert set(to_dict(plan["report.json"])["arms"]) == {"main"}
+
+
+def test_a_preset_arm_that_params_yaml_lacks_is_refused(raw):
+    data = with_preset(raw, "dpda_pcgrad", arms={"paper": {}})
+    with pytest.raises(ConfigError, match=r"arms \['paper'\] are not arms of params.yaml"):
+        validate_params(data, PRESETS)
 
 
 def test_unknown_preset_is_one_line_listing_the_names(raw):

@@ -250,6 +250,7 @@ def hub_ids_resolve(monkeypatch):
 def load_preset(name: str, **overrides):
     raw = read_yaml(REPO / "params.yaml")
     raw["preset"], raw["preset_overrides"] = name, overrides
+    raw["corpus"] = "la19"  # as `-S corpus=la19` sets it (dvc.yaml reads it from params.yaml)
     return validate_params(raw, PRESETS)
 
 
