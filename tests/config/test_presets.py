@@ -162,6 +162,24 @@ def test_a_preset_arm_that_params_yaml_lacks_is_refused(raw):
         validate_params(data, PRESETS)
 
 
+@pytest.mark.parametrize(
+    "name,hub_id",
+    [("dpda_pcgrad", "facebook/wav2vec2-xls-r-300m"), ("attm_wavlm_large", "microsoft/wavlm-large")],
+)
+def test_an_uncached_hub_backbone_stops_the_plan_with_the_download_command(
+    raw, name, hub_id, tmp_path, monkeypatch
+):
+    """Offline (the Makefile's HF_HUB_OFFLINE=1) with an empty cache: one line naming the command."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ConfigError) as err:
+        validate_params(with_preset(raw, name), PRESETS)
+    assert f"HF_HUB_OFFLINE=0 .venv/bin/hf download {hub_id}" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
 def test_unknown_preset_is_one_line_listing_the_names(raw):
     with pytest.raises(ConfigError) as err:
         validate_params(with_preset(raw, "dpda_pcgrd"), PRESETS)
