@@ -222,3 +222,21 @@ def test_teer_exhaustive_search_is_the_package_full_search(asvspoof5_package):
     with np.errstate(divide="ignore", invalid="ignore"):
         full = m.compute_teer(pmiss_cm, pfa_cm, tau_cm, pmiss_asv, pfa_non, pfa_spf, tau_asv) / 100
     assert M.t_eer(*args, search="exhaustive") == pytest.approx(full, abs=TOL)
+
+
+def test_teer_equals_the_package_on_real_2019_la_cm_and_asv_scores(asvspoof5_package, shared_dir):
+    """A published CM (RawGAT-ST, 71,237 ASVspoof 2019 LA eval trials) in tandem with the organisers'
+    2019 LA eval ASV scores (102,579 trials): the two searches and the package's, on real scores."""
+    cm = np.genfromtxt(shared_dir / "data/scores/rawgat_st_add_LA19eval_Scores.txt", dtype=str)
+    asv_path = "data/asvspoof2019_la/ASVspoof2019_LA_asv_scores/ASVspoof2019.LA.asv.eval.gi.trl.scores.txt"
+    asv = np.genfromtxt(shared_dir / asv_path, dtype=str)
+    cm_score, asv_score = cm[:, 3].astype(np.float64), asv[:, 2].astype(np.float64)
+    args = (
+        cm_score[cm[:, 2] == "bonafide"],
+        cm_score[cm[:, 2] == "spoof"],
+        *(asv_score[asv[:, 1] == k] for k in ("target", "nontarget", "spoof")),
+    )
+    want = package_teer(asvspoof5_package, *args)
+    assert M.t_eer(*args) == pytest.approx(want, abs=TOL)
+    assert M.t_eer(*args, search="exhaustive") == pytest.approx(want, abs=TOL)
+    assert want == pytest.approx(0.0280486, abs=TOL)
