@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -270,3 +271,60 @@ def test_bytes_soundfile_cannot_decode_reach_prepare_bad_audio_policy(tmp_path):
     kept = prepare_corpus(cfg, tmp_path / "raw", tmp_path / "m", on_bad_audio="skip", workers=1)["eval"]
     assert len(kept) == 3 and "broken_test_0000001" not in set(kept["utt_id"])
     assert pd.read_csv(tmp_path / "m" / "skipped.csv")["utt_id"].tolist() == ["broken_test_0000001"]
+
+
+@pytest.mark.slow  # four stage processes (plan, fetch, prepare, audit): about 20 s on 2 cores
+def test_stages_plan_fetch_prepare_audit_then_evaluate_on_a_dataset(tmp_path):
+    """The real plan, fetch, prepare and audit stages on an hf_dataset training + eval corpus, then the
+    evaluate stage's metrics on synthetic scores of its eval manifest."""
+    from sdd.core.plandocs import EvaluatePlan
+    from sdd.core.stage import read_plan
+    from sdd.evaluation.eval_sets import evaluate_eval_sets, fit_dev_calibration
+
+    data = _saved(tmp_path, n=12)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    entry = {"type": "hf_dataset", "path": str(data), "labels": {"bonafide": ["bonafide"], "spoof": [1]},
+             "splits": {"train": "train", "validation": "dev", "test": "eval"},
+             "speaker_column": "speaker"}  # fmt: skip
+    params["corpora"] = {"hfmini": entry}
+    params.update(corpus="hfmini", eval_sets=["hfmini:eval"])
+    params["audit"]["workers"] = 1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "SDD_ROOT": str(tmp_path), "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1",
+           "HF_DATASETS_CACHE": str(tmp_path / "hf_cache"),
+           "SDD_AUDIO_CACHE": str(tmp_path / "ac.sqlite")}  # fmt: skip
+    env.pop("DVC_ROOT", None)
+    commands = [
+        ["plan.py", "--params", "params.yaml", "--out", "data/plan"],
+        ["fetch.py", "--plan", "data/plan/fetch.json", "--raw-root", "data/raw", "--out", "data/fetch.json"],
+        ["prepare.py", "--plan", "data/plan/prepare.json", "--fetched", "data/fetch.json",
+         "--raw-root", "data/raw", "--out", "data/manifests"],
+        ["audit.py", "--plan", "data/plan/audit.json", "--manifests", "data/manifests",
+         "--out", "reports/audit.json"],
+    ]  # fmt: skip
+    for script, *args in commands:
+        proc = subprocess.run([sys.executable, str(REPO / "stages" / script), *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True)  # fmt: skip
+        assert proc.returncode == 0, f"{script}:\n{proc.stderr[-3000:]}"
+    fetched = json.loads((tmp_path / "data/fetch.json").read_text())["hfmini"]
+    assert fetched["corpus_type"] == "hf_dataset" and fetched["files"] == 36
+    manifests = tmp_path / "data/manifests/hfmini"
+    for split in ("train", "dev", "eval"):
+        m = pd.read_csv(manifests / f"{split}.csv", dtype=str)
+        assert len(m) == 12 and set(m["label"]) == {"bonafide", "spoof"}
+        assert all((tmp_path / p).is_file() for p in m["path"]), "paths relative to the repo root"
+    audit = json.loads((tmp_path / "reports/audit.json").read_text())
+    assert set(audit) == {"hfmini:eval"} and "leading_silence_s" in audit["hfmini:eval"]["features"]
+    # the evaluate stage's metrics, on scores that rank most bona fide trials above most spoofs
+    scores = tmp_path / "data/scores/main/s0"
+    scores.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name, split in (("dev.txt", "dev"), ("hfmini__eval.txt", "eval")):
+        m = pd.read_csv(manifests / f"{split}.csv", dtype=str)
+        s = np.where(m["label"] == "bonafide", 1.0, -1.0) + rng.normal(0, 0.8, len(m))
+        (scores / name).write_text("".join(f"{u} {v:.6f}\n" for u, v in zip(m["utt_id"], s, strict=True)))
+    plan = read_plan(tmp_path / "data/plan/evaluate.json", EvaluatePlan)
+    calibration = fit_dev_calibration(scores / "dev.txt", manifests / "dev.csv")
+    metrics = evaluate_eval_sets(plan.eval_sets, scores, tmp_path / "data/manifests", calibration=calibration,
+                                 ci=True, n_resamples=50, seed=0)["hfmini:eval"]  # fmt: skip
+    assert metrics["n_bonafide"] == 6 and metrics["n_spoof"] == 6 and 0.0 <= metrics["eer"] < 0.5
