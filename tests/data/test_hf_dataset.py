@@ -184,6 +184,16 @@ def test_unmapped_label_stops_before_any_audio_is_written(tmp_path):
     assert not dest.exists() and not list(tmp_path.glob(".raw.tmp-*"))
 
 
+def test_a_missing_classlabel_value_is_named_as_such(tmp_path):
+    ds = _split("test", 2, seed=5)
+    rows = ds.cast_column("audio", Audio(decode=False)).to_dict()
+    rows["label"][1] = -1  # ClassLabel's "no label"
+    feats = Features({**ds.features, "audio": {"bytes": Value("binary"), "path": Value("string")}})
+    DatasetDict({"test": Dataset.from_dict(rows, features=feats)}).save_to_disk(str(tmp_path / "d"))
+    with pytest.raises(CorpusError, match=r"row 1: label '-1' of column 'label' is not in labels"):
+        fetch_corpus(_cfg(path=str(tmp_path / "d"), splits={"test": "eval"}), tmp_path / "raw")
+
+
 def test_classlabel_maps_by_index_or_name_but_not_both_ways(tmp_path):
     root = _saved(tmp_path, splits=("test",))
     by_index = _cfg(path=str(root), splits={"test": "eval"}, labels={"bonafide": [0], "spoof": [1]})

@@ -128,7 +128,7 @@ def _text(values: list[Any]) -> list[str]:
 
 
 def _plan(cfg: HFDatasetConfig, data: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
-    """The protocol rows (paths still without extension) of every dataset split read, no audio touched.
+    """The protocol rows (without paths) of every dataset split read; no audio is touched.
 
     Returns:
         ``(table, read)``: one row per trial with a ``source_split`` and ``row`` column; the dataset
@@ -174,7 +174,8 @@ def _plan(cfg: HFDatasetConfig, data: dict[str, Any]) -> tuple[pd.DataFrame, lis
         if unmapped:
             row = raw.index(unmapped[0])
             names = getattr(label_feature, "names", None)
-            named = f" (class name {names[int(unmapped[0])]!r})" if names else ""
+            known = names and unmapped[0].isdigit() and int(unmapped[0]) < len(names)
+            named = f" (class name {names[int(unmapped[0])]!r})" if known else ""
             raise CorpusError(
                 f"{where}: split {source_split!r} row {row}: label {unmapped[0]!r}{named} of column "
                 f"{cfg.label_column!r} is not in labels {cfg.labels.text()}"
@@ -282,7 +283,7 @@ def _write_audio(cfg: HFDatasetConfig, data: dict[str, Any], table: pd.DataFrame
                 paths.append(rel)
                 row += 1
                 done += 1
-                if done % max(total // 10, 1) == 0:
+                if done % max(total // 10, 500) == 0:
                     log.info("%s: %d/%d audio files written", where, done, total)
         if row != len(rows):
             raise CorpusError(f"{where}: split {source_split!r}: {row} audio rows for {len(rows)} labels")
