@@ -17,7 +17,7 @@ import soundfile as sf
 import yaml
 
 datasets = pytest.importorskip("datasets")
-from datasets import Audio, ClassLabel, Dataset, DatasetDict, Features, Value  # noqa: E402
+from datasets import Audio, Dataset, DatasetDict, Features, Value  # noqa: E402
 
 from sdd.core.configbase import ConfigError  # noqa: E402
 from sdd.data.corpora import CorpusError, corpus_splits, parse_corpus  # noqa: E402
@@ -26,6 +26,7 @@ from sdd.data.fetchers import fetch_corpus  # noqa: E402
 from sdd.data.leakage import LeakageError, check_leakage  # noqa: E402
 from sdd.data.prepare import BadAudioError, prepare_corpus  # noqa: E402
 from tests.helpers import REPO  # noqa: E402
+from tests.helpers.hf_datasets import audio_split  # noqa: E402
 
 LABELS = {"bonafide": ["bonafide"], "spoof": ["spoof"]}
 
@@ -42,34 +43,7 @@ def _offline_and_isolated(tmp_path, monkeypatch):
     datasets.disable_progress_bars()
 
 
-def _encode(x: np.ndarray, sr: int, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, x, sr, format=fmt)
-    return buf.getvalue()
-
-
-def _split(name: str, n: int, seed: int, *, fmt: str = "WAV", classlabel: bool = True, sr: int = 16000,
-           speakers: str = "s", extra: dict | None = None) -> Dataset:  # fmt: skip
-    """``n`` rows: alternating bona fide (a harmonic tone) / spoof (noise), 0.3-0.5 s, one speaker per
-    two rows; the audio column holds encoded bytes, as on the hub."""
-    rng = np.random.default_rng(seed)
-    audio, labels, spk = [], [], []
-    for i in range(n):
-        t = np.arange(int(sr * rng.uniform(0.3, 0.5))) / sr
-        if i % 2 == 0:
-            x = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 200) * t) + 0.01 * rng.standard_normal(t.size)
-        else:
-            x = 0.1 * rng.standard_normal(t.size)
-        audio.append({"bytes": _encode(x.astype(np.float32), sr, fmt), "path": f"{name}_{i}.{fmt.lower()}"})
-        labels.append(i % 2)
-        spk.append(f"{speakers}{i // 2}")
-    label_feature = ClassLabel(names=["bonafide", "spoof"]) if classlabel else Value("int64")
-    cols = {"audio": audio, "label": labels, "speaker": spk, **(extra or {})}
-    feats = {"audio": {"bytes": Value("binary"), "path": Value("string")}, "label": label_feature,
-             "speaker": Value("string")} | {k: Value("string") for k in (extra or {})}  # fmt: skip
-    # Audio() cannot encode without torchcodec, so the rows are written as the struct Audio stores,
-    # then cast: the same Arrow data a hub dataset holds.
-    return Dataset.from_dict(cols, features=Features(feats)).cast_column("audio", Audio())
+_split = audio_split
 
 
 def _cfg(name: str = "hf", **entry):
