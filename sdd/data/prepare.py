@@ -4,7 +4,9 @@
 every listed file (:func:`sdd.data.audio_check.check_files`, cached), and writes
 ``<out_dir>/<split>.csv`` with the columns of :data:`sdd.data.corpora.MANIFEST_COLUMNS`
 (+ ``channels`` and the corpus's condition columns), ``skipped.csv`` (files left out under
-``on_bad_audio: skip``, with reasons) and ``report.json``. The leakage guard run after it is
+``on_bad_audio: skip``, with reasons) and ``report.json``, and, where the corpus ships the organisers'
+ASV scores for a split (2019 LA dev/eval, the 2021 LA keys), a copy of those files in ``<split>.asv/``
+for the evaluate stage (:mod:`sdd.evaluation.asv_keys` reads them). The leakage guard run after it is
 :mod:`sdd.data.leakage`.
 
 Resampling: manifests keep each file's own rate; the loader resamples on read
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from sdd.core import atomic, faults
 from sdd.core.paths import display_path
 from sdd.data.audio_check import check_files
 from sdd.data.corpora import CORPUS_TYPES, MANIFEST_COLUMNS, CorpusConfig, corpus_splits, read_protocol
+from sdd.data.corpora.common import ASV_FILES_DIR, AsvFiles
 
 __all__ = ["BAD_AUDIO_POLICIES", "TARGET_SAMPLE_RATE", "BadAudioError", "prepare_corpus"]
 
@@ -50,6 +54,21 @@ def _split_report(df: pd.DataFrame) -> dict[str, Any]:
         "speakers": int(df.loc[df["speaker"] != "-", "speaker"].nunique()),
         "hours": round(float(df["duration_s"].sum()) / 3600, 4),
     }
+
+
+def _copy_asv_files(asv: AsvFiles | None, dest: Path) -> None:
+    """Copy the split's official ASV files into ``dest`` as they are, with ``asv.json`` naming their format
+    and subset (one folder swap: a reader never sees half of them); without files, remove ``dest``."""
+    if asv is None:
+        shutil.rmtree(dest, ignore_errors=True)
+        return
+    with atomic.atomic_dir(dest) as tmp:
+        for rel in asv.files:
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(asv.root / rel, tmp / rel)
+        doc = {"format": asv.format, "subset": asv.subset, "files": list(asv.files),
+               "source": display_path(asv.root)}  # fmt: skip
+        (tmp / "asv.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
 
 
 def prepare_corpus(
@@ -129,9 +148,12 @@ def prepare_corpus(
     if multi:
         log.info("%d multi-channel file(s); the loader averages channels to mono", multi)
 
+    asv_of = CORPUS_TYPES[cfg.type].asv_files
+    asv = {s: asv_of(cfg, Path(raw_dir), s) if asv_of is not None else None for s in splits}
     out_dir.mkdir(parents=True, exist_ok=True)
     for split, df in manifests.items():
         atomic.write_csv(df, out_dir / f"{split}.csv")
+        _copy_asv_files(asv[split], out_dir / ASV_FILES_DIR.format(split=split))
         faults.point("prepare:split_written")
     atomic.write_csv(bad, out_dir / "skipped.csv")
     report = {

@@ -11,6 +11,7 @@ import pandas as pd
 
 from sdd.core.plandocs import EvalSet
 from sdd.core.stage import MANIFEST_COLUMNS, MANIFEST_EXTRA_COLUMNS, manifest_path, read_manifest
+from sdd.evaluation.asv_keys import read_asv_keys
 from sdd.evaluation.trials import evaluate_trials, fit_calibration
 
 __all__ = ["TRIAL_COLUMNS", "evaluate_eval_sets", "fit_dev_calibration", "read_score_file", "scored_trials"]
@@ -66,18 +67,24 @@ def evaluate_eval_sets(
 
     ``calibration`` (fitted on dev, :func:`fit_dev_calibration`) adds actDCF and Cllr of the
     calibrated scores. Condition breakdowns cover the manifest's ``condition`` column (when not all
-    ``-``) and any extra condition columns the corpus provides (2021 codecs, compressions, ...).
+    ``-``) and any extra condition columns the corpus provides (2021 codecs, compressions, ...). The
+    organisers' ASV scores the prepare stage wrote beside a manifest (:mod:`.asv_keys`: 2019 LA dev and
+    eval, 2021 LA's keys) add the min t-DCF and the t-EER, and 2021 LA's decomposed t-DCF table.
     """
     out = {}
     for e in eval_sets:
-        manifest = read_manifest(manifest_path(manifests_dir, e.corpus, e.split))
+        mpath = manifest_path(manifests_dir, e.corpus, e.split)
+        manifest = read_manifest(mpath)
+        asv = read_asv_keys(mpath)
         path = scores_dir / f"{e.id}.txt"
         trials = _join(manifest, read_score_file(path), path, e.name)
         conditions = [c for c in manifest.columns if c not in _NOT_CONDITIONS]
         if "condition" in manifest and (manifest["condition"] != "-").any():
             conditions.insert(0, "condition")
-        out[e.name] = evaluate_trials(trials, condition_columns=conditions, ci=ci, n_resamples=n_resamples,
-                                         seed=seed, calibration=calibration)
+        out[e.name] = evaluate_trials(
+            trials, condition_columns=conditions, ci=ci, n_resamples=n_resamples, seed=seed,
+            calibration=calibration, asv_scores=asv.scores if asv else None, c012=asv.c012 if asv else None,
+        )  # fmt: skip
     return out
 
 

@@ -24,7 +24,15 @@ from sdd.evaluation.common import ASV_KEYS, BONAFIDE, NO_ATTACK, SPOOF, Evaluati
 from sdd.evaluation.tables import check_values, first_line, read_table, text_of
 from sdd.evaluation.tdcf2021 import C012_FILES, C012Table, c012_from_asv, read_c012_pickle
 
-__all__ = ["FORMATS", "Protocol", "ProtocolFormat", "align_ids", "join_scores", "read_protocol"]
+__all__ = [
+    "FORMATS",
+    "Protocol",
+    "ProtocolFormat",
+    "align_ids",
+    "join_scores",
+    "read_2021_la_tdcf",
+    "read_protocol",
+]
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +122,7 @@ def _read_2021(path: Path, subset: str | None) -> Protocol:
         keep = (df["subset"] == subset).to_numpy()
     asv = c012 = None
     if track == "LA" and track_dir is not None:
-        asv, c012 = _read_2021_la_tdcf(track_dir, subset)
+        asv, c012 = read_2021_la_tdcf(track_dir, subset)
     return Protocol(
         trials=df,
         source=cm_file,
@@ -126,7 +134,7 @@ def _read_2021(path: Path, subset: str | None) -> Protocol:
     )
 
 
-def _read_2021_la_tdcf(track_dir: Path, subset: str | None) -> tuple[pd.DataFrame | None, C012Table | None]:
+def read_2021_la_tdcf(track_dir: Path, subset: str | None) -> tuple[pd.DataFrame | None, C012Table | None]:
     """What the 2021 package reads for the LA t-DCF (see :mod:`.tdcf2021`): the ASV keys of the subset
     and the C012 table, from ``LA-C012-<subset>.npy`` when present (its default), else recomputed from
     the ASV keys (its ``--recompute-c012``); both present: the file wins and a disagreement is logged."""

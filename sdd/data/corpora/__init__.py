@@ -39,7 +39,13 @@ import pandas as pd
 
 from sdd.core.configbase import ConfigError, build
 from sdd.data.corpora import asvspoof2019, asvspoof2021, demo, folder, hf_dataset, in_the_wild
-from sdd.data.corpora.common import MANIFEST_COLUMNS, PROTOCOL_COLUMNS, CorpusError, normalise_label
+from sdd.data.corpora.common import (
+    MANIFEST_COLUMNS,
+    PROTOCOL_COLUMNS,
+    AsvFiles,
+    CorpusError,
+    normalise_label,
+)
 
 __all__ = [
     "CORPUS_TYPES",
@@ -76,6 +82,9 @@ class CorpusType:
         read_protocol: ``(cfg, raw_dir) -> DataFrame`` with :data:`PROTOCOL_COLUMNS` (absolute
             paths) plus ``condition_columns``.
         condition_columns: extra per-trial condition columns kept in the manifest.
+        asv_files: ``(cfg, raw_dir, split) -> AsvFiles | None``: the organisers' ASV score files of
+            a split, which prepare copies beside the manifest for the evaluate stage; None = the type
+            ships none.
     """
 
     config_cls: type
@@ -83,6 +92,7 @@ class CorpusType:
     splits: Callable[[Any], tuple[str, ...]]
     read_protocol: Callable[[Any, Path], pd.DataFrame]
     condition_columns: tuple[str, ...] = ()
+    asv_files: Callable[[Any, Path, str], AsvFiles | None] | None = None
 
 
 CORPUS_TYPES: dict[str, CorpusType] = {
@@ -92,12 +102,12 @@ CORPUS_TYPES: dict[str, CorpusType] = {
     ),
     "asvspoof2019_la": CorpusType(
         asvspoof2019.Asvspoof2019LAConfig, "ASVspoof 2019 LA (train/dev/eval)",
-        asvspoof2019.splits, asvspoof2019.read_protocol,
+        asvspoof2019.splits, asvspoof2019.read_protocol, asv_files=asvspoof2019.asv_files,
     ),
     "asvspoof2021_la": CorpusType(
         asvspoof2021.Asvspoof2021LAConfig, "ASVspoof 2021 LA eval + keys",
         asvspoof2021.splits, asvspoof2021.read_protocol,
-        asvspoof2021.CONDITION_COLUMNS["asvspoof2021_la"],
+        asvspoof2021.CONDITION_COLUMNS["asvspoof2021_la"], asv_files=asvspoof2021.asv_files,
     ),
     "asvspoof2021_df": CorpusType(
         asvspoof2021.Asvspoof2021DFConfig, "ASVspoof 2021 DF eval (4 parts) + keys",

@@ -9,6 +9,7 @@ a large-scale public database of synthesized, converted and replayed speech", CS
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -16,17 +17,23 @@ from typing import Literal
 import pandas as pd
 
 from sdd.core.paths import resolve
-from sdd.data.corpora.common import CorpusError, DownloadChecksums
+from sdd.data.corpora.common import AsvFiles, CorpusError, DownloadChecksums
 from sdd.data.corpora.la_layout import LA19_PROTOCOL_DIR, LA19_PROTOCOLS, read_la_layout
 
 __all__ = [
-    "LA19_MD5", "LA19_SIZE", "LA19_URL", "Asvspoof2019LAConfig", "find_la_dir", "read_protocol", "splits",
+    "LA19_MD5", "LA19_SIZE", "LA19_URL", "Asvspoof2019LAConfig", "asv_files", "find_la_dir", "read_protocol",
+    "splits",
 ]  # fmt: skip
+
+log = logging.getLogger(__name__)
 
 # Facts from docs/data.md.
 LA19_URL = "https://datashare.ed.ac.uk/bitstream/handle/10283/3336/LA.zip?sequence=3&isAllowed=y"
 LA19_MD5 = "30c98f11d8b2bc21f2c257bfd78bb5c5"  # third-party figure, unverified by the organisers
 LA19_SIZE = 7_640_952_520
+#: The organisers' ASV scores in LA.zip (for the t-DCF and the t-EER), per CM split that has them.
+LA19_ASV_DIR = "ASVspoof2019_LA_asv_scores"
+LA19_ASV_SCORES = {s: f"ASVspoof2019.LA.asv.{s}.gi.trl.scores.txt" for s in ("dev", "eval")}
 
 
 @dataclass(frozen=True)
@@ -68,3 +75,17 @@ def read_protocol(cfg: Asvspoof2019LAConfig, raw_dir: Path) -> pd.DataFrame:
     """Every trial of train/dev/eval, with absolute FLAC paths."""
     root = resolve(cfg.source_dir) if cfg.source_dir is not None else Path(raw_dir)
     return read_la_layout(find_la_dir(root), LA19_PROTOCOLS)
+
+
+def asv_files(cfg: Asvspoof2019LAConfig, raw_dir: Path, split: str) -> AsvFiles | None:
+    """The official ASV scores of ``split`` (``dev``, ``eval``; ``CM_KEY ASV_KEY SCORE``), or None
+    for ``train`` (it has none) and, with a warning, when the copy lacks the file."""
+    if split not in LA19_ASV_SCORES:
+        return None
+    root = resolve(cfg.source_dir) if cfg.source_dir is not None else Path(raw_dir)
+    asv_dir = find_la_dir(root) / LA19_ASV_DIR
+    path = asv_dir / LA19_ASV_SCORES[split]
+    if not path.is_file():
+        log.warning("%s: missing; the %s results will have no min t-DCF and no t-EER", path, split)
+        return None
+    return AsvFiles("asvspoof2019", asv_dir, (LA19_ASV_SCORES[split],))

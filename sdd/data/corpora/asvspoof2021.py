@@ -11,6 +11,7 @@ step is :func:`sdd.data.fetchers.asvspoof2021.fetch`) (Liu et al.,
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,7 @@ from sdd.core.paths import resolve
 from sdd.data.corpora.common import (
     MD5_RE,
     PROTOCOL_COLUMNS,
+    AsvFiles,
     CorpusError,
     DownloadChecksums,
     check_checksum,
@@ -39,11 +41,14 @@ __all__ = [
     "Asvspoof2021DFConfig",
     "Asvspoof2021LAConfig",
     "Track",
+    "asv_files",
     "read_asvspoof2021_metadata",
     "read_protocol",
     "read_trial_list",
     "splits",
 ]
+
+log = logging.getLogger(__name__)
 
 # Facts from docs/data.md.
 LA21_URL = "https://zenodo.org/records/4837263/files/ASVspoof2021_LA_eval.tar.gz"
@@ -54,6 +59,11 @@ LA21_KEYS_URL = "https://www.asvspoof.org/asvspoof2021/LA-keys-full.tar.gz"
 LA21_KEYS_MD5 = "f052cc2ed276745afa3b5198665d3b26"  # official
 DF21_KEYS_URL = "https://www.asvspoof.org/asvspoof2021/DF-keys-full.tar.gz"
 DF21_KEYS_MD5 = "dabbc5628de4fcef53036c99ac7ab93a"  # official
+
+#: The LA keys' ASV files (docs/data.md): the ASV keys with their scores, and the t-DCF coefficients
+#: per (attack, codec) cell the 2021 package precomputed (``LA-C012-<eval|prog|hidden>.npy``).
+LA21_ASV_FILES = ("ASV/trial_metadata.txt", "ASV/ASVTorch_Kaldi/score.txt")
+LA21_C012_GLOB = "LA-C012-*.npy"
 
 #: Column names of the 2021 CM trial_metadata files (docs/data.md).
 LA21_METADATA_COLUMNS = ("speaker", "utt_id", "codec", "transmission", "attack", "label", "trim", "subset")
@@ -204,3 +214,24 @@ def read_protocol(cfg: Asvspoof2021LAConfig | Asvspoof2021DFConfig, raw_dir: Pat
     meta["split"] = cfg.subset
     meta["condition"] = meta[t.condition]
     return meta[list(PROTOCOL_COLUMNS) + list(t.extra)]
+
+
+def asv_files(cfg: Asvspoof2021LAConfig, raw_dir: Path, split: str) -> AsvFiles | None:
+    """The LA keys' ASV scores and precomputed t-DCF coefficients, read for the subset ``split`` as
+    ``sdd evaluate`` reads the keys folder; None, with a warning, when the keys have neither."""
+    _, keys_root = _roots(cfg, raw_dir)
+    track_dir = keys_root / "keys" / "LA"
+    files = [f for f in LA21_ASV_FILES if (track_dir / f).is_file()]
+    if len(files) == 1:
+        raise CorpusError(
+            f"{track_dir}: has {files[0]} but not {set(LA21_ASV_FILES) - set(files)}; expected both "
+            "ASV files of the official keys (or neither)"
+        )
+    files += sorted(p.name for p in track_dir.glob(LA21_C012_GLOB))
+    if not files:
+        log.warning(
+            "%s: no %s and no %s: the %s results will have no min t-DCF and no t-EER",
+            track_dir, " + ".join(LA21_ASV_FILES), LA21_C012_GLOB, split,
+        )  # fmt: skip
+        return None
+    return AsvFiles("asvspoof2021_la", track_dir, tuple(files), subset=split)

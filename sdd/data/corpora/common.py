@@ -23,11 +23,13 @@ from sdd.core.configbase import ConfigError
 from sdd.core.stage import MANIFEST_COLUMNS
 
 __all__ = [
+    "ASV_FILES_DIR",
     "LABEL_ALIASES",
     "MANIFEST_COLUMNS",
     "MD5_RE",
     "PROTOCOL_COLUMNS",
     "SHA256_RE",
+    "AsvFiles",
     "CorpusError",
     "DownloadChecksums",
     "check_checksum",
@@ -55,6 +57,29 @@ LABEL_ALIASES: dict[str, str] = {
 
 MD5_RE = re.compile(r"^[0-9a-f]{32}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+#: ``<split>.asv/``: the folder beside a split's manifest that the prepare stage copies its official ASV
+#: files into (read by :mod:`sdd.evaluation.asv_keys`).
+ASV_FILES_DIR = "{split}.asv"
+
+
+@dataclass(frozen=True)
+class AsvFiles:
+    """The organisers' ASV score files of one split, as the corpus ships them.
+
+    Attributes:
+        format: how :mod:`sdd.evaluation.asv_keys` reads them (``asvspoof2019``: one ``CM_KEY ASV_KEY
+            SCORE`` file; ``asvspoof2021_la``: the LA keys' ``ASV/`` files and ``LA-C012-*.npy``).
+        root: the folder the files are relative to.
+        files: paths relative to ``root``, copied as they are.
+        subset: the trials to read (the 2021 keys' ``subset`` column), or None for all.
+    """
+
+    format: str
+    root: Path
+    files: tuple[str, ...]
+    subset: str | None = None
 
 
 class CorpusError(RuntimeError):

@@ -88,8 +88,9 @@ def _folder_table(cfg: FolderCorpusConfig, usecols: list[str] | None = None) -> 
             f"{path}: protocol file not found (corpus folder {cfg.path!r}, protocol {cfg.protocol!r})"
         )
     try:
-        table = pd.read_csv(path, sep=_folder_sep(cfg, path), dtype=str, keep_default_na=False,
-                            usecols=usecols)
+        table = pd.read_csv(
+            path, sep=_folder_sep(cfg, path), dtype=str, keep_default_na=False, usecols=usecols
+        )
     except pd.errors.EmptyDataError as exc:
         raise CorpusError(f"{path}: {_EMPTY}") from exc
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
