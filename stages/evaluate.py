@@ -1,8 +1,10 @@
 """Stage `evaluate@<arm>-<seed>`: metrics per eval set (EER, ASVspoof5 metrics, per attack/condition, CI).
 
 actDCF and Cllr are reported on the raw scores and after a logistic calibration fitted on the
-training corpus's dev scores. The metrics and the scored trials (scores with labels, speakers and
-attacks) go to the arm/seed's MLflow child run, which `sdd compare` reads.
+training corpus's dev scores. Each eval set's metrics name the evaluation convention (``convention``:
+the input rule the score stage recorded, the trial subset, the score polarity). The metrics and the
+scored trials (scores with labels, speakers and attacks) go to the arm/seed's MLflow child run, which
+`sdd compare` reads.
 """
 
 import argparse
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from sdd.core.plandocs import EvaluatePlan
 from sdd.core.stage import is_skipped, read_plan, run_stage, write_json, write_skip
-from sdd.evaluation.eval_sets import evaluate_eval_sets, fit_dev_calibration, scored_trials
+from sdd.evaluation.eval_sets import evaluate_eval_sets, fit_dev_calibration, read_input_rule, scored_trials
 from sdd.report import tracking
 
 
@@ -32,7 +34,8 @@ def main() -> None:
     calibration = fit_dev_calibration(args.scores / "dev.txt", args.dev)
     ev = plan.evaluate
     metrics = evaluate_eval_sets(plan.eval_sets, args.scores, args.manifests, calibration=calibration,
-                                 ci=ev.ci, n_resamples=ev.n_resamples, seed=ev.seed)
+                                 ci=ev.ci, n_resamples=ev.n_resamples, seed=ev.seed,
+                                 input=read_input_rule(args.scores), corpus_types=plan.corpus_types)
     write_json(args.out, metrics)
     arm = json.loads((args.scores / "model.json").read_text())["arm"]
     with tracking.arm_run("evaluate", arm, experiment=plan.tracking.experiment) as run:

@@ -122,11 +122,13 @@ class ScorePlan:
 
 @dataclass(frozen=True)
 class EvaluatePlan:
-    """``evaluate.json``: the eval sets, the evaluate section and the MLflow experiment."""
+    """``evaluate.json``: the eval sets, the evaluate section, the MLflow experiment, and each eval set
+    corpus's type (``corpus_types``: corpus name -> type), which names the trial subset."""
 
     eval_sets: tuple[EvalSet, ...]
     evaluate: EvaluateParams
     tracking: TrackingParams
+    corpus_types: dict[str, str]
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ imports only :mod:`sdd.core.configbase`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sdd.core.configbase import ConfigError
 
 __all__ = [
+    "KNOWN_INPUT_LENGTHS",
     "PUBLISHED_REGIME",
     "AuditParams",
     "BaselineParams",
@@ -23,6 +24,7 @@ __all__ = [
     "ReportParams",
     "ScoreParams",
     "TrackingParams",
+    "input_rule",
 ]
 
 
@@ -52,6 +54,30 @@ class ScoreParams:
         for name in ("num_samples", "batch_size", "threads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"score.{name}: got {getattr(self, name)}; expected a positive integer")
+
+
+#: Input lengths at 16 kHz that a published convention uses: length -> who scores that way.
+KNOWN_INPUT_LENGTHS = {
+    64600: "AASIST / SSL-AASIST",
+    64000: "the Speech Anti-Spoofing Arena's 4 s",
+}
+
+
+def input_rule(num_samples: int, sample_rate: int) -> dict[str, Any]:
+    """The score stage's input rule: the first ``num_samples`` samples at ``sample_rate``, repeat-padded
+    when the utterance is shorter (:func:`sdd.audio.crop.crop_or_pad`), named after the published
+    convention of that length when there is one (:data:`KNOWN_INPUT_LENGTHS`); the evaluate stage names
+    it next to each EER (:mod:`sdd.evaluation.convention`)."""
+    if num_samples < 1 or sample_rate < 1:
+        raise ValueError(
+            f"input_rule: got num_samples={num_samples}, sample_rate={sample_rate}; expected >= 1"
+        )
+    seconds = num_samples / sample_rate
+    name = f"first {num_samples:,} samples at {sample_rate:,} Hz ({seconds:.2f} s), repeat-padded"
+    known = KNOWN_INPUT_LENGTHS.get(num_samples) if sample_rate == 16000 else None
+    if known:
+        name += f" ({known})"
+    return {"rule": "first_n_samples", "num_samples": num_samples, "sample_rate": sample_rate, "name": name}
 
 
 @dataclass(frozen=True)

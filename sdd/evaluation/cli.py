@@ -24,6 +24,7 @@ from sdd import metrics as M
 from sdd.core import atomic
 from sdd.core.cliargs import Parser, int_in
 from sdd.evaluation.common import BONAFIDE, EvaluationError
+from sdd.evaluation.convention import convention, input_rule_of_score_file
 from sdd.evaluation.protocols import FORMATS, join_scores, read_protocol
 from sdd.evaluation.sasv import read_sasv_scores
 from sdd.evaluation.score_files import read_asv_scores, read_scores
@@ -164,6 +165,9 @@ def cli_main(argv: list[str]) -> int:
             c012=c012,
             sasv_scores=sasv,
         )
+        subset = f", subset {args.subset}" if FORMATS[args.format].has_subsets else ""
+        trials = f"{args.format} protocol {protocol.source.name}{subset}"
+        result["convention"] = convention(input_rule_of_score_file(args.scores), trials)
         atomic.write_json(args.out, result, indent=1, sort_keys=False, allow_nan=False)
     except (EvaluationError, M.MetricsError, OSError) as e:
         print(f"sdd evaluate: error: {e}", file=sys.stderr)

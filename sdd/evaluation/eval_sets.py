@@ -3,7 +3,8 @@ manifests of every eval set, with a calibration fitted on the training corpus's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,13 @@ import pandas as pd
 from sdd.core.plandocs import EvalSet
 from sdd.core.stage import MANIFEST_COLUMNS, MANIFEST_EXTRA_COLUMNS, manifest_path, read_manifest
 from sdd.evaluation.asv_keys import read_asv_keys
+from sdd.evaluation.convention import convention, trial_subset
 from sdd.evaluation.trials import evaluate_trials, fit_calibration
 
-__all__ = ["TRIAL_COLUMNS", "evaluate_eval_sets", "fit_dev_calibration", "read_score_file", "scored_trials"]
+__all__ = [
+    "TRIAL_COLUMNS", "evaluate_eval_sets", "fit_dev_calibration", "read_input_rule", "read_score_file",
+    "scored_trials",
+]  # fmt: skip
 
 #: The columns of a scored-trials table (:func:`scored_trials`): what a paired comparison, a DET curve
 #: and a per-attack breakdown need, in manifest order.
@@ -44,6 +49,22 @@ def _join(manifest: pd.DataFrame, scores: pd.DataFrame, score_path: Path, name: 
     return manifest.merge(scores, on="utt_id", how="inner")
 
 
+def read_input_rule(scores_dir: Path) -> dict[str, Any]:
+    """The input rule the score stage recorded in ``<scores_dir>/model.json`` (``input``).
+
+    Raises:
+        ValueError: no ``input`` there (a score folder written before it was recorded), naming the file.
+    """
+    path = scores_dir / "model.json"
+    rule = json.loads(path.read_text(encoding="utf-8")).get("input")
+    if not isinstance(rule, dict) or not {"rule", "num_samples", "sample_rate", "name"} <= set(rule):
+        raise ValueError(
+            f"{path}: input is {rule!r}; expected the input rule the score stage records "
+            "({rule, num_samples, sample_rate, name}); re-run the score stage"
+        )
+    return rule
+
+
 def fit_dev_calibration(dev_scores: Path, dev_manifest: Path) -> tuple[float, float]:
     """Logistic calibration ``(a, b)`` fitted on the training corpus's DEV scores (never on eval)."""
     manifest = read_manifest(dev_manifest)
@@ -62,8 +83,13 @@ def evaluate_eval_sets(
     n_resamples: int,
     seed: int,
     calibration: tuple[float, float] | None = None,
+    input: dict[str, Any] | None = None,
+    corpus_types: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``{eval set name: metrics}``, metrics from :func:`sdd.evaluation.trials.evaluate_trials`.
+    """``{eval set name: metrics}``, metrics from :func:`sdd.evaluation.trials.evaluate_trials`, each with
+    its ``convention`` (:func:`sdd.evaluation.convention.convention`): the score stage's ``input`` rule
+    (None: not recorded), the trial subset (named from the eval set corpus's type in ``corpus_types``)
+    and the score polarity.
 
     ``calibration`` (fitted on dev, :func:`fit_dev_calibration`) adds actDCF and Cllr of the
     calibrated scores. Condition breakdowns cover the manifest's ``condition`` column (when not all
@@ -85,6 +111,8 @@ def evaluate_eval_sets(
             trials, condition_columns=conditions, ci=ci, n_resamples=n_resamples, seed=seed,
             calibration=calibration, asv_scores=asv.scores if asv else None, c012=asv.c012 if asv else None,
         )  # fmt: skip
+        ctype = (corpus_types or {}).get(e.corpus)
+        out[e.name]["convention"] = convention(input, trial_subset(e.corpus, ctype, e.split))
     return out
 
 

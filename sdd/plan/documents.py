@@ -75,7 +75,8 @@ def plan_documents(loaded: LoadedParams) -> dict[str, Any]:
         "augment.json": AugmentPlan(corpus=p.corpus, augment=loaded.augment),
         "baseline.json": BaselinePlan(corpus=p.corpus, eval_sets=eval_sets, baseline=p.baseline),
         "score.json": ScorePlan(eval_sets=eval_sets, score=p.score),
-        "evaluate.json": EvaluatePlan(eval_sets=eval_sets, evaluate=p.evaluate, tracking=p.tracking),
+        "evaluate.json": EvaluatePlan(eval_sets=eval_sets, evaluate=p.evaluate, tracking=p.tracking,
+                                      corpus_types={c: loaded.corpora[c].type for c, _ in loaded.eval_sets}),
         "audit.json": AuditPlan(corpus=p.corpus, eval_sets=eval_sets, audit=p.audit),
         "report.json": ReportPlan(
             arms={name: arm_seeds(p, name) for name in loaded.arms},

@@ -151,6 +151,13 @@ def report_metrics(inp: ReportInput) -> dict[str, Any]:
             if not all(s in r.eval for r in runs):
                 continue
             agg = seed_mean([r.eval[s] for r in runs])
+            conventions = [r.eval[s].get("convention") for r in runs]
+            if any(c != conventions[0] for c in conventions):
+                raise ValueError(
+                    f"{name} / {s}: the seeds were evaluated under different conventions "
+                    f"({conventions}); expected one input rule, trial subset and polarity per system"
+                )
+            agg["convention"] = conventions[0]  # None: evaluated before the convention was recorded
             eers = [float(r.eval[s]["eer"]) for r in runs]
             trials = runs[0].trials[s]
             order = trials["utt_id"]

@@ -2,8 +2,8 @@
 
 One score file per eval set (``<eval set id>.txt``) and one for the training corpus's dev split
 (``dev.txt``, where the evaluate stage fits its calibration), ``utt_id score``, higher = more bona
-fide (:func:`sdd.scoring.score.write_scores`), and ``model.json``, which names the model. Its three
-cases:
+fide (:func:`sdd.scoring.score.write_scores`), and ``model.json``, which names the model and the input
+rule it was scored with (``input``, :func:`sdd.core.sections.input_rule`). Its three cases:
 
 - **skipped** (the train stage left a skip record): the record is passed on (``skipped.json``);
 - **scoring-only** (regime ``published``: the model folder holds the published weights' record):
@@ -27,6 +27,7 @@ from pathlib import Path
 from sdd.core import faults
 from sdd.core.configbase import to_dict
 from sdd.core.plandocs import ScorePlan
+from sdd.core.sections import input_rule
 from sdd.core.stage import is_skipped, manifest_path, read_manifest, write_json, write_skip
 from sdd.scoring import published
 from sdd.scoring.attm_weights import LayerWeightRecorder
@@ -57,11 +58,13 @@ def score_arm_seed(plan: ScorePlan, io: ScoreIO) -> None:
         model, params = published.load_for_scoring(record, params)
         sample_rate = SAMPLE_RATE
         write_json(io.out / "model.json", {"arm": record["arm"], "published": {
-            k: record[k] for k in ("spec", "files", "input_samples")}})  # fmt: skip
+            k: record[k] for k in ("spec", "files", "input_samples")},
+            "input": input_rule(params.num_samples, sample_rate)})  # fmt: skip
     else:
         model, arm = load_arm(io.model)
         sample_rate = arm.sample_rate
-        write_json(io.out / "model.json", {"arm": to_dict(arm)})
+        write_json(io.out / "model.json", {"arm": to_dict(arm),
+                                           "input": input_rule(params.num_samples, sample_rate)})
     targets = {
         f"{e.id}.txt": manifest_path(io.manifests, e.corpus, e.split) for e in plan.eval_sets
     }

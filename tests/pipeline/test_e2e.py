@@ -112,6 +112,11 @@ def test_dvc_repro_end_to_end(project):
             seed0 = metrics[arm]["seeds"]["0"][eval_set]
             assert seed0["eer"] == m["eer"]
             assert {"act_dcf_calibrated", "cllr_calibrated", "calibration"} <= set(seed0), "dev calibration"
+            conv = m["convention"]  # the input rule the score stage used, the trials, the polarity
+            assert conv["polarity"] == "higher score = more bona fide" and conv["trials"].endswith(
+                f"split {eval_set.split(':')[1]}"
+            )
+            assert conv["input"]["rule"] == "first_n_samples" and conv["input"]["num_samples"] > 0
         train = metrics[arm]["train"]
         assert 0 < train["trainable_parameters"] <= train["total_parameters"] and train["peak_rss_mb"] > 0
         assert train["epochs"] == 1 and train["epochs_to_best"] == 1

@@ -276,6 +276,8 @@ def test_train_and_score_stages_give_the_authors_log_odds(raw, aasist_dir, tmp_p
     model_json = json.loads((scores / "model.json").read_text())
     assert model_json["arm"] == plan["arms/aasist/s0.json"]["arm"], "evaluate keys the MLflow run by it"
     assert model_json["published"]["files"] == record["files"]
+    assert model_json["input"]["num_samples"] == 64600, "AASIST's own input, whatever score.num_samples"
+    assert model_json["input"]["name"].endswith("(AASIST / SSL-AASIST)")
 
     from mlflow.tracking import MlflowClient
 

@@ -6,6 +6,7 @@ standard deviation, bootstrap CI, the hand-feature baseline), the DET curves, an
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -16,7 +17,13 @@ from sdd.report.render import Block
 from sdd.report.sections.common import eer_cell, fig, pct, scoring_only, systems
 from sdd.report.stats import HAND
 
-__all__ = ["OTHER_METRICS", "det_blocks", "eer_blocks", "other_metrics_blocks"]
+__all__ = [
+    "INPUT_COLUMN", "OTHER_METRICS", "convention_text", "det_blocks", "eer_blocks", "input_names",
+    "other_metrics_blocks",
+]  # fmt: skip
+
+#: The EER table's column naming each system's input rule (what the score stage scored).
+INPUT_COLUMN = "input (score stage)"
 
 OTHER_METRICS = (
     "min_dcf",
@@ -31,6 +38,33 @@ OTHER_METRICS = (
 )
 
 
+def _convention(m: Any) -> dict | None:
+    return m.get("convention") if isinstance(m, dict) else None
+
+
+def input_names(entry: dict, eval_sets: list[str]) -> str:
+    """The input rule(s) of a system's ``convention`` over the eval sets, or ``not recorded``."""
+    names = set()
+    for s in eval_sets:
+        conv = _convention(entry.get(s))
+        if s in entry:
+            names.add(conv["input"]["name"] if conv and conv.get("input") else "not recorded")
+    return "; ".join(sorted(names))
+
+
+def convention_text(entries: dict, eval_sets: list[str]) -> str:
+    """One sentence per eval set naming its trials and the score polarity (from any system's
+    ``convention``; the same for every system, since it comes from the eval set)."""
+    parts = []
+    for s in eval_sets:
+        conv = next((c for m in entries.values() if (c := _convention(m.get(s)))), None)
+        if conv:
+            parts.append(f"{s}: {conv['trials']}; {conv['polarity']}")
+        else:
+            parts.append(f"{s}: convention not recorded (evaluated before it was)")
+    return "Evaluation convention (trials; score polarity): " + ". ".join(parts) + "."
+
+
 def eer_blocks(inp: ReportInput, metrics: dict, fig_dir: Path) -> list[Block]:
     """The EER table with the hand-feature baseline; draws ``eer.png``."""
     entries = systems(metrics)
@@ -41,6 +75,10 @@ def eer_blocks(inp: ReportInput, metrics: dict, fig_dir: Path) -> list[Block]:
     for s in inp.eval_sets:
         if s in hand:
             table.loc[HAND, s] = pct(hand[s]["eer"])
+    rules = {a: input_names(m, inp.eval_sets) for a, m in entries.items()}
+    table[INPUT_COLUMN] = pd.Series(rules)
+    if HAND in table.index:
+        table.loc[HAND, INPUT_COLUMN] = "utterance-level hand features"
     table = table.fillna("")
     agg = {a: {s: m[s] for s in inp.eval_sets if s in m} for a, m in entries.items()}
     per_seed = {
@@ -65,6 +103,7 @@ def eer_blocks(inp: ReportInput, metrics: dict, fig_dir: Path) -> list[Block]:
             ),
         ),
         ("table", table),
+        ("p", convention_text(entries, inp.eval_sets)),
         fig(
             fig_dir / "eer.png",
             (

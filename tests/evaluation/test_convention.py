@@ -1,0 +1,129 @@
+"""The evaluation convention named beside each EER: the score stage's input rule, the trial subset and
+the score polarity, from the score folder and the plan into the metrics and the report's EER table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sdd.core.plandocs import EvalSet
+from sdd.core.sections import input_rule
+from sdd.evaluation.convention import POLARITY, trial_subset
+from sdd.evaluation.eval_sets import evaluate_eval_sets, read_input_rule
+from sdd.report.sections.eer import INPUT_COLUMN, eer_blocks
+from sdd.report.stats import report_metrics
+from tests.evaluation.test_eval_sets import write_set
+from tests.helpers.report import make_input
+
+
+@pytest.mark.parametrize(
+    ("n", "rate", "fragment", "named"),
+    [
+        (64600, 16000, "first 64,600 samples at 16,000 Hz (4.04 s), repeat-padded", "AASIST / SSL-AASIST"),
+        (
+            64000,
+            16000,
+            "first 64,000 samples at 16,000 Hz (4.00 s), repeat-padded",
+            "Speech Anti-Spoofing Arena",
+        ),
+        (32000, 16000, "first 32,000 samples at 16,000 Hz (2.00 s), repeat-padded", None),
+        (64600, 22050, "first 64,600 samples at 22,050 Hz (2.93 s)", None),  # not AASIST's rule at 22 kHz
+    ],
+)
+def test_input_rule_names_the_published_convention_of_that_length_only(n, rate, fragment, named):
+    rule = input_rule(n, rate)
+    assert rule["rule"] == "first_n_samples" and rule["num_samples"] == n and rule["sample_rate"] == rate
+    assert rule["name"].startswith(fragment)
+    if named:
+        assert rule["name"].endswith(f"({named})") or named in rule["name"]
+    else:
+        assert "AASIST" not in rule["name"] and "Arena" not in rule["name"]
+
+
+def test_trial_subset_names_the_2021_keys_subset_and_other_splits():
+    assert trial_subset("la21", "asvspoof2021_la", "progress").startswith(
+        "ASVspoof 2021 LA keys, subset progress"
+    )
+    assert trial_subset("df21", "asvspoof2021_df", "hidden").startswith(
+        "ASVspoof 2021 DF keys, subset hidden"
+    )
+    assert trial_subset("demo", "demo", "eval_degraded") == "demo (demo), split eval_degraded"
+
+
+def test_every_eval_set_carries_the_convention_and_the_stage_reads_the_rule_from_model_json(tmp_path):
+    write_set(tmp_path, "eval")
+    sets = [EvalSet(corpus="c", split="eval", id="eval", name="c:eval")]
+    rule = input_rule(64600, 16000)
+    (tmp_path / "s" / "model.json").write_text(json.dumps({"arm": {"name": "x"}, "input": rule}))
+    out = evaluate_eval_sets(sets, tmp_path / "s", tmp_path / "m", ci=False, n_resamples=10, seed=0,
+                             input=read_input_rule(tmp_path / "s"), corpus_types={"c": "folder"})  # fmt: skip
+    assert out["c:eval"]["convention"] == {
+        "input": rule,
+        "trials": "c (folder), split eval",
+        "polarity": POLARITY,
+    }
+    bare = evaluate_eval_sets(sets, tmp_path / "s", tmp_path / "m", ci=False, n_resamples=10, seed=0)
+    assert bare["c:eval"]["convention"]["input"] is None  # not recorded: said so, never guessed
+    assert bare["c:eval"]["eer"] == out["c:eval"]["eer"]  # naming the convention changes no number
+
+
+def test_a_score_folder_without_the_input_rule_is_an_error_naming_the_file(tmp_path):
+    (tmp_path / "model.json").write_text(json.dumps({"arm": {"name": "x"}}))
+    with pytest.raises(
+        ValueError, match=r"model\.json: input is None; expected the input rule.*re-run the score"
+    ):
+        read_input_rule(tmp_path)
+
+
+def test_report_metrics_and_the_eer_table_state_the_convention(tmp_path):
+    inp = make_input({"main": 1.0, "aligned": 1.3}, seeds=(0, 1))
+    rules = {"main": input_rule(64600, 16000), "aligned": input_rule(64000, 16000)}
+    for name, seeds in inp.systems.items():
+        for run in seeds.values():
+            for m in run.eval.values():
+                m["convention"] = {
+                    "input": rules[name],
+                    "trials": "demo (demo), split eval",
+                    "polarity": POLARITY,
+                }
+    m = report_metrics(inp)
+    assert m["main"]["demo:eval"]["convention"]["input"] == rules["main"]
+    assert m["aligned"]["demo:eval"]["convention"]["input"]["num_samples"] == 64000
+    blocks = eer_blocks(inp, m, tmp_path)
+    (table,) = [b[1] for b in blocks if b[0] == "table"]
+    assert table.loc["main", INPUT_COLUMN] == rules["main"]["name"]
+    assert table.loc["aligned", INPUT_COLUMN] == rules["aligned"]["name"]
+    text = " ".join(b[1] for b in blocks if b[0] == "p")
+    assert "demo:eval: demo (demo), split eval; higher score = more bona fide" in text
+
+    # seeds of one system evaluated under different conventions cannot be averaged
+    inp.systems["main"][1].eval["demo:eval"]["convention"] = {**rules["aligned"]}
+    with pytest.raises(
+        ValueError, match="main / demo:eval: the seeds were evaluated under different conventions"
+    ):
+        report_metrics(inp)
+
+
+def test_sdd_evaluate_names_the_input_rule_of_an_sdd_score_file_and_the_subset(tmp_path):
+    from types import SimpleNamespace
+
+    from sdd.core.sections import ScoreParams
+    from sdd.evaluation import cli_main
+    from sdd.scoring.score import _header
+
+    proto = tmp_path / "p.txt"
+    proto.write_text("".join(f"S{i % 3} U{i} - {'-' if i % 2 else 'A01'} {'bonafide' if i % 2 else 'spoof'}\n"
+                             for i in range(20)))  # fmt: skip
+    body = "".join(f"U{i} {(1.0 if i % 2 else -1.0) + 0.1 * (i % 5)}\n" for i in range(20))
+    args = SimpleNamespace(ids=True, decisions=False, model="aasist")
+    plan = SimpleNamespace(record=SimpleNamespace(summary="published AASIST"), threshold=None)
+    header = _header(args, plan, ScoreParams(num_samples=64000))  # what `sdd score` writes above the scores
+    for name, text, expected in (("sdd.txt", header + "\n" + body, input_rule(64000, 16000)),
+                                 ("other.txt", body, None)):  # fmt: skip
+        (tmp_path / name).write_text(text)
+        out = tmp_path / f"{name}.json"
+        argv = ["--scores", str(tmp_path / name), "--protocol", str(proto), "--format", "asvspoof2019"]
+        assert cli_main([*argv, "--out", str(out)]) == 0
+        conv = json.loads(out.read_text())["convention"]
+        assert conv == {"input": expected, "trials": "asvspoof2019 protocol p.txt", "polarity": POLARITY}
