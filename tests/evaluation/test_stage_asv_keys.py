@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sdd.audio.io import write_audio
@@ -37,13 +38,15 @@ def _flac(path: Path, rng: np.random.Generator) -> None:
     write_audio(path, (0.1 * rng.standard_normal(1600)).astype(np.float32), 16000)
 
 
-def _la21(root: Path, rng: np.random.Generator) -> dict[str, float]:
-    """The official 2021 LA layout: ``ASVspoof2021_LA_eval/flac`` and ``keys/LA/{CM,ASV}``; CM scores."""
+def _la21(root: Path, rng: np.random.Generator, ids: list[str] | None = None) -> dict[str, float]:
+    """The official 2021 LA layout: ``ASVspoof2021_LA_eval/flac`` and ``keys/LA/{CM,ASV}``; CM scores
+    (of trials ``ids``, the first 28 in subset eval, the rest progress)."""
     cm, scores = [], {}
     for i in range(32):
         bona = i % 4 == 0
         codec, attack = CODECS[(i // 4) % 2], ATTACKS[(i // 8) % 2]
-        utt, subset = f"LA_E_{i:07d}", "eval" if i < 28 else "progress"
+        utt = ids[i] if ids is not None else f"LA_E_{i:07d}"
+        subset = "eval" if i < 28 else "progress"
         cm.append(f"LA_{i % 5:04d} {utt} {codec} tx {'bonafide' if bona else attack} "
                   f"{'bonafide' if bona else 'spoof'} notrim {subset}")  # fmt: skip
         _flac(root / "ASVspoof2021_LA_eval" / "flac" / f"{utt}.flac", rng)
@@ -78,6 +81,21 @@ def _cli(tmp_path: Path, argv: list[str]) -> dict:
 def test_2021_la_stage_uses_the_keys_asv_scores_as_sdd_evaluate_does(tmp_path, rng, with_c012_file):
     root = tmp_path / "la21"
     cm = _la21(root, rng)
+    _check_2021_la(tmp_path, root, cm, with_c012_file)
+
+
+def test_2021_la_keys_of_real_trial_ids_pass_the_check_against_the_real_trial_list(shared_dir, tmp_path, rng):
+    """The same through the recipe's check of the keys against the trial list shipped with the audio,
+    the real one (181,566 ids) from ../shared, on 32 of its ids."""
+    real = shared_dir / "data" / "asvspoof2021_la" / "ASVspoof2021.LA.cm.eval.trl.txt"
+    ids = real.read_text().split()[::5000][:32]
+    root = tmp_path / "la21"
+    cm = _la21(root, rng, ids)
+    (root / "ASVspoof2021_LA_eval" / real.name).symlink_to(real)
+    _check_2021_la(tmp_path, root, cm, False)
+
+
+def _check_2021_la(tmp_path: Path, root: Path, cm: dict[str, float], with_c012_file: bool) -> None:
     if with_c012_file:  # the package's precomputed coefficients, which win over the ASV keys
         cell = {"C0": 0.02, "C1": 0.9, "C2": 0.3}
         table = {r: {c: dict(cell) for c in (*CODECS, "Pooled")} for r in (*ATTACKS, "Pooled")}
@@ -92,7 +110,7 @@ def test_2021_la_stage_uses_the_keys_asv_scores_as_sdd_evaluate_does(tmp_path, r
     asv = read_asv_keys(manifests / "la21" / "eval.csv")
     assert len(asv.scores) == 84  # the eval subset's ASV trials only
 
-    eval_ids = [u for u in cm if int(u[-7:]) < 28]
+    eval_ids = list(cm)[:28]
     _scores(tmp_path / "scores" / "la21__eval.txt", {u: cm[u] for u in eval_ids})
     sets = [EvalSet(corpus="la21", split="eval", id="la21__eval", name="la21:eval")]
     stage = evaluate_eval_sets(sets, tmp_path / "scores", manifests, ci=False, n_resamples=10, seed=0)[
@@ -179,3 +197,44 @@ def test_bad_asv_folder_names_the_file_and_what_was_expected(tmp_path, doc, frag
     with pytest.raises(EvaluationError, match=fragment) as err:
         read_asv_keys(tmp_path / "eval.csv")
     assert str(folder / "asv.json") in str(err.value)
+
+
+def test_real_2019_la_asv_scores_give_the_official_min_tdcf_of_a_published_cm(shared_dir, tmp_path):
+    """The organisers' 2019 LA eval ASV scores, copied by prepare's step, with a published CM's scores
+    (RawGAT-ST) on the whole eval protocol: the stage's EER and both min t-DCFs equal the official
+    scoring code's (../shared reference), and its t-EER equals ``sdd evaluate``'s on the same files."""
+    from sdd.data.corpora.asvspoof2019 import asv_files
+    from sdd.data.corpora.la_layout import read_asvspoof2019_protocol
+    from sdd.data.prepare import _copy_asv_files
+
+    real = shared_dir / "data" / "asvspoof2019_la"
+    la = tmp_path / "la19" / "LA"
+    la.mkdir(parents=True)
+    for d in ("ASVspoof2019_LA_cm_protocols", "ASVspoof2019_LA_asv_scores"):
+        (la / d).symlink_to(real / d)
+    cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "source_dir": str(tmp_path / "la19")})
+    manifests = tmp_path / "manifests"
+    protocol = la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt"
+    manifest = read_asvspoof2019_protocol(protocol).assign(
+        path="-", condition="-", split="eval", duration_s=1.0, sample_rate=16000, channels=1
+    )
+    (manifests / "la19").mkdir(parents=True)
+    manifest.to_csv(manifests / "la19" / "eval.csv", index=False)
+    _copy_asv_files(asv_files(cfg, tmp_path / "unused", "eval"), asv_dir(manifests / "la19" / "eval.csv"))
+
+    name = "rawgat_st_add_LA19eval_Scores.txt"
+    cm = pd.read_csv(shared_dir / "data" / "scores" / name, sep=" ", header=None, names=["u", "a", "k", "s"])
+    scores = _scores(tmp_path / "scores" / "la19__eval.txt", dict(zip(cm["u"], cm["s"], strict=True)))
+    sets = [EvalSet(corpus="la19", split="eval", id="la19__eval", name="la19:eval")]
+    stage = evaluate_eval_sets(sets, tmp_path / "scores", manifests, ci=False, n_resamples=10, seed=0)[
+        "la19:eval"
+    ]
+    ref = json.loads((shared_dir / "data" / "reference" / "metrics_asvspoof2019_la_eval.json").read_text())[
+        name
+    ]
+    for k in ("eer", "min_tdcf", "min_tdcf_legacy"):
+        assert stage[k] == pytest.approx(ref[k], rel=1e-9, abs=1e-12), k
+    asv_file = real / "ASVspoof2019_LA_asv_scores" / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt"
+    cli = _cli(tmp_path, ["--scores", str(scores), "--protocol", str(protocol), "--format", "asvspoof2019",
+                          "--asv-scores", str(asv_file)])  # fmt: skip
+    assert stage["t_eer"] == cli["t_eer"] and 0 < stage["t_eer"] < 0.1
