@@ -3,7 +3,7 @@
 For each ``presets/<name>.yaml``, in its own subprocess (one after another: peak RSS is per process),
 the preset is resolved by the plan exactly as ``dvc exp run -S preset=<name> -S corpus=la19`` resolves
 it (its arm ``main``), then :func:`sdd.train.rehearsal.rehearse` builds its real architecture
-(XLS-R 300M or WavLM Large, random weights, from :mod:`sdd.models.architectures`: no download) and
+(XLS-R 300M or WavLM Large, random weights, from :mod:`sdd.train.architectures`: no download) and
 runs two optimizer steps of its own training step per stage on CPU, on white-noise crops of the
 preset's ``train.crop_samples``, with 1 utterance per path for two-path regimes and 2 otherwise
 (2 crops per step either way). The plan's check that a hub id is in the local cache is replaced by
@@ -62,14 +62,14 @@ def _rss_mb() -> float:
 def load_arm(name: str):
     """The preset's arm ``main``, resolved by the plan (published architectures stand in for the cache)."""
     from sdd.core.yamlfile import read_yaml
-    from sdd.models.architectures import PUBLISHED_ARCHITECTURES
     from sdd.plan import arms as plan_arms
     from sdd.plan.assemble import validate_params
+    from sdd.train.architectures import PUBLISHED_ARCHITECTURES
 
     def published_only(backbone: str) -> None:
         if backbone not in PUBLISHED_ARCHITECTURES:
             raise ValueError(
-                f"backbone {backbone!r}: not a published architecture of sdd.models.architectures"
+                f"backbone {backbone!r}: not a published architecture of sdd.train.architectures"
             )
 
     plan_arms.check_backbone_name = published_only
@@ -197,7 +197,7 @@ def main() -> int:
     print(f"RESULT rehearsal_presets_ok={passed}/{len(names)} target=all")
     lora = next((r for r in results if r.get("preset") == "lora_xlsr" and "error" not in r), None)
     if lora is not None:
-        from sdd.models.architectures import lora_parameters
+        from sdd.train.architectures import lora_parameters
 
         arm = load_arm("lora_xlsr")
         adapters = lora_parameters(arm.backbone, arm.model.lora.r, arm.model.lora.target_modules)

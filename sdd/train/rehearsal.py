@@ -2,7 +2,7 @@
 its own training step on synthetic audio, and checks that the step trains exactly what the config says.
 
 :func:`rehearse` builds the arm's backbone from its published architecture
-(:func:`sdd.models.architectures.architecture_config`: no download), the
+(:func:`sdd.train.architectures.architecture_config`: no download), the
 :class:`~sdd.models.detector.Detector` on it as the train stage does, and runs ``steps`` optimizer
 steps through the training loop's own step (:class:`sdd.train.loop._Run`: the arm's regime, forward
 mode, aligner, optimizer, learning-rate schedule and loss weights), on CPU, on white-noise crops of
@@ -11,7 +11,7 @@ is rehearsed in both stages, each with a fresh optimizer as in training.
 
 A stage passes (:func:`verdict`) when every step's loss is finite, the trainable parameter count equals
 the count computed from the config (:func:`analytic_trainable`, closed formulas of
-:mod:`sdd.models.architectures`), every frozen tensor is bit-identical after the steps, and every
+:mod:`sdd.train.architectures`), every frozen tensor is bit-identical after the steps, and every
 trainable tensor changed, with two named exceptions that must then be unchanged: the tensors of a
 transformer layer that LayerDrop skipped in every step (the published configs keep LayerDrop 0.1; the
 layers that ran are counted with forward hooks), and tensors the model never uses by design
@@ -40,15 +40,15 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from sdd.models.architectures import (
+from sdd.models.backbone import encoder_layers
+from sdd.models.detector import Detector
+from sdd.train.architectures import (
     architecture_config,
     backbone_parameters,
     head_parameters,
     lora_parameters,
     merge_parameters,
 )
-from sdd.models.backbone import encoder_layers
-from sdd.models.detector import Detector
 from sdd.train.loader import BatchKey
 from sdd.train.loop import _Run, set_determinism
 from sdd.train.params import ArmConfig

@@ -26,11 +26,11 @@ from sdd.augment.ops import OPS
 from sdd.augment.policies import build_policy
 from sdd.core.yamlfile import read_yaml
 from sdd.models.aasist import SSLAasistConfig
-from sdd.models.architectures import backbone_parameters
-from sdd.models.architectures import lora_parameters as architecture_lora_parameters
 from sdd.models.heads import HEADS, LstmHead
 from sdd.plan import arms as plan_arms
 from sdd.plan.assemble import validate_params
+from sdd.train.architectures import backbone_parameters
+from sdd.train.architectures import lora_parameters as architecture_lora_parameters
 from tests.helpers import REPO
 
 PRESETS = REPO / "presets"
@@ -333,8 +333,8 @@ def test_argparse_defaults_are_read_without_running_the_code(tmp_path):
 # ---- LoRA: the paper's figure, analytically -------------------------------------------------------
 
 XLSR_ID = "facebook/wav2vec2-xls-r-300m"
-#: XLS-R 300M's parameters, by the closed formula of sdd.models.architectures (from its published config;
-#: tests/models/test_architectures.py checks it against transformers' Wav2Vec2Model).
+#: XLS-R 300M's parameters, by the closed formula of sdd.train.architectures (from its published config;
+#: tests/train/test_architectures.py checks it against transformers' Wav2Vec2Model).
 XLSR_PARAMETERS = backbone_parameters(XLSR_ID)["total"]
 HIDDEN = HUB_HIDDEN[XLSR_ID]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from sdd.core.yamlfile import read_yaml
-from sdd.models.architectures import PUBLISHED_ARCHITECTURES
 from sdd.plan import arms as plan_arms
 from sdd.plan.assemble import validate_params
+from sdd.train.architectures import PUBLISHED_ARCHITECTURES
 from sdd.train.rehearsal import rehearse, verdict
 from tests.helpers import REPO
 

@@ -17,7 +17,7 @@ Only the fields that set the architecture or its training-mode randomness are wr
 field keeps transformers' default. :func:`backbone_parameters`, :func:`head_parameters`,
 :func:`merge_parameters` and :func:`lora_parameters` count parameters with closed formulas from those
 fields (never from a built model), for the rehearsal's check that a built model trains exactly what
-its config says (:mod:`sdd.train.rehearsal`); ``tests/models/test_architectures.py`` checks the
+its config says (:mod:`sdd.train.rehearsal`); ``tests/train/test_architectures.py`` checks the
 formulas against transformers' models built on the meta device.
 """
 

@@ -1,5 +1,5 @@
 """The published architectures of the presets' backbones and the closed parameter counts of
-sdd.models.architectures, checked against the modules they describe (transformers' models built on the
+sdd.train.architectures, checked against the modules they describe (transformers' models built on the
 meta device: no memory, no download)."""
 
 from __future__ import annotations
@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sdd.models.architectures import (
+from sdd.models.heads import HEADS
+from sdd.models.merges import AttM, WeightedSum
+from sdd.train.architectures import (
     PUBLISHED_ARCHITECTURES,
     architecture_config,
     backbone_parameters,
@@ -15,8 +17,6 @@ from sdd.models.architectures import (
     lora_parameters,
     merge_parameters,
 )
-from sdd.models.heads import HEADS
-from sdd.models.merges import AttM, WeightedSum
 
 
 def test_heads_and_merges_match_their_modules():
@@ -44,7 +44,6 @@ def test_an_unknown_backbone_is_named():
         backbone_parameters("facebook/hubert-large-ll60k")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("repo_id", sorted(PUBLISHED_ARCHITECTURES))
 def test_backbone_formula_matches_transformers(repo_id):
     from transformers import AutoModel
