@@ -9,12 +9,13 @@ A corpus is a named entry of ``params.yaml``'s ``corpora`` section with a ``type
       la19: {type: asvspoof2019_la}
       la21: {type: asvspoof2021_la}            # subset: eval (default) | progress | hidden
       df21: {type: asvspoof2021_df}
+      asv5: {type: asvspoof5, source_dir: /data/asvspoof5}   # or md5s: {<archive>: <md5>} to download
       itw: {type: in_the_wild, url: https://...}   # or source_dir: /data/release_in_the_wild
       hf: {type: hf_dataset, dataset: <hub id>, labels: {bonafide: [0], spoof: [1]}, splits: {test: eval}}
 
 Each type is a :class:`CorpusType` entry (a registry, no if/elif chain) pointing into its recipe
-module: :mod:`.demo`, :mod:`.asvspoof2019`, :mod:`.asvspoof2021`, :mod:`.in_the_wild`, :mod:`.folder`,
-:mod:`.hf_dataset`.
+module: :mod:`.demo`, :mod:`.asvspoof2019`, :mod:`.asvspoof2021`, :mod:`.asvspoof5`, :mod:`.in_the_wild`,
+:mod:`.folder`, :mod:`.hf_dataset`.
 A recipe holds the type's config class, its splits and its protocol reader; what recipes share is in
 :mod:`.common` and :mod:`.la_layout`. This package downloads, generates and hashes nothing: the plan
 stage validates ``corpora`` against it without importing any fetch code. Each type's fetch step
@@ -38,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from sdd.core.configbase import ConfigError, build
-from sdd.data.corpora import asvspoof2019, asvspoof2021, demo, folder, hf_dataset, in_the_wild
+from sdd.data.corpora import asvspoof5, asvspoof2019, asvspoof2021, demo, folder, hf_dataset, in_the_wild
 from sdd.data.corpora.common import MANIFEST_COLUMNS, PROTOCOL_COLUMNS, CorpusError, normalise_label
 
 __all__ = [
@@ -59,6 +60,7 @@ CorpusConfig = (
     | asvspoof2019.Asvspoof2019LAConfig
     | asvspoof2021.Asvspoof2021LAConfig
     | asvspoof2021.Asvspoof2021DFConfig
+    | asvspoof5.Asvspoof5Config
     | in_the_wild.InTheWildConfig
     | folder.FolderCorpusConfig
     | hf_dataset.HFDatasetConfig
@@ -103,6 +105,10 @@ CORPUS_TYPES: dict[str, CorpusType] = {
         asvspoof2021.Asvspoof2021DFConfig, "ASVspoof 2021 DF eval (4 parts) + keys",
         asvspoof2021.splits, asvspoof2021.read_protocol,
         asvspoof2021.CONDITION_COLUMNS["asvspoof2021_df"],
+    ),
+    "asvspoof5": CorpusType(
+        asvspoof5.Asvspoof5Config, "ASVspoof 5 track 1 (train/dev/eval) + protocol metadata",
+        asvspoof5.splits, asvspoof5.read_protocol, asvspoof5.CONDITION_COLUMNS,
     ),
     "in_the_wild": CorpusType(
         in_the_wild.InTheWildConfig, "In-the-Wild (eval only)",
