@@ -18,7 +18,9 @@ import pytest
 
 from sdd.audio.io import write_audio
 from sdd.core.configbase import ConfigError
+from sdd.core.yamlfile import read_yaml
 from sdd.data import download as dl
+from sdd.data import prepare as prep
 from sdd.data.corpora import CORPUS_TYPES, CorpusError, corpus_splits, parse_corpus, read_protocol
 from sdd.data.corpora.asvspoof5 import ARCHIVES, AUDIO_DIRS, PROTOCOL_ARCHIVE, PROTOCOL_DIR, PROTOCOL_FILES
 from sdd.data.download import ChecksumError
@@ -26,6 +28,8 @@ from sdd.data.fetchers import fetch_corpus
 from sdd.data.fetchers.asvspoof5 import archive_names
 from sdd.data.prepare import prepare_corpus
 from sdd.evaluation.protocols import read_protocol as read_official_protocol
+from sdd.plan.assemble import make_plan, validate_params
+from tests.helpers import REPO
 
 # speaker utt gender codec codec_q codec_seed attack_tag attack key tmp (official column order)
 ROWS = {
@@ -193,3 +197,87 @@ def test_download_needs_every_md5_and_verifies_them_before_extraction(tmp_path):
     assert again["files"] == summary["files"]
     out = prepare_corpus(cfg, tmp_path / "raw", tmp_path / "m", workers=1)["dev"]
     assert out["utt_id"].tolist() == [r.split()[1] for r in ROWS["dev"]]
+
+
+# -------------------------------------------------------------------------------------------------
+# Split views: a named subset of a split (eval per codec condition), a split of its own
+# -------------------------------------------------------------------------------------------------
+
+C05 = {"eval_c05": {"split": "eval", "where": {"codec": ["C05"]}}}
+
+
+def test_a_view_is_a_split_of_the_rows_that_match_and_each_file_is_decoded_once(tmp_path, monkeypatch):
+    db = make_database(tmp_path / "asv5", splits=("eval",))
+    views = {**C05, "eval_f_coded": {"split": "eval", "where": {"gender": ["F"], "codec": ["C05", "C08"]}}}
+    cfg = parse_corpus(
+        "asv5", {"type": "asvspoof5", "source_dir": str(db), "splits": ["eval"], "views": views}
+    )
+    assert corpus_splits(cfg) == ("eval", "eval_c05", "eval_f_coded")
+    decoded: list[str] = []
+    real = prep.check_files
+    monkeypatch.setattr(prep, "check_files", lambda paths, **kw: decoded.extend(paths) or real(paths, **kw))
+    out = prepare_corpus(cfg, tmp_path / "raw", tmp_path / "m", workers=1)
+    assert sorted(decoded) == sorted(set(decoded)) and len(decoded) == len(ROWS["eval"])
+    fields = [r.split() for r in ROWS["eval"]]
+    assert out["eval_c05"]["utt_id"].tolist() == [f[1] for f in fields if f[3] == "C05"]
+    assert set(out["eval_c05"]["codec"]) == {"C05"} and (out["eval_c05"]["split"] == "eval_c05").all()
+    assert out["eval_f_coded"]["utt_id"].tolist() == [f[1] for f in fields if f[2] == "F" and f[3] != "-"]
+    assert len(out["eval"]) == len(ROWS["eval"])  # the split itself is unchanged
+    assert (tmp_path / "m" / "eval_c05.csv").is_file()
+
+
+def test_views_work_for_other_corpus_types_without_io():
+    cfg = parse_corpus(
+        "d", {"type": "demo", "views": {"eval_a01": {"split": "eval", "where": {"attack": ["A01"]}}}}
+    )
+    assert corpus_splits(cfg)[-1] == "eval_a01"
+
+
+@pytest.mark.parametrize(
+    ("views", "err", "needle"),
+    [
+        ({"eval_c05": {"split": "test", "where": {"codec": ["C05"]}}}, ConfigError,
+         "views.eval_c05.split: got 'test'; expected one of the asvspoof5 corpus's splits"),
+        ({"dev": {"split": "eval", "where": {"codec": ["C05"]}}}, ConfigError,
+         "views.dev: a asvspoof5 corpus has"),
+        ({"eval c05": {"split": "eval", "where": {"codec": ["C05"]}}}, ConfigError,
+         "corpora.asv5.views: got the name"),
+        ({"eval_c05": {"split": "eval", "where": {"bitrate": ["1"]}}}, ConfigError,
+         "corpora.asv5.views.eval_c05.where: got column 'bitrate'"),
+        ({"eval_c05": {"split": "eval", "where": {}}}, ConfigError,
+         "corpora.asv5.views.eval_c05.where: got an empty mapping"),
+        ({"eval_c05": {"split": "eval", "where": {"codec": []}}}, ConfigError,
+         "corpora.asv5.views.eval_c05.where.codec: got no values"),
+        ({"eval_c99": {"split": "eval", "where": {"codec": ["C99"]}}}, CorpusError,
+         r"views.eval_c99: no trial of split 'eval' left with codec in \['C99'\]; "
+         r"values present: \['-', 'C05', 'C08'\]"),
+    ],
+)  # fmt: skip
+def test_bad_views_are_one_line_errors(tmp_path, views, err, needle):
+    db = make_database(tmp_path / "asv5", splits=("dev", "eval"))
+    with pytest.raises(err, match=needle):
+        cfg = parse_corpus("asv5", {"type": "asvspoof5", "source_dir": str(db), "splits": ["dev", "eval"],
+                                    "views": views})  # fmt: skip
+        read_protocol(cfg, tmp_path / "raw")
+
+
+def _plan_params(**changes) -> dict:
+    raw = read_yaml(REPO / "params.yaml")
+    raw["corpora"]["asv5"] = {"type": "asvspoof5", "source_dir": "/nowhere", "splits": ["eval"], "views": C05}
+    raw.update(changes)
+    return raw
+
+
+def test_plan_takes_a_view_as_an_eval_set_and_refuses_a_view_of_training_data():
+    loaded = validate_params(_plan_params(eval_sets=["demo:eval", "asv5:eval_c05"]))  # no I/O: /nowhere
+    assert loaded.eval_sets == (("demo", "eval"), ("asv5", "eval_c05"))
+    plan = make_plan(loaded)
+    assert "asv5:eval_c05" in str(plan)
+    raw = _plan_params(eval_sets=["demo:train_a01"])
+    raw["corpora"]["demo"]["views"] = {"train_a01": {"split": "train", "where": {"attack": ["A01"]}}}
+    with pytest.raises(ConfigError, match="demo:train_a01 is a view of the training corpus's train split"):
+        validate_params(raw)
+    bad = _plan_params(eval_sets=["asv5:eval_c05"])
+    bad["corpora"]["asv5"]["views"] = {"eval_c05": {"split": "dev", "where": {"codec": ["C05"]}}}
+    with pytest.raises(ConfigError, match=r"views.eval_c05.split: got 'dev'; expected one of .* \['eval'\]"):
+        validate_params(bad)

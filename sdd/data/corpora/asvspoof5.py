@@ -20,7 +20,7 @@ official breakdown. The fetch step is :func:`sdd.data.fetchers.asvspoof5.fetch` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +28,7 @@ import pandas as pd
 
 from sdd.core.configbase import ConfigError
 from sdd.core.paths import resolve
-from sdd.data.corpora.common import MD5_RE, PROTOCOL_COLUMNS, CorpusError, check_checksum
+from sdd.data.corpora.common import MD5_RE, PROTOCOL_COLUMNS, CorpusError, SplitView, check_checksum
 from sdd.evaluation.common import EvaluationError
 from sdd.evaluation.protocols import read_protocol as read_official_protocol
 
@@ -91,6 +91,7 @@ class Asvspoof5Config:
     base_url: str = ZENODO_BASE_URL
     md5s: dict[str, str] | None = None
     keep_archives: bool = False
+    views: dict[str, SplitView] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.splits:
