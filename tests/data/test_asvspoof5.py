@@ -2,8 +2,9 @@
 official 10 columns in ``ASVspoof5_protocols/``, FLAC clips in ``flac_T`` / ``flac_D`` / ``flac_E_eval``.
 
 Covers: fetch of a copy in place and prepare (metadata columns in the manifests, condition = codec),
-a download from ``file://`` archives with user-given MD5s, the refusal to download without them, and
-one-line errors for a bad protocol, a missing folder and bad config values.
+a download from ``file://`` archives with user-given MD5s, the refusal to download without them,
+one-line errors for a bad protocol, a missing folder and bad config values; split views (an eval
+set per codec): prepare, plan-time checks, and evaluate on a view = the same trials of its split.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from sdd.audio.io import write_audio
 from sdd.core.configbase import ConfigError
+from sdd.core.plandocs import EvalSet
 from sdd.core.yamlfile import read_yaml
 from sdd.data import download as dl
 from sdd.data import prepare as prep
@@ -27,6 +29,8 @@ from sdd.data.download import ChecksumError
 from sdd.data.fetchers import fetch_corpus
 from sdd.data.fetchers.asvspoof5 import archive_names
 from sdd.data.prepare import prepare_corpus
+from sdd.evaluation import evaluate_trials
+from sdd.evaluation.eval_sets import evaluate_eval_sets
 from sdd.evaluation.protocols import read_protocol as read_official_protocol
 from sdd.plan.assemble import make_plan, validate_params
 from tests.helpers import REPO
@@ -281,3 +285,30 @@ def test_plan_takes_a_view_as_an_eval_set_and_refuses_a_view_of_training_data():
     bad["corpora"]["asv5"]["views"] = {"eval_c05": {"split": "dev", "where": {"codec": ["C05"]}}}
     with pytest.raises(ConfigError, match=r"views.eval_c05.split: got 'dev'; expected one of .* \['eval'\]"):
         validate_params(bad)
+
+
+def test_a_view_evaluates_as_the_same_trials_of_its_split(tmp_path):
+    """evaluate on ``asv5:eval_c05`` = the C05 cell of ``asv5:eval``'s codec breakdown, and equals
+    evaluate_trials on those rows: the view adds no trial and loses none."""
+    db = make_database(tmp_path / "asv5", splits=("eval",))
+    cfg = parse_corpus("asv5", {"type": "asvspoof5", "source_dir": str(db), "splits": ["eval"], "views": C05})
+    out = prepare_corpus(cfg, tmp_path / "raw", tmp_path / "manifests" / "asv5", workers=1)
+    rng = np.random.default_rng(0)
+    scores = dict(zip(out["eval"]["utt_id"], rng.standard_normal(len(out["eval"])), strict=True))
+    (tmp_path / "scores").mkdir()
+    sets = [EvalSet("asv5", s, f"asv5__{s}", f"asv5:{s}") for s in ("eval", "eval_c05")]
+    for e in sets:
+        lines = [f"{u} {float(scores[u])!r}" for u in out[e.split]["utt_id"]]
+        (tmp_path / "scores" / f"{e.id}.txt").write_text("\n".join(lines) + "\n")
+    m = evaluate_eval_sets(
+        sets, tmp_path / "scores", tmp_path / "manifests", ci=False, n_resamples=10, seed=0
+    )
+    assert m["asv5:eval_c05"]["eer"] == m["asv5:eval"]["per_condition"]["codec"]["C05"]
+    rows = out["eval"][out["eval"]["codec"] == "C05"].assign(score=lambda d: d["utt_id"].map(scores))
+    assert m["asv5:eval_c05"]["eer"] == evaluate_trials(rows)["eer"]
+    n = {k: m["asv5:eval_c05"][k] for k in ("n_bonafide", "n_spoof")}
+    assert n == {
+        "n_bonafide": int((rows["label"] == "bonafide").sum()),
+        "n_spoof": int((rows["label"] == "spoof").sum()),
+    }
+    assert sum(n.values()) < len(out["eval"])

@@ -83,6 +83,8 @@ class Asvspoof5Config:
         md5s: archive file name -> its MD5, for every archive a download needs (the protocol archive
             and the splits' ``flac_*`` parts); no checksum is built in, a missing one is an error.
         keep_archives: keep the downloaded archives after extraction.
+        views: named subsets of the splits, e.g. ``{eval_c05: {split: eval, where: {codec: [C05]}}}``
+            (:class:`~sdd.data.corpora.common.SplitView`, handled by the registry).
     """
 
     type: Literal["asvspoof5"] = "asvspoof5"
