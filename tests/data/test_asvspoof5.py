@@ -243,7 +243,7 @@ def test_views_work_for_other_corpus_types_without_io():
         ({"eval_c05": {"split": "test", "where": {"codec": ["C05"]}}}, ConfigError,
          "views.eval_c05.split: got 'test'; expected one of the asvspoof5 corpus's splits"),
         ({"dev": {"split": "eval", "where": {"codec": ["C05"]}}}, ConfigError,
-         "views.dev: a asvspoof5 corpus has"),
+         "views.dev: the asvspoof5 corpus has a split .dev. already"),
         ({"eval c05": {"split": "eval", "where": {"codec": ["C05"]}}}, ConfigError,
          "corpora.asv5.views: got the name"),
         ({"eval_c05": {"split": "eval", "where": {"bitrate": ["1"]}}}, ConfigError,

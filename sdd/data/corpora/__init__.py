@@ -211,7 +211,7 @@ def corpus_splits(cfg: CorpusConfig) -> tuple[str, ...]:
     for view, spec in cfg.views.items():
         if view in base:
             raise ConfigError(
-                f"views.{view}: a {cfg.type} corpus has a split {view!r}; expected another name"
+                f"views.{view}: the {cfg.type} corpus has a split {view!r} already; expected another name"
             )
         if spec.split not in base:
             raise ConfigError(
