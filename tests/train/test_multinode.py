@@ -1,0 +1,178 @@
+"""`torchrun` on 2 nodes x 1 process (c10d rendezvous on 127.0.0.1, gloo) trains the weights of 1
+process on the same global batch, and only global rank 0 writes.
+
+Two launcher processes stand for two hosts: each has its own output and checkpoint folders (as if on
+its own disk) and the same corpus paths (every node needs the data at the same paths). The c10d
+rendezvous, not the launch order, decides which launcher's worker is global rank 0 (``--node_rank`` is
+read by the static rendezvous only), so the test finds it from the workers' logs. The team lane
+(``make test-team``, docs/tests.md).
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import sdd.train.loop
+from sdd.train.loop import fit
+from tests.helpers import REPO, TRAIN_WORKER
+from tests.helpers.train import (
+    DDP_ARM,
+    assert_trains_like_one_process,
+    make_arm,
+    without_dropout,
+    write_corpus,
+)
+
+pytestmark = [pytest.mark.team, pytest.mark.slow]  # two torchrun launchers, one training process each
+
+NODES = 2
+RANK_LINE = re.compile(r"process group: rank (\d+) of (\d+), local rank (\d+)")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_corpus(tmp_path_factory.mktemp("multinode"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch_nodes(specs: list[Path], timeout_s: float = 600) -> list[subprocess.CompletedProcess]:
+    """One ``torchrun --nnodes 2 --nproc_per_node 1`` launcher per spec, all meeting at one c10d
+    endpoint on 127.0.0.1; each launcher's exit code and output. Launchers still running after
+    ``timeout_s`` (a hang) are stopped and the test fails."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                str(NODES),
+                "--nproc_per_node",
+                "1",
+                "--rdzv_backend",
+                "c10d",
+                "--rdzv_endpoint",
+                f"127.0.0.1:{port}",
+                "--rdzv_id",
+                f"sdd-test-{port}",
+                str(TRAIN_WORKER),
+                "--spec",
+                str(spec),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        for spec in specs
+    ]
+    done = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=timeout_s)
+            done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    finally:
+        # SIGTERM first: torchrun stops its workers (each in a session of its own) before it exits
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    return done
+
+
+def _node_specs(
+    tmp_path: Path, root: Path, aug_dir: Path, arm_kwargs: dict, checkpoints: list[Path | None]
+) -> list[Path]:
+    """A spec per node: its own output file and checkpoint folder under ``tmp_path/node<i>``."""
+    specs = []
+    for i, ckpt in enumerate(checkpoints):
+        node = tmp_path / f"node{i}"
+        node.mkdir(exist_ok=True)
+        spec = {
+            "manifests": str(root),
+            "aug_dir": str(aug_dir),
+            "arm": arm_kwargs,
+            "checkpoints": str(ckpt) if ckpt else None,
+            "out": str(node / "ddp.pt"),
+            "no_dropout": True,
+        }
+        (node / "spec.json").write_text(json.dumps(spec))
+        specs.append(node / "spec.json")
+    return specs
+
+
+def _ranks(proc: subprocess.CompletedProcess) -> list[tuple[int, int, int]]:
+    """(rank, world size, local rank) of each worker a launcher ran, from the workers' log lines."""
+    return [tuple(int(g) for g in m.groups()) for m in RANK_LINE.finditer(proc.stderr)]
+
+
+def test_two_nodes_equal_one_process_on_the_global_batch_and_only_rank_0_writes(
+    corpus, tmp_path, monkeypatch
+):
+    root, (train, dev, aug, aug_dir) = corpus
+    arm_kwargs = {**DDP_ARM, "align": "pcgrad"}
+    build = sdd.train.loop.build_detector
+    monkeypatch.setattr(sdd.train.loop, "build_detector", lambda arm: without_dropout(build(arm)))
+    single, single_result = fit(make_arm(**arm_kwargs), train, dev, aug, aug_dir)
+
+    ckpts = [tmp_path / f"node{i}" / "checkpoints" for i in range(NODES)]
+    nodes = _launch_nodes(_node_specs(tmp_path, root, aug_dir, arm_kwargs, ckpts))
+    for proc in nodes:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # one worker per launcher, local rank 0 on each, global ranks 0 and 1 between them
+    ranks = [_ranks(proc) for proc in nodes]
+    assert all(len(r) == 1 for r in ranks), ranks
+    assert sorted(r for (r,) in ranks) == [(0, 2, 0), (1, 2, 0)]
+    main = next(i for i, (r,) in enumerate(ranks) if r[0] == 0)
+    # only global rank 0 writes: its node has the weights and the checkpoints, the other node neither
+    for i in range(NODES):
+        wrote = [p for p in (tmp_path / f"node{i}").rglob("*") if p.is_file() and p.name != "spec.json"]
+        assert bool(wrote) == (i == main), (i, main, wrote)
+    assert list(ckpts[main].rglob("state*")), list(ckpts[main].rglob("*"))
+    ddp = torch.load(tmp_path / f"node{main}" / "ddp.pt", weights_only=False)
+    assert_trains_like_one_process(ddp, single, single_result, processes=2)
+
+
+def test_a_checkpoint_that_only_one_node_sees_stops_every_rank_with_one_line(corpus, tmp_path):
+    """Checkpoints outside a shared folder: rank 0 would resume and the other node start fresh, and
+    their collectives would no longer pair up. Every rank says so and stops before training."""
+    root, (train, dev, aug, aug_dir) = corpus
+    ckpts = [tmp_path / f"node{i}" / "checkpoints" for i in range(NODES)]
+    arm_kwargs = {**DDP_ARM, "epochs": 1}
+    # a finished single-process run leaves its last state in node 0's folder only
+    fit(make_arm(**arm_kwargs), train, dev, aug, aug_dir, checkpoint_dir=ckpts[0])
+    assert list(ckpts[0].rglob("state.pt"))
+    nodes = _launch_nodes(_node_specs(tmp_path, root, aug_dir, arm_kwargs, ckpts), timeout_s=300)
+    for proc in nodes:
+        assert proc.returncode != 0, proc.stderr[-3000:]
+        (line,) = [ln for ln in proc.stderr.splitlines() if "ValueError: " in ln]
+        assert "the checkpoint to resume from" in line and "differs between ranks" in line, line
+        assert "epoch 1, batch 0, step 3 (finished)" in line and "none (a fresh start)" in line, line
+        assert str(ckpts[0]) in line and str(ckpts[1]) in line, line
+        assert "a folder every node shares" in line, line
+    assert not list(ckpts[1].rglob("*"))
