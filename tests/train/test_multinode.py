@@ -1,11 +1,12 @@
-"""`torchrun` on 2 nodes x 1 process (c10d rendezvous on 127.0.0.1, gloo) trains the weights of 1
-process on the same global batch, and only global rank 0 writes.
+"""`torchrun` on 2 nodes x 1 process on 127.0.0.1 (gloo) trains the weights of 1 process on the same
+global batch, and only global rank 0 writes; under both rendezvous a lab uses: c10d (one endpoint,
+the rendezvous orders the nodes) and static (a master address and ``--node_rank``, which only static
+reads).
 
 Two launcher processes stand for two hosts: each has its own output and checkpoint folders (as if on
-its own disk) and the same corpus paths (every node needs the data at the same paths). The c10d
-rendezvous, not the launch order, decides which launcher's worker is global rank 0 (``--node_rank`` is
-read by the static rendezvous only), so the test finds it from the workers' logs. The team lane
-(``make test-team``, docs/tests.md).
+its own disk) and the same corpus paths (every node needs the data at the same paths). Under c10d the
+rendezvous, not the launch order, decides which launcher's worker is global rank 0, so the test finds
+it from the workers' logs. The team lane (``make test-team``, docs/tests.md).
 """
 
 import json
@@ -48,9 +49,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch_nodes(specs: list[Path], timeout_s: float = 600) -> list[subprocess.CompletedProcess]:
-    """One ``torchrun --nnodes 2 --nproc_per_node 1`` launcher per spec, all meeting at one c10d
-    endpoint on 127.0.0.1; each launcher's exit code and output. Launchers still running after
+def _rdzv_args(rdzv: str, port: int, node_rank: int) -> list[str]:
+    """The rendezvous flags of one node's launcher: ``c10d`` (a store at an endpoint; the rendezvous
+    orders the nodes) or ``static`` (a fixed master and ``--node_rank``: node 0 holds ranks 0..n-1)."""
+    if rdzv == "c10d":
+        return ["--rdzv_backend", "c10d", "--rdzv_endpoint", f"127.0.0.1:{port}", "--rdzv_id", f"sdd-{port}"]
+    return ["--rdzv_backend", "static", "--master_addr", "127.0.0.1", "--master_port", str(port),
+            "--node_rank", str(node_rank)]  # fmt: skip
+
+
+def _launch_nodes(
+    specs: list[Path], rdzv: str = "c10d", timeout_s: float = 600
+) -> list[subprocess.CompletedProcess]:
+    """One ``torchrun --nnodes 2 --nproc_per_node 1`` launcher per spec (node rank = its index), all
+    meeting on 127.0.0.1; each launcher's exit code and output. Launchers still running after
     ``timeout_s`` (a hang) are stopped and the test fails."""
     port = _free_port()
     env = {
@@ -68,12 +80,7 @@ def _launch_nodes(specs: list[Path], timeout_s: float = 600) -> list[subprocess.
                 str(NODES),
                 "--nproc_per_node",
                 "1",
-                "--rdzv_backend",
-                "c10d",
-                "--rdzv_endpoint",
-                f"127.0.0.1:{port}",
-                "--rdzv_id",
-                f"sdd-test-{port}",
+                *_rdzv_args(rdzv, port, i),
                 str(TRAIN_WORKER),
                 "--spec",
                 str(spec),
@@ -83,8 +90,8 @@ def _launch_nodes(specs: list[Path], timeout_s: float = 600) -> list[subprocess.
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
-        )
-        for spec in specs
+        )  # fmt: skip
+        for i, spec in enumerate(specs)
     ]
     done = []
     try:
@@ -131,8 +138,9 @@ def _ranks(proc: subprocess.CompletedProcess) -> list[tuple[int, int, int]]:
     return [tuple(int(g) for g in m.groups()) for m in RANK_LINE.finditer(proc.stderr)]
 
 
+@pytest.mark.parametrize("rdzv", ["c10d", "static"])
 def test_two_nodes_equal_one_process_on_the_global_batch_and_only_rank_0_writes(
-    corpus, tmp_path, monkeypatch
+    corpus, tmp_path, monkeypatch, rdzv
 ):
     root, (train, dev, aug, aug_dir) = corpus
     arm_kwargs = {**DDP_ARM, "align": "pcgrad"}
@@ -141,7 +149,7 @@ def test_two_nodes_equal_one_process_on_the_global_batch_and_only_rank_0_writes(
     single, single_result = fit(make_arm(**arm_kwargs), train, dev, aug, aug_dir)
 
     ckpts = [tmp_path / f"node{i}" / "checkpoints" for i in range(NODES)]
-    nodes = _launch_nodes(_node_specs(tmp_path, root, aug_dir, arm_kwargs, ckpts))
+    nodes = _launch_nodes(_node_specs(tmp_path, root, aug_dir, arm_kwargs, ckpts), rdzv)
     for proc in nodes:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     # one worker per launcher, local rank 0 on each, global ranks 0 and 1 between them
@@ -149,6 +157,8 @@ def test_two_nodes_equal_one_process_on_the_global_batch_and_only_rank_0_writes(
     assert all(len(r) == 1 for r in ranks), ranks
     assert sorted(r for (r,) in ranks) == [(0, 2, 0), (1, 2, 0)]
     main = next(i for i, (r,) in enumerate(ranks) if r[0] == 0)
+    if rdzv == "static":  # --node_rank 0 holds global rank 0; under c10d the rendezvous decides
+        assert main == 0
     # only global rank 0 writes: its node has the weights and the checkpoints, the other node neither
     for i in range(NODES):
         wrote = [p for p in (tmp_path / f"node{i}").rglob("*") if p.is_file() and p.name != "spec.json"]
