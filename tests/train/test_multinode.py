@@ -6,12 +6,14 @@ reads).
 Two launcher processes stand for two hosts: each has its own output and checkpoint folders (as if on
 its own disk) and the same corpus paths (every node needs the data at the same paths). Under c10d the
 rendezvous, not the launch order, decides which launcher's worker is global rank 0, so the test finds
-it from the workers' logs. The team lane (``make test-team``, docs/tests.md).
+it from the workers' logs. The training runs ``fit`` in the tests' worker script, as the one-node
+test does, and the train stage's own script. The team lane (``make test-team``, docs/tests.md).
 """
 
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,9 +22,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 
 import sdd.train.loop
+from sdd.core.configbase import to_dict
+from sdd.core.sections import TrackingParams
 from sdd.train.loop import fit
+from sdd.train.params import ArmSeedPlan
 from tests.helpers import REPO, TRAIN_WORKER
 from tests.helpers.train import (
     DDP_ARM,
@@ -61,9 +67,21 @@ def _rdzv_args(rdzv: str, port: int, node_rank: int) -> list[str]:
 def _launch_nodes(
     specs: list[Path], rdzv: str = "c10d", timeout_s: float = 600
 ) -> list[subprocess.CompletedProcess]:
-    """One ``torchrun --nnodes 2 --nproc_per_node 1`` launcher per spec (node rank = its index), all
-    meeting on 127.0.0.1; each launcher's exit code and output. Launchers still running after
-    ``timeout_s`` (a hang) are stopped and the test fails."""
+    """One launcher per worker spec (node rank = its index): :func:`_launch` of the training worker."""
+    return _launch([[str(TRAIN_WORKER), "--spec", str(spec)] for spec in specs], rdzv, timeout_s)
+
+
+def _launch(
+    commands: list[list[str]],
+    rdzv: str = "c10d",
+    timeout_s: float = 600,
+    cwds: list[Path] | None = None,
+    envs: list[dict[str, str]] | None = None,
+) -> list[subprocess.CompletedProcess]:
+    """One ``torchrun --nnodes 2 --nproc_per_node 1`` launcher per command (a script and its
+    arguments; node rank = its index, run in ``cwds[i]`` with ``envs[i]`` added), all meeting on
+    127.0.0.1; each launcher's exit code and output. Launchers still running after ``timeout_s`` (a
+    hang) are stopped and the test fails."""
     port = _free_port()
     env = {
         **os.environ,
@@ -81,17 +99,16 @@ def _launch_nodes(
                 "--nproc_per_node",
                 "1",
                 *_rdzv_args(rdzv, port, i),
-                str(TRAIN_WORKER),
-                "--spec",
-                str(spec),
+                *command,
             ],
-            env=env,
+            env=env | (envs[i] if envs else {}),
+            cwd=cwds[i] if cwds else None,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
         )  # fmt: skip
-        for i, spec in enumerate(specs)
+        for i, command in enumerate(commands)
     ]
     done = []
     try:
@@ -186,3 +203,43 @@ def test_a_checkpoint_that_only_one_node_sees_stops_every_rank_with_one_line(cor
         assert str(ckpts[0]) in line and str(ckpts[1]) in line, line
         assert "a folder every node shares" in line, line
     assert not list(ckpts[1].rglob("*"))
+
+
+def test_the_train_stage_writes_its_outputs_mlflow_run_and_time_on_global_rank_0_only(corpus, tmp_path):
+    """The train stage's own script (``stages/train.py``, as ``dvc.yaml`` runs it) on 2 nodes, each
+    in a folder of its own standing for its checkout, with its own MLflow store: the outputs, the
+    MLflow run and the stage-time line appear on global rank 0's node, and nothing on the other."""
+    root, (train, dev, aug, aug_dir) = corpus
+    shutil.copy(root / "aug.csv", aug_dir / "manifest.csv")  # what the augment stage writes there
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(to_dict(ArmSeedPlan(make_arm(**DDP_ARM), TrackingParams("team")))))
+    args = ["--plan", str(plan), "--train", str(root / "train.csv"), "--dev", str(root / "dev.csv"),
+            "--augmented", str(aug_dir), "--backbone", "models/backbone", "--checkpoints", ".sdd/checkpoints",
+            "--out", "models/t/s3", "--telemetry", "reports/telemetry/t/s3.csv",
+            "--epochs", "reports/epochs/t/s3.csv", "--metrics", "reports/train/t/s3.json"]  # fmt: skip
+    nodes = [tmp_path / f"node{i}" for i in range(NODES)]
+    for node in nodes:
+        node.mkdir()
+    envs = [
+        {"MLFLOW_TRACKING_URI": f"sqlite:///{node / 'mlflow.db'}", "DVC_STAGE": "train@t-3"} for node in nodes
+    ]
+    done = _launch([[str(REPO / "stages" / "train.py"), *args] for _ in nodes], cwds=nodes, envs=envs)
+    for proc in done:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ranks = [_ranks(proc) for proc in done]
+    assert sorted(r for (r,) in ranks) == [(0, 2, 0), (1, 2, 0)], ranks
+    main = next(i for i, (r,) in enumerate(ranks) if r[0] == 0)
+    other = nodes[1 - main]
+    assert sorted(p.relative_to(other) for p in other.rglob("*")) == []  # no output, store, checkpoint or log
+    written = nodes[main]
+    for rel in ("models/t/s3/model.safetensors", "models/t/s3/config.json", "reports/telemetry/t/s3.csv",
+                "reports/epochs/t/s3.csv", "reports/train/t/s3.json", "mlflow.db"):  # fmt: skip
+        assert (written / rel).is_file(), rel
+    assert json.loads((written / "reports/train/t/s3.json").read_text())["summary"]["processes"] == 2
+    (line,) = (written / ".sdd" / "stage_times.jsonl").read_text().splitlines()
+    assert json.loads(line)["stage"] == "train@t-3"
+    assert not list((written / ".sdd" / "checkpoints").rglob("*.pt"))  # removed once the model is written
+    client = MlflowClient(tracking_uri=envs[main]["MLFLOW_TRACKING_URI"])
+    runs = client.search_runs([client.get_experiment_by_name("team").experiment_id])
+    logged = [r for r in runs if r.data.tags.get("sdd.train") == "logged"]
+    assert len(logged) == 1 and logged[0].data.params["name"] == "t", [r.data.tags for r in runs]
