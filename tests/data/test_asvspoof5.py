@@ -29,9 +29,9 @@ from sdd.data.download import ChecksumError
 from sdd.data.fetchers import fetch_corpus
 from sdd.data.fetchers.asvspoof5 import archive_names
 from sdd.data.prepare import prepare_corpus
-from sdd.evaluation import evaluate_trials
 from sdd.evaluation.eval_sets import evaluate_eval_sets
 from sdd.evaluation.protocols import read_protocol as read_official_protocol
+from sdd.evaluation.trials import evaluate_trials
 from sdd.plan.assemble import make_plan, validate_params
 from tests.helpers import REPO
 

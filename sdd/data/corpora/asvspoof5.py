@@ -12,7 +12,8 @@ database's README describes it::
     flac_T/<utt_id>.flac   flac_D/<utt_id>.flac   flac_E_eval/<utt_id>.flac
 
 The protocols (10 space-separated columns despite the ``.tsv`` name) are read by the one ASVspoof 5
-parser of ``sdd evaluate`` (:func:`sdd.evaluation.protocols.read_protocol`, format ``asvspoof5``);
+parser of ``sdd evaluate`` (:func:`sdd.evaluation.asvspoof5_protocol.read_asvspoof5_trials`, which
+:func:`sdd.evaluation.protocols.read_protocol` uses for format ``asvspoof5``);
 the manifests keep ``gender``, ``codec`` and ``codec_q`` and the condition is the codec, the
 official breakdown. The fetch step is :func:`sdd.data.fetchers.asvspoof5.fetch` (Wang et al.,
 "ASVspoof 5: design, collection and validation of resources...", Computer Speech & Language 2025).
@@ -29,8 +30,8 @@ import pandas as pd
 from sdd.core.configbase import ConfigError
 from sdd.core.paths import resolve
 from sdd.data.corpora.common import MD5_RE, PROTOCOL_COLUMNS, CorpusError, SplitView, check_checksum
+from sdd.evaluation.asvspoof5_protocol import read_asvspoof5_trials
 from sdd.evaluation.common import EvaluationError
-from sdd.evaluation.protocols import read_protocol as read_official_protocol
 
 __all__ = [
     "ARCHIVES",
@@ -155,7 +156,7 @@ def read_protocol(cfg: Asvspoof5Config, raw_dir: Path) -> pd.DataFrame:
     for split in splits(cfg):
         path = find_protocol(root, split)
         try:
-            trials = read_official_protocol(path, "asvspoof5").trials
+            trials = read_asvspoof5_trials(path)
         except EvaluationError as e:
             raise CorpusError(str(e)) from e
         flacs = audio_dir(root, split)
