@@ -52,6 +52,14 @@ import sdd  # noqa: E402,F401  # before torch (GOMP_SPINCOUNT)
 LA19_TRAIN, LA19_DEV = 25_380, 24_844
 #: The GPU the estimate assumes: A100 80 GB, dense bf16 peak (NVIDIA's A100 datasheet), and utilisation.
 GPU_NAME, GPU_PEAK_TFLOPS, UTILISATION = "A100 80 GB", 312.0, 0.40
+#: The authors' own statement of a training cost, per paper (their READMEs and configuration files in
+#: ../shared/data/authors, and the LoRA abstract): none states a time or a GPU model.
+AUTHORS_COST = {
+    "ssl_aasist": "not reported (SSL_Anti-spoofing README and main_SSL_*.py)",
+    "dpda": "not reported (dpda_ga README and main.py)",
+    "attm": "not reported (AttM README; main_antispoof.py trains on num_GPU = 1)",
+    "lora": "not reported (Wang et al. 2023 abstract; no code)",
+}
 
 
 def _rss_mb() -> float:
@@ -207,6 +215,13 @@ def main() -> int:
     return 0 if passed == len(names) else 1
 
 
+def authors_cost(preset: str) -> str:
+    """The authors' stated cost of ``preset``'s paper (:data:`AUTHORS_COST`, by the preset's prefix)."""
+    return next(
+        (v for k, v in AUTHORS_COST.items() if preset.startswith(k)), "no paper known for this preset"
+    )
+
+
 def _stage_text(s: dict) -> str:
     notes = ["PASS" if not s["problems"] else f"FAIL {s['problems']}"]
     if s["skipped_by_layerdrop"]:
@@ -226,7 +241,7 @@ def _line(r: dict) -> str:
         f"{r['preset']}: {r['parameters']:,} parameters; {'; '.join(_stage_text(s) for s in r['stages'])}; "
         f"{e['flops_per_utterance'] / 1e9:.0f} GFLOP/utterance/step; peak RSS {r['peak_rss_mb'] / gb:.1f} GB "
         f"(after imports {r['rss_imports_mb'] / gb:.1f}); GPU {e['gpu_hours']:.1f} h, "
-        f"{e['gpu_memory_gb']:.0f} GB; {r['seconds']:.0f} s"
+        f"{e['gpu_memory_gb']:.0f} GB; authors' cost: {authors_cost(r['preset'])}; {r['seconds']:.0f} s"
     )
 
 
