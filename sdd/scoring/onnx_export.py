@@ -33,6 +33,7 @@ import json
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -222,12 +223,17 @@ _EXPORTER_LOGGERS = {"torch.onnx": logging.ERROR, "onnxscript": logging.WARNING,
 
 @contextmanager
 def _quiet_exporter() -> Iterator[None]:
-    """The exporter's loggers at :data:`_EXPORTER_LOGGERS`' levels for the block, then as they were."""
+    """The exporter's loggers at :data:`_EXPORTER_LOGGERS`' levels for the block, then as they were,
+    and Python warnings ignored in it: the tracer warns about its own internals (deprecated guards,
+    LSTM weights assigned while tracing, the reference evaluator's constant folding of masks); what
+    matters, the graph's output, is checked against PyTorch right after."""
     saved = {name: logging.getLogger(name).level for name in _EXPORTER_LOGGERS}
     for name, level in _EXPORTER_LOGGERS.items():
         logging.getLogger(name).setLevel(level)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     finally:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
@@ -245,10 +251,18 @@ def _plan(spec: str, out: str) -> tuple[Path, dict[str, Any], ModelRecord, Path]
         raise ValueError(f"--out {out}: expected a file name ending in .onnx")
     if out_path.is_dir():
         raise ValueError(f"--out {out}: is a folder; expected a file name ending in .onnx")
-    record = CHECKPOINT.describe(spec)  # ModelSpecError naming what the folder holds instead
     from sdd.models.detector import resolve_model_dir
 
-    folder = resolve_model_dir(spec)
+    try:
+        folder = resolve_model_dir(spec)
+    except ValueError as exc:  # several seeds
+        raise ModelSpecError(f"--model {exc}") from None
+    if (folder / "published.json").is_file():
+        raise ModelSpecError(
+            f"--model {folder}: a scoring-only arm (published weights, published.json); sdd export "
+            f"exports trained arms only ({CHECKPOINT.usage})"
+        )
+    record = CHECKPOINT.describe(spec)  # ModelSpecError naming what the folder holds instead
     meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     rate = meta["arm"]["sample_rate"]
     if rate != SAMPLE_RATE:
