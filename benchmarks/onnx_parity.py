@@ -93,7 +93,7 @@ def main() -> int:
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
         session = ort.InferenceSession(str(result.path), options, providers=["CPUExecutionProvider"])
-    model, _ = load_detector(model_dir, lite=True)
+        model, _ = load_detector(model_dir, lite=True)
     n = result.input_samples
     print(f"model: {what}; window {n} samples; {len(paths)} realmini clips; {args.threads} threads; "
           f"exported in {result.seconds:.1f} s, {result.size_bytes / 1e6:.2f} MB")  # fmt: skip
