@@ -113,9 +113,20 @@ def set_determinism(seed: int, threads: int, device: torch.device | None = None,
 
 
 def _step_seed(seed: int, step: int, rank: int) -> int:
-    """The global RNG seed of optimizer step ``step`` on ``rank`` (dropout masks)."""
+    """The global RNG seed of optimizer step ``step`` on ``rank`` (dropout and LayerDrop masks)."""
     hi, lo = np.random.SeedSequence([seed, step, rank]).generate_state(2)
     return (int(hi) << 32) | int(lo)
+
+
+def _seed_step(seed: int, step: int, rank: int) -> None:
+    """Seed the global generators an optimizer step draws from: torch's (dropout, LayerDrop) and
+    numpy's legacy one, from which transformers draws its SpecAugment time and feature masks
+    (``mask_time_prob`` > 0 in most hub configs, e.g. XLS-R's and WavLM's); its seed comes from its own
+    ``SeedSequence``, so the two streams are independent (torch's CPU generator is a Mersenne Twister
+    too). No code of sdd draws from numpy's global generator, so a model without SpecAugment draws the
+    same as before this seeding."""
+    torch.manual_seed(_step_seed(seed, step, rank))
+    np.random.seed(int(np.random.SeedSequence([seed, step, rank, 1]).generate_state(1)[0]))
 
 
 def head_parameter_names(model: torch.nn.Module) -> set[str]:
@@ -261,7 +272,7 @@ class _Run:
     # ---- one optimizer step ----
     def train_step(self, batch: dict, key: BatchKey, steps_per_epoch: int) -> dict:
         tp, regime = self.tp, self.arm.regime
-        torch.manual_seed(_step_seed(self.arm.seed, self.step, self.ctx.rank))
+        _seed_step(self.arm.seed, self.step, self.ctx.rank)
         lr = lr_at(tp, key.epoch, key.index, steps_per_epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
