@@ -209,6 +209,20 @@ def test_a_transformers_backbone_with_lora_attm_and_lstm_exports_too(transformer
         )
 
 
+def test_a_nan_in_the_export_check_fails_it(transformers_arm, tmp_path, monkeypatch):
+    real = onnx_export.reference_log_odds
+
+    def one_nan(*args):
+        out = real(*args)
+        out[-1] = np.nan
+        return out
+
+    monkeypatch.setattr(onnx_export, "reference_log_odds", one_nan)
+    with pytest.raises(onnx_export.ExportMismatch, match="by nan on the check clips"):
+        onnx_export.export_onnx(str(transformers_arm), tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failed_export_check_writes_nothing(transformers_arm, tmp_path, monkeypatch, capsys):
     """ONNX Runtime far from PyTorch (here: PyTorch's reference shifted by 1): one line, exit code 1, no
     file and no temp file."""
