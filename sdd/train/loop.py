@@ -8,6 +8,8 @@ Regimes (each optimizer step draws a global batch of ``batch_size`` training utt
   ``telemetry_every`` steps the step is taken on the two paths instead (the mean of the per-path
   gradients, which equals the pooled gradient because both halves carry the same labels), to log the
   path-gradient telemetry. It optimises the same objective as ``dual_path`` with ``align: none``.
+- ``augmented_only``: one weighted CE on the augmented crops alone (SSL-AASIST's recipe, Tak et al.,
+  Odyssey 2022: its loader returns only the RawBoost'd waveform); the clean crops are not trained on.
 - ``dual_path``: ``L_c = WCE(model(x_clean), y)``, ``L_a = WCE(model(x_aug), y)``, one gradient per path
   over all trainable parameters (:mod:`sdd.train.step`), combined by an aligner
   (:mod:`sdd.train.align`: none, pcgrad, gradvac, cagrad, gr), telemetry every step.
@@ -284,6 +286,8 @@ class _Run:
         for xc, xa, yy in chunks:
             if regime == "clean":
                 accumulate_clean(self.model, buffers, xc, yy, self.weight, self.autocast)
+            elif regime == "augmented_only":  # one path, on the augmented crops (buffer `clean`)
+                accumulate_clean(self.model, buffers, xa, yy, self.weight, self.autocast)
             elif two_paths:
                 accumulate_dual(self.model, buffers, xc, xa, yy, self.weight, self.forward, self.autocast)
             else:
@@ -298,7 +302,7 @@ class _Run:
             if finite:
                 row.update(cos=info.cos, conflict=info.conflict, norm_ratio=info.norm_ratio, **info.flags)
         else:
-            path = CLEAN if regime == "clean" else POOLED
+            path = CLEAN if regime in ("clean", "augmented_only") else POOLED  # one-path buffer
             active, grads, losses = buffers.reduce([path])
             update = grads[path]
             norm = float(torch.stack(torch._foreach_norm(update)).double().norm()) if update else 0.0
@@ -388,7 +392,8 @@ def fit(
     model.train()
     bf16 = device.type == "cuda" and tp.cuda_bf16
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
-    forward = resolve_forward(model, tp.dual_path.forward) if arm.regime != "clean" else "separate"
+    two_path_regime = arm.regime in ("augmented", "dual_path")  # clean, augmented_only: one path
+    forward = resolve_forward(model, tp.dual_path.forward) if two_path_regime else "separate"
     run = _Run(arm, model, device, forward, autocast)
     pairs = load_pairs(train, aug) if arm.regime != "clean" else {}
     ds = PairDataset(train, tp.crop_samples, tp.crop, arm.sample_rate, pairs, aug_dir, arm.seed)
@@ -460,7 +465,8 @@ def fit(
         "monitor": tp.monitor,
         "trainable_parameters": sum(p.numel() for n, p in model.named_parameters()
                                     if n in run.base_trainable),
-        "step_path": {"clean": "clean", "augmented": f"pooled+{forward}"}.get(arm.regime, forward),
+        "step_path": {"clean": "clean", "augmented": f"pooled+{forward}", "augmented_only": "augmented_only"}
+                     .get(arm.regime, forward),
         "processes": ctx.world_size,
         **run_stats(run.telemetry),
     }

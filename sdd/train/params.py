@@ -49,7 +49,7 @@ __all__ = [
 # The scoring-only regime (sdd.core.sections.PUBLISHED_REGIME): the arm trains nothing and scores with
 # published weights, named by its backbone, ``<kind>:<path>`` with a kind of :data:`PUBLISHED_KINDS`
 # (docs/cli.md, "The published AASIST").
-REGIMES = ("clean", "augmented", "dual_path", PUBLISHED_REGIME)
+REGIMES = ("clean", "augmented", "augmented_only", "dual_path", PUBLISHED_REGIME)
 #: The scoring-only regime's name before it was ``published``: refused with a message naming the new one.
 RENAMED_REGIME = "pretrained"
 #: Backbone spec prefixes naming published models, scored as they are (regime ``published`` only):
@@ -249,7 +249,7 @@ class ArmConfig:
     name: str
     corpus: str
     backbone: str
-    regime: Literal["clean", "augmented", "dual_path", "published"]
+    regime: Literal["clean", "augmented", "augmented_only", "dual_path", "published"]
     align: Literal["none", "pcgrad", "gradvac", "cagrad", "gr"]
     seed: int
     model: ModelParams

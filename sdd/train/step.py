@@ -175,7 +175,8 @@ def _weighted_nll_sum(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tenso
 
 def accumulate_clean(model: nn.Module, buffers: Buffers, x: torch.Tensor, y: torch.Tensor,
                      weight: torch.Tensor, autocast: Autocast) -> None:
-    """One path (regime ``clean``): the weighted CE sum of ``model(x)`` into buffer ``clean``."""
+    """One path (regime ``clean``, or ``augmented_only`` with the augmented crops as ``x``): the weighted
+    CE sum of ``model(x)`` into buffer ``clean``."""
     if x.shape[0] == 0:
         return
     with buffers.into(CLEAN):

@@ -56,6 +56,7 @@ def test_registry_has_every_type():
         "asvspoof2021_df",
         "in_the_wild",
         "folder",
+        "hf_dataset",
     }
 
 

@@ -10,9 +10,11 @@ A corpus is a named entry of ``params.yaml``'s ``corpora`` section with a ``type
       la21: {type: asvspoof2021_la}            # subset: eval (default) | progress | hidden
       df21: {type: asvspoof2021_df}
       itw: {type: in_the_wild, url: https://...}   # or source_dir: /data/release_in_the_wild
+      hf: {type: hf_dataset, dataset: <hub id>, labels: {bonafide: [0], spoof: [1]}, splits: {test: eval}}
 
 Each type is a :class:`CorpusType` entry (a registry, no if/elif chain) pointing into its recipe
-module: :mod:`.demo`, :mod:`.asvspoof2019`, :mod:`.asvspoof2021`, :mod:`.in_the_wild`, :mod:`.folder`.
+module: :mod:`.demo`, :mod:`.asvspoof2019`, :mod:`.asvspoof2021`, :mod:`.in_the_wild`, :mod:`.folder`,
+:mod:`.hf_dataset`.
 A recipe holds the type's config class, its splits and its protocol reader; what recipes share is in
 :mod:`.common` and :mod:`.la_layout`. This package downloads, generates and hashes nothing: the plan
 stage validates ``corpora`` against it without importing any fetch code. Each type's fetch step
@@ -36,7 +38,7 @@ from typing import Any
 import pandas as pd
 
 from sdd.core.configbase import ConfigError, build
-from sdd.data.corpora import asvspoof2019, asvspoof2021, demo, folder, in_the_wild
+from sdd.data.corpora import asvspoof2019, asvspoof2021, demo, folder, hf_dataset, in_the_wild
 from sdd.data.corpora.common import MANIFEST_COLUMNS, PROTOCOL_COLUMNS, CorpusError, normalise_label
 
 __all__ = [
@@ -59,6 +61,7 @@ CorpusConfig = (
     | asvspoof2021.Asvspoof2021DFConfig
     | in_the_wild.InTheWildConfig
     | folder.FolderCorpusConfig
+    | hf_dataset.HFDatasetConfig
 )
 
 
@@ -108,6 +111,10 @@ CORPUS_TYPES: dict[str, CorpusType] = {
     "folder": CorpusType(
         folder.FolderCorpusConfig, "a folder of audio + a CSV/TSV protocol",
         folder.splits, folder.read_protocol,
+    ),
+    "hf_dataset": CorpusType(
+        hf_dataset.HFDatasetConfig, "a Hugging Face dataset (hub id or local folder), audio + label columns",
+        hf_dataset.splits, hf_dataset.read_protocol,
     ),
 }  # fmt: skip
 

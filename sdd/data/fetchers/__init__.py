@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sdd.data.corpora import CorpusConfig
-from sdd.data.fetchers import asvspoof2019, asvspoof2021, demo, folder, in_the_wild
+from sdd.data.fetchers import asvspoof2019, asvspoof2021, demo, folder, hf_dataset, in_the_wild
 
 __all__ = ["FETCHERS", "fetch_corpus"]
 
@@ -28,6 +28,7 @@ FETCHERS: dict[str, Callable[[Any, Path], dict]] = {
     "asvspoof2021_df": asvspoof2021.fetch,
     "in_the_wild": in_the_wild.fetch,
     "folder": folder.fetch,
+    "hf_dataset": hf_dataset.fetch,
 }
 
 
