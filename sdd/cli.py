@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("sdd.scoring.score", "score audio files with a trained model"),
     "fetch": ("sdd.cli:fetch_main", "download, verify and extract a corpus or published weights"),
     "compare": ("sdd.report.compare", "comparative report across MLflow runs"),
+    "export": ("sdd.scoring.onnx_export", "write a trained arm's scorer as an ONNX model"),
 }
 
 
@@ -41,7 +42,8 @@ examples:
   sdd evaluate --scores data/scores/main/la19__eval.txt --format asvspoof2019 --out m.json --ci \\
       --protocol data/raw/la19/LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt
   sdd fetch la19
-  sdd compare --out reports/compare"""
+  sdd compare --out reports/compare
+  sdd export --format onnx --model models/main/s0 --out main_s0.onnx"""
 
 
 def fetch_main(argv: list[str]) -> int:

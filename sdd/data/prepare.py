@@ -100,7 +100,9 @@ def prepare_corpus(
     splits = corpus_splits(cfg)
     proto = read_protocol(cfg, Path(raw_dir))
     proto = proto[proto["split"].isin(splits)].reset_index(drop=True)
-    checks = check_files(proto["path"].tolist(), workers=workers)
+    paths = pd.unique(proto["path"])  # a split view repeats rows of its split: decode each file once
+    by_path = dict(zip(paths, check_files(paths.tolist(), workers=workers), strict=True))
+    checks = [by_path[p] for p in proto["path"]]
     proto["sample_rate"] = [c[0] for c in checks]
     proto["channels"] = [c[1] for c in checks]
     proto["duration_s"] = [round(c[2] / c[0], 6) if c[0] else 0.0 for c in checks]
@@ -149,7 +151,9 @@ def prepare_corpus(
         log.info("%d multi-channel file(s); the loader averages channels to mono", multi)
 
     asv_of = CORPUS_TYPES[cfg.type].asv_files
-    asv = {s: asv_of(cfg, Path(raw_dir), s) if asv_of is not None else None for s in splits}
+    # a split view has the ASV scores of the split it selects from
+    base = {s: cfg.views[s].split if s in cfg.views else s for s in splits}
+    asv = {s: asv_of(cfg, Path(raw_dir), base[s]) if asv_of is not None else None for s in splits}
     out_dir.mkdir(parents=True, exist_ok=True)
     for split, df in manifests.items():
         atomic.write_csv(df, out_dir / f"{split}.csv")

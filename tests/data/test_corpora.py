@@ -53,6 +53,7 @@ def test_registry_has_every_type():
         "demo",
         "asvspoof2019_la",
         "asvspoof2021_la",
+        "asvspoof5",
         "asvspoof2021_df",
         "in_the_wild",
         "folder",

@@ -150,11 +150,17 @@ def test_2019_la_stage_uses_the_official_asv_score_files(tmp_path, rng):
                f"{rng.normal({'target': 3.0, 'nontarget': -3.0, 'spoof': 0.5}[k], 1.5):.4f}"
                for k in ("target", "nontarget", "spoof") * 20]  # fmt: skip
         _lines(la / "ASVspoof2019_LA_asv_scores" / f"ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt", asv)
-    cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "source_dir": str(tmp_path / "la19")})
+    view = {"split": "eval", "where": {"attack": ["-", "A01"]}}  # a split view gets its split's ASV scores
+    cfg = parse_corpus("la19", {"type": "asvspoof2019_la", "source_dir": str(tmp_path / "la19"),
+                                "views": {"eval_a01": view}})  # fmt: skip
     manifests = tmp_path / "manifests"
     prepare_corpus(cfg, tmp_path / "unused", manifests / "la19", workers=1)
     assert read_asv_keys(manifests / "la19" / "train.csv") is None  # train has no ASV scores
     assert read_asv_keys(manifests / "la19" / "dev.csv").c012 is None
+    pd.testing.assert_frame_equal(
+        read_asv_keys(manifests / "la19" / "eval_a01.csv").scores,
+        read_asv_keys(manifests / "la19" / "eval.csv").scores,
+    )
 
     _scores(tmp_path / "scores" / "la19__eval.txt", cm_scores["eval"])
     sets = [EvalSet(corpus="la19", split="eval", id="la19__eval", name="la19:eval")]

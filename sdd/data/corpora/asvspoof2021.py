@@ -12,7 +12,7 @@ step is :func:`sdd.data.fetchers.asvspoof2021.fetch`) (Liu et al.,
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +26,7 @@ from sdd.data.corpora.common import (
     AsvFiles,
     CorpusError,
     DownloadChecksums,
+    SplitView,
     check_checksum,
     normalise_label,
     read_columns,
@@ -96,6 +97,7 @@ class Asvspoof2021LAConfig(DownloadChecksums):
     source_dir: str | None = None
     keys_source_dir: str | None = None
     keep_archives: bool = False
+    views: dict[str, SplitView] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -124,6 +126,7 @@ class Asvspoof2021DFConfig:
     source_dir: str | None = None
     keys_source_dir: str | None = None
     keep_archives: bool = False
+    views: dict[str, SplitView] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.urls:

@@ -23,14 +23,14 @@ reads the table the fetch step wrote.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
 from sdd.core.configbase import ConfigError
-from sdd.data.corpora.common import PROTOCOL_COLUMNS, CorpusError
+from sdd.data.corpora.common import PROTOCOL_COLUMNS, CorpusError, SplitView
 
 __all__ = [
     "AUDIO_DIR",
@@ -113,6 +113,7 @@ class HFDatasetConfig:
     attack_column: str | None = None
     condition_column: str | None = None
     split_column: str | None = None
+    views: dict[str, SplitView] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.dataset is None) == (self.path is None):

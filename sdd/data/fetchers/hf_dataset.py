@@ -304,7 +304,7 @@ def fetch(cfg: HFDatasetConfig, dest: Path) -> dict:
     table, read = _plan(cfg, data)  # labels and splits mapped before any audio is written
     fingerprint = {
         "type": "hf_dataset",
-        "config": to_dict(cfg),
+        "config": {k: v for k, v in to_dict(cfg).items() if k != "views"},  # views do not change the data
         # The library's hash of each split's data files and processing (no public accessor).
         "datasets_fingerprint": {s: data[s]._fingerprint for s in read},
     }
