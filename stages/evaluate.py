@@ -35,7 +35,7 @@ def main() -> None:
     ev = plan.evaluate
     metrics = evaluate_eval_sets(plan.eval_sets, args.scores, args.manifests, calibration=calibration,
                                  ci=ev.ci, n_resamples=ev.n_resamples, seed=ev.seed,
-                                 input=read_input_rule(args.scores), corpus_types=plan.corpus_types)
+                                 input=read_input_rule(args.scores), trial_names=plan.trials)
     write_json(args.out, metrics)
     arm = json.loads((args.scores / "model.json").read_text())["arm"]
     with tracking.arm_run("evaluate", arm, experiment=plan.tracking.experiment) as run:

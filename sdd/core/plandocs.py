@@ -122,13 +122,13 @@ class ScorePlan:
 
 @dataclass(frozen=True)
 class EvaluatePlan:
-    """``evaluate.json``: the eval sets, the evaluate section, the MLflow experiment, and each eval set
-    corpus's type (``corpus_types``: corpus name -> type), which names the trial subset."""
+    """``evaluate.json``: the eval sets, the evaluate section, the MLflow experiment, and the trials of
+    each eval set, named (``trials``: eval set name -> :func:`sdd.evaluation.convention.trial_subset`)."""
 
     eval_sets: tuple[EvalSet, ...]
     evaluate: EvaluateParams
     tracking: TrackingParams
-    corpus_types: dict[str, str]
+    trials: dict[str, str]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sdd.core.sections import input_rule
@@ -30,13 +31,25 @@ _KEYS_SUBSETS = {
 }
 
 
-def trial_subset(corpus: str, corpus_type: str | None, split: str) -> str:
+def trial_subset(
+    corpus: str,
+    corpus_type: str | None,
+    split: str,
+    view_of: str | None = None,
+    where: Mapping[str, Sequence[str]] | None = None,
+) -> str:
     """The trials an eval set holds, named: the keys' subset for ASVspoof 2021 (``eval``, ``progress``,
-    ``hidden``), else the corpus's split."""
+    ``hidden``), else the corpus's split; for a split view (``view_of``: the split it selects from,
+    ``where``: its column -> kept values), that split and the selection."""
+    base = view_of or split
     if corpus_type in _KEYS_SUBSETS:
-        return f"{_KEYS_SUBSETS[corpus_type]} keys, subset {split} (of eval / progress / hidden)"
-    kind = f" ({corpus_type})" if corpus_type else ""
-    return f"{corpus}{kind}, split {split}"
+        text = f"{_KEYS_SUBSETS[corpus_type]} keys, subset {base} (of eval / progress / hidden)"
+    else:
+        text = f"{corpus} ({corpus_type}), split {base}" if corpus_type else f"{corpus}, split {base}"
+    if view_of is not None:
+        kept = "; ".join(f"{c} in {', '.join(v)}" for c, v in (where or {}).items())
+        text += f", view {split} ({kept})"
+    return text
 
 
 #: ``sdd score``'s header line (:mod:`sdd.scoring.score`), which names its input.

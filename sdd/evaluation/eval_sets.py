@@ -84,12 +84,12 @@ def evaluate_eval_sets(
     seed: int,
     calibration: tuple[float, float] | None = None,
     input: dict[str, Any] | None = None,
-    corpus_types: Mapping[str, str] | None = None,
+    trial_names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """``{eval set name: metrics}``, metrics from :func:`sdd.evaluation.trials.evaluate_trials`, each with
     its ``convention`` (:func:`sdd.evaluation.convention.convention`): the score stage's ``input`` rule
-    (None: not recorded), the trial subset (named from the eval set corpus's type in ``corpus_types``)
-    and the score polarity.
+    (None: not recorded), the eval set's trials as the plan names them (``trial_names``: eval set name ->
+    :func:`sdd.evaluation.convention.trial_subset`; absent: the corpus and split) and the score polarity.
 
     ``calibration`` (fitted on dev, :func:`fit_dev_calibration`) adds actDCF and Cllr of the
     calibrated scores. Condition breakdowns cover the manifest's ``condition`` column (when not all
@@ -111,8 +111,8 @@ def evaluate_eval_sets(
             trials, condition_columns=conditions, ci=ci, n_resamples=n_resamples, seed=seed,
             calibration=calibration, asv_scores=asv.scores if asv else None, c012=asv.c012 if asv else None,
         )  # fmt: skip
-        ctype = (corpus_types or {}).get(e.corpus)
-        out[e.name]["convention"] = convention(input, trial_subset(e.corpus, ctype, e.split))
+        named = (trial_names or {}).get(e.name) or trial_subset(e.corpus, None, e.split)
+        out[e.name]["convention"] = convention(input, named)
     return out
 
 

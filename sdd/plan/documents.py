@@ -27,6 +27,7 @@ from sdd.core.plandocs import (
     plan_dict,
 )
 from sdd.core.sections import PUBLISHED_REGIME
+from sdd.evaluation.convention import trial_subset
 from sdd.models.params import PRETRAINED
 from sdd.models.published_spec import PublishedRecord, published_record
 from sdd.plan.arms import arm_seeds, partial_arm
@@ -47,6 +48,14 @@ __all__ = [
 def eval_set_id(corpus: str, split: str) -> str:
     """File-name-safe id of an eval set (``demo:eval`` -> ``demo__eval``)."""
     return f"{corpus}__{split}"
+
+
+def _trials(loaded: LoadedParams, e: EvalSet) -> str:
+    """The eval set's trials, named (:func:`sdd.evaluation.convention.trial_subset`), its view included."""
+    cfg = loaded.corpora[e.corpus]
+    view = cfg.views.get(e.split)
+    where = {c: list(v) for c, v in view.where.items()} if view else None
+    return trial_subset(e.corpus, cfg.type, e.split, view.split if view else None, where)
 
 
 def make_plan(loaded: LoadedParams) -> dict[str, Any]:
@@ -76,7 +85,7 @@ def plan_documents(loaded: LoadedParams) -> dict[str, Any]:
         "baseline.json": BaselinePlan(corpus=p.corpus, eval_sets=eval_sets, baseline=p.baseline),
         "score.json": ScorePlan(eval_sets=eval_sets, score=p.score),
         "evaluate.json": EvaluatePlan(eval_sets=eval_sets, evaluate=p.evaluate, tracking=p.tracking,
-                                      corpus_types={c: loaded.corpora[c].type for c, _ in loaded.eval_sets}),
+                                      trials={e.name: _trials(loaded, e) for e in eval_sets}),
         "audit.json": AuditPlan(corpus=p.corpus, eval_sets=eval_sets, audit=p.audit),
         "report.json": ReportPlan(
             arms={name: arm_seeds(p, name) for name in loaded.arms},

@@ -41,6 +41,24 @@ def test_input_rule_names_the_published_convention_of_that_length_only(n, rate, 
         assert "AASIST" not in rule["name"] and "Arena" not in rule["name"]
 
 
+def test_the_plan_names_each_eval_sets_trials_views_included():
+    import yaml
+
+    from sdd.plan.assemble import plan_documents, validate_params
+    from tests.helpers import REPO
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    la21 = {"type": "asvspoof2021_la", "subset": "progress", "views": {"alaw": {"split": "progress",
+            "where": {"codec": ["alaw"]}}}}  # fmt: skip
+    params["corpora"]["la21"] = la21
+    params["eval_sets"] = [*params["eval_sets"], "la21:progress", "la21:alaw"]
+    docs = plan_documents(validate_params(params))
+    trials = docs["evaluate.json"].trials
+    assert trials["la21:progress"] == "ASVspoof 2021 LA keys, subset progress (of eval / progress / hidden)"
+    assert trials["la21:alaw"] == trials["la21:progress"] + ", view alaw (codec in alaw)"
+    assert trials["demo:eval"] == "demo (demo), split eval"
+
+
 def test_trial_subset_names_the_2021_keys_subset_and_other_splits():
     assert trial_subset("la21", "asvspoof2021_la", "progress").startswith(
         "ASVspoof 2021 LA keys, subset progress"
@@ -56,8 +74,9 @@ def test_every_eval_set_carries_the_convention_and_the_stage_reads_the_rule_from
     sets = [EvalSet(corpus="c", split="eval", id="eval", name="c:eval")]
     rule = input_rule(64600, 16000)
     (tmp_path / "s" / "model.json").write_text(json.dumps({"arm": {"name": "x"}, "input": rule}))
+    names = {"c:eval": "c (folder), split eval"}
     out = evaluate_eval_sets(sets, tmp_path / "s", tmp_path / "m", ci=False, n_resamples=10, seed=0,
-                             input=read_input_rule(tmp_path / "s"), corpus_types={"c": "folder"})  # fmt: skip
+                             input=read_input_rule(tmp_path / "s"), trial_names=names)  # fmt: skip
     assert out["c:eval"]["convention"] == {
         "input": rule,
         "trials": "c (folder), split eval",
@@ -65,6 +84,7 @@ def test_every_eval_set_carries_the_convention_and_the_stage_reads_the_rule_from
     }
     bare = evaluate_eval_sets(sets, tmp_path / "s", tmp_path / "m", ci=False, n_resamples=10, seed=0)
     assert bare["c:eval"]["convention"]["input"] is None  # not recorded: said so, never guessed
+    assert bare["c:eval"]["convention"]["trials"] == "c, split eval"
     assert bare["c:eval"]["eer"] == out["c:eval"]["eer"]  # naming the convention changes no number
 
 
