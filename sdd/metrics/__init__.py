@@ -4,8 +4,9 @@
 read from it (EER, DET, t-DCF in both forms, minDCF, actDCF, Cllr, a-DCF); :mod:`.bootstrap` the EER
 confidence intervals; :mod:`.paired` the paired bootstrap of two systems' EER difference and Holm's
 correction over several comparisons; :mod:`.power` the minimum detectable EER difference of a
-comparison; :mod:`.calibration` the logistic calibration fitted on dev scores. The public names of all
-five are re-exported here (``from sdd import metrics as M; M.eer(...)``).
+comparison; :mod:`.calibration` the logistic calibration fitted on dev scores; :mod:`.fusion` the
+linear logistic-regression fusion of several systems fitted on dev scores. The public names of all
+six are re-exported here (``from sdd import metrics as M; M.eer(...)``).
 """
 
 from sdd.metrics.bootstrap import bootstrap_eer, eer_confidence_interval
@@ -29,6 +30,7 @@ from sdd.metrics.detection import (
     min_tdcf_legacy,
     tdcf_coefficients,
 )
+from sdd.metrics.fusion import LinearFusion, fit_linear_fusion
 from sdd.metrics.paired import (
     PairedEerComparison,
     compare_to_reference,
@@ -42,6 +44,7 @@ __all__ = [
     "ADCFCostModel",
     "AsvOperatingPoint",
     "DCFCostModel",
+    "LinearFusion",
     "MetricsError",
     "PairedEerComparison",
     "SortedScores",
@@ -58,6 +61,7 @@ __all__ = [
     "eer",
     "eer_confidence_interval",
     "eer_threshold",
+    "fit_linear_fusion",
     "fit_logistic_calibration",
     "holm_adjust",
     "mean_eer_interval",
