@@ -109,7 +109,16 @@ def test_dev_scores_must_cover_the_dev_labels(folders, tmp_path):
 def test_cli_writes_the_folder_and_says_what_it_fused(folders, tmp_path, capsys):
     systems, manifest = folders
     out = tmp_path / "cli"
-    argv = ["fuse", *map(str, systems), "--dev-protocol", str(manifest), "--format", "manifest", "--out", str(out)]
+    argv = [
+        "fuse",
+        *map(str, systems),
+        "--dev-protocol",
+        str(manifest),
+        "--format",
+        "manifest",
+        "--out",
+        str(out),
+    ]
     assert sdd_main(argv) == 0
     assert "fused 2 systems" in capsys.readouterr().out
     assert (out / "a__eval.txt").is_file() and (out / FUSION_FILE).is_file()
@@ -139,7 +148,10 @@ def test_asvspoof2019_protocol_labels(tmp_path, rng):
     ids = [f"LA_D_{i:07d}" for i in range(60)]
     y = np.arange(60) % 2 == 0
     (tmp_path / "dev.trl.txt").write_text(
-        "".join(f"LA_0070 {u} - {'-' if b else 'A01'} {'bonafide' if b else 'spoof'}\n" for u, b in zip(ids, y))
+        "".join(
+            f"LA_0070 {u} - {'-' if b else 'A01'} {'bonafide' if b else 'spoof'}\n"
+            for u, b in zip(ids, y, strict=True)
+        )
     )
     systems = []
     for k in range(2):
@@ -147,5 +159,7 @@ def test_asvspoof2019_protocol_labels(tmp_path, rng):
         _write_scores(d / "dev.txt", ids, y + rng.normal(size=60))
         _write_scores(d / "eval.txt", ["E1", "E2"], [0.0, 1.0])
         systems.append(d)
-    fusion, doc = fuse_folders(systems, read_dev_labels(tmp_path / "dev.trl.txt", "asvspoof2019"), tmp_path / "o")
+    fusion, doc = fuse_folders(
+        systems, read_dev_labels(tmp_path / "dev.trl.txt", "asvspoof2019"), tmp_path / "o"
+    )
     assert fusion.n_bonafide == 30 and doc["files"] == ["eval.txt"] and all(w > 0 for w in fusion.weights)

@@ -108,7 +108,12 @@ def test_separated_dev_scores_need_the_ridge(rng):
         (np.zeros((4, 2)) + np.arange(4)[:, None], np.ones(4, bool), {}, "both classes"),
         (np.arange(8.0).reshape(4, 2), np.array([1, 0, 1, 0]), {}, "booleans"),
         (np.arange(8.0).reshape(4, 2), np.array([True, False, True]), {}, "shape"),
-        (np.array([[0.0, 1], [np.nan, 2], [1, 0], [2, 2]]), np.array([True, False, True, False]), {}, "finite"),
+        (
+            np.array([[0.0, 1], [np.nan, 2], [1, 0], [2, 2]]),
+            np.array([True, False, True, False]),
+            {},
+            "finite",
+        ),
         (np.arange(8.0).reshape(4, 2), np.array([True, False, True, False]), {"prior": 1.0}, "prior"),
         (np.arange(8.0).reshape(4, 2), np.array([True, False, True, False]), {"ridge": -1.0}, "ridge"),
     ],

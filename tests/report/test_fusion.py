@@ -14,6 +14,7 @@ from sdd.core.configbase import ConfigError
 from sdd.core.stage import read_plan
 from sdd.core.yamlfile import read_yaml
 from sdd.evaluation.eval_sets import evaluate_eval_sets, fit_dev_calibration
+from sdd.metrics.fusion import fit_linear_fusion
 from sdd.plan.arms import fusion_row
 from sdd.plan.assemble import validate_params
 from sdd.plan.documents import make_plan
@@ -22,7 +23,6 @@ from sdd.report.fusion import add_fusions
 from sdd.report.inputs import from_pipeline
 from sdd.report.params import FusionRow, ReportPlan
 from sdd.report.stats import report_metrics
-from sdd.metrics.fusion import fit_linear_fusion
 from tests.helpers import REPO
 
 SPLITS = {"train": 40, "dev": 90, "eval": 120, "eval_degraded": 120}
@@ -79,7 +79,9 @@ def pipeline_outputs(root, plan, rng):
                                 ("eval_degraded", "demo__eval_degraded.txt")):  # fmt: skip
                 f = frames[split]
                 score = sep * (f["label"] == "bonafide") + 0.5 * shared[split] + rng.normal(size=len(f))
-                folder.joinpath(name).write_text("".join(f"{u} {float(s)!r}\n" for u, s in zip(f["utt_id"], score)))
+                folder.joinpath(name).write_text(
+                    "".join(f"{u} {float(s)!r}\n" for u, s in zip(f["utt_id"], score, strict=True))
+                )
             calibration = fit_dev_calibration(folder / "dev.txt", manifests / "demo/dev.csv")
             metrics = evaluate_eval_sets(plan.eval_sets, folder, manifests, calibration=calibration, ci=True,
                                          n_resamples=50, seed=0)  # fmt: skip
@@ -126,7 +128,8 @@ def test_a_fusion_row_is_a_compared_system_of_the_report(raw, tmp_path, rng):
     dev = pd.read_csv(manifests / "demo/dev.csv")
     cols = [
         pd.read_csv(tmp_path / f"data/scores/{a}/s0/dev.txt", sep=" ", header=None, index_col=0)[1]
-        .reindex(dev["utt_id"]).to_numpy()
+        .reindex(dev["utt_id"])
+        .to_numpy()
         for a in ("main", "attm")
     ]
     ref = fit_linear_fusion(np.stack(cols, axis=1), (dev["label"] == "bonafide").to_numpy())
