@@ -14,7 +14,8 @@ with ``(w, b)`` minimising the prior-weighted cross-entropy on the dev trials,
 
 where ``P`` is the effective prior of bona fide. The regression's output ``w . s + b + logit P`` is the
 log posterior odds at prior ``P``; the fused score is that minus the prior log-odds, a calibrated
-log-likelihood ratio (higher = more bona fide), as BOSARIS's ``train_linear_fuser`` returns it.
+log-likelihood ratio (higher = more bona fide), as BOSARIS's ``linear_fuser`` trained by its
+``train_binary_classifier`` (and FoCal's ``train_llr_fusion`` before it) gives it.
 The default ``P = 0.5`` weighs the two classes equally whatever their counts: it is the prior of the
 Cllr (Brümmer & du Preez 2006) and of the evaluate stage's calibration
 (:func:`sdd.metrics.fit_logistic_calibration`), which this reduces to for one system.
