@@ -60,7 +60,6 @@ def project(tmp_path_factory):
     params["arms"]["attm"]["train"]["freeze_backbone_epochs"] = 0  # its merge + head stage needs >= 2 epochs
     params["score"].update(num_samples=8000, threads=1)
     params["evaluate"]["n_resamples"] = 50
-    params["report"]["fusion"] = [["main", "attm"]]  # one fused system, fitted in the report stage
     # every stage kind, every regime and both aligner granularities, at the cost of five arms: the
     # other aligners' arms differ only in their plan's `align` (unit-tested in tests/train/test_align.py)
     for arm in ("dual_path_pcgrad", "dual_path_gradvac", "dual_path_cagrad"):
@@ -75,9 +74,8 @@ def project(tmp_path_factory):
 
 
 def assert_same_numbers(compared, metrics, arms):
-    """`sdd compare` over the pipeline's MLflow runs gives the report's numbers (a fused system has no
-    run of its own: docs/report.md)."""
-    assert set(compared) == set(metrics) - {"probing", "main+attm"}, "the probing table is not a system"
+    """`sdd compare` over the pipeline's MLflow runs gives the report's numbers."""
+    assert set(compared) == set(metrics) - {"probing"}, "the probing table is not a system"
     for arm in arms:
         for eval_set in ("demo:eval", "demo:eval_degraded"):
             got, want = compared[arm][eval_set], metrics[arm][eval_set]
@@ -108,10 +106,6 @@ def test_dvc_repro_end_to_end(project):
         assert 0 < train["trainable_parameters"] <= train["total_parameters"] and train["peak_rss_mb"] > 0
         assert train["epochs"] == 1 and train["epochs_to_best"] == 1
     assert metrics["lora"]["train"]["trainable_parameters"] < metrics["main"]["train"]["trainable_parameters"]
-    fused = metrics["main+attm"]
-    for eval_set in ("demo:eval", "demo:eval_degraded"):
-        assert fused[eval_set]["vs_reference"]["reference"] == "main" and "eer_ci95" in fused[eval_set]
-    assert len(fused["seeds"]["0"]["fusion"]["weights"]) == 2 and fused["train"]["trainable_parameters"] == 3
     for arm in ("main", *aligned):
         assert "conflict_ratio" in metrics[arm]["train"], arm
         epochs = (project / f"reports/epochs/{arm}/s0.csv").read_text().splitlines()
@@ -214,3 +208,21 @@ def test_dvc_repro_end_to_end(project):
     # with two seeds, `sdd score --model models/main` asks which one
     out = run(["sdd", "score", "--model", "models/main", clip], project, check=False)
     assert out.returncode == 2 and "s0, s1" in out.stderr, out.stderr
+
+    # `report.fusion` re-plans the report alone: fused systems are fitted in the report stage on the
+    # arms' dev scores, seed by seed (main runs seeds 0 and 1, attm seed 0 only: main+attm fuses seed 0)
+    params["report"]["fusion"] = [["main", "attm"], ["main", "augmented"]]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["dvc", "repro", "plan"], project)
+    assert sorted(json.loads(run(["dvc", "status", "--json"], project).stdout)) == ["report"]
+    run(["dvc", "repro"], project)
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    for name, seeds in (("main+attm", [0]), ("main+augmented", [0, 1])):
+        for eval_set in ("demo:eval", "demo:eval_degraded"):
+            m = metrics[name][eval_set]
+            assert m["seeds"] == seeds and m["vs_reference"]["reference"] == "main"
+            assert m["eer_ci95"][0] <= m["eer"] <= m["eer_ci95"][1] and m["per_attack"]
+        assert set(metrics[name]["seeds"]) == {str(s) for s in seeds}
+        assert len(metrics[name]["seeds"]["0"]["fusion"]["weights"]) == 2
+        assert metrics[name]["train"]["trainable_parameters"] == 3
+    assert "main+attm" in (project / "reports/README.md").read_text()
