@@ -142,6 +142,9 @@ def resolve_arm(raw: dict[str, Any], params: Params, name: str, seed: int | None
             train_params = dataclasses.replace(train_params, lr=train_params.lora_lr)
         except ConfigError as exc:
             raise ConfigError(f"{where}.train (lr = lora_lr {train_params.lora_lr}): {exc}") from exc
+    # lora_lr is consumed here (the resolved `lr` is the rate the arm trains at): the arm's plan, which
+    # its train stage depends on, drops it, so changing train.lora_lr retrains the LoRA arms alone.
+    train_params = dataclasses.replace(train_params, lora_lr=None)
     return ArmConfig(
         name=name,
         corpus=params.corpus,

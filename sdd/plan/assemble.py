@@ -27,8 +27,9 @@ stages and missing ones stop the plan with the command that fetches them.
 
 **Where it is.** This module is the plan's entry point (``from sdd.plan.assemble import load_params,
 make_plan``) and its overview; the work is in one module per idea: the shape of ``params.yaml``
-(:mod:`sdd.plan.schema`), arm resolution (:mod:`sdd.plan.arms`), validation and loading
-(:mod:`sdd.plan.validate`; settings that contradict each other: :mod:`sdd.plan.consistency`) and the
+(:mod:`sdd.plan.schema`), a paper preset applied before validation (:mod:`sdd.plan.presets`), arm
+resolution (:mod:`sdd.plan.arms`), validation and loading (:mod:`sdd.plan.validate`; settings that
+contradict each other: :mod:`sdd.plan.consistency`) and the
 plan documents (:mod:`sdd.plan.documents`, typed by :mod:`sdd.core.plandocs` and the packages'
 ``params`` modules). Each section's type lives beside the code that reads it (:mod:`sdd.models.params`,
 :mod:`sdd.train.params`, :mod:`sdd.augment.params`, :mod:`sdd.core.sections`, the corpus recipes of

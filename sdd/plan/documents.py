@@ -161,6 +161,10 @@ def arm_plan_docs(loaded: LoadedParams) -> dict[str, Any]:
                 docs[key] = SkippedPair(skipped=why, arm=name, seed=seed)
             else:
                 docs[key] = SkippedPair(skipped=f"arms.{name}.seeds is {list(own)}", arm=name, seed=seed)
+    for name in loaded.dvc_arms:  # arms of params.yaml that a preset dropped (sdd.plan.presets)
+        why = f"arms.{name} is not an arm of preset {p.preset!r} (its arms: {sorted(loaded.arms)})"
+        for seed in p.seeds:
+            docs[f"arms/{name}/s{seed}.json"] = SkippedPair(skipped=why, arm=name, seed=seed)
     return docs
 
 

@@ -75,6 +75,10 @@ class Params:
     report: ReportParams = field(default_factory=ReportParams)
     pretrain: PretrainParams = field(default_factory=PretrainParams)
     probe: ProbeParams = field(default_factory=ProbeParams)
+    # A paper's recipe (presets/<name>.yaml), applied before validation; preset_overrides is merged
+    # after it and is empty once applied (sdd.plan.presets).
+    preset: str | None = None
+    preset_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 
@@ -87,3 +91,6 @@ class LoadedParams:
     arms: dict[str, ArmConfig]
     eval_sets: tuple[tuple[str, str], ...]
     augment: AugmentParams
+    # The arms of params.yaml before a preset replaced them: dvc.yaml's matrix runs over these, so the
+    # plan writes a skip document for each one the preset dropped (sdd.plan.presets).
+    dvc_arms: tuple[str, ...] = ()

@@ -9,7 +9,8 @@ the partial-model curve, and settings of each trained arm that contradict each o
 (:mod:`sdd.plan.consistency`). Only the corpora in use are parsed deeply (a catalogue entry for a corpus
 you have not downloaded must not stop the demo). Arms are resolved by :mod:`sdd.plan.arms`.
 :func:`load_params` reads the file as DVC does (:mod:`sdd.core.yamlfile`: YAML 1.2 scalars, a key
-written twice refused).
+written twice refused). A ``preset`` (and its ``preset_overrides``) is applied first
+(:mod:`sdd.plan.presets`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from typing import Any
 
 from sdd.augment.params import AugmentParams
 from sdd.core.configbase import ConfigError, build
+from sdd.core.paths import resolve
 from sdd.core.sections import PUBLISHED_REGIME
 from sdd.core.yamlfile import read_yaml
 from sdd.data.corpora import corpus_splits, parse_corpus
 from sdd.models.params import PRETRAINED
 from sdd.plan.arms import check_backbone, fusion_row, is_scoring_only, partial_arm, resolve_arm
 from sdd.plan.consistency import check_contradictions
+from sdd.plan.presets import apply_preset
 from sdd.plan.schema import LoadedParams, Params
 from sdd.pretrain.params import PRETRAIN_INITS
 from sdd.probing.params import BACKBONE_SOURCES
@@ -119,10 +122,13 @@ def _parse_eval_set(spec: str, params: Params, parsed: dict[str, Any], where: st
 
 
 
-def validate_params(raw: dict[str, Any]) -> LoadedParams:
-    """Validate a parsed ``params.yaml`` completely (no I/O beyond imports)."""
+def validate_params(raw: dict[str, Any], presets_dir: Path | None = None) -> LoadedParams:
+    """Validate a parsed ``params.yaml`` completely (no I/O beyond imports, and the preset file when
+    ``preset`` names one: :mod:`sdd.plan.presets`, in ``presets_dir``, default ``<repo>/presets``)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"params.yaml: got {type(raw).__name__}; expected a mapping of keys")
+    dvc_arms = tuple(raw["arms"]) if isinstance(raw.get("arms"), dict) else ()  # what dvc.yaml expands
+    raw, _ = apply_preset(raw, presets_dir if presets_dir is not None else resolve("presets"))
     _check_renamed(raw)
     params = build(Params, raw, "")
     _check_seeds(params)
@@ -207,7 +213,8 @@ def validate_params(raw: dict[str, Any]) -> LoadedParams:
             point = partial_arm(params, arms["main"], k)  # validates k against the backbone's layers
             check_contradictions(point.train, params.score, own, f"probe.partial_layers (k={k}): ")
     return LoadedParams(
-        params=params, corpora=corpora, arms=arms, eval_sets=tuple(eval_sets), augment=augment
+        params=params, corpora=corpora, arms=arms, eval_sets=tuple(eval_sets), augment=augment,
+        dvc_arms=tuple(a for a in dvc_arms if a not in arms),
     )
 
 
@@ -219,4 +226,5 @@ def load_params(path: str | Path = "params.yaml") -> LoadedParams:
         raw = read_yaml(path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read params ({exc.strerror or exc})") from exc
-    return validate_params(raw)
+    # The presets beside this params.yaml (a queued experiment's temporary copy has its own).
+    return validate_params(raw, path.resolve().parent / "presets")

@@ -8,6 +8,8 @@ Regimes (each optimizer step draws a global batch of ``batch_size`` training utt
   ``telemetry_every`` steps the step is taken on the two paths instead (the mean of the per-path
   gradients, which equals the pooled gradient because both halves carry the same labels), to log the
   path-gradient telemetry. It optimises the same objective as ``dual_path`` with ``align: none``.
+- ``augmented_only``: one weighted CE on the augmented crops alone (SSL-AASIST's recipe, Tak et al.,
+  Odyssey 2022: its loader returns only the RawBoost'd waveform); the clean crops are not trained on.
 - ``dual_path``: ``L_c = WCE(model(x_clean), y)``, ``L_a = WCE(model(x_aug), y)``, one gradient per path
   over all trainable parameters (:mod:`sdd.train.step`), combined by an aligner
   (:mod:`sdd.train.align`: none, pcgrad, gradvac, cagrad, gr), telemetry every step.
@@ -113,9 +115,20 @@ def set_determinism(seed: int, threads: int, device: torch.device | None = None,
 
 
 def _step_seed(seed: int, step: int, rank: int) -> int:
-    """The global RNG seed of optimizer step ``step`` on ``rank`` (dropout masks)."""
+    """The global RNG seed of optimizer step ``step`` on ``rank`` (dropout and LayerDrop masks)."""
     hi, lo = np.random.SeedSequence([seed, step, rank]).generate_state(2)
     return (int(hi) << 32) | int(lo)
+
+
+def _seed_step(seed: int, step: int, rank: int) -> None:
+    """Seed the global generators an optimizer step draws from: torch's (dropout, LayerDrop) and
+    numpy's legacy one, from which transformers draws its SpecAugment time and feature masks
+    (``mask_time_prob`` > 0 in most hub configs, e.g. XLS-R's and WavLM's); its seed comes from its own
+    ``SeedSequence``, so the two streams are independent (torch's CPU generator is a Mersenne Twister
+    too). No code of sdd draws from numpy's global generator, so a model without SpecAugment draws the
+    same as before this seeding."""
+    torch.manual_seed(_step_seed(seed, step, rank))
+    np.random.seed(int(np.random.SeedSequence([seed, step, rank, 1]).generate_state(1)[0]))
 
 
 def head_parameter_names(model: torch.nn.Module) -> set[str]:
@@ -261,7 +274,7 @@ class _Run:
     # ---- one optimizer step ----
     def train_step(self, batch: dict, key: BatchKey, steps_per_epoch: int) -> dict:
         tp, regime = self.tp, self.arm.regime
-        torch.manual_seed(_step_seed(self.arm.seed, self.step, self.ctx.rank))
+        _seed_step(self.arm.seed, self.step, self.ctx.rank)
         lr = lr_at(tp, key.epoch, key.index, steps_per_epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -273,6 +286,8 @@ class _Run:
         for xc, xa, yy in chunks:
             if regime == "clean":
                 accumulate_clean(self.model, buffers, xc, yy, self.weight, self.autocast)
+            elif regime == "augmented_only":  # one path, on the augmented crops (buffer `clean`)
+                accumulate_clean(self.model, buffers, xa, yy, self.weight, self.autocast)
             elif two_paths:
                 accumulate_dual(self.model, buffers, xc, xa, yy, self.weight, self.forward, self.autocast)
             else:
@@ -287,7 +302,7 @@ class _Run:
             if finite:
                 row.update(cos=info.cos, conflict=info.conflict, norm_ratio=info.norm_ratio, **info.flags)
         else:
-            path = CLEAN if regime == "clean" else POOLED
+            path = CLEAN if regime in ("clean", "augmented_only") else POOLED  # one-path buffer
             active, grads, losses = buffers.reduce([path])
             update = grads[path]
             norm = float(torch.stack(torch._foreach_norm(update)).double().norm()) if update else 0.0
@@ -377,7 +392,8 @@ def fit(
     model.train()
     bf16 = device.type == "cuda" and tp.cuda_bf16
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
-    forward = resolve_forward(model, tp.dual_path.forward) if arm.regime != "clean" else "separate"
+    two_path_regime = arm.regime in ("augmented", "dual_path")  # clean, augmented_only: one path
+    forward = resolve_forward(model, tp.dual_path.forward) if two_path_regime else "separate"
     run = _Run(arm, model, device, forward, autocast)
     pairs = load_pairs(train, aug) if arm.regime != "clean" else {}
     ds = PairDataset(train, tp.crop_samples, tp.crop, arm.sample_rate, pairs, aug_dir, arm.seed)
@@ -449,7 +465,8 @@ def fit(
         "monitor": tp.monitor,
         "trainable_parameters": sum(p.numel() for n, p in model.named_parameters()
                                     if n in run.base_trainable),
-        "step_path": {"clean": "clean", "augmented": f"pooled+{forward}"}.get(arm.regime, forward),
+        "step_path": {"clean": "clean", "augmented": f"pooled+{forward}", "augmented_only": "augmented_only"}
+                     .get(arm.regime, forward),
         "processes": ctx.world_size,
         **run_stats(run.telemetry),
     }

@@ -14,7 +14,9 @@ How the two dual-path gradients are obtained (``train.dual_path.forward``, measu
   are the only gradient copies, and nothing is flattened. The forward and backward FLOPs are those of
   one pooled step over 2B, and on CPU it measures at the pooled step's cost. Exact only without
   cross-sample layers: BatchNorm in training mode normalises with batch statistics, which differ
-  between a B and a 2B batch.
+  between a B and a 2B batch. The backbone's LayerDrop is drawn once per micro-batch and shared by
+  both passes (:func:`sdd.models.layerdrop.shared_layerdrop`), as in the joint forward, so a dropped
+  layer gets a gradient from neither path rather than from one.
 - ``joint``: DPDA's own step, one forward over ``cat([x_clean, x_aug])`` and two backward passes (the
   first retains the graph). Needed for BatchNorm models (SSL-AASIST's back-end); ``auto`` picks it
   when the model has such a layer.
@@ -26,16 +28,20 @@ The ``augmented`` regime's pooled step (one forward over 2B, one backward of the
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sdd.models.layerdrop import check_shared_layerdrop, layerdrop_modules, shared_layerdrop
 from sdd.train import distributed
 
 __all__ = ["Buffers", "accumulate_clean", "accumulate_dual", "accumulate_pooled", "cross_sample_modules",
            "resolve_forward"]
+
+log = logging.getLogger(__name__)
 
 CLEAN, AUG, POOLED = "clean", "aug", "pooled"
 Autocast = Callable[[], contextlib.AbstractContextManager]  # a fresh autocast (or null) context per use
@@ -46,25 +52,48 @@ def cross_sample_modules(model: nn.Module) -> list[str]:
     return [name for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
+def _unshared_layerdrop(model: nn.Module) -> str | None:
+    """Why separate passes cannot share ``model``'s LayerDrop draw (None when they can)."""
+    try:
+        check_shared_layerdrop(model)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def resolve_forward(model: nn.Module, requested: str) -> str:
-    """``separate`` or ``joint`` for ``train.dual_path.forward`` (``auto``: joint iff BatchNorm).
+    """``separate`` or ``joint`` for ``train.dual_path.forward``.
+
+    ``auto`` is ``joint`` when the model has BatchNorm or a LayerDrop module that separate passes cannot
+    share (not in :data:`sdd.models.layerdrop.ENCODERS`), else ``separate``.
 
     Raises:
-        ValueError: ``separate`` was requested for a model with cross-sample layers (its per-path
-            gradients would not be the joint forward's).
+        ValueError: ``separate`` was requested for a model with cross-sample layers or such a LayerDrop
+            module (its per-path gradients would not be the joint forward's).
     """
     mixing = cross_sample_modules(model)
+    unshared = _unshared_layerdrop(model)
     if requested == "auto":
-        return "joint" if mixing else "separate"
-    if requested == "separate" and mixing:
+        if unshared and not mixing:
+            log.info("train.dual_path.forward auto -> joint: %s", unshared)
+        resolved = "joint" if mixing or unshared else "separate"
+    elif requested == "separate" and mixing:
         raise ValueError(
             f"train.dual_path.forward: 'separate' gives wrong per-path gradients for a model with "
             f"cross-sample layers ({', '.join(mixing[:3])}{' ...' if len(mixing) > 3 else ''}: BatchNorm "
             "normalises with batch statistics); use 'joint' or 'auto'"
         )
-    if requested not in ("separate", "joint"):
+    elif requested == "separate" and unshared:
+        raise ValueError(unshared)
+    elif requested in ("separate", "joint"):
+        resolved = requested
+    else:
         raise ValueError(f"train.dual_path.forward: got {requested!r}; expected auto, separate or joint")
-    return requested
+    dropping = [name for name, _ in layerdrop_modules(model)]
+    if resolved == "separate" and dropping:
+        log.info("train.dual_path.forward separate: LayerDrop in %s, drawn once per micro-batch for both "
+                 "paths", ", ".join(dropping))
+    return resolved
 
 
 class Buffers:
@@ -146,7 +175,8 @@ def _weighted_nll_sum(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tenso
 
 def accumulate_clean(model: nn.Module, buffers: Buffers, x: torch.Tensor, y: torch.Tensor,
                      weight: torch.Tensor, autocast: Autocast) -> None:
-    """One path (regime ``clean``): the weighted CE sum of ``model(x)`` into buffer ``clean``."""
+    """One path (regime ``clean``, or ``augmented_only`` with the augmented crops as ``x``): the weighted
+    CE sum of ``model(x)`` into buffer ``clean``."""
     if x.shape[0] == 0:
         return
     with buffers.into(CLEAN):
@@ -177,13 +207,14 @@ def accumulate_dual(model: nn.Module, buffers: Buffers, x_clean: torch.Tensor, x
     if x_clean.shape[0] == 0:
         return
     if forward == "separate":
-        for path, x in ((CLEAN, x_clean), (AUG, x_aug)):
-            with buffers.into(path):
-                with autocast():
-                    logits = model(x)
-                loss, w = _weighted_nll_sum(logits, y, weight)
-                loss.backward()
-            buffers.add_sums(path, loss, w)
+        with shared_layerdrop(model):  # one LayerDrop draw for both paths, as the joint forward's
+            for path, x in ((CLEAN, x_clean), (AUG, x_aug)):
+                with buffers.into(path):
+                    with autocast():
+                        logits = model(x)
+                    loss, w = _weighted_nll_sum(logits, y, weight)
+                    loss.backward()
+                buffers.add_sums(path, loss, w)
         return
     if forward != "joint":
         raise ValueError(f"forward: got {forward!r}; expected 'separate' or 'joint' (resolve 'auto' first)")

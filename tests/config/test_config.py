@@ -95,6 +95,15 @@ def test_lora_runs_train_at_lora_lr_and_the_plan_names_the_rate(raw):
     assert plan_of(raw, arms__lora=own)["arms/lora/s0.json"]["arm"]["train"]["lr"] == 0.02
 
 
+def test_changing_lora_lr_changes_the_lora_arms_plans_alone(raw):
+    # Each train stage depends on its arm's plan file: a rate only LoRA runs use must not retrain the rest.
+    base, new = plan_of(raw), plan_of(raw, train__lora_lr=raw["train"]["lora_lr"] * 2)
+    changed = sorted(k for k in base if k.startswith("arms/") and base[k] != new[k])
+    assert changed == ["arms/lora/s0.json"]
+    assert new["arms/lora/s0.json"]["arm"]["train"]["lr"] == raw["train"]["lora_lr"] * 2
+    assert base["arms/main/s0.json"]["arm"]["train"]["lora_lr"] is None
+
+
 @pytest.mark.parametrize("method", ["gradvac", "cagrad", "gr"])
 def test_align_toggle_takes_every_method_and_changes_only_main(raw, method):
     base, new = plan_of(raw), plan_of(raw, align=method)

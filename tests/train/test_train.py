@@ -58,6 +58,22 @@ def test_fit_is_deterministic_and_logs_telemetry(corpus, regime, align):
         assert "rescale_ratio" in r1.summary
 
 
+def test_augmented_only_trains_on_the_augmented_copies_alone(corpus):
+    """``augmented_only`` (SSL-AASIST's recipe) is the clean regime run on the augmented audio: the same
+    weights as a ``clean`` fit whose training files are the augmented copies, other weights than a
+    ``clean`` fit on the clean files."""
+    train, dev, aug, aug_dir = corpus
+    only, r = fit(make_arm("augmented_only", epochs=1), train, dev, aug, aug_dir)
+    copies = dict(zip(aug.source_utt_id, aug.path, strict=True))
+    on_copies = train.assign(path=[str(aug_dir / copies[u]) for u in train.utt_id])
+    same, _ = fit(make_arm("clean", epochs=1), on_copies, dev, None, None)
+    clean, _ = fit(make_arm("clean", epochs=1), train, dev, None, None)
+    s_only, s_same, s_clean = only.state_dict(), same.state_dict(), clean.state_dict()
+    assert all(torch.equal(s_only[k], s_same[k]) for k in s_only)
+    assert not all(torch.equal(s_only[k], s_clean[k]) for k in s_only)
+    assert r.summary["step_path"] == "augmented_only" and "conflict_ratio" not in r.summary
+
+
 def test_different_seed_gives_different_weights(corpus):
     train, dev, aug, aug_dir = corpus
     m1, _ = fit(make_arm("clean", epochs=1), train, dev, aug, aug_dir)
