@@ -18,7 +18,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE ?= 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup repro test test-fast lint docs mlflow-ui plots exp-show clean-venv
+.PHONY: setup repro test test-fast test-team lint docs mlflow-ui plots exp-show clean-venv
 
 setup: $(STAMP) $(PLOTS_TEMPLATE)
 
@@ -57,13 +57,20 @@ EXP_SHOW_FLAGS = --only-changed --keep '(corpus|backbone|align|lora|regime|seeds
 exp-show: setup
 	dvc exp show $(EXP_SHOW_FLAGS) $(EXP_SHOW_ARGS)
 
+# Everything but the team lane (below).
 test: setup
-	pytest -q
+	pytest -q -m "not team"
 
-# Everything but the `slow` tests (end to end, kills, the full demo corpus, several processes): about
-# 2 min instead of 11 (docs/tests.md).
+# Everything but the `slow` tests (end to end, kills, the full demo corpus, several processes) and the
+# team lane: about 2 min instead of 11 (docs/tests.md).
 test-fast: setup
-	pytest -q -m "not slow"
+	pytest -q -m "not slow and not team"
+
+# The team lane (docs/tests.md, its own time budget): the tests marked `team`, which rehearse on
+# 127.0.0.1 what a lab of several machines does (docs/team.md): multi-node torchrun. CI runs it after
+# `make test`.
+test-team: setup
+	pytest -q -m team
 
 # ruff (pinned in requirements.lock); its rules are in pyproject.toml, [tool.ruff].
 lint: setup

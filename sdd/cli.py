@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("sdd.scoring.score", "score audio files with a trained model"),
     "fetch": ("sdd.cli:fetch_main", "download, verify and extract a corpus or published weights"),
     "compare": ("sdd.report.compare", "comparative report across MLflow runs"),
+    "export": ("sdd.scoring.onnx_export", "write a trained arm's scorer as an ONNX model"),
 }
 
 
@@ -44,7 +45,8 @@ examples:
   sdd fuse data/scores/main/s0 data/scores/attm/s0 --dev-protocol data/manifests/demo/dev.csv \\
       --format manifest --out fused/main+attm/s0
   sdd fetch la19
-  sdd compare --out reports/compare"""
+  sdd compare --out reports/compare
+  sdd export --format onnx --model models/main/s0 --out main_s0.onnx"""
 
 
 def fetch_main(argv: list[str]) -> int:

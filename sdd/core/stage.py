@@ -84,7 +84,7 @@ def run_stage(name: str, main: Callable[[], Any]) -> None:
 
 def _record_time(start: float) -> None:
     stage = os.environ.get("DVC_STAGE")
-    if not stage:
+    if not stage or os.environ.get("RANK", "0") != "0":  # under torchrun, global rank 0 records the stage
         return
     STAGE_TIMES.parent.mkdir(exist_ok=True)
     line = json.dumps({"stage": stage, "started": start, "seconds": round(time.time() - start, 3)})

@@ -81,7 +81,9 @@ def prepare_corpus(
     splits = corpus_splits(cfg)
     proto = read_protocol(cfg, Path(raw_dir))
     proto = proto[proto["split"].isin(splits)].reset_index(drop=True)
-    checks = check_files(proto["path"].tolist(), workers=workers)
+    paths = pd.unique(proto["path"])  # a split view repeats rows of its split: decode each file once
+    by_path = dict(zip(paths, check_files(paths.tolist(), workers=workers), strict=True))
+    checks = [by_path[p] for p in proto["path"]]
     proto["sample_rate"] = [c[0] for c in checks]
     proto["channels"] = [c[1] for c in checks]
     proto["duration_s"] = [round(c[2] / c[0], 6) if c[0] else 0.0 for c in checks]

@@ -6,33 +6,43 @@ codec, and that decomposition), :mod:`.score_files`, :mod:`.protocols` and :mod:
 formats and joining scores to a protocol or to SASV keys), :mod:`.trials` (:func:`evaluate_trials`,
 the metric assembly on top of :mod:`sdd.metrics`), then its users: :mod:`.cli` (``sdd
 evaluate``), :mod:`.eval_sets` (the evaluate stage, on the pipeline's manifests) and :mod:`.fuse`
-(``sdd fuse``, and the report's fused systems: score folders fused on their dev scores). The public
-names are re-exported here.
+(``sdd fuse`` and the report's fused systems: score folders fused on their dev scores).
+:mod:`.asvspoof5_protocol` is the ASVspoof 5 protocol reader alone, for the corpus recipe. The public names
+are re-exported here lazily (PEP 562): ``from sdd.evaluation import evaluate_trials`` works, but
+importing one module (the corpus recipe's protocol reader) does not load the others and the metric stack.
 """
 
-from sdd.evaluation.cli import cli_main
-from sdd.evaluation.common import ASV_KEYS, BONAFIDE, NO_ATTACK, SPOOF, EvaluationError
-from sdd.evaluation.fuse import fuse_folders
-from sdd.evaluation.protocols import FORMATS, Protocol, join_scores, read_protocol
-from sdd.evaluation.sasv import read_sasv_scores
-from sdd.evaluation.score_files import read_asv_scores, read_scores
-from sdd.evaluation.trials import evaluate_trials, fit_calibration
+import importlib
 
-__all__ = [
-    "ASV_KEYS",
-    "BONAFIDE",
-    "FORMATS",
-    "NO_ATTACK",
-    "SPOOF",
-    "EvaluationError",
-    "Protocol",
-    "cli_main",
-    "evaluate_trials",
-    "fit_calibration",
-    "fuse_folders",
-    "join_scores",
-    "read_asv_scores",
-    "read_protocol",
-    "read_sasv_scores",
-    "read_scores",
-]
+#: public name -> the submodule that defines it
+_EXPORTS = {
+    "ASV_KEYS": "common",
+    "BONAFIDE": "common",
+    "NO_ATTACK": "common",
+    "SPOOF": "common",
+    "EvaluationError": "common",
+    "FORMATS": "protocols",
+    "Protocol": "protocols",
+    "join_scores": "protocols",
+    "read_protocol": "protocols",
+    "read_sasv_scores": "sasv",
+    "read_asv_scores": "score_files",
+    "read_scores": "score_files",
+    "cli_main": "cli",
+    "evaluate_trials": "trials",
+    "fit_calibration": "trials",
+    "fuse_folders": "fuse",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """Import the submodule that defines ``name`` on first use (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

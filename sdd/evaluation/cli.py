@@ -9,8 +9,8 @@ stage) or ``utt attack key score`` (:mod:`.score_files`); protocols/keys of ASVs
 ASVspoof 5 (10 columns) (:mod:`.protocols`); ASV score files ``CM_KEY ASV_KEY SCORE`` (2019) and,
 for 2021 LA, what the 2021 package reads from the keys folder: ``LA-C012-<subset>.npy`` and
 ``ASV/trial_metadata.txt`` + ``ASV/ASVTorch_Kaldi/score.txt`` (:mod:`.tdcf2021`); SASV scores for the
-a-DCF (:mod:`.sasv`). Then :func:`sdd.evaluation.trials.evaluate_trials`. Errors print one line to
-stderr and return 2; torch is never imported (``sdd evaluate`` starts in well under a second).
+a-DCF and the t-EER (:mod:`.sasv`). Then :func:`sdd.evaluation.trials.evaluate_trials`. Errors print
+one line to stderr and return 2; torch is never imported (``sdd evaluate`` starts in well under a second).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 EXAMPLES = """\
 examples:
-  # ASVspoof 2019 LA eval: EER, both t-DCF forms, ASVspoof 5 metrics, per-attack EER, 95% CI
+  # ASVspoof 2019 LA eval: EER, both t-DCF forms, t-EER, ASVspoof 5 metrics, per-attack EER, 95% CI
   sdd evaluate --scores scores.txt --format asvspoof2019 --out metrics.json --ci \\
       --protocol LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt \\
       --asv-scores LA/ASVspoof2019_LA_asv_scores/ASVspoof2019.LA.asv.eval.gi.trl.scores.txt
@@ -48,6 +48,10 @@ examples:
   # ASVspoof 5: CM metrics plus the a-DCF of SASV scores (spk utt score target|nontarget|spoof)
   sdd evaluate --scores cm.txt --protocol asv5_protocol.txt --format asvspoof5 --out asv5.json \\
       --sasv-scores sasv.txt
+
+  # ASVspoof 5 Track 2 table (spk filename cm-score asv-score sasv-score): a-DCF and the t-EER
+  sdd evaluate --scores cm.txt --protocol asv5_protocol.txt --format asvspoof5 --out asv5.json \\
+      --sasv-scores sasv_table.tsv --sasv-keys sasv_keys.tsv
 """
 
 
@@ -77,8 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="sdd evaluate",
         description="Metrics JSON (fractions) from a CM score file and a protocol: EER, min t-DCF "
-        "(revised and legacy, with ASV scores; per attack and codec for 2021 LA keys), ASVspoof 5 "
-        "minDCF/actDCF/Cllr, per-attack and per-condition EER, a-DCF of SASV scores.",
+        "(revised and legacy, with ASV scores; per attack and codec for 2021 LA keys) and t-EER (with "
+        "ASV scores), ASVspoof 5 minDCF/actDCF/Cllr, per-attack and per-condition EER, a-DCF of SASV "
+        "scores (and their t-EER when the SASV table has cm-score and asv-score).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -90,7 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", required=True, choices=sorted(FORMATS), help="protocol format")
     p.add_argument("--out", required=True, type=Path, help="metrics JSON to write (atomically)")
-    p.add_argument("--asv-scores", type=Path, help="ASV scores 'CM_KEY ASV_KEY SCORE' for the t-DCF")
+    p.add_argument(
+        "--asv-scores", type=Path, help="ASV scores 'CM_KEY ASV_KEY SCORE' for the t-DCF and the t-EER"
+    )
     p.add_argument("--subset", default="eval", help="ASVspoof 2021 subset: eval (default), progress, hidden")
     p.add_argument("--ci", action="store_true", help="add eer_ci95, a stratified bootstrap 95%% interval")
     p.add_argument(

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sdd.evaluation.asvspoof5_protocol import check_unique_ids, read_asvspoof5_trials
+from sdd.evaluation.asvspoof5_protocol import label_trials as _finish
 from sdd.evaluation.common import ASV_KEYS, BONAFIDE, NO_ATTACK, SPOOF, EvaluationError, first_ids
 from sdd.evaluation.tables import check_values, first_line, read_table, text_of
 from sdd.evaluation.tdcf2021 import C012_FILES, C012Table, c012_from_asv, read_c012_pickle
@@ -52,12 +54,6 @@ class Protocol:
     spoof_condition_columns: tuple[str, ...] = ()
     asv: pd.DataFrame | None = None
     c012: C012Table | None = None
-
-
-def _finish(df: pd.DataFrame, path: Path, what: str) -> pd.DataFrame:
-    check_values(df, "label", (BONAFIDE, SPOOF), what=what, path=path)
-    df["attack"] = df["attack"].where(df["label"] == SPOOF, NO_ATTACK)
-    return df
 
 
 def _read_2019(path: Path, subset: str | None) -> Protocol:
@@ -215,17 +211,9 @@ def _read_itw(path: Path, subset: str | None) -> Protocol:
     return Protocol(trials=trials, source=path)
 
 
-_ASV5 = [
-    "speaker", "utt_id", "gender", "codec", "codec_q", "codec_seed",
-    "attack_tag", "attack", "label", "unused",
-]  # fmt: skip
-
-
 def _read_asvspoof5(path: Path, subset: str | None) -> Protocol:
     del subset
-    df = read_table(path, _ASV5, what="ASVspoof 5 protocol")
-    df = _finish(df.drop(columns="unused"), path, "ASVspoof 5 protocol")
-    return Protocol(trials=df, source=path, condition_columns=("codec",))
+    return Protocol(trials=read_asvspoof5_trials(path), source=path, condition_columns=("codec",))
 
 
 @dataclass(frozen=True)
@@ -252,10 +240,7 @@ def read_protocol(path: str | os.PathLike[str], fmt: str, subset: str | None = N
     if fmt not in FORMATS:
         raise EvaluationError(f"unknown protocol format {fmt!r}; expected one of {sorted(FORMATS)}")
     p = FORMATS[fmt].read(Path(path), subset if FORMATS[fmt].has_subsets else None)
-    ids = p.trials["utt_id"]
-    if not pd.Index(ids).is_unique:
-        dup = ids[ids.duplicated()].unique()
-        raise EvaluationError(f"protocol {p.source}: {dup.size} duplicated trial ids, e.g. {first_ids(dup)}")
+    check_unique_ids(p.trials["utt_id"], p.source)
     return p
 
 

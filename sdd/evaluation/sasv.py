@@ -9,7 +9,9 @@ Accepted forms (whitespace separated, ``#`` lines not allowed, keys target / non
 
   - scores ``utt score`` or ``spk utt score``, or the package's later headed table
     (``spk filename cm-score asv-score sasv-score``, also with ``tar_spk_anon`` / ``trial_anon``),
-    whose ``sasv-score`` column is used;
+    whose ``sasv-score`` column is the SASV score; its ``cm-score`` and ``asv-score`` columns, when
+    they hold numbers (the package writes ``-`` in every row for a system without them), are kept
+    for the t-EER of the CM in tandem with that ASV system (the package's Track 2 t-EER);
   - keys ``utt key`` or ``spk utt key``, or the package's headed key table
     (``spk filename cm-label asv-label``), whose ``asv-label`` column is the key.
 
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdd.evaluation.common import ASV_KEYS, EvaluationError, check_finite
+from sdd.evaluation.common import ASV_KEYS, SHOW, EvaluationError, check_finite, first_ids
 from sdd.evaluation.protocols import align_ids
 from sdd.evaluation.tables import check_values, first_line, read_table, text_of
 
@@ -35,10 +37,13 @@ __all__ = ["read_sasv_scores"]
 _SPK = ("spk", "tar_spk_anon")
 _UTT = ("filename", "trial_anon")
 _KEY = ("asv-label", "asv_label")
+#: The headed score table's per-system columns: output column -> header name.
+_SYSTEM_COLS = {"cm_score": "cm-score", "asv_score": "asv-score"}
 
 
-def _headed(path: Path, value_cols: tuple[str, ...], what: str) -> pd.DataFrame:
-    """A headed table of the ASVspoof 5 package -> ``spk, utt, value`` (strings, value as read)."""
+def _headed(path: Path, value_cols: tuple[str, ...], what: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A headed table of the ASVspoof 5 package -> ``spk, utt, value`` (strings, value as read), plus
+    the ``extra`` columns the header has, under their header names."""
     text = text_of(path, what)
     try:
         df = pd.read_csv(io.StringIO(text), sep=r"\s+", header=0, dtype=str, keep_default_na=False)
@@ -53,7 +58,36 @@ def _headed(path: Path, value_cols: tuple[str, ...], what: str) -> pd.DataFrame:
             )
         return found[0]
 
-    return pd.DataFrame({"spk": df[col(_SPK)], "utt": df[col(_UTT)], "value": df[col(value_cols)]})
+    out = pd.DataFrame({"spk": df[col(_SPK)], "utt": df[col(_UTT)], "value": df[col(value_cols)]})
+    for c in extra:
+        if c in df.columns:
+            out[c] = df[c]
+    return out
+
+
+def _system_scores(df: pd.DataFrame, path: Path, what: str) -> dict[str, pd.Series]:
+    """The ``cm-score`` / ``asv-score`` columns of a headed score table that hold numbers, as floats.
+
+    A column of ``-`` in every row (the package's form for a system without it) is left out; a column
+    mixing numbers and anything else is an error naming the file, the column and the first bad rows.
+    """
+    out = {}
+    for name, header in _SYSTEM_COLS.items():
+        if header not in df.columns:
+            continue
+        raw = df[header]
+        if (raw == "-").all():
+            continue
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna().to_numpy()
+        if bad.any():
+            raise EvaluationError(
+                f"{what} {path}: {int(bad.sum())} {header} values are not numbers "
+                f"({list(raw[bad].unique()[:SHOW])} at trials {first_ids(df['utt'][bad].to_numpy())}); "
+                f"give a number in every row, or '-' in every row for a system without {header}"
+            )
+        out[name] = values.astype(np.float64)
+    return out
 
 
 def _read_scores(path: Path, key_file: Path | None) -> pd.DataFrame:
@@ -75,12 +109,14 @@ def _read_scores(path: Path, key_file: Path | None) -> pd.DataFrame:
             f"or give a 2- or 3-column score file"
         )
     if headed:
-        df = _headed(path, ("sasv-score",), what)
+        df = _headed(path, ("sasv-score",), what, extra=tuple(_SYSTEM_COLS.values()))
         try:
             scores = df["value"].astype(np.float64)
         except ValueError as e:
             raise EvaluationError(f"{what} {path}: a sasv-score is not a number ({e})") from e
-        return pd.DataFrame({"spk": df["spk"], "utt": df["utt"], "score": scores})
+        return pd.DataFrame(
+            {"spk": df["spk"], "utt": df["utt"], "score": scores, **_system_scores(df, path, what)}
+        )
     layouts = {2: ["utt", "score"], 3: ["spk", "utt", "score"], 4: ["spk", "utt", "score", "key"]}
     if len(first) not in layouts:
         raise EvaluationError(
@@ -125,7 +161,8 @@ def read_sasv_scores(
         keys: the key file; None when ``scores`` has the 4-column form with its keys.
 
     Returns:
-        DataFrame with ``trial`` (``spk utt`` or ``utt``), ``asv_key`` and ``score`` (float64).
+        DataFrame with ``trial`` (``spk utt`` or ``utt``), ``asv_key`` and ``score`` (float64), plus
+        ``cm_score`` and ``asv_score`` (float64) where the headed score table has them.
     """
     scores, keys = Path(scores), Path(keys) if keys is not None else None
     s = _read_scores(scores, keys)
@@ -144,7 +181,12 @@ def read_sasv_scores(
     out = pd.DataFrame(
         {"trial": key_ids.to_numpy(), "asv_key": k["asv_key"].to_numpy(), "score": s["score"].to_numpy()[j]}
     )
-    check_finite(out["score"].to_numpy(), out["trial"].to_numpy(), f"SASV score file {scores}")
+    for c in [c for c in _SYSTEM_COLS if c in s.columns]:
+        out[c] = s[c].to_numpy()[j]
+    for c, header in {"score": None, **_SYSTEM_COLS}.items():
+        if c in out.columns:
+            where = f"SASV score file {scores}" + (f" ({header} column)" if header else "")
+            check_finite(out[c].to_numpy(), out["trial"].to_numpy(), where)
     missing = [x for x in ASV_KEYS if not (out["asv_key"] == x).any()]
     if missing:
         counts = {x: int((out["asv_key"] == x).sum()) for x in ASV_KEYS}

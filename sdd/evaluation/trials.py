@@ -118,7 +118,9 @@ def evaluate_trials(
         trials: one row per trial: ``utt_id``, ``score`` (float, higher = more bona fide), ``label``
             ('bonafide'/'spoof'), ``attack`` ('-' for bona fide) and every condition column.
         asv_scores: ASV scores with ``asv_key`` (target/nontarget/spoof) and ``score``; enables
-            ``min_tdcf`` (revised 2021 form), ``min_tdcf_legacy`` (2019 form) and ``asv_operating_point``.
+            ``min_tdcf`` (revised 2021 form), ``min_tdcf_legacy`` (2019 form), ``asv_operating_point``
+            and ``t_eer`` / ``t_eer_exhaustive`` (the tandem EER of these CM scores with that ASV
+            system by the ASVspoof 5 package's search / over every threshold, :func:`sdd.metrics.t_eer`).
         condition_columns: factors of both classes; ``per_condition[col][value]`` = EER of the bona
             fide and spoof trials of that value.
         ci: add ``eer_ci95`` [lo, hi], stratified utterance bootstrap (or blocked, ``ci_block``).
@@ -135,14 +137,16 @@ def evaluate_trials(
             ``tdcf_c012`` (the source), and its pooled cell gives ``min_tdcf``.
         sasv_scores: SASV scores with ``asv_key`` (target/nontarget/spoof) and ``score``
             (:func:`sdd.evaluation.sasv.read_sasv_scores`); adds ``a_dcf`` (ASVspoof 5 cost model)
-            and ``sasv_trials`` (counts per key).
+            and ``sasv_trials`` (counts per key), and ``sasv_t_eer`` (and ``sasv_t_eer_exhaustive``)
+            when it also has ``cm_score`` and ``asv_score`` (the ASVspoof 5 package's Track 2 t-EER:
+            bona fide = target + non-target).
 
     Returns:
         JSON-serialisable dict of plain floats/ints (fractions, not percent): ``eer, min_dcf, act_dcf,
         cllr, per_attack, n_bonafide, n_spoof`` and, where applicable, ``min_tdcf, min_tdcf_legacy,
-        asv_operating_point, per_condition, per_spoof_condition, eer_ci95, eer_ci95_blocked_by,
-        act_dcf_calibrated, cllr_calibrated, calibration, a_dcf, sasv_trials`` and the 2021 LA
-        decomposition above.
+        asv_operating_point, t_eer, t_eer_exhaustive, per_condition, per_spoof_condition, eer_ci95,
+        eer_ci95_blocked_by, act_dcf_calibrated, cllr_calibrated, calibration, a_dcf, sasv_trials,
+        sasv_t_eer, sasv_t_eer_exhaustive`` and the 2021 LA decomposition above.
     """
     validate_trials(trials, (*condition_columns, *spoof_condition_columns, *([ci_block] if ci_block else [])))
     scores = trials["score"].to_numpy(dtype=np.float64)
@@ -184,6 +188,7 @@ def evaluate_trials(
         out["min_tdcf"] = M.min_tdcf(s, None, op)
         out["min_tdcf_legacy"] = M.min_tdcf_legacy(s, None, op)
         out["asv_operating_point"] = op.to_dict()
+        _put_teer(out, "t_eer", s, None, groups, "these CM scores with the ASV scores")
     if c012 is not None:
         table = decomposed_min_tdcf(trials, c012)
         if "min_tdcf" in out and "min_tdcf" in table and not math.isclose(
@@ -244,4 +249,38 @@ def evaluate_trials(
             )
         out["a_dcf"] = M.a_dcf(groups["target"], groups["nontarget"], groups["spoof"])
         out["sasv_trials"] = {k: int(v.size) for k, v in groups.items()}
+        if {"cm_score", "asv_score"} <= set(sasv_scores.columns):
+            cm = sasv_scores["cm_score"].to_numpy(dtype=np.float64)
+            asv = sasv_scores["asv_score"].to_numpy(dtype=np.float64)
+            check_finite(cm, key, "SASV CM scores")
+            check_finite(asv, key, "SASV ASV scores")
+            bona = key != "spoof"
+            asv_groups = {k: asv[key == k] for k in ASV_KEYS}
+            what = "the SASV table's CM and ASV scores"
+            _put_teer(out, "sasv_t_eer", cm[bona], cm[~bona], asv_groups, what)
     return out
+
+
+def _put_teer(
+    out: dict,
+    name: str,
+    cm_bona: np.ndarray | M.SortedScores,
+    cm_spoof: np.ndarray | None,
+    asv: dict[str, np.ndarray],
+    what: str,
+) -> None:
+    """``out[name]`` = the t-EER by the ASVspoof 5 package's search and ``out[name + "_exhaustive"]`` by
+    the search over every threshold; a warning and no entry where one is undefined (degenerate scores),
+    and a warning where the two differ (the package's decimated grid missed the concurrent point)."""
+    curves = M.TandemCurves(cm_bona, cm_spoof, asv["target"], asv["nontarget"], asv["spoof"])
+    for search, key in (("package", name), ("exhaustive", f"{name}_exhaustive")):
+        try:
+            out[key] = curves.t_eer(search)
+        except M.MetricsError as e:
+            log.warning("no %s for %s: %s", key, what, e)
+    if name in out and f"{name}_exhaustive" in out and out[name] != out[f"{name}_exhaustive"]:
+        log.warning(
+            "%s %.6f (the ASVspoof 5 package's decimated search, as it reports) differs from %.6f over "
+            "every threshold pair (%s_exhaustive) for %s",
+            name, out[name], out[f"{name}_exhaustive"], name, what,
+        )  # fmt: skip

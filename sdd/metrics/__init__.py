@@ -4,9 +4,10 @@
 read from it (EER, DET, t-DCF in both forms, minDCF, actDCF, Cllr, a-DCF); :mod:`.bootstrap` the EER
 confidence intervals; :mod:`.paired` the paired bootstrap of two systems' EER difference and Holm's
 correction over several comparisons; :mod:`.power` the minimum detectable EER difference of a
-comparison; :mod:`.calibration` the logistic calibration fitted on dev scores; :mod:`.fusion` the
-linear logistic-regression fusion of several systems fitted on dev scores. The public names of all
-six are re-exported here (``from sdd import metrics as M; M.eer(...)``).
+comparison; :mod:`.calibration` the logistic calibration fitted on dev scores; :mod:`.tandem` the
+t-EER of a CM in tandem with an ASV system; :mod:`.fusion` the linear logistic-regression fusion of
+several systems fitted on dev scores. The public names of all seven are re-exported here
+(``from sdd import metrics as M; M.eer(...)``).
 """
 
 from sdd.metrics.bootstrap import bootstrap_eer, eer_confidence_interval
@@ -39,6 +40,7 @@ from sdd.metrics.paired import (
     paired_bootstrap_eer,
 )
 from sdd.metrics.power import comparison_power, minimum_detectable_difference, seed_standard_error
+from sdd.metrics.tandem import TandemCurves, t_eer
 
 __all__ = [
     "ADCFCostModel",
@@ -49,6 +51,7 @@ __all__ = [
     "PairedEerComparison",
     "SortedScores",
     "TDCFCostModel",
+    "TandemCurves",
     "a_dcf",
     "act_dcf",
     "apply_calibration",
@@ -71,5 +74,6 @@ __all__ = [
     "minimum_detectable_difference",
     "paired_bootstrap_eer",
     "seed_standard_error",
+    "t_eer",
     "tdcf_coefficients",
 ]

@@ -17,7 +17,9 @@ Definitions follow the official scoring code and papers:
   with ``C2 = Cfa_cm Pspoof (1 - Pmiss_spoof_asv)``. The ASV operating point is the ASV EER
   threshold.
 - minDCF, actDCF, Cllr: ASVspoof 5 evaluation plan (Wang et al., "ASVspoof 5: crowdsourced speech
-  data, deepfakes, and adversarial attacks at scale", ASVspoof workshop 2024) and its package.
+  data, deepfakes, and adversarial attacks at scale", ASVspoof workshop 2024) and its package
+  (``calculate_modules.compute_mindcf``, ``compute_actDCF``, ``calculate_CLLR``), which the tests
+  import from ../shared and match to 1e-6 (bit for bit on the organisers' sample scores).
 - a-DCF: Shim et al., "a-DCF: an architecture agnostic metric with application to spoofing-robust
   speaker verification", Odyssey 2024.
 

@@ -163,9 +163,12 @@ def validate_params(raw: dict[str, Any], presets_dir: Path | None = None) -> Loa
     if len(set(eval_sets)) != len(eval_sets):
         raise ConfigError(f"eval_sets: got duplicates in {list(params.eval_sets)}")
     for corpus, split in eval_sets:
-        if corpus == params.corpus and split in ("train", "dev"):
+        view = corpora[corpus].views.get(split)  # a split view: a subset of another split
+        base = view.split if view is not None else split
+        if corpus == params.corpus and base in ("train", "dev"):
+            what = ("a view of " if view else "") + f"the training corpus's {base} split"
             raise ConfigError(
-                f"eval_sets: {corpus}:{split} is the training corpus's {split} split; evaluating on data "
+                f"eval_sets: {corpus}:{split} is {what}; evaluating on data "
                 "used for training or model selection is not allowed"
             )
     augment = build(AugmentParams, params.augment, "augment")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ __all__ = [
     "broadcast_module_",
     "context",
     "relaunch_if_requested",
+    "require_same",
     "shutdown",
 ]
 
@@ -66,7 +68,8 @@ def init(ctx: DistContext, device: torch.device) -> None:
     """Join the process group (NCCL on CUDA, gloo on CPU) unless there is one process or it is joined."""
     if ctx.distributed and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        log.info("process group: rank %d of %d (%s)", ctx.rank, ctx.world_size, dist.get_backend())
+        log.info("process group: rank %d of %d, local rank %d on %s (%s)", ctx.rank, ctx.world_size,
+                 ctx.local_rank, socket.gethostname(), dist.get_backend())
 
 
 def shutdown() -> None:
@@ -89,6 +92,20 @@ def all_gather_objects(obj: Any) -> list[Any]:
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
     return out
+
+
+def require_same(value: Any, shown: str, what: str, remedy: str) -> None:
+    """Raise one ValueError on every rank unless every rank holds the same ``value``.
+
+    Each rank's ``shown`` (``value`` as the message should put it) and host name go into the
+    message, so a node that sees another file than the others is named. Called before the first
+    collective whose pairing depends on ``value``: ranks that disagree would otherwise wait for each
+    other's all-reduces forever.
+    """
+    gathered = all_gather_objects((value, shown, socket.gethostname()))
+    if any(v != gathered[0][0] for v, _, _ in gathered):
+        ranks = "; ".join(f"rank {r} on {host}: {text}" for r, (_, text, host) in enumerate(gathered))
+        raise ValueError(f"{what} differs between ranks ({ranks}): {remedy}")
 
 
 def broadcast_module_(module: torch.nn.Module) -> None:

@@ -150,6 +150,13 @@ def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
+def _describe(position: dict | None) -> str:
+    if position is None:
+        return "none (a fresh start)"
+    return (f"epoch {position['epoch']}, batch {position['batch']}, step {position['step']}"
+            + (" (finished)" if position["done"] else ""))
+
+
 def _device(name: str, ctx: distributed.DistContext) -> torch.device:
     if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
@@ -406,6 +413,14 @@ def fit(
         log.info("arm %s: checkpoints in %s (backbone %s)", arm.name, ckpt.folder,
                  f"sha256 {backbone_sha[:16]}" if backbone_sha else f"{arm.backbone}, a seeded random init")
     loaded = ckpt.load()
+    if ckpt.enabled:  # every rank reads the folder: on several nodes it must be one they share
+        position = loaded[0]["position"] if loaded else None
+        distributed.require_same(
+            position, f"{_describe(position)} in {ckpt.folder}",
+            f"arm {arm.name}: the checkpoint to resume from",
+            "under torchrun on several nodes the checkpoint folder must be a folder every node shares "
+            "(docs/team.md), or be absent on every node",
+        )  # fmt: skip
     if loaded:
         run.restore(*loaded)
     else:

@@ -107,6 +107,25 @@ TABLE: list[tuple[str, str, int, str]] = [
      r"--runs 0123abcd: no such MLflow run"),
     ("compare-unknown-experiment", "compare --out {tmp}/cmp --experiment nope", 2,
      r"no MLflow experiment 'nope'"),
+    # sdd export: arguments, the model and --out, all before any weights are loaded
+    ("export-no-format", "export --model {ckpt} --out {tmp}/m.onnx", 2,
+     r"^sdd export: error: the following arguments are required: --format"),
+    ("export-bad-format", "export --format tflite --model {ckpt} --out {tmp}/m.onnx", 2,
+     r"argument --format: invalid choice: 'tflite'"),
+    ("export-out-not-onnx", "export --format onnx --model {ckpt} --out {tmp}/m.pt", 2,
+     r"--out .*m\.pt: expected a file name ending in \.onnx"),
+    ("export-out-is-folder", "export --format onnx --model {ckpt} --out {onnx_dir}", 2,
+     r"--out .*folder\.onnx: is a folder"),
+    ("export-missing-model", "export --format onnx --model {tmp}/nowhere --out {tmp}/m.onnx", 2,
+     r"nowhere: no such file or directory"),
+    ("export-two-seeds", "export --format onnx --model {two_seeds} --out {tmp}/m.onnx", 2,
+     r"holds the models of seeds s0, s1; name one"),
+    ("export-backbone", "export --format onnx --model {backbone} --out {tmp}/m.onnx", 2,
+     r"not a trained arm: its config\.json is a backbone's config"),
+    ("export-scoring-only-arm", "export --format onnx --model {published_arm} --out {tmp}/m.onnx", 2,
+     r"a scoring-only arm .*sdd export exports trained arms only"),
+    ("export-aasist", "export --format onnx --model aasist:{tmp} --out {tmp}/m.onnx", 2,
+     r"exports trained arms only .* not aasist: weights"),
 ]  # fmt: skip
 
 
@@ -139,6 +158,7 @@ def files(tmp_path_factory) -> dict[str, str]:
     (tmp / "twin").mkdir()
     sf.write(tmp / "twin" / "a.flac", (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 16000)
     (tmp / "empty").mkdir()
+    (tmp / "folder.onnx").mkdir()
     (tmp / "protocol.txt").write_text("LA_0001 a - - bonafide\nLA_0001 b - A07 spoof\n")
     (tmp / "scores.txt").write_text("a 1.0\nb -1.0\n")
     (tmp / "decisions.txt").write_text("a 1.0 bonafide\nb -1.0 spoof\n")
@@ -155,7 +175,7 @@ def files(tmp_path_factory) -> dict[str, str]:
         "scores": tmp / "scores.txt", "decisions": tmp / "decisions.txt", "latin1": tmp / "latin1.txt",
         "utf16_nobom": tmp / "utf16_nobom.txt", "params_ok": tmp / "params_ok.yaml",
         "params_bad_yaml": tmp / "params_bad.yaml", "params_list": tmp / "params_list.yaml",
-        "params_latin1": tmp / "params_latin1.yaml", "tmp": tmp,
+        "params_latin1": tmp / "params_latin1.yaml", "tmp": tmp, "onnx_dir": tmp / "folder.onnx",
     }  # fmt: skip
     return {k: str(v) for k, v in names.items()}
 

@@ -43,6 +43,7 @@ HEAVY = (
     "torch",
     "transformers",
     "huggingface_hub",
+    "datasets",  # Hugging Face datasets: only the hf_dataset fetch step reads them
     "peft",
     "mlflow",
 )

@@ -53,9 +53,11 @@ def test_registry_has_every_type():
         "demo",
         "asvspoof2019_la",
         "asvspoof2021_la",
+        "asvspoof5",
         "asvspoof2021_df",
         "in_the_wild",
         "folder",
+        "hf_dataset",
     }
 
 

@@ -24,7 +24,7 @@ import pytest
 from sdd import evaluation as E
 from sdd import metrics as M
 from sdd.evaluation.tdcf2021 import read_c012_pickle
-from tests.helpers.oracles import a_dcf_package
+from tests.helpers.oracles import a_dcf_package, decimation_trap
 
 SDD = [sys.executable, "-m", "sdd.cli"]
 
@@ -138,6 +138,138 @@ def test_sasv_cli_errors_are_one_line(la19_small, tmp_path):
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
     assert "no ['spoof'] trials" in r.stderr and str(bad) in r.stderr
     assert not (tmp_path / "o.json").exists()
+
+
+# ---- t-EER (ASV scores with the CM protocol, or the SASV table's cm-score and asv-score) ----
+
+
+def _asv_file(path: Path, rng, n: int = 60) -> tuple[Path, dict[str, np.ndarray]]:
+    """An ASVspoof 2019 ASV score file ``CM_KEY ASV_KEY SCORE``, and its scores by ASV key."""
+    groups = {
+        "target": np.round(rng.normal(3, 1, n), 4),
+        "nontarget": np.round(rng.normal(-3, 1, n), 4),
+        "spoof": np.round(rng.normal(0.5, 2, n), 4),
+    }
+    lines = [f"{'spoof' if k == 'spoof' else 'bonafide'} {k} {x}" for k, v in groups.items() for x in v]
+    return _write(path, lines), groups
+
+
+def test_evaluate_reports_the_teer_with_asv_scores(la19_small, tmp_path, rng):
+    asv, g = _asv_file(tmp_path / "asv.txt", rng)
+    out = tmp_path / "m.json"
+    argv = ["--scores", str(la19_small["scores"]), "--protocol", str(la19_small["protocol"]),
+            "--format", "asvspoof2019", "--out", str(out), "--asv-scores", str(asv)]  # fmt: skip
+    assert E.cli_main(argv) == 0
+    res = json.loads(out.read_text())
+    b, s = la19_small["bona"], la19_small["score"]
+    assert res["t_eer"] == M.t_eer(s[b], s[~b], g["target"], g["nontarget"], g["spoof"])
+    assert res["t_eer_exhaustive"] == res["t_eer"]  # under 3,000 thresholds both searches are one
+    assert 0 < res["t_eer"] < 1 and {"min_tdcf", "cllr", "act_dcf"} <= set(res)
+    # without ASV scores there is no t-EER (and no placeholder for it)
+    assert E.cli_main(argv[:-2]) == 0
+    assert "t_eer" not in json.loads(out.read_text())
+
+
+def _sasv_table(tmp_path: Path, cm_col, asv_col, sasv_col, keys) -> tuple[Path, Path]:
+    """The ASVspoof 5 package's headed SASV score and key tables."""
+    n = len(keys)
+    spk, utt = [f"E_{i % 7:04d}" for i in range(n)], [f"E_{i:010d}" for i in range(n)]
+    rows = zip(spk, utt, cm_col, asv_col, sasv_col, strict=True)
+    scores = ["spk\tfilename\tcm-score\tasv-score\tsasv-score"] + ["\t".join(map(str, r)) for r in rows]
+    cm_key = ["spoof" if k == "spoof" else "bonafide" for k in keys]
+    key_rows = zip(spk, utt, cm_key, keys, strict=True)
+    key_lines = ["spk\tfilename\tcm-label\tasv-label"] + ["\t".join(r) for r in key_rows]
+    return _write(tmp_path / "sasv.tsv", scores), _write(tmp_path / "sasv_keys.tsv", key_lines)
+
+
+def test_evaluate_reports_the_package_teer_of_the_organisers_sasv_scores(
+    la19_small, tmp_path, asvspoof5_package, asvspoof5_dev_scores
+):
+    """The organisers' sample ASV + CM scores written as the package's Track 2 tables: sdd evaluate's
+    sasv_t_eer is the package's calculate_aDCF_tdcf_tEER t-EER (percent) / 100."""
+    d = asvspoof5_dev_scores
+    keys = np.concatenate([np.full(d[k][0].size, k) for k in E.ASV_KEYS])
+    asv = np.concatenate([d[k][0] for k in E.ASV_KEYS])
+    cm = np.concatenate([d[k][1] for k in E.ASV_KEYS])
+    sasv = cm + asv  # any SASV score: the t-EER reads the CM and ASV columns
+    exact = lambda x: [repr(float(v)) for v in x]  # noqa: E731  (shortest round-trip text)
+    f, k = _sasv_table(tmp_path, exact(cm), exact(asv), exact(sasv), keys)
+    cm_keys = np.where(keys == "spoof", "spoof", "bonafide")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _, _, teer_pct = asvspoof5_package.metrics.calculate_aDCF_tdcf_tEER(
+            cm, asv, sasv, cm_keys, keys, output_file=None, printout=False
+        )
+    out = tmp_path / "m.json"
+    argv = ["--scores", str(la19_small["scores"]), "--protocol", str(la19_small["protocol"]),
+            "--format", "asvspoof2019", "--out", str(out), "--sasv-scores", str(f),
+            "--sasv-keys", str(k)]  # fmt: skip
+    assert E.cli_main(argv) == 0
+    res = json.loads(out.read_text())
+    assert res["sasv_t_eer"] == pytest.approx(teer_pct / 100, abs=1e-6)
+    assert res["sasv_t_eer_exhaustive"] == res["sasv_t_eer"]  # the package's search finds it here
+    assert "t_eer" not in res  # no --asv-scores: the CM protocol's trials have no ASV scores
+
+
+def test_sasv_table_without_system_scores_has_no_teer(la19_small, tmp_path, rng):
+    spk, utt, score, keys = _sasv(rng)
+    dash = ["-"] * len(keys)
+    f, k = _sasv_table(tmp_path, dash, dash, list(score), list(keys))
+    sv = E.read_sasv_scores(f, k)
+    assert "cm_score" not in sv and "asv_score" not in sv
+    out = tmp_path / "m.json"
+    argv = ["--scores", str(la19_small["scores"]), "--protocol", str(la19_small["protocol"]),
+            "--format", "asvspoof2019", "--out", str(out), "--sasv-scores", str(f),
+            "--sasv-keys", str(k)]  # fmt: skip
+    assert E.cli_main(argv) == 0
+    res = json.loads(out.read_text())
+    assert "a_dcf" in res and "sasv_t_eer" not in res
+
+
+def test_sasv_table_mixing_numbers_and_dashes_is_one_clear_error(tmp_path, rng):
+    spk, utt, score, keys = _sasv(rng)
+    cm = [str(x) for x in score]
+    cm[4] = "-"
+    f, k = _sasv_table(tmp_path, cm, list(score), list(score), list(keys))
+    pattern = r"sasv.tsv: 1 cm-score values are not numbers \(\['-'\] at trials E_0000000004\); give a number"
+    with pytest.raises(E.EvaluationError, match=pattern):
+        E.read_sasv_scores(f, k)
+
+
+def test_teer_by_both_searches_with_a_warning_where_they_differ(caplog):
+    cm_b, cm_s, tar, non, spf = decimation_trap()
+    trials = pd.DataFrame(
+        {
+            "utt_id": [f"u{i}" for i in range(cm_b.size + cm_s.size)],
+            "score": np.concatenate([cm_b, cm_s]),
+            "label": ["bonafide"] * cm_b.size + ["spoof"] * cm_s.size,
+            "attack": ["-"] * cm_b.size + ["A01"] * cm_s.size,
+        }
+    )
+    keys = ["target"] * tar.size + ["nontarget"] * non.size + ["spoof"] * spf.size
+    asv = pd.DataFrame({"asv_key": keys, "score": np.concatenate([tar, non, spf])})
+    with caplog.at_level(logging.WARNING):
+        res = E.evaluate_trials(trials, asv_scores=asv)
+    assert res["t_eer"] == M.t_eer(cm_b, cm_s, tar, non, spf)
+    assert res["t_eer_exhaustive"] == M.t_eer(cm_b, cm_s, tar, non, spf, search="exhaustive")
+    assert res["t_eer_exhaustive"] < res["t_eer"] - 0.05
+    assert "differs from" in caplog.text and "t_eer_exhaustive" in caplog.text
+
+
+def test_undefined_teer_is_a_warning_not_a_number(caplog):
+    """Degenerate tiny scores where the package's search finds no point (its result is unbound):
+    evaluate_trials warns and leaves t_eer out, the other metrics stay."""
+    trials = pd.DataFrame(
+        {"utt_id": ["b", "s1", "s2", "s3"], "score": [1.0, 2.0, 2.0, 0.0],
+         "label": ["bonafide", "spoof", "spoof", "spoof"], "attack": ["-", "A01", "A01", "A01"]}
+    )  # fmt: skip
+    asv = pd.DataFrame(
+        {"asv_key": ["target", "nontarget", "nontarget", "spoof", "spoof", "spoof"],
+         "score": [0.0, 0.0, 2.0, 2.0, 2.0, 0.0]}
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        res = E.evaluate_trials(trials, asv_scores=asv)
+    assert "t_eer" not in res and "t_eer_exhaustive" not in res and "min_tdcf" in res
+    assert "no t_eer" in caplog.text and "rejects every bona fide trial" in caplog.text
 
 
 # ---- speaker-blocked CI ----

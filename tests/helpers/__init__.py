@@ -4,6 +4,7 @@
   :func:`sine`;
 - :mod:`tests.helpers.import_graph`: the import graph of ``sdd`` (cycle, layering and DVC-deps tests);
 - :mod:`tests.helpers.train`: a tiny synthetic corpus and arm config for the training tests;
+- :mod:`tests.helpers.hf_datasets`: small Hugging Face datasets of synthetic audio (``hf_dataset``);
 - :mod:`tests.helpers.train_worker`, :mod:`tests.helpers.tracking_worker`: scripts that tests start as
   subprocesses (:data:`TRAIN_WORKER`, :data:`TRACKING_WORKER`).
 """

@@ -11,8 +11,10 @@ import pytest
 import yaml
 
 from tests.helpers import REPO
+from tests.helpers.hf_datasets import audio_split
 
 BIN = Path(sys.executable).parent
+HF_SET = "hfmini:eval"
 
 
 def run(cmd, cwd, check=True):
@@ -68,6 +70,14 @@ def project(tmp_path_factory):
     params["pretrain"]["wav2vec2"].update(steps=3, warmup_steps=1)
     params["pretrain"]["hubert"].update(steps=3, clusters=20)
     params["probe"].update(num_samples=8000, threads=1, n_resamples=50, l2_grid=[0.1, 1.0])
+    # an eval set read from a Hugging Face dataset (save_to_disk output beside the copy, as a hub
+    # dataset's Arrow data), through fetch, prepare, audit, evaluate and the report
+    datasets = pytest.importorskip("datasets")
+    hf = dest.parent / "hfmini"
+    datasets.DatasetDict({"test": audio_split("test", 8, seed=7, speakers="hf")}).save_to_disk(str(hf))
+    params["corpora"]["hfmini"] = {"type": "hf_dataset", "path": str(hf), "splits": {"test": "eval"},
+                                   "labels": {"bonafide": ["bonafide"], "spoof": ["spoof"]}}  # fmt: skip
+    params["eval_sets"] = [*params["eval_sets"], HF_SET]
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("git init -q && git add -A && git commit -qm init", dest)
     return dest
@@ -113,17 +123,21 @@ def test_dvc_repro_end_to_end(project):
     assert "projection_ratio" in metrics["dual_path_gr"]["train"]
     assert not list((project / ".sdd/checkpoints").glob("*")), "finished runs delete their checkpoints"
     assert "hand_features" in metrics
+    for arm in arms:  # the Hugging Face dataset's eval set, 4 bona fide + 4 spoof
+        m = metrics[arm][HF_SET]
+        assert (m["n_bonafide"], m["n_spoof"]) == (4, 4) and 0.0 <= m["eer"] <= 1.0
     audit = json.loads((project / "reports/audit.json").read_text())
-    assert set(audit) == {"demo:eval", "demo:eval_degraded"}
+    assert set(audit) == {"demo:eval", "demo:eval_degraded", HF_SET}
     assert "leading_silence_s" in audit["demo:eval"]["features"]
     html = (project / "reports/index.html").read_text()
     assert "Is each system better than main?" in html and "Shortcut audit" in html and "DET" in html
+    assert HF_SET in html
     assert html.count("<figure>") == html.count("<figcaption>") >= 8
     # the self-supervised backbone, the probes of random / backbone / main and the AttM weights
     assert json.loads((project / "models/backbone/config.json").read_text())["model_type"] == "wav2vec2"
     probing = metrics["probing"]
     assert set(probing["models"]) == {"random", "backbone", "main"}
-    assert set(probing["pretraining_gain"]) == {"dev", "demo:eval", "demo:eval_degraded"}
+    assert set(probing["pretraining_gain"]) == {"dev", "demo:eval", "demo:eval_degraded", HF_SET}
     assert probing["pretrain"]["fixed_batch_loss_final"] > 0
     assert len(probing["attm_weights"]["attm"]["demo:eval"]["mean"]) == 2
     for name in ("probe_layers", "probe_cumulative", "partial_curve", "attm_weights"):

@@ -45,12 +45,17 @@ def test_stage_times_keep_the_newest_run_of_each_stage_and_clear(tmp_path):
     assert not log.exists() and read_stage_times(log) == []
 
 
-def test_run_stage_records_its_duration_only_under_dvc(tmp_path, monkeypatch):
+def test_run_stage_records_its_duration_only_under_dvc_on_rank_0(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVC_STAGE", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
     run_stage("x", lambda: None)
     assert not (tmp_path / ".sdd/stage_times.jsonl").exists()
     monkeypatch.setenv("DVC_STAGE", "score@main-1")
+    monkeypatch.setenv("RANK", "1")  # another rank of a torchrun job (on this node or another)
+    run_stage("score", lambda: None)
+    assert not (tmp_path / ".sdd/stage_times.jsonl").exists()
+    monkeypatch.setenv("RANK", "0")
     run_stage("score", lambda: None)
     (rec,) = read_stage_times(tmp_path / ".sdd/stage_times.jsonl")
     assert rec["stage"] == "score@main-1" and 0 <= rec["seconds"] < 5

@@ -14,12 +14,14 @@ import pytest
 from sdd.augment.params import AugmentParams
 from sdd.core.plandocs import EvalSet
 from sdd.core.sections import TrackingParams
+from sdd.evaluation.trials import evaluate_trials
 from sdd.report.build import write_report
 from sdd.report.inputs import ReportInput, seen_attacks
 from sdd.report.params import ReportPlan
 from sdd.report.render import Figure, Section, render_markdown
 from sdd.report.sections.breakdown import per_condition_tables
 from sdd.report.sections.common import eer_cell
+from sdd.report.sections.eer import other_metrics_blocks
 from sdd.report.stats import epochs_to_best, report_metrics, seed_mean
 from sdd.report.tracking import _key, flatten, ui_url
 from tests.helpers import REPO
@@ -403,3 +405,27 @@ def test_per_condition_tables_put_pooled_first_and_keep_each_column():
     assert list(t.columns) == ["pooled", "mp3", "pstn"] and sorted(t.index) == ["clean", "main"]
     assert t.loc["clean", "pstn"] == 0.5 and t.loc["main", "pooled"] == 0.25
     assert per_condition_tables(metrics, "demo:eval") == {}
+
+
+def test_other_metrics_show_the_teer_where_defined_and_blank_elsewhere():
+    """main's eval carries ASV scores (t-DCF, t-EER), aligned's does not: its t-EER cell is empty."""
+    inp = make_input({"main": 1.0, "aligned": 1.3}, seeds=(0, 1))
+    rng = np.random.default_rng(5)
+    asv = pd.DataFrame(
+        {
+            "asv_key": ["target"] * 40 + ["nontarget"] * 40 + ["spoof"] * 40,
+            "score": np.concatenate([rng.normal(3, 1, 40), rng.normal(-3, 1, 40), rng.normal(0, 2, 40)]),
+        }
+    )
+    for run in inp.systems["main"].values():
+        run.eval = {s: evaluate_trials(t, asv_scores=asv) for s, t in run.trials.items()}
+    m = report_metrics(inp)
+    teers = [run.eval["demo:eval"]["t_eer"] for run in inp.systems["main"].values()]
+    assert m["main"]["demo:eval"]["t_eer"] == pytest.approx(np.mean(teers))
+    assert "t_eer" not in m["aligned"]["demo:eval"]
+    (table,) = [b[1] for b in other_metrics_blocks(inp, m) if b[0] == "table"]
+    assert table.loc["main / demo:eval", "t_eer"] == f"{np.mean(teers):.4f}"
+    assert table.loc["aligned / demo:eval", "t_eer"] == ""
+    assert table.loc["aligned / demo:eval", "cllr"] == f"{m['aligned']['demo:eval']['cllr']:.4f}"
+    assert list(table.columns)[-2:] == ["t_eer", "t_eer_exhaustive"]  # OTHER_METRICS order
+    assert not table.isin(["nan", "None"]).any().any()

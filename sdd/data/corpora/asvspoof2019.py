@@ -9,14 +9,14 @@ a large-scale public database of synthesized, converted and replayed speech", CS
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
 from sdd.core.paths import resolve
-from sdd.data.corpora.common import CorpusError, DownloadChecksums
+from sdd.data.corpora.common import CorpusError, DownloadChecksums, SplitView
 from sdd.data.corpora.la_layout import LA19_PROTOCOL_DIR, LA19_PROTOCOLS, read_la_layout
 
 __all__ = [
@@ -47,6 +47,7 @@ class Asvspoof2019LAConfig(DownloadChecksums):
     sha256: str | None = None
     source_dir: str | None = None
     keep_archives: bool = False
+    views: dict[str, SplitView] = field(default_factory=dict)
 
 
 def find_la_dir(root: Path) -> Path:

@@ -11,7 +11,7 @@ step is :func:`sdd.data.fetchers.asvspoof2021.fetch`) (Liu et al.,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +24,7 @@ from sdd.data.corpora.common import (
     PROTOCOL_COLUMNS,
     CorpusError,
     DownloadChecksums,
+    SplitView,
     check_checksum,
     normalise_label,
     read_columns,
@@ -86,6 +87,7 @@ class Asvspoof2021LAConfig(DownloadChecksums):
     source_dir: str | None = None
     keys_source_dir: str | None = None
     keep_archives: bool = False
+    views: dict[str, SplitView] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -114,6 +116,7 @@ class Asvspoof2021DFConfig:
     source_dir: str | None = None
     keys_source_dir: str | None = None
     keep_archives: bool = False
+    views: dict[str, SplitView] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.urls:

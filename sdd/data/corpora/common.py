@@ -28,8 +28,10 @@ __all__ = [
     "MD5_RE",
     "PROTOCOL_COLUMNS",
     "SHA256_RE",
+    "VIEW_NAME_RE",
     "CorpusError",
     "DownloadChecksums",
+    "SplitView",
     "check_checksum",
     "normalise_label",
     "read_columns",
@@ -55,6 +57,8 @@ LABEL_ALIASES: dict[str, str] = {
 
 MD5_RE = re.compile(r"^[0-9a-f]{32}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+#: A split view's name: it becomes a manifest file name and the split of an eval set (``asv5:eval_c05``).
+VIEW_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class CorpusError(RuntimeError):
@@ -116,3 +120,19 @@ class DownloadChecksums:
     def __post_init__(self) -> None:
         check_checksum(getattr(self, "md5", None), MD5_RE, "md5")
         check_checksum(getattr(self, "sha256", None), SHA256_RE, "sha256")
+
+
+@dataclass(frozen=True)
+class SplitView:
+    """A named subset of one split of a corpus, a split of its own (``corpora.<name>.views``).
+
+    Attributes:
+        split: the split it selects from (one of the corpus's splits).
+        where: protocol column -> the values kept (a trial is kept when every listed column takes one
+            of its values), e.g. ``{codec: [C05]}``; the columns are the manifest's (``speaker``,
+            ``attack``, ``condition``, and the corpus type's metadata columns). Checked by
+            :func:`sdd.data.corpora.parse_corpus`, which knows the view's name and corpus type.
+    """
+
+    split: str
+    where: dict[str, tuple[str, ...]]

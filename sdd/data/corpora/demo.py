@@ -11,13 +11,14 @@ per config and generator version) is :func:`sdd.data.fetchers.demo.fetch`.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
 from sdd.core.configbase import ConfigError
+from sdd.data.corpora.common import SplitView
 from sdd.data.corpora.demo_config import DemoConfig
 from sdd.data.corpora.la_layout import LA19_PROTOCOLS, read_la_layout
 
@@ -45,6 +46,7 @@ class DemoCorpusConfig:
     min_duration_s: float | None = None
     max_duration_s: float | None = None
     n_speakers_per_split: int | None = None
+    views: dict[str, SplitView] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.n_per_split < 1:
@@ -53,7 +55,9 @@ class DemoCorpusConfig:
 
     def generator_config(self) -> DemoConfig:
         """The generator's :class:`~sdd.data.corpora.demo_config.DemoConfig` these settings describe."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "type"}
+        fields = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("type", "views")
+        }
         return DemoConfig(**{k: v for k, v in fields.items() if v is not None})
 
 

@@ -10,7 +10,7 @@ protocol's SHA-256.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +18,7 @@ import pandas as pd
 
 from sdd.core.configbase import ConfigError
 from sdd.core.paths import resolve
-from sdd.data.corpora.common import CorpusError, normalise_label
+from sdd.data.corpora.common import CorpusError, SplitView, normalise_label
 
 __all__ = ["FolderCorpusConfig", "protocol_file", "read_protocol", "splits"]
 
@@ -56,6 +56,7 @@ class FolderCorpusConfig:
     split_column: str | None = None
     split: str | None = None
     splits: tuple[str, ...] | None = None
+    views: dict[str, SplitView] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.split is not None and self.split_column is not None:
@@ -88,8 +89,9 @@ def _folder_table(cfg: FolderCorpusConfig, usecols: list[str] | None = None) -> 
             f"{path}: protocol file not found (corpus folder {cfg.path!r}, protocol {cfg.protocol!r})"
         )
     try:
-        table = pd.read_csv(path, sep=_folder_sep(cfg, path), dtype=str, keep_default_na=False,
-                            usecols=usecols)
+        table = pd.read_csv(
+            path, sep=_folder_sep(cfg, path), dtype=str, keep_default_na=False, usecols=usecols
+        )
     except pd.errors.EmptyDataError as exc:
         raise CorpusError(f"{path}: {_EMPTY}") from exc
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:

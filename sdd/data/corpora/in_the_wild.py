@@ -8,14 +8,14 @@ Mueller et al., "Does audio deepfake detection generalize?", Interspeech 2022.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
 from sdd.core.paths import resolve
-from sdd.data.corpora.common import CorpusError, DownloadChecksums, normalise_label
+from sdd.data.corpora.common import CorpusError, DownloadChecksums, SplitView, normalise_label
 
 __all__ = ["ITW_DIR", "InTheWildConfig", "find_itw_dir", "read_protocol", "splits"]
 
@@ -36,6 +36,7 @@ class InTheWildConfig(DownloadChecksums):
     sha256: str | None = None
     source_dir: str | None = None
     keep_archives: bool = False
+    views: dict[str, SplitView] = field(default_factory=dict)
 
 
 def find_itw_dir(root: Path) -> Path:

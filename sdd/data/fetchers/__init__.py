@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sdd.data.corpora import CorpusConfig
-from sdd.data.fetchers import asvspoof2019, asvspoof2021, demo, folder, in_the_wild
+from sdd.data.fetchers import asvspoof5, asvspoof2019, asvspoof2021, demo, folder, hf_dataset, in_the_wild
 
 __all__ = ["FETCHERS", "fetch_corpus"]
 
@@ -26,8 +26,10 @@ FETCHERS: dict[str, Callable[[Any, Path], dict]] = {
     "asvspoof2019_la": asvspoof2019.fetch,
     "asvspoof2021_la": asvspoof2021.fetch,
     "asvspoof2021_df": asvspoof2021.fetch,
+    "asvspoof5": asvspoof5.fetch,
     "in_the_wild": in_the_wild.fetch,
     "folder": folder.fetch,
+    "hf_dataset": hf_dataset.fetch,
 }
 
 

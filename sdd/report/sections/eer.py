@@ -1,6 +1,6 @@
 """The sections on each system's overall error per eval set: the EER table and bar chart (seed mean,
 standard deviation, bootstrap CI, the hand-feature baseline), the DET curves, and the other metrics
-(minDCF, actDCF, Cllr, min t-DCF).
+(minDCF, actDCF, Cllr, min t-DCF, t-EER).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ OTHER_METRICS = (
     "cllr_calibrated",
     "min_tdcf",
     "min_tdcf_legacy",
+    "t_eer",
+    "t_eer_exhaustive",
 )
 
 
@@ -110,7 +112,8 @@ def det_blocks(inp: ReportInput, fig_dir: Path) -> list[Block]:
 
 
 def other_metrics_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
-    """The :data:`OTHER_METRICS` table (nothing when no system has any)."""
+    """The :data:`OTHER_METRICS` table (nothing when no system has any); a metric an eval set does not
+    define (no ASV scores: no t-DCF, no t-EER) is an empty cell, never a number."""
     other = {
         (a, s): {k: m[s][k] for k in OTHER_METRICS if k in m[s]}
         for a, m in systems(metrics).items()
@@ -120,9 +123,9 @@ def other_metrics_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
     other = {k: v for k, v in other.items() if v}
     if not other:
         return []
-    df = pd.DataFrame.from_dict(other, orient="index").map(
-        lambda v: f"{v:.4f}" if isinstance(v, float) else v
-    )
+    df = pd.DataFrame.from_dict(other, orient="index")
+    df = df[[k for k in OTHER_METRICS if k in df.columns]]
+    df = df.map(lambda v: "" if pd.isna(v) else f"{v:.4f}" if isinstance(v, float) else v)
     df.index = [f"{a} / {s}" for a, s in df.index]
     return [
         ("h2", "Other metrics (seed means)"),
@@ -131,7 +134,11 @@ def other_metrics_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
             (
                 "ASVspoof 5 minDCF; actDCF and Cllr on the raw scores and after a logistic calibration "
                 "fitted on the "
-                "training corpus's dev scores; min t-DCF (revised and legacy forms) where ASV scores exist."
+                "training corpus's dev scores; min t-DCF (revised and legacy forms) and t-EER (tandem "
+                "EER with the ASV system, Kinnunen et al. 2023) where ASV scores exist: t_eer by the "
+                "ASVspoof 5 package's decimated search (what it reports), t_eer_exhaustive over every "
+                "threshold pair. All are fractions (the package prints the t-EER in percent); an "
+                "empty cell is a metric that eval set does not define."
             ),
         ),
         ("table", df),
