@@ -29,6 +29,8 @@ from sdd.models.aasist import SSLAasistConfig
 from sdd.models.heads import HEADS, LstmHead
 from sdd.plan import arms as plan_arms
 from sdd.plan.assemble import validate_params
+from sdd.train.architectures import backbone_parameters
+from sdd.train.architectures import lora_parameters as architecture_lora_parameters
 from tests.helpers import REPO
 
 PRESETS = REPO / "presets"
@@ -330,34 +332,15 @@ def test_argparse_defaults_are_read_without_running_the_code(tmp_path):
 
 # ---- LoRA: the paper's figure, analytically -------------------------------------------------------
 
-#: facebook/wav2vec2-xls-r-300m's architecture (its config.json): a 7-layer conv encoder of width 512
-#: (kernels 10,3,3,3,3,2,2, with bias, LayerNorm), 24 pre-LN transformer layers of width 1024, 16 heads,
-#: FFN 4096, a grouped positional conv (128 taps, 16 groups, weight-normalised) and the masked-frame
-#: embedding.
-XLSR = dict(
-    conv_dim=512,
-    kernels=(10, 3, 3, 3, 3, 2, 2),
-    hidden=1024,
-    layers=24,
-    ffn=4096,
-    pos_kernel=128,
-    pos_groups=16,
-)
+XLSR_ID = "facebook/wav2vec2-xls-r-300m"
+#: XLS-R 300M's parameters, by the closed formula of sdd.train.architectures (from its published config;
+#: tests/train/test_architectures.py checks it against transformers' Wav2Vec2Model).
+XLSR_PARAMETERS = backbone_parameters(XLSR_ID)["total"]
+HIDDEN = HUB_HIDDEN[XLSR_ID]
 
 
-def xlsr_parameters(c: dict = XLSR) -> int:
-    d, h = c["conv_dim"], c["hidden"]
-    conv = sum((1 if i == 0 else d) * d * k + d + 2 * d for i, k in enumerate(c["kernels"]))
-    projection = 2 * d + d * h + h
-    pos_conv = h * (h // c["pos_groups"]) * c["pos_kernel"] + c["pos_kernel"] + h  # weight_v, weight_g, bias
-    layer = 4 * (h * h + h) + 2 * 2 * h + (h * c["ffn"] + c["ffn"]) + (c["ffn"] * h + h)
-    return conv + projection + h + pos_conv + 2 * h + c["layers"] * layer  # + masked_spec_embed, final LN
-
-
-def lora_parameters(r: int, targets: tuple[str, ...], c: dict = XLSR) -> int:
-    """A rank-r adapter on a (h -> h) projection adds r * (h + h); q_proj and v_proj are h -> h."""
-    assert set(targets) <= {"q_proj", "k_proj", "v_proj", "out_proj"}, targets
-    return c["layers"] * len(targets) * r * 2 * c["hidden"]
+def lora_parameters(r: int, targets: tuple[str, ...]) -> int:
+    return architecture_lora_parameters(XLSR_ID, r, targets)
 
 
 def test_lora_preset_gives_the_papers_198x_fewer_trainable_parameters(hub_ids_resolve):
@@ -365,33 +348,12 @@ def test_lora_preset_gives_the_papers_198x_fewer_trainable_parameters(hub_ids_re
     with LoRA. Inferred (no code): rank 16 on q_proj/v_proj with the linear head gives about 200x."""
     arm = load_preset("lora_xlsr").arms["main"]
     assert arm.model.finetune == "lora" and arm.model.head == "linear"
-    head = sum(p.numel() for p in HEADS[arm.model.head](XLSR["hidden"]).parameters())
-    backbone = xlsr_parameters()
+    head = sum(p.numel() for p in HEADS[arm.model.head](HIDDEN).parameters())
+    backbone = XLSR_PARAMETERS
     ratio = (backbone + head) / (lora_parameters(arm.model.lora.r, arm.model.lora.target_modules) + head)
     assert 190 <= ratio <= 210 and abs(ratio - 198) / 198 < 0.02, ratio
     assert 310e6 < backbone + head < 320e6, "the abstract's 317M (its own head is not described)"
     # sdd's default rank 8 would give about 400x; the SSL-AASIST head about 156x at rank 16
     assert 395 < (backbone + head) / (lora_parameters(8, ("q_proj", "v_proj")) + head) < 405
-    aasist = sum(p.numel() for p in HEADS["aasist"](XLSR["hidden"]).parameters())
+    aasist = sum(p.numel() for p in HEADS["aasist"](HIDDEN).parameters())
     assert 150 < (backbone + aasist) / (lora_parameters(16, ("q_proj", "v_proj")) + aasist) < 160
-
-
-@pytest.mark.slow
-def test_xlsr_parameter_formula_matches_transformers():
-    """The analytic count above equals transformers' Wav2Vec2Model at XLS-R 300M's config (built on the
-    meta device: no memory, no download)."""
-    from transformers import Wav2Vec2Config, Wav2Vec2Model
-
-    config = Wav2Vec2Config(
-        hidden_size=1024,
-        num_hidden_layers=24,
-        num_attention_heads=16,
-        intermediate_size=4096,
-        feat_extract_norm="layer",
-        do_stable_layer_norm=True,
-        conv_bias=True,
-        mask_time_prob=0.075,
-    )
-    with torch.device("meta"):
-        model = Wav2Vec2Model(config)
-    assert sum(p.numel() for p in model.parameters()) == xlsr_parameters() == 315_438_720
