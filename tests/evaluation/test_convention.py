@@ -147,3 +147,25 @@ def test_sdd_evaluate_names_the_input_rule_of_an_sdd_score_file_and_the_subset(t
         assert cli_main([*argv, "--out", str(out)]) == 0
         conv = json.loads(out.read_text())["convention"]
         assert conv == {"input": expected, "trials": "asvspoof2019 protocol p.txt", "polarity": POLARITY}
+
+
+def test_a_fused_system_names_the_input_rule_of_each_fused_arm(tmp_path, rng):
+    from sdd.core.yamlfile import read_yaml
+    from sdd.report.fusion import add_fusions
+    from tests.helpers import REPO
+    from tests.report.test_fusion import pipeline_outputs, read_input, report_plan, tiny_params
+
+    plan = report_plan(tiny_params(read_yaml(REPO / "params.yaml"), [["main", "attm"]]), tmp_path)
+    manifests = pipeline_outputs(tmp_path, plan, rng)
+    inp = read_input(tmp_path, plan)
+    rules = {"main": input_rule(64600, 16000), "attm": None}  # attm: evaluated before it was recorded
+    for arm, rule in rules.items():
+        for run in inp.systems[arm].values():
+            for m in run.eval.values():
+                m["convention"]["input"] = rule
+    add_fusions(inp, plan, scores_dir=tmp_path / "data/scores", manifests_dir=manifests)
+    conv = report_metrics(inp)["main+attm"]["demo:eval"]["convention"]
+    assert conv["input"]["rule"] == "fusion" and conv["input"]["arms"] == rules
+    assert conv["input"]["name"] == f"fusion of main: {rules['main']['name']}; attm: not recorded"
+    assert conv["trials"] == inp.systems["main"][0].eval["demo:eval"]["convention"]["trials"]
+    assert conv["polarity"] == POLARITY
