@@ -244,3 +244,16 @@ def test_real_2019_la_asv_scores_give_the_official_min_tdcf_of_a_published_cm(sh
     cli = _cli(tmp_path, ["--scores", str(scores), "--protocol", str(protocol), "--format", "asvspoof2019",
                           "--asv-scores", str(asv_file)])  # fmt: skip
     assert stage["t_eer"] == cli["t_eer"] and 0 < stage["t_eer"] < 0.1
+
+
+def test_2021_la_keys_with_one_asv_file_only_warn_and_give_no_asv_scores(tmp_path, rng, caplog):
+    root = tmp_path / "la21"
+    _la21(root, rng)
+    (root / "keys" / "LA" / "ASV" / "ASVTorch_Kaldi" / "score.txt").unlink()
+    cfg = parse_corpus(
+        "la21", {"type": "asvspoof2021_la", "source_dir": str(root), "keys_source_dir": str(root)}
+    )
+    prepare_corpus(cfg, tmp_path / "unused", tmp_path / "m", workers=1)
+    assert read_asv_keys(tmp_path / "m" / "eval.csv") is None
+    assert "has ASV/trial_metadata.txt but not ASV/ASVTorch_Kaldi/score.txt" in caplog.text
+    assert "will have no min t-DCF and no t-EER" in caplog.text
