@@ -19,6 +19,9 @@ preset's ``score.num_samples`` (read + crop, a model returning zeros). Prints on
 the disk of the augmented copies per 1,000 training utterances, plus the load average before and
 after (other jobs on the machine slow every wall-time figure).
 
+Prepare and augment include their worker pools' start (paid once per run): well below the default
+fraction it dominates their per-1,000 figures.
+
 Headline: ``RESULT run_cost_<stage>_s_per_1000=<x>`` per stage and
 ``RESULT run_cost_augmented_mb_per_1000=<x>`` (measurements, no target).
 """
@@ -75,6 +78,10 @@ def real_durations(protocol: Path) -> np.ndarray:
     if not {"path", "label"} <= set(df.columns):
         sys.exit(f"{protocol}: columns {list(df.columns)}; expected at least path and label")
     bona = df[df["label"] == "bonafide"]
+    if bona.empty:
+        sys.exit(
+            f"{protocol}: no row with label 'bonafide'; expected real bona fide clips to take durations from"
+        )
     return np.array([sf.info(protocol.parent / p).duration for p in bona["path"]])
 
 

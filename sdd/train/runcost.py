@@ -29,6 +29,7 @@ from sdd.audio.io import write_audio
 from sdd.augment.params import AugmentParams
 from sdd.augment.precompute import precompute
 from sdd.core import atomic
+from sdd.core.paths import resolve
 from sdd.core.sections import ScoreParams
 from sdd.data.corpora import parse_corpus
 from sdd.data.prepare import prepare_corpus
@@ -234,8 +235,6 @@ class _ZeroScorer(nn.Module):
 
 def time_scoring_io(manifest: pd.DataFrame, params: ScoreParams) -> StageCost:
     """Time :func:`~sdd.scoring.score.iter_scores` (read, mix down, crop) over ``manifest``'s files."""
-    from sdd.core.paths import resolve
-
     paths = [resolve(p) for p in manifest["path"]]
     t0 = time.perf_counter()
     n = sum(1 for _ in iter_scores(_ZeroScorer(), paths, params))
