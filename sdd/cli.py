@@ -29,6 +29,7 @@ from typing import NoReturn
 # name -> (module, one-line help). A registry, not an if/elif chain.
 COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("sdd.evaluation.cli", "metrics JSON from a score file and a protocol"),
+    "fuse": ("sdd.evaluation.fuse", "fuse several systems' score folders, fitted on their dev scores"),
     "score": ("sdd.scoring.score", "score audio files with a trained model"),
     "fetch": ("sdd.cli:fetch_main", "download, verify and extract a corpus or published weights"),
     "compare": ("sdd.report.compare", "comparative report across MLflow runs"),
@@ -41,6 +42,8 @@ examples:
   sdd score --model models/main/s0 --decisions recordings/ > scores.tsv
   sdd evaluate --scores data/scores/main/la19__eval.txt --format asvspoof2019 --out m.json --ci \\
       --protocol data/raw/la19/LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt
+  sdd fuse data/scores/main/s0 data/scores/attm/s0 --dev-protocol data/manifests/demo/dev.csv \\
+      --format manifest --out fused/main+attm/s0
   sdd fetch la19
   sdd compare --out reports/compare
   sdd export --format onnx --model models/main/s0 --out main_s0.onnx"""

@@ -102,7 +102,9 @@ class ReportParams:
     difference (seeds averaged; whole speakers resampled when ``block_by_speaker`` and the manifests
     name speakers), Holm-corrected at family-wise level ``alpha`` over all comparisons of one report.
     A shortcut of the audit is flagged beside an arm when its EER is below ``shortcut_factor`` times
-    the arm's EER.
+    the arm's EER. Each ``fusion`` row (``[main, attm]``: two or more arms) adds a fused system, the
+    linear logistic-regression fusion of those arms' scores fitted on the training corpus's dev scores
+    (:mod:`sdd.report.fusion`), compared like any arm; opt-in, none by default.
     """
 
     reference: str = "main"
@@ -111,6 +113,7 @@ class ReportParams:
     alpha: float = 0.05
     block_by_speaker: bool = True
     shortcut_factor: float = 2.0
+    fusion: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if self.n_resamples < 10:
@@ -119,3 +122,12 @@ class ReportParams:
             raise ConfigError(f"report.alpha: got {self.alpha}; expected a number in (0, 1)")
         if not self.shortcut_factor > 0:
             raise ConfigError(f"report.shortcut_factor: got {self.shortcut_factor}; expected > 0")
+        for i, row in enumerate(self.fusion):
+            if len(row) < 2 or len(set(row)) != len(row):
+                raise ConfigError(
+                    f"report.fusion[{i}]: got {list(row)}; expected two or more different arm names "
+                    "(e.g. [main, attm])"
+                )
+        names = ["+".join(row) for row in self.fusion]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"report.fusion: got the same row twice in {[list(r) for r in self.fusion]}")

@@ -4,8 +4,9 @@ From the bottom up: :mod:`.common` (labels, :class:`EvaluationError`), :mod:`.ta
 tables with exact shape checks), :mod:`.tdcf2021` (the 2021 LA t-DCF coefficients per attack and
 codec, and that decomposition), :mod:`.score_files`, :mod:`.protocols` and :mod:`.sasv` (the official
 formats and joining scores to a protocol or to SASV keys), :mod:`.trials` (:func:`evaluate_trials`,
-the metric assembly on top of :mod:`sdd.metrics`), then the two users: :mod:`.cli` (``sdd
-evaluate``) and :mod:`.eval_sets` (the evaluate stage, on the pipeline's manifests).
+the metric assembly on top of :mod:`sdd.metrics`), then its users: :mod:`.cli` (``sdd
+evaluate``), :mod:`.eval_sets` (the evaluate stage, on the pipeline's manifests) and :mod:`.fuse`
+(``sdd fuse`` and the report's fused systems: score folders fused on their dev scores).
 :mod:`.asvspoof5_protocol` is the ASVspoof 5 protocol reader alone, for the corpus recipe. The public names
 are re-exported here lazily (PEP 562): ``from sdd.evaluation import evaluate_trials`` works, but
 importing one module (the corpus recipe's protocol reader) does not load the others and the metric stack.
@@ -30,6 +31,7 @@ _EXPORTS = {
     "cli_main": "cli",
     "evaluate_trials": "trials",
     "fit_calibration": "trials",
+    "fuse_folders": "fuse",
 }
 
 __all__ = sorted(_EXPORTS)

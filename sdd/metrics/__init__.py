@@ -5,7 +5,8 @@ read from it (EER, DET, t-DCF in both forms, minDCF, actDCF, Cllr, a-DCF); :mod:
 confidence intervals; :mod:`.paired` the paired bootstrap of two systems' EER difference and Holm's
 correction over several comparisons; :mod:`.power` the minimum detectable EER difference of a
 comparison; :mod:`.calibration` the logistic calibration fitted on dev scores; :mod:`.tandem` the
-t-EER of a CM in tandem with an ASV system. The public names of all six are re-exported here
+t-EER of a CM in tandem with an ASV system; :mod:`.fusion` the linear logistic-regression fusion of
+several systems fitted on dev scores. The public names of all seven are re-exported here
 (``from sdd import metrics as M; M.eer(...)``).
 """
 
@@ -30,6 +31,7 @@ from sdd.metrics.detection import (
     min_tdcf_legacy,
     tdcf_coefficients,
 )
+from sdd.metrics.fusion import LinearFusion, fit_linear_fusion
 from sdd.metrics.paired import (
     PairedEerComparison,
     compare_to_reference,
@@ -44,6 +46,7 @@ __all__ = [
     "ADCFCostModel",
     "AsvOperatingPoint",
     "DCFCostModel",
+    "LinearFusion",
     "MetricsError",
     "PairedEerComparison",
     "SortedScores",
@@ -61,6 +64,7 @@ __all__ = [
     "eer",
     "eer_confidence_interval",
     "eer_threshold",
+    "fit_linear_fusion",
     "fit_logistic_calibration",
     "holm_adjust",
     "mean_eer_interval",

@@ -4,9 +4,10 @@
 :func:`resolve_arm` deep-merges the arm's ``model``/``train``/``aligner`` overrides into the base
 sections and checks the result (the messages name the arm and the keys it overrides); scoring-only
 arms (regime ``published``) keep every training section at its default (:func:`is_scoring_only`);
-:func:`arm_seeds` says which training seeds an arm runs, and :func:`partial_arm` cuts ``main`` to k
-layers for the partial-model curve. :func:`check_backbone` is the one check of a ``backbone`` value
-(the name registry is :mod:`sdd.models.params`).
+:func:`arm_seeds` says which training seeds an arm runs, :func:`fusion_row` which runs a fused system
+of the report combines, and :func:`partial_arm` cuts ``main`` to k layers for the partial-model curve.
+:func:`check_backbone` is the one check of a ``backbone`` value (the name registry is
+:mod:`sdd.models.params`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sdd.core.sections import PUBLISHED_REGIME
 from sdd.models.params import PRETRAINED, TINY_PRESETS, ModelParams, check_backbone_name, check_layer_counts
 from sdd.plan.schema import Params
 from sdd.pretrain.params import PRETRAIN_INITS
+from sdd.report.params import FusionRow
 from sdd.train.params import (
     PUBLISHED_KINDS,
     AlignerParams,
@@ -34,6 +36,7 @@ __all__ = [
     "AASIST_ARM_HINT",
     "arm_seeds",
     "check_backbone",
+    "fusion_row",
     "is_scoring_only",
     "partial_arm",
     "resolve_arm",
@@ -226,6 +229,39 @@ def arm_seeds(params: Params, name: str) -> tuple[int, ...]:
     if own is None and is_scoring_only(params, name):
         return params.seeds[:1]
     return params.seeds if own is None else own
+
+
+def fusion_row(params: Params, row: tuple[str, ...], where: str) -> FusionRow:
+    """A ``report.fusion`` row resolved: per fused seed, the run of each arm it fuses. The trained arms
+    fuse seed by seed (the seeds they all run); a scoring-only arm has one run, which joins every
+    fused seed; a row of scoring-only arms alone has one seed, the first arm's.
+
+    Raises:
+        ConfigError: an unknown arm, a name taken by an arm, or trained arms with no seed in common.
+    """
+    unknown = [a for a in row if a not in params.arms]
+    if unknown:
+        raise ConfigError(
+            f"{where}: got {list(row)}; {unknown} {'is not an arm' if len(unknown) == 1 else 'are not arms'}"
+            f"; expected names from {sorted(params.arms)}"
+        )
+    name = "+".join(row)
+    if name in params.arms:
+        raise ConfigError(f"{where}: the fused system's name {name!r} is an arm's; rename that arm")
+    fixed = {a: arm_seeds(params, a)[0] for a in row if is_scoring_only(params, a)}
+    trained = [a for a in row if a not in fixed]
+    if trained:
+        common = set.intersection(*(set(arm_seeds(params, a)) for a in trained))
+        seeds = tuple(s for s in arm_seeds(params, trained[0]) if s in common)
+        if not seeds:
+            raise ConfigError(
+                f"{where}: got {list(row)}, whose trained arms run no seed in common ("
+                + "; ".join(f"{a}: {list(arm_seeds(params, a))}" for a in trained)
+                + "); a fused system fuses the runs of one seed"
+            )
+    else:
+        seeds = (fixed[row[0]],)
+    return FusionRow(name=name, arms=tuple(row), seeds=seeds, fixed=fixed)
 
 
 

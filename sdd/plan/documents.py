@@ -29,7 +29,7 @@ from sdd.core.plandocs import (
 from sdd.core.sections import PUBLISHED_REGIME
 from sdd.models.params import PRETRAINED
 from sdd.models.published_spec import PublishedRecord, published_record
-from sdd.plan.arms import arm_seeds, partial_arm
+from sdd.plan.arms import arm_seeds, fusion_row, partial_arm
 from sdd.plan.schema import LoadedParams
 from sdd.pretrain.params import OBJECTIVES, PretrainPlan
 from sdd.probing.params import ExtractPlan, ExtractSettings, ProbePlan, ProbeSettings
@@ -92,6 +92,8 @@ def plan_documents(loaded: LoadedParams) -> dict[str, Any]:
             report=p.report,
             tracking=p.tracking,
             probe_models=p.probe.models,
+            fusions=tuple(fusion_row(p, row, f"report.fusion[{i}]") for i, row in enumerate(p.report.fusion)),
+            evaluate=p.evaluate,
         ),
     }
     docs.update(arm_plan_docs(loaded))

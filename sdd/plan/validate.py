@@ -4,12 +4,13 @@
 Unknown keys, wrong types and bad choices raise :class:`~sdd.core.configbase.ConfigError` naming the
 key, the value and the allowed values; then the checks that need more than one section: safe names,
 seeds, the training corpus's splits, the eval sets (``<corpus>:<split>``, never the training data),
-reserved arm names, the report's reference arm, the probed models and the partial-model curve, and
-settings of each trained arm that contradict each other (:mod:`sdd.plan.consistency`). Only the
-corpora in use are parsed deeply (a catalogue entry for a corpus you have not downloaded must not stop
-the demo). Arms are resolved by :mod:`sdd.plan.arms`. :func:`load_params` reads the file as DVC does
-(:mod:`sdd.core.yamlfile`: YAML 1.2 scalars, a key written twice refused). A ``preset`` (and its
-``preset_overrides``) is applied first (:mod:`sdd.plan.presets`).
+reserved arm names, the report's reference arm and fused arms (``report.fusion``), the probed models and
+the partial-model curve, and settings of each trained arm that contradict each other
+(:mod:`sdd.plan.consistency`). Only the corpora in use are parsed deeply (a catalogue entry for a corpus
+you have not downloaded must not stop the demo). Arms are resolved by :mod:`sdd.plan.arms`.
+:func:`load_params` reads the file as DVC does (:mod:`sdd.core.yamlfile`: YAML 1.2 scalars, a key
+written twice refused). A ``preset`` (and its ``preset_overrides``) is applied first
+(:mod:`sdd.plan.presets`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sdd.core.sections import PUBLISHED_REGIME
 from sdd.core.yamlfile import read_yaml
 from sdd.data.corpora import corpus_splits, parse_corpus
 from sdd.models.params import PRETRAINED
-from sdd.plan.arms import check_backbone, is_scoring_only, partial_arm, resolve_arm
+from sdd.plan.arms import check_backbone, fusion_row, is_scoring_only, partial_arm, resolve_arm
 from sdd.plan.consistency import check_contradictions
 from sdd.plan.presets import apply_preset
 from sdd.plan.schema import LoadedParams, Params
@@ -187,6 +188,8 @@ def validate_params(raw: dict[str, Any], presets_dir: Path | None = None) -> Loa
             f"report.reference: got {params.report.reference!r}; expected one of the arms {sorted(arms)} "
             "(every other arm is compared with it)"
         )
+    for i, row in enumerate(params.report.fusion):
+        fusion_row(params, row, f"report.fusion[{i}]")
     trained = sorted(a for a in arms if arms[a].regime != PUBLISHED_REGIME)
     for name in params.probe.models:
         if name not in BACKBONE_SOURCES and name not in arms:

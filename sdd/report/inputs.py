@@ -44,6 +44,8 @@ class SeedRun:
             arm lacks are absent or NaN).
         trials: eval set name -> scored trials (:data:`sdd.evaluation.eval_sets.TRIAL_COLUMNS`).
         source: where it came from (a DVC output path or an MLflow run id), for the report's metadata.
+        fusion: a fused system's fusion (:mod:`sdd.report.fusion`: arms, weights, offset, prior, ...);
+            None for an arm.
     """
 
     seed: int
@@ -53,6 +55,7 @@ class SeedRun:
     telemetry: pd.DataFrame
     trials: dict[str, pd.DataFrame]
     source: str = ""
+    fusion: dict[str, Any] | None = None
 
 
 @dataclass

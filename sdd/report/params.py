@@ -10,9 +10,32 @@ from typing import Any
 
 from sdd.augment.params import AugmentParams
 from sdd.core.plandocs import EvalSet
-from sdd.core.sections import ReportParams, TrackingParams
+from sdd.core.sections import EvaluateParams, ReportParams, TrackingParams
 
-__all__ = ["ReportPlan"]
+__all__ = ["FusionRow", "ReportPlan"]
+
+
+@dataclass(frozen=True)
+class FusionRow:
+    """One fused system of the report (a ``report.fusion`` row), resolved by the plan.
+
+    Attributes:
+        name: the system's name in the report (the arms joined by ``+``: ``main+attm``).
+        arms: the fused arms, in the row's order.
+        seeds: the fused seeds: the seeds every trained arm of the row has (each fuses the arms' runs
+            of that seed).
+        fixed: scoring-only arms (no training seed) -> the seed of their one run, which joins every
+            fused seed.
+    """
+
+    name: str
+    arms: tuple[str, ...]
+    seeds: tuple[int, ...]
+    fixed: dict[str, int]
+
+    def arm_seed(self, arm: str, seed: int) -> int:
+        """The run of ``arm`` that fused seed ``seed`` uses."""
+        return self.fixed.get(arm, seed)
 
 
 @dataclass(frozen=True)
@@ -27,6 +50,9 @@ class ReportPlan:
         seeds: the top-level training seeds.
         eval_sets, corpus, augment, report, tracking: as in the other documents.
         probe_models: the probed models (``probe.models``).
+        fusions: the fused systems (``report.fusion``, resolved), after the arms in the report.
+        evaluate: the evaluate section: a fused system's metrics are computed as the evaluate stage
+            computes an arm's.
     """
 
     arms: dict[str, tuple[int, ...]]
@@ -40,3 +66,5 @@ class ReportPlan:
     report: ReportParams
     tracking: TrackingParams
     probe_models: tuple[str, ...]
+    fusions: tuple[FusionRow, ...] = ()
+    evaluate: EvaluateParams = EvaluateParams()

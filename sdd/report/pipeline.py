@@ -1,7 +1,8 @@
 """The report stage's work in one call: :func:`write_pipeline_report`.
 
 From the DVC outputs of every arm and seed (evaluation, training summaries, telemetry, scores), the
-hand-feature baseline, the shortcut audit, the augmentation and the probing results, it writes
+hand-feature baseline, the shortcut audit, the augmentation and the probing results (and the fused
+systems of ``report.fusion``, :mod:`sdd.report.fusion`), it writes
 ``metrics.json`` (:func:`sdd.report.stats.report_metrics`, then the probing table), the pages and
 figures (:func:`sdd.report.build.write_report`, with the augmentation and probing sections and the
 run metadata) and logs them to the pipeline run's MLflow parent run
@@ -19,6 +20,7 @@ from sdd.core.stage import STAGE_TIMES, write_json
 from sdd.report import tracking
 from sdd.report.augment import augment_figures
 from sdd.report.build import write_report
+from sdd.report.fusion import add_fusions
 from sdd.report.inputs import from_pipeline
 from sdd.report.metadata import read_stage_times, run_metadata
 from sdd.report.params import ReportPlan
@@ -57,12 +59,19 @@ def write_pipeline_report(plan: ReportPlan, io: ReportIO) -> None:
     (module docstring)."""
     experiment = tracking.dvc_experiment()
     arms = ", ".join(f"{a} ({', '.join(map(str, plan.arms[a]))})" for a in plan.order)
+    fused = "".join(
+        f". Fused system {r.name} (seeds {', '.join(map(str, r.seeds))}): linear logistic-regression "
+        f"fusion of {' and '.join(r.arms)}, fitted on the dev scores of {plan.corpus}"
+        for r in plan.fusions
+    )
     inp = from_pipeline(plan, eval_dir=io.eval, train_dir=io.train, telemetry_dir=io.telemetry,
                         scores_dir=io.scores, manifests_dir=io.manifests, baseline=io.baseline,
                         audit=io.audit, train_manifest=io.train_manifest,
                         title=f"sdd report: {experiment}",
                         intro=f"Training corpus: {plan.corpus}. Arms (seeds): "
-                              + arms + ". EERs are percent here; metrics.json holds fractions.")  # fmt: skip
+                              + arms + fused
+                              + ". EERs are percent here; metrics.json holds fractions.")  # fmt: skip
+    add_fusions(inp, plan, scores_dir=io.scores, manifests_dir=io.manifests)
     metrics = report_metrics(inp)
     aug = augment_figures(plan.augment, io.augmented, io.train_manifest, io.out_dir / "figures")
     probing = load_probing(io.probe, plan.probe_models, io.partial, io.pretrain, io.scores, plan.arms)

@@ -83,8 +83,8 @@ def publish_pipeline_report(
     with tracking.pipeline_run(experiment) as parent:
         if parent.run_id is None:  # the store is unavailable: tracking already said what is not logged
             return ""
-        for arm, seeds in inp.systems.items():
-            for seed, run in seeds.items():
+        for arm in plan.order:  # the arms; a fused system (report.fusion) has no run of its own
+            for seed, run in inp.systems[arm].items():
                 rel = f"{arm}/s{seed}"
                 config = {**plan.configs[arm], "seed": seed}
 

@@ -8,7 +8,7 @@ of the seed-mean EER, :func:`sdd.metrics.mean_eer_interval`), ``vs_reference`` (
 of the EER difference with the reference, Holm-corrected over every comparison of the report,
 :func:`sdd.metrics.compare_to_reference`, with its minimum detectable difference at 80 % power) and
 ``shortcuts``; per system ``train`` (seed means of the training summary) and ``seeds`` (each seed's own
-evaluate and train metrics, unchanged).
+evaluate and train metrics, unchanged, and a fused system's ``fusion``: :mod:`sdd.report.fusion`).
 
 Every EER is a fraction. The bootstrap draws come from ``report.seed``, and the trial multisets are
 shared by all seeds and systems of one comparison, so results are reproducible and paired.
@@ -194,7 +194,10 @@ def report_metrics(inp: ReportInput) -> dict[str, Any]:
                     )
         records = [_train_record(r) for r in runs]
         entry["train"] = seed_mean(records) if records else {}
-        entry["seeds"] = {str(r.seed): {**r.eval, "train": rec} for r, rec in zip(runs, records, strict=True)}
+        entry["seeds"] = {
+            str(r.seed): {**r.eval, "train": rec, **({"fusion": r.fusion} if r.fusion is not None else {})}
+            for r, rec in zip(runs, records, strict=True)
+        }
         out[name] = entry
     if comparisons:
         keys = list(comparisons)

@@ -79,6 +79,17 @@ TABLE: list[tuple[str, str, int, str]] = [
      "--out {tmp}/m.json", 2, r"argument --format: invalid choice: 'asv99'"),
     ("evaluate-missing-scores", "evaluate --scores {tmp}/none.txt --protocol {protocol} "
      "--format asvspoof2019 --out {tmp}/m.json", 2, r"score file .*none\.txt: no such file"),
+    # sdd fuse: folders, output, bounds; before any score is read
+    ("fuse-no-out", "fuse {empty_dir} --dev-protocol {protocol} --format asvspoof2019", 2,
+     r"^sdd fuse: error: the following arguments are required: --out"),
+    ("fuse-missing-folder", "fuse {tmp}/nowhere --dev-protocol {protocol} --format asvspoof2019 "
+     "--out {tmp}/f", 2, r"score folder .*nowhere: no such folder"),
+    ("fuse-out-is-file", "fuse {empty_dir} --dev-protocol {protocol} --format asvspoof2019 --out {scores}", 2,
+     r"--out .*scores\.txt is a file"),
+    ("fuse-no-dev-file", "fuse {empty_dir} --dev-protocol {protocol} --format asvspoof2019 --out {tmp}/f", 2,
+     r"score folder .*empty: no dev\.txt"),
+    ("fuse-prior-inf", "fuse {empty_dir} --dev-protocol {protocol} --format asvspoof2019 --out {tmp}/f "
+     "--prior inf", 2, r"--prior: got 'inf'; expected a finite number"),
     # sdd fetch
     ("fetch-no-corpus", "fetch", 2, r"^sdd fetch: error: the following arguments are required: corpus"),
     ("fetch-unknown", "fetch nothing_like_it --params {params_ok}", 1, r"corpus 'nothing_like_it': neither"),

@@ -222,3 +222,21 @@ def test_dvc_repro_end_to_end(project):
     # with two seeds, `sdd score --model models/main` asks which one
     out = run(["sdd", "score", "--model", "models/main", clip], project, check=False)
     assert out.returncode == 2 and "s0, s1" in out.stderr, out.stderr
+
+    # `report.fusion` re-plans the report alone: fused systems are fitted in the report stage on the
+    # arms' dev scores, seed by seed (main runs seeds 0 and 1, attm seed 0 only: main+attm fuses seed 0)
+    params["report"]["fusion"] = [["main", "attm"], ["main", "augmented"]]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["dvc", "repro", "plan"], project)
+    assert sorted(json.loads(run(["dvc", "status", "--json"], project).stdout)) == ["report"]
+    run(["dvc", "repro"], project)
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    for name, seeds in (("main+attm", [0]), ("main+augmented", [0, 1])):
+        for eval_set in ("demo:eval", "demo:eval_degraded"):
+            m = metrics[name][eval_set]
+            assert m["seeds"] == seeds and m["vs_reference"]["reference"] == "main"
+            assert m["eer_ci95"][0] <= m["eer"] <= m["eer_ci95"][1] and m["per_attack"]
+        assert set(metrics[name]["seeds"]) == {str(s) for s in seeds}
+        assert len(metrics[name]["seeds"]["0"]["fusion"]["weights"]) == 2
+        assert metrics[name]["train"]["trainable_parameters"] == 3
+    assert "main+attm" in (project / "reports/README.md").read_text()

@@ -16,12 +16,23 @@ from sdd.report.inputs import ReportInput
 from sdd.report.render import Block, Figure
 from sdd.report.stats import HAND
 
-__all__ = ["NONE", "SCORING_ONLY_REGIME", "eer_cell", "fig", "pct", "scoring_only", "systems"]
+__all__ = [
+    "FUSION_REGIME",
+    "NONE",
+    "SCORING_ONLY_REGIME",
+    "eer_cell",
+    "fig",
+    "pct",
+    "scoring_only",
+    "systems",
+]
 
 #: A table cell for a quantity that does not exist for a system (null in metrics.json).
 NONE = "—"
 #: The regime of scoring-only systems.
 SCORING_ONLY_REGIME = PUBLISHED_REGIME
+#: The regime of the report's fused systems (``report.fusion``, :mod:`sdd.report.fusion`).
+FUSION_REGIME = "fusion"
 
 
 def pct(v: Any, digits: int = 2) -> str:

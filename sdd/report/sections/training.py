@@ -13,7 +13,7 @@ import pandas as pd
 from sdd.report import figures
 from sdd.report.inputs import ReportInput
 from sdd.report.render import Block
-from sdd.report.sections.common import NONE, SCORING_ONLY_REGIME, fig, scoring_only
+from sdd.report.sections.common import FUSION_REGIME, NONE, SCORING_ONLY_REGIME, fig, scoring_only
 
 __all__ = ["models_blocks", "training_blocks"]
 
@@ -37,8 +37,10 @@ def models_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
 
         first = recs[0]
         rows[a] = {
-            "trainable / total parameters": f"{first.get('trainable_parameters', 0):,} / "
-            f"{first.get('total_parameters', 0):,}",
+            "trainable / total parameters": " / ".join(
+                NONE if first.get(k, 0) is None else f"{first.get(k, 0):,}"
+                for k in ("trainable_parameters", "total_parameters")
+            ),
             "epochs run": spread("epochs", "{:.1f}"),
             "epochs to best (dev)": spread("epochs_to_best", "{:.1f}"),
             "train seconds": spread("seconds", "{:.0f}"),
@@ -59,7 +61,7 @@ def models_blocks(inp: ReportInput, metrics: dict) -> list[Block]:
                 "memory; the share of steps whose clean-path and augmented-path gradients "
                 "conflict (<g_clean, g_aug> < 0), and for aligned arms the share of steps (and blocks) in "
                 "which the aligner projected, adjusted or rotated the gradients. Mean ± standard deviation "
-                "over seeds." + _scoring_only_note(inp)
+                "over seeds." + _scoring_only_note(inp) + _fusion_note(inp)
             ),
         ),
         ("table", df),
@@ -76,6 +78,18 @@ def _scoring_only_note(inp: ReportInput) -> str:
         f"they are): nothing was trained, so {NONE} marks what does not exist (epochs to best, train "
         "seconds are the seconds spent loading and hashing the weights), and with no training seed it "
         "has a single run: no spread over seeds."
+    )
+
+
+def _fusion_note(inp: ReportInput) -> str:
+    """What the Models section says about fused systems (``report.fusion``)."""
+    names = [a for a in inp.systems if inp.configs.get(a, {}).get("regime") == FUSION_REGIME]
+    if not names:
+        return ""
+    return (
+        f" {', '.join(names)}: fused (report.fusion: a linear logistic-regression fusion of the named arms' "
+        "scores, fitted on the training corpus's dev scores): its trainable parameters are the fusion's "
+        f"weights and offset, its total adds the fused models'; it trains no epochs ({NONE})."
     )
 
 
