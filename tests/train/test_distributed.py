@@ -25,7 +25,8 @@ from tests.helpers.train import (
     write_corpus,
 )
 
-pytestmark = pytest.mark.slow  # torchrun: 2 training processes per case
+# torchrun: 2 training processes per case; with the 2-node cases in the team lane (docs/tests.md)
+pytestmark = [pytest.mark.team, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
