@@ -18,7 +18,7 @@ log-likelihood ratio (higher = more bona fide), as BOSARIS's ``linear_fuser`` tr
 ``train_binary_classifier`` (and FoCal's ``train_llr_fusion`` before it) gives it.
 The default ``P = 0.5`` weighs the two classes equally whatever their counts: it is the prior of the
 Cllr (Brümmer & du Preez 2006) and of the evaluate stage's calibration
-(:func:`sdd.metrics.fit_logistic_calibration`), which this reduces to for one system.
+(:func:`sdd.metrics.fit_logistic_calibration`), which is this fit for one system at prior 0.5.
 
 The fit is Newton's method on per-system standardised scores (pooled dev mean and standard
 deviation). ``ridge`` (default 1e-6, the calibration's) adds ``ridge * |w_std|^2`` on the

@@ -276,6 +276,10 @@ def test_logistic_calibration_recovers_llr(rng):
     assert M.act_dcf(cal_b, cal_s) < M.act_dcf(raw_b, raw_s)
 
 
+def test_calibration_of_constant_dev_scores_gives_no_evidence():
+    assert M.fit_logistic_calibration([1.5, 1.5], [1.5]) == (0.0, 0.0)
+
+
 def test_calibration_finite_on_separated_scores():
     a, b = M.fit_logistic_calibration([2.0, 3.0], [-1.0, 0.0])
     assert math.isfinite(a) and math.isfinite(b) and a > 0
