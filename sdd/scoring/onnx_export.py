@@ -28,7 +28,6 @@ written atomically (:mod:`sdd.core.atomic`). The graph is traced with ``torch.on
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -151,14 +150,6 @@ def reference_log_odds(detector: nn.Module, waves: np.ndarray, input_samples: in
         return Detector.scores(detector(torch.from_numpy(batch))).double().numpy()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def metadata(
     meta: dict[str, Any], record: ModelRecord, folder: Path, input_samples: int, max_abs_diff: float
 ) -> dict[str, str]:
@@ -174,6 +165,8 @@ def metadata(
     import onnx
     import onnxruntime
     import torch
+
+    from sdd.models.published_spec import sha256_file
 
     versions = {"sdd": sdd.__version__, "torch": torch.__version__, "onnx": onnx.__version__,
                 "onnxruntime": onnxruntime.__version__, "opset": OPSET}  # fmt: skip
@@ -198,7 +191,7 @@ def metadata(
         "sdd.arm_config": json.dumps(meta["arm"], sort_keys=True, default=str),
         "sdd.backbone_config": json.dumps(meta.get("backbone_config"), sort_keys=True, default=str),
         "sdd.source": str(folder),
-        "sdd.source_sha256": _sha256(folder / "model.safetensors"),
+        "sdd.source_sha256": sha256_file(folder / "model.safetensors"),
         "sdd.export_check": (
             f"max |ONNX Runtime - PyTorch| log-odds {max_abs_diff:.3g} (tolerance {TOLERANCE:g}) on "
             f"synthetic clips longer and shorter than the window"
