@@ -16,7 +16,8 @@ custom_model_development`` so the UI opens on its runs table) holds:
 - one **child run per arm and seed** (``mlflow.parentRunId`` = the parent), keyed by the tags
   ``sdd.arm``, ``sdd.seed`` and ``sdd.config``, the digest of the arm's resolved config
   (:func:`config_digest`). Its params are that config; ``train@<arm>-<seed>`` logs the per-epoch
-  curves, the training summary, the telemetry CSV and the weights (``model/``), and
+  curves, the training summary, the telemetry CSV and the model (``model/``: an MLflow pyfunc model
+  holding the weights, :meth:`Run.log_model`), and
   ``evaluate@<arm>-<seed>`` the eval metrics and the scored trials (``trials/<eval set id>.csv.gz``)
   into the same run. Stages run as separate processes, so each finds its run by these tags and
   creates it when absent (:func:`arm_run`).
@@ -391,6 +392,25 @@ class Run:
     @_guarded
     def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:
         self._client.log_artifacts(self.run_id, str(path), artifact_path=artifact_path)
+
+    @_guarded
+    def log_model(self, folder: Path, example: Path | None = None) -> None:
+        """The train stage's model folder as the MLflow pyfunc model ``model/``
+        (:mod:`sdd.report.tracking_model`: the weights and config under ``model/artifacts/arm/``, the
+        ``sdd`` code, signature, ``example``'s base64 as the input example, pinned requirements),
+        served by ``mlflow models serve -m runs:/<run id>/model``. Its seconds are logged as the metric
+        ``train.model_log_seconds``."""
+        import tempfile
+
+        from sdd.report.tracking_model import save_arm_model
+
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            save_arm_model(folder, Path(tmp) / "model", example)
+            self._client.log_artifacts(self.run_id, str(Path(tmp) / "model"), artifact_path="model")
+        seconds = time.perf_counter() - start
+        log.info("MLflow run %s: pyfunc model logged in %.2f s", self.name, seconds)
+        self.log_metrics({"train": {"model_log_seconds": seconds}})
 
 
 def _lock_path(uri: str) -> Path | None:
