@@ -17,7 +17,7 @@ custom_model_development`` so the UI opens on its runs table) holds:
   ``sdd.arm``, ``sdd.seed`` and ``sdd.config``, the digest of the arm's resolved config
   (:func:`config_digest`). Its params are that config; ``train@<arm>-<seed>`` logs the per-epoch
   curves, the training summary, the telemetry CSV and the model (``model/``: an MLflow pyfunc model
-  holding the weights, :meth:`Run.log_model`), and
+  holding the weights, :meth:`sdd.report.tracking_model.ModelRun.log_model`), and
   ``evaluate@<arm>-<seed>`` the eval metrics and the scored trials (``trials/<eval set id>.csv.gz``)
   into the same run. Stages run as separate processes, so each finds its run by these tags and
   creates it when absent (:func:`arm_run`).
@@ -393,25 +393,6 @@ class Run:
     def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:
         self._client.log_artifacts(self.run_id, str(path), artifact_path=artifact_path)
 
-    @_guarded
-    def log_model(self, folder: Path, example: Path | None = None) -> None:
-        """The train stage's model folder as the MLflow pyfunc model ``model/``
-        (:mod:`sdd.report.tracking_model`: the weights and config under ``model/artifacts/arm/``, the
-        ``sdd`` code, signature, ``example``'s base64 as the input example, pinned requirements),
-        served by ``mlflow models serve -m runs:/<run id>/model``. Its seconds are logged as the metric
-        ``train.model_log_seconds``."""
-        import tempfile
-
-        from sdd.report.tracking_model import save_arm_model
-
-        start = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp:
-            save_arm_model(folder, Path(tmp) / "model", example)
-            self._client.log_artifacts(self.run_id, str(Path(tmp) / "model"), artifact_path="model")
-        seconds = time.perf_counter() - start
-        log.info("MLflow run %s: pyfunc model logged in %.2f s", self.name, seconds)
-        self.log_metrics({"train": {"model_log_seconds": seconds}})
-
 
 def _lock_path(uri: str) -> Path | None:
     """The lock file beside a SQLite store (``mlflow.db`` -> ``mlflow.db.lock``); None for another
@@ -567,7 +548,9 @@ def _arm_run_id(
 
 
 @contextmanager
-def arm_run(stage: str, config: dict[str, Any], *, experiment: str = "sdd") -> Iterator[Run]:
+def arm_run(
+    stage: str, config: dict[str, Any], *, experiment: str = "sdd", run_type: type[Run] = Run
+) -> Iterator[Run]:
     """The child run of one arm and seed in this pipeline run, found by its tags or created.
 
     Args:
@@ -577,6 +560,8 @@ def arm_run(stage: str, config: dict[str, Any], *, experiment: str = "sdd") -> I
         config: the arm's resolved config (``to_dict(ArmConfig)``, with ``name`` and ``seed``); logged
             as the run's params when the run is created, and digested into its key.
         experiment: the MLflow experiment name.
+        run_type: the handle's class (the train stage's, :class:`sdd.report.tracking_model.ModelRun`,
+            also logs the model).
     """
     pipeline = dvc_experiment()
     name = f"{pipeline}/{config['name']}-s{config['seed']}/{stage}"
@@ -598,7 +583,7 @@ def arm_run(stage: str, config: dict[str, Any], *, experiment: str = "sdd") -> I
     log.info(
         "MLflow run %s (%s, %s-s%s) at %s", run_id, pipeline, config["name"], config["seed"], tracking_uri()
     )
-    handle = Run(client, run_id, name)
+    handle = run_type(client, run_id, name)
     try:
         with _status(client, run_id, end_time):
             yield handle

@@ -112,4 +112,3 @@ def train_arm_seed(plan: ArmSeedPlan | SkippedPair, io: TrainIO, run: RunLog, is
     _finish(summary, result.telemetry, result.epochs, io, run)
     run.log_model(io.out, example=resolve(dev["path"].iloc[0]))  # the input example: a dev clip
     Checkpoints(result.checkpoint).remove()
-

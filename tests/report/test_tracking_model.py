@@ -19,7 +19,7 @@ from mlflow.exceptions import MlflowException
 
 from sdd.core.sections import ScoreParams
 from sdd.models.detector import decision_threshold_record
-from sdd.report import tracking_model
+from sdd.report import tracking_model, tracking_pyfunc
 from sdd.scoring.score import load_scorer, score_paths
 from sdd.train.arm_model import build_detector, save_arm
 from tests.helpers.train import make_arm
@@ -53,16 +53,21 @@ def arm(tmp_path_factory):
     model = build_detector(config).eval()
     scores = score_paths(model, clips, ScoreParams(num_samples=N_IN, threads=1))
     threshold = float(np.sort(scores)[1:3].mean())
-    save_arm(model, config, root / "model", extra={"decision_threshold": decision_threshold_record(threshold, 0.25)})
-    served = tracking_model.ArmModel()
-    served.load_context(SimpleNamespace(artifacts={tracking_model.ARM_ARTIFACT: str(root / "model")}))
+    save_arm(
+        model,
+        config,
+        root / "model",
+        extra={"decision_threshold": decision_threshold_record(threshold, 0.25)},
+    )
+    served = tracking_pyfunc.ArmModel()
+    served.load_context(SimpleNamespace(artifacts={tracking_pyfunc.ARM_ARTIFACT: str(root / "model")}))
     return SimpleNamespace(folder=root / "model", clips=clips, truncated=root / "truncated.flac",
                            threshold=threshold, served=served)  # fmt: skip
 
 
 def test_predict_on_base64_bytes_gives_sdd_scores_and_dev_eer_decisions(arm):
     out = arm.served.predict(None, pd.DataFrame({"audio": [_b64(p) for p in arm.clips]}))
-    assert list(out.columns) == list(tracking_model.OUTPUT_COLUMNS) and len(out) == len(arm.clips)
+    assert list(out.columns) == list(tracking_pyfunc.OUTPUT_COLUMNS) and len(out) == len(arm.clips)
     model, n = load_scorer(str(arm.folder))  # what `sdd score --model <folder>` loads
     want = score_paths(model, arm.clips, ScoreParams(num_samples=n))
     np.testing.assert_array_equal(out["score"].to_numpy(), want)  # the same reader, resampler, crop
@@ -77,7 +82,10 @@ def test_predict_on_base64_bytes_gives_sdd_scores_and_dev_eer_decisions(arm):
         (["not base64!"], ["row 0: column 'audio' is not the base64 of an audio file"]),
         ([""], ["row 0: column 'audio' is not the base64 of an audio file (empty)"]),
         ([base64.b64encode(b"plain text, no audio").decode()], ["row 0: cannot decode audio"]),
-        (["CLIP", "TRUNCATED", "CLIP", 3], ["row 3: column 'audio' is not the base64", "a int, not a string"]),
+        (
+            ["CLIP", "TRUNCATED", "CLIP", 3],
+            ["row 3: column 'audio' is not the base64", "a int, not a string"],
+        ),
         (["CLIP", "TRUNCATED"], ["row 1: cannot decode audio", "lost sync"]),
     ],
 )
