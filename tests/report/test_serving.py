@@ -81,7 +81,9 @@ def trained(tmp_path_factory):
                      checkpoints=root / "ckpt", out=root / "models" / "t" / "s3",
                      telemetry=root / "telemetry.csv", epochs=root / "epochs.csv",
                      metrics=root / "train.json")  # fmt: skip
-        with tracking.arm_run("train", to_dict(plan.arm), experiment=EXPERIMENT) as run:
+        with tracking.arm_run(
+            "train", to_dict(plan.arm), experiment=EXPERIMENT, run_type=tracking_model.ModelRun
+        ) as run:
             train_arm_seed(plan, io, run)
     return {"root": root, "uri": uri, "run_id": run.run_id, "model": io.out, "dev": dev}
 
@@ -200,30 +202,48 @@ def test_the_logged_model_has_its_signature_example_and_pinned_requirements(trai
     assert '"name": "audio"' in mlmodel and '"name": "decision"' in mlmodel
 
 
+#: Run in a fresh process: load the model, score one clip, and print the distributions of the
+#: third-party modules that ``sdd``'s own code imported on the way (``builtins.__import__`` called from
+#: an ``sdd`` module; what those import in turn is their own requirements' business) and those of
+#: every module loaded from site-packages.
+_IMPORTS_SCRIPT = """
+import base64, builtins, json, sys
+from importlib import metadata
+direct, real = set(), builtins.__import__
+def hook(name, globals=None, locals=None, fromlist=(), level=0):
+    if level == 0 and globals and str(globals.get("__name__", "")).split(".")[0] == "sdd":
+        direct.add(name.split(".")[0])
+    return real(name, globals, locals, fromlist, level)
+builtins.__import__ = hook
+import mlflow.pyfunc, pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+model.predict(pd.DataFrame({"audio": [base64.b64encode(open(sys.argv[2], "rb").read()).decode()]}))
+dists = metadata.packages_distributions()
+found = sorted({d for m in direct - {"sdd"} for d in dists.get(m, [])})
+print(json.dumps({"dists": found, "sdd": sys.modules["sdd"].__file__}))
+"""
+
+
 def test_the_pinned_requirements_cover_what_loading_and_scoring_import(trained, tmp_path):
-    """Every distribution the model imports when loaded and scoring (in a fresh process, outside the
-    checkout) is pinned or installed by a pinned one (its declared dependencies, transitively)."""
-    script = (
-        "import base64, json, sys, mlflow.pyfunc, pandas as pd\n"
-        "from importlib import metadata\n"
-        "m = mlflow.pyfunc.load_model(sys.argv[1])\n"
-        "m.predict(pd.DataFrame({'audio': [base64.b64encode(open(sys.argv[2], 'rb').read()).decode()]}))\n"
-        "dists = metadata.packages_distributions()\n"
-        "names = {d for mod in list(sys.modules) for d in dists.get(mod.split('.')[0], [])}\n"
-        "print(json.dumps(sorted(names)))\n"
-    )
+    """Every distribution that ``sdd``'s code imports when the model is loaded and scores (in a fresh
+    process outside the checkout, ``sdd`` coming from the model) is pinned, or installed by a pinned
+    one (its declared dependencies, transitively)."""
     local = MlflowClient(tracking_uri=trained["uri"]).download_artifacts(
         trained["run_id"], "model", str(tmp_path)
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([sys.executable, "-c", script, local, str(REPO / trained["dev"].path.iloc[0])],
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)  # fmt: skip
+    clip = str(REPO / trained["dev"].path.iloc[0])
+    proc = subprocess.run([sys.executable, "-c", _IMPORTS_SCRIPT, local, clip], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    imported = set(json.loads(proc.stdout.splitlines()[-1]))
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert Path(out["sdd"]).is_relative_to(Path(local) / "code"), out["sdd"]  # the model's own copy
+    imported = set(out["dists"])
+    assert {"numpy", "torch", "safetensors", "soundfile", "transformers"} <= imported, imported  # seen
     pinned = [r.split("==")[0] for r in tracking_model.pip_requirements(trained["model"])]
     covered = _with_dependencies(pinned)
     missing = sorted(d for d in imported if _norm(d) not in covered)
-    assert not missing, f"imported but neither pinned nor a dependency of a pinned distribution: {missing}"
+    assert not missing, f"sdd imports these, neither pinned nor a dependency of a pinned one: {missing}"
 
 
 def _norm(name: str) -> str:
