@@ -6,6 +6,7 @@ The served model over HTTP is ``tests/report/test_serving.py`` (team lane)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
@@ -106,10 +107,15 @@ def test_a_missing_column_is_named(arm):
         arm.served.predict(None, pd.DataFrame({"wav": [_b64(arm.clips[0])]}))
 
 
-def test_requirements_are_the_installed_versions(arm):
+def test_requirements_are_the_installed_versions(arm, tmp_path):
     reqs = tracking_model.pip_requirements(arm.folder)
     pins = dict(r.split("==") for r in reqs)
     assert set(tracking_model.REQUIREMENTS) <= set(pins)
     assert all(v == metadata.version(k) for k, v in pins.items()), reqs
     # the tiny WavLM is outside `sdd score`'s lite loader: it loads through transformers
     assert "transformers" in pins and "peft" not in pins
+    # a wav2vec2 backbone (the demo's) loads without transformers: not pinned
+    config = dataclasses.replace(make_arm(regime="clean", dev_samples=N_IN), backbone="tiny-wav2vec2")
+    save_arm(build_detector(config).eval(), config, tmp_path / "w2v", extra={})
+    lite = [r.split("==")[0] for r in tracking_model.pip_requirements(tmp_path / "w2v")]
+    assert lite == list(tracking_model.REQUIREMENTS)
