@@ -284,7 +284,9 @@ def iter_scores(
     bounded by the batch, whatever the files' lengths. Under ``whole_utterance`` (``params.whole``) it
     is read whole and scored as it is: the batch is split into groups of equal length and each group is
     one forward pass, so no utterance is padded, cut or mixed with another length; memory grows with
-    the batch's longest files.
+    the batch's longest files, and an utterance the model cannot take whole (too short for its
+    convolutions, too long for memory) is an :class:`~sdd.audio.io.AudioError` naming it and its
+    length (with ``skip_bad``, its reason).
 
     Args:
         model: maps ``(B, T)`` waves at ``sample_rate`` to logits ``(B, 2)`` (spoof, bona fide), ``T``
@@ -332,7 +334,21 @@ def iter_scores(
                 idx.append(i)
                 xs.append(x)
             for idx, xs in groups.values():
-                scores = Detector.scores(model(torch.from_numpy(np.stack(xs)))).double().numpy()
+                try:
+                    logits = model(torch.from_numpy(np.stack(xs)))
+                except RuntimeError as exc:
+                    if n is not None:
+                        raise
+                    # a whole utterance too short for the model's convolutions, or too long for memory
+                    size = xs[0].size
+                    why = (f"the model fails on this input scored whole, {size} samples at {sample_rate} Hz "
+                           f"({size / sample_rate:.3f} s): {str(exc).splitlines()[0]}")  # fmt: skip
+                    if not skip_bad:
+                        raise AudioError(f"{chunk[idx[0]]}: {why}") from exc
+                    for i in idx:
+                        results[i] = (chunk[i], None, f"{chunk[i]}: {why}")
+                    continue
+                scores = Detector.scores(logits).double().numpy()
                 for i, v in zip(idx, scores, strict=True):
                     results[i] = (chunk[i], float(v), None)
             yield from results

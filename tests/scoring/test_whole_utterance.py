@@ -20,6 +20,7 @@ import soundfile as sf
 import torch
 from scipy.signal import resample_poly
 
+from sdd.audio.io import AudioError
 from sdd.core.configbase import ConfigError, build
 from sdd.core.plandocs import EvalSet, ScorePlan
 from sdd.core.sections import ScoreParams, input_rule
@@ -154,6 +155,23 @@ def test_the_default_and_num_samples_keep_working():
     assert build(ScoreParams, {"num_samples": 64000}, "score").num_samples == 64000
     whole = build(ScoreParams, {"input": "whole_utterance", "num_samples": None}, "score")
     assert whole.whole and not ScoreParams().whole
+
+
+def test_a_clip_too_short_for_the_model_whole_is_one_line_naming_it(clips, model, tmp_path):
+    tiny = tmp_path / "tiny.wav"
+    sf.write(tiny, np.full(100, 0.1, dtype=np.float32), SR)  # under the convolutions' receptive field
+    files = [clips[0], tiny, clips[1]]
+    got = list(iter_scores(model, files, WHOLE, skip_bad=True))
+    assert [s is None for _, s, _ in got] == [False, True, False]  # the others are still scored
+    why = got[1][2]
+    assert why.startswith(f"{tiny}: the model fails on this input scored whole, 100 samples at 16000 Hz "
+                          "(0.006 s): ") and "\n" not in why  # fmt: skip
+    with pytest.raises(
+        AudioError, match=r"tiny\.wav: the model fails on this input scored whole, 100 samples"
+    ):
+        score_paths(model, files, WHOLE)
+    # under the first-N rule the same clip is repeat-padded to N_IN samples and scored
+    assert np.isfinite(score_paths(model, [tiny], ScoreParams(num_samples=N_IN, threads=1))).all()
 
 
 # ---- sdd score ----
