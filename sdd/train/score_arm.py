@@ -11,8 +11,8 @@ on dev scores of the same rule; the one the train stage stores with a model is s
 
 - **skipped** (the train stage left a skip record): the record is passed on (``skipped.json``);
 - **scoring-only** (regime ``published``: the model folder holds the published weights' record):
-  the published model at its own input length and batch size
-  (:func:`sdd.scoring.published.load_for_scoring`); ``model.json`` also names its weight files and
+  the published model at its own input length (whole utterances under ``whole_utterance``) and batch
+  size (:func:`sdd.scoring.published.load_for_scoring`); ``model.json`` also names its weight files and
   their SHA-256;
 - **trained**: the arm's detector (:func:`sdd.train.arm_model.load_arm`), at the arm's sample rate;
   for an AttM arm, the per-utterance layer weights seen while scoring are summarised in
