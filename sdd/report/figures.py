@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 DET_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)
+#: the fewest trials of each class a DET curve is drawn for: its rates are shown in [0.5 / n, 1 - 0.5 / n],
+#: a single point at n = 1
+DET_MIN_TRIALS = 2
 
 
 def save_figure(fig, path: Path) -> None:
@@ -152,8 +155,14 @@ def plot_det(
 
     Args:
         curves: ``{system: [(frr, far, eer) per seed]}``, rates and EER as fractions.
-        n_trials: the smaller class size, which bounds the rates shown (0.5 / n).
+        n_trials: the smaller class size, which bounds the rates shown (0.5 / n); at least
+            :data:`DET_MIN_TRIALS`, else ValueError.
     """
+    if n_trials < DET_MIN_TRIALS:
+        raise ValueError(
+            f"DET figure {path.name}: got {n_trials} trial(s) in the smaller class; expected at least "
+            f"{DET_MIN_TRIALS} (rates are shown in [0.5 / n, 1 - 0.5 / n])"
+        )
     col = colours(list(curves))
     fig, ax = plt.subplots(figsize=(5.6, 5.2))
     for system, seeds in curves.items():

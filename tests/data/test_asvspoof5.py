@@ -1,5 +1,6 @@
-"""The ``asvspoof5`` recipe on a tiny database in the official layout (made here): protocols with the
-official 10 columns in ``ASVspoof5_protocols/``, FLAC clips in ``flac_T`` / ``flac_D`` / ``flac_E_eval``.
+"""The ``asvspoof5`` recipe on a tiny database in the official layout (``tests/helpers/asvspoof5.py``):
+protocols with the official 10 columns in ``ASVspoof5_protocols/``, FLAC clips in ``flac_T`` / ``flac_D`` /
+``flac_E_eval``.
 
 Covers: fetch of a copy in place and prepare (metadata columns in the manifests, condition = codec),
 a download from ``file://`` archives with user-given MD5s, the refusal to download without them,
@@ -17,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sdd.audio.io import write_audio
 from sdd.core.configbase import ConfigError
 from sdd.core.plandocs import EvalSet
 from sdd.core.yamlfile import read_yaml
@@ -34,51 +34,13 @@ from sdd.evaluation.protocols import read_protocol as read_official_protocol
 from sdd.evaluation.trials import evaluate_trials
 from sdd.plan.assemble import make_plan, validate_params
 from tests.helpers import REPO
-
-# speaker utt gender codec codec_q codec_seed attack_tag attack key tmp (official column order)
-ROWS = {
-    "train": [
-        "T_4850 T_0000000000 F - - - - - bonafide -",
-        "T_4850 T_0000000001 F - - - AC3 A05 spoof -",
-        "T_0001 T_0000000002 M - - - - - bonafide -",
-        "T_0001 T_0000000003 M - - - AC1 A01 spoof -",
-    ],
-    "dev": [
-        "D_0062 D_0000000001 F - - - AC1 A11 spoof -",
-        "D_0062 D_0000000002 F - - - - - bonafide -",
-        "D_0755 D_0000000003 M - - - AC2 A14 spoof -",
-        "D_0755 D_0000000004 M - - - - - bonafide -",
-    ],
-    "eval": [
-        "E_0001 E_0000000001 F - 0 - - - bonafide -",
-        "E_0001 E_0000000002 F C05 3 E_0000000001 - - bonafide -",
-        "E_0002 E_0000000003 M - 0 - AC1 A17 spoof -",
-        "E_0002 E_0000000004 M C05 3 E_0000000003 AC1 A17 spoof -",
-        "E_0003 E_0000000005 F C08 1 E_0000000009 AC3 A20 spoof -",
-        "E_0003 E_0000000006 F C08 1 E_0000000010 - - bonafide -",
-    ],
-}
+from tests.helpers.asvspoof5 import ROWS, make_database
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("SDD_AUDIO_CACHE", str(tmp_path / "audio_check.sqlite"))
     monkeypatch.setattr(dl.time, "sleep", lambda s: None)
-
-
-def _clip(path: Path, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    write_audio(path, (0.1 * rng.standard_normal(1600)).astype(np.float32), 16000)
-
-
-def make_database(root: Path, splits=("train", "dev", "eval")) -> Path:
-    """The official layout under ``root``: protocols + one FLAC per protocol row."""
-    (root / PROTOCOL_DIR).mkdir(parents=True, exist_ok=True)
-    for split in splits:
-        (root / PROTOCOL_DIR / PROTOCOL_FILES[split]).write_text("\n".join(ROWS[split]) + "\n")
-        for i, row in enumerate(ROWS[split]):
-            _clip(root / AUDIO_DIRS[split] / f"{row.split()[1]}.flac", i)
-    return root
 
 
 def _tar(members: dict[str, Path], gz: bool = False) -> bytes:

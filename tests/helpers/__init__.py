@@ -5,6 +5,7 @@
 - :mod:`tests.helpers.import_graph`: the import graph of ``sdd`` (cycle, layering and DVC-deps tests);
 - :mod:`tests.helpers.train`: a tiny synthetic corpus and arm config for the training tests;
 - :mod:`tests.helpers.hf_datasets`: small Hugging Face datasets of synthetic audio (``hf_dataset``);
+- :mod:`tests.helpers.asvspoof5`: a tiny ASVspoof 5 database in the official layout (``asvspoof5``);
 - :mod:`tests.helpers.train_worker`, :mod:`tests.helpers.tracking_worker`: scripts that tests start as
   subprocesses (:data:`TRAIN_WORKER`, :data:`TRACKING_WORKER`).
 """

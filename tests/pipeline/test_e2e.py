@@ -11,10 +11,15 @@ import pytest
 import yaml
 
 from tests.helpers import REPO
+from tests.helpers.asvspoof5 import ROWS as ASV5_ROWS
+from tests.helpers.asvspoof5 import make_database
 from tests.helpers.hf_datasets import audio_split
 
 BIN = Path(sys.executable).parent
 HF_SET = "hfmini:eval"
+# the ASVspoof 5 fixture's eval split and one split view per codec condition (column 4 of its protocol)
+ASV5_VIEWS = {"eval_uncoded": "-", "eval_c05": "C05", "eval_c08": "C08"}
+ASV5_SETS = ("asv5:eval", *(f"asv5:{view}" for view in ASV5_VIEWS))
 
 
 def run(cmd, cwd, check=True):
@@ -77,7 +82,14 @@ def project(tmp_path_factory):
     datasets.DatasetDict({"test": audio_split("test", 8, seed=7, speakers="hf")}).save_to_disk(str(hf))
     params["corpora"]["hfmini"] = {"type": "hf_dataset", "path": str(hf), "splits": {"test": "eval"},
                                    "labels": {"bonafide": ["bonafide"], "spoof": ["spoof"]}}  # fmt: skip
-    params["eval_sets"] = [*params["eval_sets"], HF_SET]
+    # an ASVspoof 5 database in the official layout (eval only: an evaluation corpus here; the demo
+    # corpus trains), through fetch (in place), prepare, audit, evaluate and the report, with one
+    # split view per codec condition
+    asv5 = make_database(dest.parent / "asv5", splits=("eval",), samples=4800)
+    views = {view: {"split": "eval", "where": {"codec": [codec]}} for view, codec in ASV5_VIEWS.items()}
+    params["corpora"]["asv5"] = {"type": "asvspoof5", "source_dir": str(asv5), "splits": ["eval"],
+                                 "views": views}  # fmt: skip
+    params["eval_sets"] = [*params["eval_sets"], HF_SET, *ASV5_SETS]
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("git init -q && git add -A && git commit -qm init", dest)
     return dest
@@ -91,6 +103,34 @@ def assert_same_numbers(compared, metrics, arms):
             got, want = compared[arm][eval_set], metrics[arm][eval_set]
             for key in ("eer", "eer_std", "eer_ci95", "per_attack", "n_seeds", "vs_reference", "shortcuts"):
                 assert got.get(key) == want.get(key), (arm, eval_set, key)
+
+
+def assert_asvspoof5_sets(project, metrics, arms):
+    """The ASVspoof 5 eval split and its codec views: the protocol's trial counts, the convention naming
+    the view, and each view's scores = the eval split's scores of that codec's trials."""
+    fields = [row.split() for row in ASV5_ROWS["eval"]]
+    codec_of = {f[1]: f[3] for f in fields}
+    for arm in arms:
+        scores = {}
+        for name in ASV5_SETS:
+            split = name.split(":")[1]
+            kept = [f for f in fields if split == "eval" or f[3] == ASV5_VIEWS[split]]
+            m = metrics[arm][name]
+            counts = (sum(f[8] == "bonafide" for f in kept), sum(f[8] == "spoof" for f in kept))
+            assert (m["n_bonafide"], m["n_spoof"]) == counts and 0.0 <= m["eer"] <= 1.0, (arm, name)
+            trials = m["convention"]["trials"]
+            if split == "eval":
+                assert trials == "asv5 (asvspoof5), split eval", trials
+            else:
+                assert trials == f"asv5 (asvspoof5), split eval, view {split} (codec in {ASV5_VIEWS[split]})"
+            lines = (project / f"data/scores/{arm}/s0/asv5__{split}.txt").read_text().splitlines()
+            scores[split] = dict(line.split() for line in lines if not line.startswith("#"))
+            assert sorted(scores[split]) == sorted(f[1] for f in kept), (arm, name)
+        assert set(metrics[arm]["asv5:eval"]["per_condition"]["codec"]) == set(ASV5_VIEWS.values())
+        for view in ASV5_VIEWS:  # the same clips, scored in another batch
+            for utt, score in scores[view].items():
+                assert codec_of[utt] == ASV5_VIEWS[view]
+                assert float(score) == pytest.approx(float(scores["eval"][utt]), abs=1e-4), (arm, view, utt)
 
 
 @pytest.mark.e2e
@@ -131,18 +171,19 @@ def test_dvc_repro_end_to_end(project):
     for arm in arms:  # the Hugging Face dataset's eval set, 4 bona fide + 4 spoof
         m = metrics[arm][HF_SET]
         assert (m["n_bonafide"], m["n_spoof"]) == (4, 4) and 0.0 <= m["eer"] <= 1.0
+    assert_asvspoof5_sets(project, metrics, arms)
     audit = json.loads((project / "reports/audit.json").read_text())
-    assert set(audit) == {"demo:eval", "demo:eval_degraded", HF_SET}
+    assert set(audit) == {"demo:eval", "demo:eval_degraded", HF_SET, *ASV5_SETS}
     assert "leading_silence_s" in audit["demo:eval"]["features"]
     html = (project / "reports/index.html").read_text()
     assert "Is each system better than main?" in html and "Shortcut audit" in html and "DET" in html
-    assert HF_SET in html
+    assert all(name in html for name in (HF_SET, *ASV5_SETS))
     assert html.count("<figure>") == html.count("<figcaption>") >= 8
     # the self-supervised backbone, the probes of random / backbone / main and the AttM weights
     assert json.loads((project / "models/backbone/config.json").read_text())["model_type"] == "wav2vec2"
     probing = metrics["probing"]
     assert set(probing["models"]) == {"random", "backbone", "main"}
-    assert set(probing["pretraining_gain"]) == {"dev", "demo:eval", "demo:eval_degraded", HF_SET}
+    assert set(probing["pretraining_gain"]) == {"dev", "demo:eval", "demo:eval_degraded", HF_SET, *ASV5_SETS}
     assert probing["pretrain"]["fixed_batch_loss_final"] > 0
     assert len(probing["attm_weights"]["attm"]["demo:eval"]["mean"]) == 2
     for name in ("probe_layers", "probe_cumulative", "partial_curve", "attm_weights"):
@@ -216,14 +257,20 @@ def test_dvc_repro_end_to_end(project):
         assert (m["eer_std"] is not None) == two
         assert set(metrics[arm]["seeds"]) == ({"0", "1"} if two else {"0"})
     m = metrics["main"]["demo:eval"]
-    assert m["eer"] == pytest.approx((metrics["main"]["seeds"]["0"]["demo:eval"]["eer"]
-                                      + metrics["main"]["seeds"]["1"]["demo:eval"]["eer"]) / 2)
+    assert m["eer"] == pytest.approx(
+        (
+            metrics["main"]["seeds"]["0"]["demo:eval"]["eer"]
+            + metrics["main"]["seeds"]["1"]["demo:eval"]["eer"]
+        )
+        / 2
+    )
     # an A/A comparison: `augmented` has `main`'s objective, so no detectable difference
     for eval_set in ("demo:eval", "demo:eval_degraded"):
         assert not metrics["augmented"][eval_set]["vs_reference"]["significant"]
     run(["sdd", "compare", "--out", "reports/compare2"], project)
-    assert_same_numbers(json.loads((project / "reports/compare2/metrics.json").read_text()), metrics,
-                        [*arms, "augmented"])
+    assert_same_numbers(
+        json.loads((project / "reports/compare2/metrics.json").read_text()), metrics, [*arms, "augmented"]
+    )
     # with two seeds, `sdd score --model models/main` asks which one
     out = run(["sdd", "score", "--model", "models/main", clip], project, check=False)
     assert out.returncode == 2 and "s0, s1" in out.stderr, out.stderr

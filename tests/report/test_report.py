@@ -16,6 +16,7 @@ from sdd.core.plandocs import EvalSet
 from sdd.core.sections import TrackingParams
 from sdd.evaluation.trials import evaluate_trials
 from sdd.report.build import write_report
+from sdd.report.figures import plot_det
 from sdd.report.inputs import ReportInput, seen_attacks
 from sdd.report.params import ReportPlan
 from sdd.report.render import Figure, Section, render_markdown
@@ -226,6 +227,32 @@ def test_write_report_renders_every_figure_with_a_caption(tmp_path):
     assert "sdd-selftest" in html
     assert "better (p_holm" in md and "A05 (unseen)" in md and "seeds" in md
     assert "| seeds | [0] | [0, 1, 2] |" in md
+
+
+def test_an_eval_set_of_one_trial_per_class_is_reported_without_a_det_curve(tmp_path):
+    """A split view can hold a single bona fide and a single spoof trial (one per codec in the end-to-end
+    test's ASVspoof 5 fixture): its EER is reported, its DET curve (a single point) is not drawn."""
+    inp = make_input({"main": 1.0, "better": 2.5}, seeds=(0,))
+    tiny = pd.DataFrame({"utt_id": ["t0", "t1"], "score": [0.3, -0.2], "label": ["bonafide", "spoof"],
+                         "speaker": ["s0", "s1"], "attack": ["-", "A01"]})  # fmt: skip
+    for seeds in inp.systems.values():
+        for run in seeds.values():
+            run.trials["asv5:eval_c05"] = tiny
+            run.eval["asv5:eval_c05"] = evaluate_trials(tiny, ci=True, n_resamples=50)
+    inp.eval_sets.append("asv5:eval_c05")
+    m = report_metrics(inp)
+    assert m["main"]["asv5:eval_c05"]["eer"] == 0.0
+    write_report(inp, m, tmp_path)
+    html = (tmp_path / "index.html").read_text()
+    assert "No DET curve on asv5:eval_c05: its smaller class has 1 trial(s)" in html
+    assert not (tmp_path / "figures" / "det_asv5__eval_c05.png").exists()
+    assert (tmp_path / "figures" / "det_demo__eval.png").is_file()
+    one = [(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 0.0)]  # (frr, far, eer)
+    two = [(np.array([1.0, 0.5, 0.0]), np.array([0.0, 0.5, 1.0]), 0.5)]
+    with pytest.raises(ValueError, match="det_x.png: got 1 trial"):
+        plot_det({"main": one}, 1, tmp_path / "det_x.png", "x")
+    plot_det({"main": two}, 2, tmp_path / "det_2.png", "x")  # the fewest trials drawn
+    assert (tmp_path / "det_2.png").stat().st_size > 1000
 
 
 def test_markdown_table_keeps_the_index_name():

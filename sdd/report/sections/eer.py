@@ -131,8 +131,14 @@ def det_blocks(inp: ReportInput, fig_dir: Path) -> list[Block]:
                 frr, far, _ = det_curve(t["score"].to_numpy()[bona], t["score"].to_numpy()[~bona])
                 curves[system].append((frr, far, run.eval[s]["eer"]))
                 n_min = min(int(bona.sum()), int((~bona).sum()))
+        if (n_min or 0) < figures.DET_MIN_TRIALS:  # a split view of a few trials: one point, no curve
+            blocks.append(
+                ("p", f"No DET curve on {s}: its smaller class has {n_min or 0} trial(s), fewer than the "
+                      f"{figures.DET_MIN_TRIALS} a curve needs.")
+            )  # fmt: skip
+            continue
         name = f"det_{s.replace(':', '__')}.png"
-        figures.plot_det(curves, n_min or 1, fig_dir / name, f"DET, {s}")
+        figures.plot_det(curves, n_min, fig_dir / name, f"DET, {s}")
         blocks.append(
             fig(
                 fig_dir / name,
