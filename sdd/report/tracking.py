@@ -4,10 +4,11 @@ The store lives under the repo root (``mlflow.db`` + ``mlartifacts/``) through a
 queued ``dvc exp run`` jobs, which execute in temporary copies of the repo, log to the same place
 (:func:`sdd.core.paths.repo_root` reads ``$DVC_ROOT``). ``$MLFLOW_TRACKING_URI`` names another store;
 against a tracking server (``http://``) the artifacts go where the server keeps them, so several
-clones on several hosts share one server (:func:`artifact_location`, docs/team.md). Metrics logged here are the same dicts the stages
-write for DVC, flattened to dotted keys with names a person reads (:func:`metric_names`: an interval is
-``eer_ci95_low``/``_high``); params are written as params.yaml writes them (:func:`param_names`,
-:func:`arm_params`: ``align = false``).
+clones on several hosts share one server (:func:`artifact_location`, docs/team.md).
+
+Metrics logged here are the same dicts the stages write for DVC, flattened to dotted keys with names
+a person reads (:func:`metric_names`: an interval is ``eer_ci95_low``/``_high``); params are written
+as params.yaml writes them (:func:`param_names`, :func:`arm_params`: ``align = false``).
 
 **Layout.** One MLflow experiment (``tracking.experiment``, tagged ``mlflow.experimentKind =
 custom_model_development`` so the UI opens on its runs table) holds:
