@@ -307,6 +307,12 @@ def test_experiments_move_between_two_hosts(lab, server):
     # A new experiment on host C retrains `main` only: the rest comes from the pulled cache.
     out = run("dvc exp run -S align=gr", host_c, uri).stdout
     assert ran(out) == MAIN_ONLY, sorted(ran(out))
+
+    # Host B's outputs reached host C through the DVC remote: applying its experiment needs no run.
+    run(f"dvc exp apply {names['B'][1]}", host_c, uri)
+    assert "up to date" in run("dvc status", host_c, uri).stdout
+    arm = json.loads((host_c / "models/main/s0/config.json").read_text())["arm"]
+    assert arm["model"]["finetune"] == "lora", "the weights of host B's lora=true experiment"
     for host, cmd, seconds in TIMES:
         print(f"{seconds:6.1f} s  {host}: {cmd}")
     print(f"two hosts, four experiments, a third clone: {time.perf_counter() - start:.0f} s")
