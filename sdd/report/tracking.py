@@ -2,10 +2,13 @@
 
 The store lives under the repo root (``mlflow.db`` + ``mlartifacts/``) through an absolute URI, so
 queued ``dvc exp run`` jobs, which execute in temporary copies of the repo, log to the same place
-(:func:`sdd.core.paths.repo_root` reads ``$DVC_ROOT``). Metrics logged here are the same dicts the stages
-write for DVC, flattened to dotted keys with names a person reads (:func:`metric_names`: an interval is
-``eer_ci95_low``/``_high``); params are written as params.yaml writes them (:func:`param_names`,
-:func:`arm_params`: ``align = false``).
+(:func:`sdd.core.paths.repo_root` reads ``$DVC_ROOT``). ``$MLFLOW_TRACKING_URI`` names another store;
+against a tracking server (``http://``) the artifacts go where the server keeps them, so several
+clones on several hosts share one server (:func:`artifact_location`, docs/team.md).
+
+Metrics logged here are the same dicts the stages write for DVC, flattened to dotted keys with names
+a person reads (:func:`metric_names`: an interval is ``eer_ci95_low``/``_high``); params are written
+as params.yaml writes them (:func:`param_names`, :func:`arm_params`: ``align = false``).
 
 **Layout.** One MLflow experiment (``tracking.experiment``, tagged ``mlflow.experimentKind =
 custom_model_development`` so the UI opens on its runs table) holds:
@@ -119,7 +122,18 @@ def tracking_uri(root: Path | None = None) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root or repo_root()) / 'mlflow.db'}"
 
 
-def artifact_location(root: Path | None = None) -> str:
+#: Tracking URI schemes of an MLflow tracking server: the server, not the client, chooses where a new
+#: experiment's artifacts go (its ``--artifacts-destination``, proxied as ``mlflow-artifacts:``).
+SERVER_SCHEMES = ("http://", "https://")
+
+
+def artifact_location(root: Path | None = None) -> str | None:
+    """Where a new experiment's artifacts go: ``<repo root>/mlartifacts`` for a store on this machine;
+    None against a tracking server (:data:`SERVER_SCHEMES`), which then uses its own artifact root.
+    A folder of one clone would be named in the experiment for every host that logs to the server,
+    and the other hosts would write their artifacts to that path on their own disks (or fail)."""
+    if tracking_uri(root).startswith(SERVER_SCHEMES):
+        return None
     return ((root or repo_root()) / "mlartifacts").as_uri()
 
 
