@@ -159,8 +159,9 @@ def _init_cluster(bindir: Path, pg: Path, password: str) -> None:
     if os.geteuid() == 0:
         _chown_to_pg_user(pg)
     try:
-        initdb = [str(bindir / "initdb"), "-D", str(pg / "data"), "-U", DB_USER, f"--pwfile={pwfile}",
-                  "--auth-host=scram-sha-256", "--auth-local=peer", "-E", "UTF8", "--no-instructions"]  # fmt: skip
+        auth = ["--auth-host=scram-sha-256", "--auth-local=peer"]
+        initdb = [str(bindir / "initdb"), "-D", str(pg / "data"), "-U", DB_USER, f"--pwfile={pwfile}", *auth]
+        initdb += ["-E", "UTF8", "--no-instructions"]
         _run(_as_pg_user(initdb), "initdb")
     finally:
         pwfile.unlink(missing_ok=True)
