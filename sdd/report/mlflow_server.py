@@ -87,16 +87,15 @@ def tracking_uri(port: int) -> str:
     return f"http://{HOST}:{port}"
 
 
-def pg_bindir() -> Path:
+def pg_bindir(debian: Path = Path("/usr/lib/postgresql")) -> Path:
     """The folder of Debian's PostgreSQL server binaries (``initdb``, ``pg_ctl``): ``pg_config
-    --bindir`` when it holds them, else the newest ``/usr/lib/postgresql/<version>/bin``. Raises
+    --bindir`` when it holds them, else the newest ``<debian>/<version>/bin``. Raises
     :class:`ServerError` naming what is missing and the package to install."""
     candidates: list[Path] = []
     if shutil.which("pg_config"):
         out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False)
         if out.returncode == 0 and out.stdout.strip():
             candidates.append(Path(out.stdout.strip()))
-    debian = Path("/usr/lib/postgresql")
     if debian.is_dir():
         versions = [p for p in debian.iterdir() if p.name.isdigit()]
         candidates += [p / "bin" for p in sorted(versions, key=lambda p: int(p.name), reverse=True)]
@@ -249,9 +248,12 @@ def start(
     cmd = [str(mlflow_exe), "server", "--backend-store-uri", backend, "--serve-artifacts",
            "--artifacts-destination", str(folder / "artifacts"), "--host", HOST, "--port", str(int(port)),
            "--workers", str(int(workers))]  # fmt: skip
+    # MLflow 3.17's server also starts a job runner (GenAI scorers, trace archival: about ten processes of
+    # ~250 MB each) unless told not to; sdd runs no server jobs. The environment's value wins.
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **_pg_env(password)}
     with open(folder / "mlflow.log", "ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=_pg_env(password), start_new_session=True)  # fmt: skip
+                                env=env, start_new_session=True)  # fmt: skip
     servers = Servers(folder, int(port), int(pg_port), proc.pid)
     write_json(folder / STATE, {"port": servers.port, "pg_port": servers.pg_port, "mlflow_pid": proc.pid,
                                 "uri": servers.uri, "backend": backend})  # fmt: skip
