@@ -35,7 +35,14 @@ weights stay on that run.
 Tracking never costs a result: when the store is unavailable (a missing or read-only folder, a
 corrupt database, a server that is down), :func:`pipeline_run` and :func:`arm_run` log one warning
 saying what was NOT logged and yield a run that logs nothing, so the stage still writes its DVC
-outputs; a logging call that fails mid-run warns the same way (:func:`_not_logged`).
+outputs; a logging call that fails mid-run warns the same way (:func:`_not_logged`), and the run then
+stops calling the store (:attr:`Run.failed`; status updates included): a server that went down costs
+a stage one round of MLflow's HTTP retries, not one per call.
+
+**A tracking server** (``MLFLOW_TRACKING_URI=http://...``, ``make mlflow-server``:
+:mod:`sdd.report.mlflow_server`, PostgreSQL behind ``mlflow server``): new experiments get the
+server's artifact location (:func:`artifact_location` is None), so artifacts are uploaded through
+it; the lock file below is not used (the server's database serialises the writes).
 
 Concurrency: queued experiments (``dvc queue start -j 2``) log at once. MLflow's SQLite store waits
 up to 20 s on a locked database (``PRAGMA busy_timeout = 20000`` on every session it opens), and
