@@ -263,6 +263,11 @@ def _not_logged(what: str, name: str, exc: BaseException) -> None:
     )  # fmt: skip
 
 
+#: MLflow error codes of a request the store answered and refused (a value it does not accept): the
+#: store works, so the run's later calls still go to it.
+_REFUSALS = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS"})
+
+
 def _cause(exc: BaseException) -> str:
     """``Type: first line of the message`` (200 characters at most)."""
     text = str(exc).strip()
@@ -278,8 +283,9 @@ def _skipped(what: str, name: str, cause: str) -> None:
 
 def _guarded(method: Callable[..., None]) -> Callable[..., None]:
     """A :class:`Run` logging method that warns instead of failing the stage when the store fails.
-    After a first failure the run stops calling the store (:attr:`Run.failed`): each later call only
-    warns, so a tracking server that went down costs a stage one round of MLflow's HTTP retries
+    After a first failure the run stops calling the store (:attr:`Run.failed`; a value the store
+    refused, :data:`_REFUSALS`, is no failure of the store): each later call only warns, so a
+    tracking server that went down costs a stage one round of MLflow's HTTP retries
     (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``), not one per logging call."""
 
     def call(self: Run, *args: Any, **kwargs: Any) -> None:
@@ -290,7 +296,8 @@ def _guarded(method: Callable[..., None]) -> Callable[..., None]:
         try:
             method(self, *args, **kwargs)
         except Exception as exc:  # MlflowException, sqlite/SQLAlchemy/HTTP errors
-            self.failed = _cause(exc)
+            if getattr(exc, "error_code", None) not in _REFUSALS:
+                self.failed = _cause(exc)
             _not_logged(what, self.name, exc)
 
     call.__name__, call.__doc__ = method.__name__, method.__doc__

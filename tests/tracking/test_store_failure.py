@@ -54,6 +54,23 @@ def test_after_the_first_failure_the_run_stops_calling_the_store(warnings):
     assert all(ln.startswith("MLflow store http://127.0.0.1:9 ") for ln in lines)
 
 
+def test_a_refused_value_is_no_failure_of_the_store(warnings):
+    class Refused(Exception):
+        error_code = "INVALID_PARAMETER_VALUE"  # as MlflowException carries it
+
+    class RefusingClient(DownClient):
+        def log_batch(self, *args, **kwargs):
+            self.calls.append("log_batch")
+            raise Refused("Invalid value for metric 'x'")
+
+    client = RefusingClient()
+    run = tracking.Run(client, "r1", "workspace/main-s0/evaluate")
+    run.log_metrics({"x": 1.0})
+    run.log_metrics({"y": 2.0})
+    assert client.calls == ["log_batch", "log_batch"] and run.failed is None
+    assert len(warnings.records) == 2 and "Invalid value" in warnings.records[0].getMessage()
+
+
 def test_status_updates_never_fail_the_block(warnings):
     client = DownClient(working=("update_run",))
     run = tracking.Run(client, "r1", "workspace/main-s0/evaluate")
