@@ -1,8 +1,11 @@
 """Stage `score@<arm>`: one score file per eval set, `utt_id score`, higher = more bona fide.
 
 Also scores the training corpus's dev split (`dev.txt`): the evaluate stage fits its logistic
-calibration there, never on the set it evaluates. `model.json` records which model (arm config and
-seed) produced the scores; a skipped arm/seed pair passes its skip record on. A scoring-only arm
+calibration there, never on the set it evaluates. Every file is scored under the input rule of
+`score.input` (the first `score.num_samples` samples, repeat-padded, or whole utterances). `model.json`
+records which model (arm config and seed) produced the scores, the input rule (`input`) and the EER
+threshold of `dev.txt` under that rule (`dev_threshold`); a skipped arm/seed pair passes its skip
+record on. A scoring-only arm
 (regime `published`: its model folder holds `published.json`) is scored with the published model
 at that model's own input length and batch size (AASIST: 64,600 samples, 8 clips), with
 `score.threads`; `model.json` then also names its weight files and their SHA-256. For AttM arms, the

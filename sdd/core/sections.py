@@ -15,11 +15,13 @@ from typing import Any, Literal
 from sdd.core.configbase import ConfigError
 
 __all__ = [
+    "INPUT_RULES",
     "KNOWN_INPUT_LENGTHS",
     "PUBLISHED_REGIME",
     "AuditParams",
     "BaselineParams",
     "EvaluateParams",
+    "InputRule",
     "PrepareParams",
     "ReportParams",
     "ScoreParams",
@@ -42,18 +44,50 @@ class PrepareParams:
     workers: int = 2
 
 
+#: The score stage's input rules (``score.input``): what of each utterance the detector scores.
+INPUT_RULES = {
+    "first_n_samples": "the first score.num_samples samples, repeat-padded when the utterance is shorter",
+    "whole_utterance": "the whole utterance, neither cut nor padded (score.num_samples: null)",
+}
+InputRule = Literal["first_n_samples", "whole_utterance"]
+
+
 @dataclass(frozen=True)
 class ScoreParams:
-    """Scoring input: the first ``num_samples`` samples, repeat-padded when shorter (AASIST's 64,600)."""
+    """What the score stage feeds the detector (``input``, :data:`INPUT_RULES`), in batches of
+    ``batch_size`` on ``threads`` torch threads.
 
-    num_samples: int = 64600
+    ``input: first_n_samples`` (the default) scores the first ``num_samples`` samples, repeat-padded
+    when shorter (AASIST's 64,600); ``input: whole_utterance`` scores each utterance as it is, and takes
+    ``num_samples: null`` (a length would mean nothing there, so a number is refused rather than
+    ignored).
+    """
+
+    input: InputRule = "first_n_samples"
+    num_samples: int | None = 64600
     batch_size: int = 32
     threads: int = 2
 
     def __post_init__(self) -> None:
+        if self.input == "whole_utterance" and self.num_samples is not None:
+            raise ConfigError(
+                f"score.num_samples: got {self.num_samples} with score.input whole_utterance; expected "
+                "null (whole utterances are scored uncut: set score.num_samples: null)"
+            )
+        if self.input == "first_n_samples" and self.num_samples is None:
+            raise ConfigError(
+                "score.num_samples: got null with score.input first_n_samples; expected a positive "
+                "integer (or score.input: whole_utterance to score whole utterances)"
+            )
         for name in ("num_samples", "batch_size", "threads"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"score.{name}: got {getattr(self, name)}; expected a positive integer")
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"score.{name}: got {value}; expected a positive integer")
+
+    @property
+    def whole(self) -> bool:
+        """True when each utterance is scored whole (``input: whole_utterance``)."""
+        return self.input == "whole_utterance"
 
 
 #: Input lengths at 16 kHz that a published convention uses: length -> who scores that way.
@@ -63,15 +97,22 @@ KNOWN_INPUT_LENGTHS = {
 }
 
 
-def input_rule(num_samples: int, sample_rate: int) -> dict[str, Any]:
-    """The score stage's input rule: the first ``num_samples`` samples at ``sample_rate``, repeat-padded
-    when the utterance is shorter (:func:`sdd.audio.crop.crop_or_pad`), named after the published
-    convention of that length when there is one (:data:`KNOWN_INPUT_LENGTHS`); the evaluate stage names
-    it next to each EER (:mod:`sdd.evaluation.convention`)."""
-    if num_samples < 1 or sample_rate < 1:
+def input_rule(num_samples: int | None, sample_rate: int) -> dict[str, Any]:
+    """The score stage's input rule (:data:`INPUT_RULES`), as the score folder's ``model.json`` and
+    ``metrics.json`` record it: ``{rule, num_samples, sample_rate, name}``.
+
+    ``num_samples`` an integer: the first ``num_samples`` samples at ``sample_rate``, repeat-padded when
+    the utterance is shorter (:func:`sdd.audio.crop.crop_or_pad`), named after the published convention
+    of that length when there is one (:data:`KNOWN_INPUT_LENGTHS`). ``None``: whole utterances at
+    ``sample_rate``, neither cut nor padded (``num_samples`` stays None). The evaluate stage names the
+    rule next to each EER (:mod:`sdd.evaluation.convention`)."""
+    if (num_samples is not None and num_samples < 1) or sample_rate < 1:
         raise ValueError(
             f"input_rule: got num_samples={num_samples}, sample_rate={sample_rate}; expected >= 1"
         )
+    if num_samples is None:
+        name = f"whole utterances at {sample_rate:,} Hz, neither cut nor padded"
+        return {"rule": "whole_utterance", "num_samples": None, "sample_rate": sample_rate, "name": name}
     seconds = num_samples / sample_rate
     name = f"first {num_samples:,} samples at {sample_rate:,} Hz ({seconds:.2f} s), repeat-padded"
     known = KNOWN_INPUT_LENGTHS.get(num_samples) if sample_rate == 16000 else None

@@ -54,13 +54,15 @@ def trial_subset(
 
 #: ``sdd score``'s header line (:mod:`sdd.scoring.score`), which names its input.
 _SDD_SCORE_INPUT = re.compile(
-    r"^# sdd score: .*?; input = the first (\d+) samples at (\d+) Hz, repeat-padded;"
+    r"^# sdd score: .*?; input = (?:the first (?P<n>\d+) samples at (?P<rate>\d+) Hz, repeat-padded"
+    r"|whole utterances at (?P<whole_rate>\d+) Hz, neither cut nor padded);"
 )
 
 
 def input_rule_of_score_file(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The input rule ``sdd score`` wrote in the score file's header line, or None when the file has no
-    such header (a score file from elsewhere: its input rule is not known here)."""
+    """The input rule ``sdd score`` wrote in the score file's header line (the first N samples,
+    repeat-padded, or whole utterances: :func:`sdd.core.sections.input_rule`), or None when the file
+    has no such header (a score file from elsewhere: its input rule is not known here)."""
     with open(path, "rb") as f:
         raw = f.read(4096)
     # the encodings score files are read in (sdd.core.textfile): UTF-8 with or without BOM, UTF-16/32 with one
@@ -69,7 +71,11 @@ def input_rule_of_score_file(path: str | os.PathLike[str]) -> dict[str, Any] | N
     encoding = next((enc for bom, enc in boms if raw.startswith(bom)), "utf-8-sig")
     head = raw.decode(encoding, errors="ignore").splitlines()
     m = _SDD_SCORE_INPUT.match(head[0]) if head else None
-    return input_rule(int(m.group(1)), int(m.group(2))) if m else None
+    if m is None:
+        return None
+    if m["whole_rate"] is not None:
+        return input_rule(None, int(m["whole_rate"]))
+    return input_rule(int(m["n"]), int(m["rate"]))
 
 
 def convention(input: dict[str, Any] | None, subset: str) -> dict[str, Any]:

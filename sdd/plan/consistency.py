@@ -29,8 +29,8 @@ Check = Callable[[TrainParams, ScoreParams, Callable[[str], str]], "str | None"]
 
 
 def _dev_samples(tp: TrainParams, score: ScoreParams, src: Callable[[str], str]) -> str | None:
-    if tp.dev_samples == score.num_samples:
-        return None
+    if score.whole or tp.dev_samples == score.num_samples:
+        return None  # whole utterances: the score stage stores its own dev threshold (sdd.train.score_arm)
     return (
         f"{src('dev_samples')} ({tp.dev_samples}) differs from score.num_samples ({score.num_samples}): "
         "the decision threshold stored with each model is its dev EER threshold on the first dev_samples "

@@ -2,7 +2,9 @@
 ``probe.partial_layers`` (AttM's "partial model": WavLM Large cut to 12 of 24 layers, Pan et al.,
 Interspeech 2024). The layers are really removed (:func:`sdd.models.backbone.truncate_layers`), so
 parameters and compute shrink with k. Each point records the EER per eval set (bootstrap 95% CI), the
-parameters, and the forward seconds per second of audio (eval mode, no grad, the scorer's input).
+parameters, and the forward seconds per second of audio (eval mode, no grad, the scorer's input:
+``score.num_samples``, or under ``score.input: whole_utterance`` the arm's ``train.dev_samples``). The
+EERs are of scores under the score stage's input rule (``score.input``).
 """
 
 from __future__ import annotations
@@ -68,7 +70,9 @@ def run_partial(
             "layers": arm.model.layers,
             "parameters": sum(p.numel() for p in model.parameters()),
             "backbone_parameters": sum(p.numel() for p in model.backbone.parameters()),
-            "forward_seconds_per_audio_second": forward_seconds_per_audio_second(model, score.num_samples),
+            "forward_seconds_per_audio_second": forward_seconds_per_audio_second(
+                model, arm.train.dev_samples if score.whole else score.num_samples
+            ),
             "train_seconds": result.summary["seconds"],
             "epochs": result.summary["epochs"],
             "dev_eer": result.summary["final_dev_eer"],

@@ -112,8 +112,9 @@ def read_record(model_dir: Path) -> dict[str, Any] | None:
 
 def load_for_scoring(record: dict[str, Any], params: ScoreParams) -> tuple[nn.Module, ScoreParams]:
     """The published model of ``record`` and the score settings it runs with: its own input length
-    (AASIST: 64,600 samples, the ``.conf``'s ``nb_samp``) and its kind's batch size
-    (:data:`sdd.scoring.score.SCORERS`); ``params.threads`` is kept.
+    (AASIST: 64,600 samples, the ``.conf``'s ``nb_samp``; under ``score.input: whole_utterance`` whole
+    utterances, as every arm) and its kind's batch size (:data:`sdd.scoring.score.SCORERS`);
+    ``params.input`` and ``params.threads`` are kept.
 
     Raises:
         ValueError: the files changed since the plan stage hashed them.
@@ -121,4 +122,5 @@ def load_for_scoring(record: dict[str, Any], params: ScoreParams) -> tuple[nn.Mo
     _check_unchanged({"spec": record["spec"], "files": record["files"]})
     model, input_samples = load_scorer(_local_spec(record["spec"]))
     kind = SCORERS[record["spec"].partition(":")[0]]
-    return model, dataclasses.replace(params, num_samples=input_samples, batch_size=kind.batch_size)
+    num_samples = None if params.whole else input_samples
+    return model, dataclasses.replace(params, num_samples=num_samples, batch_size=kind.batch_size)

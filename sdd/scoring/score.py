@@ -2,9 +2,17 @@
 fide; log-odds only in form: nothing calibrates them, so only a threshold of the same model, such as
 its stored dev-EER threshold, turns a score into a decision).
 
-Each utterance is read at 16 kHz (resampled when the file has another rate) and scored on its first
-``num_samples`` samples, repeat-padded when shorter (AASIST's evaluation protocol, 64,600 samples by
-default), so every batch has one shape and batched scoring equals per-item scoring.
+Each utterance is read at 16 kHz (resampled when the file has another rate) and scored under one of
+two input rules (``score.input``, :data:`sdd.core.sections.INPUT_RULES`):
+
+- ``first_n_samples``: its first ``num_samples`` samples, repeat-padded when shorter (AASIST's
+  evaluation protocol, 64,600 samples by default), so every batch has one shape;
+- ``whole_utterance``: the whole utterance, neither cut nor padded. Utterances of different lengths
+  are never padded to a common one: each batch of files is split into groups of equal length, one
+  forward pass per group (one utterance per pass when all lengths differ), so no padding can change a
+  score.
+
+Under both rules batched scoring equals per-item scoring.
 
 :func:`load_scorer` turns a model spec into a module mapping waves ``(B, T)`` to logits ``(B, 2)``
 (column 0 spoof, column 1 bona fide) and its input length. Specs are kinds in :data:`SCORERS`:
@@ -36,7 +44,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sdd.core import atomic
-from sdd.core.sections import ScoreParams
+from sdd.core.sections import INPUT_RULES, ScoreParams
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,6 +55,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "SAMPLE_RATE",
     "SCORERS",
+    "SCORE_DECIMALS",
     "ScorerKind",
     "cli_main",
     "iter_scores",
@@ -63,6 +72,8 @@ AUDIO_SUFFIXES = (
 )  # fmt: skip
 #: The rate every scorer takes its input at (Hz).
 SAMPLE_RATE = 16000
+#: Decimals of a score in a score file (:func:`write_scores`).
+SCORE_DECIMALS = 8
 
 
 def _load_checkpoint(path: str) -> tuple[nn.Module, int]:
@@ -267,15 +278,22 @@ def iter_scores(
 ) -> Iterator[tuple[Path, float | None, str | None]]:
     """Score audio files batch by batch: ``(path, score, None)`` per file, in order.
 
-    Each file is read at ``sample_rate`` (resampled, channels averaged) and only as far as its first
-    ``params.num_samples`` samples need (:func:`sdd.audio.io.read_audio`'s ``max_samples``), then
-    repeat-padded when shorter; memory is bounded by the batch, whatever the files' lengths.
+    Each file is read at ``sample_rate`` (resampled, channels averaged). Under ``first_n_samples`` it
+    is read only as far as its first ``params.num_samples`` samples need
+    (:func:`sdd.audio.io.read_audio`'s ``max_samples``), then repeat-padded when shorter; memory is
+    bounded by the batch, whatever the files' lengths. Under ``whole_utterance`` (``params.whole``) it
+    is read whole and scored as it is: the batch is split into groups of equal length and each group is
+    one forward pass, so no utterance is padded, cut or mixed with another length; memory grows with
+    the batch's longest files, and an utterance the model cannot take whole (too short for its
+    convolutions, too long for memory) is an :class:`~sdd.audio.io.AudioError` naming it and its
+    length (with ``skip_bad``, its reason).
 
     Args:
-        model: maps ``(B, params.num_samples)`` waves at ``sample_rate`` to logits ``(B, 2)`` (spoof,
-            bona fide): a :class:`~sdd.models.detector.Detector` or any module from :func:`load_scorer`.
+        model: maps ``(B, T)`` waves at ``sample_rate`` to logits ``(B, 2)`` (spoof, bona fide), ``T``
+            the input length (``params.num_samples``, or each utterance's own length): a
+            :class:`~sdd.models.detector.Detector` or any module from :func:`load_scorer`.
         paths: audio files (absolute or cwd-relative).
-        params: input length, batch size, torch threads.
+        params: input rule and length, batch size, torch threads.
         sample_rate: the model's input rate.
         skip_bad: a file that cannot be read yields ``(path, None, reason)`` and the others are still
             scored; otherwise its :class:`~sdd.audio.io.AudioError` is raised.
@@ -291,29 +309,47 @@ def iter_scores(
     from sdd.models.detector import Detector
 
     torch.set_num_threads(params.threads)
+    n = params.num_samples  # None: whole utterances
     with torch.no_grad():
         for start in range(0, len(paths), params.batch_size):
             chunk = list(paths[start : start + params.batch_size])
             results: list[tuple[Path, float | None, str | None]] = [(p, None, None) for p in chunk]
-            waves, ok = [], []
+            # input length -> (indices in chunk, waves): one forward pass per length, never padded
+            groups: dict[int, tuple[list[int], list[np.ndarray]]] = {}
             for i, p in enumerate(chunk):
                 try:
-                    frames, file_rate = read_frames(p, sample_rate, max_samples=params.num_samples)
+                    frames, file_rate = read_frames(p, sample_rate, max_samples=n)
                 except AudioError as exc:
                     if not skip_bad:
                         raise
                     results[i] = (p, None, str(exc))
                     continue
-                wave, _ = mixdown(frames, file_rate, sample_rate, max_samples=params.num_samples)
+                wave, _ = mixdown(frames, file_rate, sample_rate, max_samples=n)
                 if on_warning is not None:
-                    view = ClipView(frames, file_rate, wave, params.num_samples, sample_rate)
+                    view = ClipView(frames, file_rate, wave, wave.size if n is None else n, sample_rate)
                     if messages := clip_warnings(view):
                         on_warning(p, messages)
-                waves.append(crop_or_pad(wave, params.num_samples))
-                ok.append(i)
-            if waves:
-                scores = Detector.scores(model(torch.from_numpy(np.stack(waves)))).double().numpy()
-                for i, v in zip(ok, scores, strict=True):
+                x = wave if n is None else crop_or_pad(wave, n)
+                idx, xs = groups.setdefault(x.size, ([], []))
+                idx.append(i)
+                xs.append(x)
+            for idx, xs in groups.values():
+                try:
+                    logits = model(torch.from_numpy(np.stack(xs)))
+                except RuntimeError as exc:
+                    if n is not None:
+                        raise
+                    # a whole utterance too short for the model's convolutions, or too long for memory
+                    size = xs[0].size
+                    why = (f"the model fails on this input scored whole, {size} samples at {sample_rate} Hz "
+                           f"({size / sample_rate:.3f} s): {str(exc).splitlines()[0]}")  # fmt: skip
+                    if not skip_bad:
+                        raise AudioError(f"{chunk[idx[0]]}: {why}") from exc
+                    for i in idx:
+                        results[i] = (chunk[i], None, f"{chunk[i]}: {why}")
+                    continue
+                scores = Detector.scores(logits).double().numpy()
+                for i, v in zip(idx, scores, strict=True):
                     results[i] = (chunk[i], float(v), None)
             yield from results
 
@@ -323,16 +359,18 @@ def score_paths(
 ) -> np.ndarray:
     """Log-odds (N,) float64 for the audio files ``paths`` (absolute or cwd-relative).
 
-    ``model`` maps ``(B, params.num_samples)`` waves at ``sample_rate`` to logits ``(B, 2)`` (spoof,
-    bona fide): a :class:`~sdd.models.detector.Detector` or any module from :func:`load_scorer`. A file
-    that cannot be read raises :class:`~sdd.audio.io.AudioError` naming it.
+    ``model`` maps ``(B, T)`` waves at ``sample_rate`` to logits ``(B, 2)`` (spoof, bona fide): a
+    :class:`~sdd.models.detector.Detector` or any module from :func:`load_scorer`; ``params`` as in
+    :func:`iter_scores`. A file that cannot be read raises :class:`~sdd.audio.io.AudioError` naming it.
     """
     return np.array([s for _, s, _ in iter_scores(model, paths, params, sample_rate)], dtype=np.float64)
 
 
 def write_scores(path: Path, utt_ids: Sequence[str], scores: np.ndarray) -> None:
     """Write ``utt_id score`` lines (the official ASVspoof score-file format) atomically."""
-    atomic.write_text(path, "".join(f"{u} {s:.8f}\n" for u, s in zip(utt_ids, scores, strict=True)))
+    atomic.write_text(
+        path, "".join(f"{u} {s:.{SCORE_DECIMALS}f}\n" for u, s in zip(utt_ids, scores, strict=True))
+    )
 
 
 def score_manifest(
@@ -389,6 +427,10 @@ examples:
   # the published AASIST stores no threshold: give one for --decisions
   sdd score --model aasist:data/published/aasist --decisions --threshold 0 clips/
 
+  # whole utterances, neither cut nor padded (the stored threshold was set on the first N samples:
+  # --decisions then needs --threshold)
+  sdd score --model models/main/s0 --input whole_utterance --ids eval_clips/ > scores.txt
+
 limits: --num-samples 1 to {MAX_NUM_SAMPLES:,} (one minute at 16 kHz); --batch-size 1 to {MAX_BATCH_SIZE}.
 """
 
@@ -415,7 +457,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Score audio files with a detector: a header line, then one 'path<TAB>score' line "
         "per file on stdout. Any format and sample rate soundfile reads (resampled to 16 kHz), mono or "
         "multichannel (averaged); the score uses the first --num-samples samples, repeat-padded when "
-        "shorter.",
+        "shorter, or with --input whole_utterance the whole file, neither cut nor padded.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -423,9 +465,18 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", required=True, help=f"the model: {forms}")
     ap.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
     ap.add_argument(
+        "--input",
+        choices=list(INPUT_RULES),
+        default="first_n_samples",
+        help="what of each file is scored: "
+        + "; ".join(f"{k}: {v.replace('score.num_samples', '--num-samples')}" for k, v in INPUT_RULES.items())
+        + " (default: first_n_samples)",
+    )
+    ap.add_argument(
         "--num-samples",
         type=int_in(1, MAX_NUM_SAMPLES),
-        help=f"score the first N samples (default: the model's input; at most {MAX_NUM_SAMPLES:,})",
+        help=f"score the first N samples (default: the model's input; at most {MAX_NUM_SAMPLES:,}); "
+        "with --input first_n_samples only",
     )
     batch_sizes = "; ".join(f"{p}: {k.batch_size}" for p, k in SCORERS.items())
     ap.add_argument(
@@ -461,6 +512,11 @@ def _plan(args: argparse.Namespace) -> _Plan:
     kind, path = _kind(args.model)
     if args.threshold is not None and not args.decisions:
         raise ValueError("--threshold goes with --decisions")
+    if args.input == "whole_utterance" and args.num_samples is not None:
+        raise ValueError(
+            f"--num-samples {args.num_samples} with --input whole_utterance: whole utterances are neither "
+            "cut nor padded; drop --num-samples, or use --input first_n_samples"
+        )
     record = kind.describe(path)
     threshold, source = _decision_threshold(args, kind, path, record)
     files, missing, empty = _expand(args.inputs)
@@ -490,8 +546,10 @@ def cli_main(argv: list[str]) -> int:
     try:
         plan = _plan(args)
         model, input_samples = plan.kind.load(plan.path)
+        whole = args.input == "whole_utterance"
         params = ScoreParams(
-            num_samples=input_samples if args.num_samples is None else args.num_samples,
+            input=args.input,
+            num_samples=None if whole else input_samples if args.num_samples is None else args.num_samples,
             batch_size=plan.kind.batch_size if args.batch_size is None else args.batch_size,
         )
     except (OSError, ValueError, RuntimeError) as exc:
@@ -519,10 +577,9 @@ def _header(args: argparse.Namespace, plan: _Plan, params: ScoreParams) -> str:
     """The ``#`` line(s) above the scores: what a score is, the model, its input, and the threshold."""
     columns = ["trial_id" if args.ids else "path", "score"] + (["decision"] if args.decisions else [])
     lines = [
-        f"# sdd score: model={args.model} ({plan.record.summary}); input = the first {params.num_samples} "
-        f"samples at {SAMPLE_RATE} Hz, repeat-padded; score = logit(bona fide) - logit(spoof), higher = "
-        f"more bona fide; not calibrated log-odds: compare it only with a threshold of this model; "
-        f"columns: {' '.join(columns)}"
+        f"# sdd score: model={args.model} ({plan.record.summary}); input = {_input_phrase(params)}; "
+        f"score = logit(bona fide) - logit(spoof), higher = more bona fide; not calibrated log-odds: "
+        f"compare it only with a threshold of this model; columns: {' '.join(columns)}"
     ]
     if plan.threshold is not None:
         lines.append(
@@ -530,6 +587,15 @@ def _header(args: argparse.Namespace, plan: _Plan, params: ScoreParams) -> str:
             f"threshold, else spoof"
         )
     return "\n".join(lines)
+
+
+def _input_phrase(params: ScoreParams) -> str:
+    """The header's input rule, which :func:`sdd.evaluation.convention.input_rule_of_score_file` parses
+    back: ``the first N samples at R Hz, repeat-padded`` or ``whole utterances at R Hz, neither cut nor
+    padded``."""
+    if params.whole:
+        return f"whole utterances at {SAMPLE_RATE} Hz, neither cut nor padded"
+    return f"the first {params.num_samples} samples at {SAMPLE_RATE} Hz, repeat-padded"
 
 
 def _decision_threshold(
@@ -550,6 +616,12 @@ def _decision_threshold(
         raise ValueError(
             f"--decisions: {args.model}: this kind of model has no dev-EER threshold stored with it; "
             f"pass --threshold X (bona fide when score > X)"
+        )
+    if args.input == "whole_utterance" and record.input_samples is not None:
+        raise ValueError(
+            f"--decisions with --input whole_utterance: the stored threshold was set on the first "
+            f"{record.input_samples} samples, so it does not apply to scores of whole utterances; drop "
+            f"--input whole_utterance, or give --threshold X"
         )
     if args.num_samples is not None and record.input_samples not in (None, args.num_samples):
         raise ValueError(

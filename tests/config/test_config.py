@@ -131,6 +131,26 @@ def test_align_true_means_pcgrad_and_changes_only_main(raw):
     assert changed(base, new) == ["arms/main/s0.json", "report.json"]
 
 
+def test_the_input_rule_changes_only_the_documents_of_the_stages_reading_the_score_section(raw):
+    base = plan_of(raw)
+    new = plan_of(raw, score__input="whole_utterance", score__num_samples=None)
+    assert new["score.json"]["score"] == {**base["score.json"]["score"], "input": "whole_utterance",
+                                          "num_samples": None}  # fmt: skip
+    assert changed(base, new) == ["partial.json", "report.json", "score.json"]  # no arm: nothing retrains
+    # train.dev_samples (the train stage's own dev threshold) needs no match with whole utterances: the
+    # score stage sets the threshold of its scores on dev.txt, scored under the same rule
+    assert new["arms/main/s0.json"]["arm"]["train"]["dev_samples"] == raw["train"]["dev_samples"]
+    # in dvc.yaml, those documents are read by the score, partial and report stages alone
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    readers = {
+        name
+        for name, st in stages.items()
+        for dep in st.get("do", st).get("deps", [])
+        if isinstance(dep, str) and dep in {f"data/plan/{doc}" for doc in changed(base, new)}
+    }
+    assert readers == {"score", "partial", "report"}
+
+
 def test_new_seeds_add_plan_files_and_leave_the_existing_ones_alone(raw):
     base, new = plan_of(raw), plan_of(raw, seeds=[0, 2])
     assert changed(base, new) == sorted([f"arms/{arm}/s2.json" for arm in raw["arms"]] + ["report.json"])

@@ -118,6 +118,15 @@ REFUSED = {
         setline(BASE, "  num_samples: 32000         #", "  num_samples: 16000"),
         f"train.dev_samples (32000) differs from score.num_samples (16000): {THRESHOLD}",
     ),
+    "score.input whole_utterance with a num_samples": (
+        setline(BASE, "  input: first_n_samples", "  input: whole_utterance"),
+        "score.num_samples: got 32000 with score.input whole_utterance; expected null (whole utterances are "
+        "scored uncut: set score.num_samples: null)",
+    ),
+    "score.input misspelt": (
+        setline(BASE, "  input: first_n_samples", "  input: whole"),
+        "score.input: got 'whole'; expected one of 'first_n_samples', 'whole_utterance'",
+    ),
     "an arm's own dev_samples": (
         setline(BASE, "  clean:", "  clean: {regime: clean, lora: false, train: {dev_samples: 16000}}"),
         f"arms.clean.train.dev_samples (16000) differs from score.num_samples (32000): {THRESHOLD}",

@@ -41,6 +41,26 @@ def test_input_rule_names_the_published_convention_of_that_length_only(n, rate, 
         assert "AASIST" not in rule["name"] and "Arena" not in rule["name"]
 
 
+def test_the_whole_utterance_rule_has_no_length_and_reaches_the_metrics_and_the_eer_table(tmp_path):
+    rule = input_rule(None, 16000)
+    assert rule == {"rule": "whole_utterance", "num_samples": None, "sample_rate": 16000,
+                    "name": "whole utterances at 16,000 Hz, neither cut nor padded"}  # fmt: skip
+    write_set(tmp_path, "eval")
+    (tmp_path / "s" / "model.json").write_text(json.dumps({"arm": {"name": "x"}, "input": rule}))
+    sets = [EvalSet(corpus="c", split="eval", id="eval", name="c:eval")]
+    out = evaluate_eval_sets(sets, tmp_path / "s", tmp_path / "m", ci=False, n_resamples=10, seed=0,
+                             input=read_input_rule(tmp_path / "s"))  # fmt: skip
+    assert out["c:eval"]["convention"]["input"] == rule
+    inp = make_input({"main": 1.0}, seeds=(0,))
+    for run in inp.systems["main"].values():
+        for m in run.eval.values():
+            m["convention"] = {"input": rule, "trials": "demo (demo), split eval", "polarity": POLARITY}
+    m = report_metrics(inp)
+    assert m["main"]["demo:eval"]["convention"]["input"] == rule
+    (table,) = [b[1] for b in eer_blocks(inp, m, tmp_path) if b[0] == "table"]
+    assert table.loc["main", INPUT_COLUMN] == rule["name"]
+
+
 def test_the_plan_names_each_eval_sets_trials_views_included():
     import yaml
 
