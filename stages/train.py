@@ -4,7 +4,8 @@ split only.
 Writes the model folder (model.safetensors + config.json with the full resolved config and the dev
 EER threshold that `sdd score --decisions` applies), per-step and per-epoch telemetry for `dvc plots`,
 and the per-epoch log and summary metrics (with trainable/total parameters and this process's peak
-RSS); the same dicts, the telemetry and the weights go to the arm/seed's MLflow child run. A pair
+RSS); the same dicts, the telemetry and the model (an MLflow pyfunc model holding the weights,
+sdd/report/tracking_model.py) go to the arm/seed's MLflow child run. A pair
 outside the arm's `seeds` writes skip records only; a scoring-only arm (regime `published`, the
 published AASIST) trains nothing and records its weights (sdd/train/run.py says what each case writes).
 A killed run resumes from --checkpoints, keyed by the arm's config and its backbone's content. Runs
@@ -20,7 +21,7 @@ from pathlib import Path
 from sdd.core.configbase import to_dict
 from sdd.core.plandocs import SkippedPair
 from sdd.core.stage import read_plan, run_stage
-from sdd.report import tracking
+from sdd.report import tracking, tracking_model
 from sdd.train import distributed
 from sdd.train.params import ArmSeedPlan
 from sdd.train.run import TrainIO, train_arm_seed
@@ -45,8 +46,13 @@ def main() -> None:
     io = TrainIO(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainIO)})
     is_main = distributed.context().is_main
     logged = is_main and isinstance(plan, ArmSeedPlan)
-    with (tracking.arm_run("train", to_dict(plan.arm), experiment=plan.tracking.experiment) if logged
-          else tracking.off()) as run:
+    with (
+        tracking.arm_run(
+            "train", to_dict(plan.arm), experiment=plan.tracking.experiment, run_type=tracking_model.ModelRun
+        )
+        if logged
+        else tracking.off()
+    ) as run:
         train_arm_seed(plan, io, run, is_main)
     distributed.shutdown()
 

@@ -16,7 +16,8 @@ custom_model_development`` so the UI opens on its runs table) holds:
 - one **child run per arm and seed** (``mlflow.parentRunId`` = the parent), keyed by the tags
   ``sdd.arm``, ``sdd.seed`` and ``sdd.config``, the digest of the arm's resolved config
   (:func:`config_digest`). Its params are that config; ``train@<arm>-<seed>`` logs the per-epoch
-  curves, the training summary, the telemetry CSV and the weights (``model/``), and
+  curves, the training summary, the telemetry CSV and the model (``model/``: an MLflow pyfunc model
+  holding the weights, :meth:`sdd.report.tracking_model.ModelRun.log_model`), and
   ``evaluate@<arm>-<seed>`` the eval metrics and the scored trials (``trials/<eval set id>.csv.gz``)
   into the same run. Stages run as separate processes, so each finds its run by these tags and
   creates it when absent (:func:`arm_run`).
@@ -618,7 +619,9 @@ def _arm_run_id(
 
 
 @contextmanager
-def arm_run(stage: str, config: dict[str, Any], *, experiment: str = "sdd") -> Iterator[Run]:
+def arm_run(
+    stage: str, config: dict[str, Any], *, experiment: str = "sdd", run_type: type[Run] = Run
+) -> Iterator[Run]:
     """The child run of one arm and seed in this pipeline run, found by its tags or created.
 
     Args:
@@ -628,6 +631,8 @@ def arm_run(stage: str, config: dict[str, Any], *, experiment: str = "sdd") -> I
         config: the arm's resolved config (``to_dict(ArmConfig)``, with ``name`` and ``seed``); logged
             as the run's params when the run is created, and digested into its key.
         experiment: the MLflow experiment name.
+        run_type: the handle's class (the train stage's, :class:`sdd.report.tracking_model.ModelRun`,
+            also logs the model).
     """
     pipeline = dvc_experiment()
     name = f"{pipeline}/{config['name']}-s{config['seed']}/{stage}"
@@ -649,7 +654,7 @@ def arm_run(stage: str, config: dict[str, Any], *, experiment: str = "sdd") -> I
     log.info(
         "MLflow run %s (%s, %s-s%s) at %s", run_id, pipeline, config["name"], config["seed"], tracking_uri()
     )
-    handle = Run(client, run_id, name)
+    handle = run_type(client, run_id, name)
     try:
         with _status(client, run_id, end_time, handle):
             yield handle

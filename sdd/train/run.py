@@ -58,7 +58,7 @@ class RunLog(Protocol):
 
     def log_train(self, summary: dict[str, Any], train_json: Path, telemetry: Path) -> None: ...
 
-    def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None: ...
+    def log_model(self, folder: Path, example: Path | None = None) -> None: ...
 
 
 def _write_tables(io: TrainIO, telemetry: list, epochs: list) -> None:
@@ -98,10 +98,10 @@ def train_arm_seed(plan: ArmSeedPlan | SkippedPair, io: TrainIO, run: RunLog, is
     aug = read_manifest(io.augmented / "manifest.csv", ("utt_id", "path")) if arm.regime != "clean" else None
     # `pretrained` -> the pretrain stage's folder; the saved config keeps the name
     run_arm = dataclasses.replace(arm, backbone=resolve_backbone(arm.backbone, io.backbone))
+    dev = read_manifest(io.dev)
     model, result = fit(
-        run_arm, read_manifest(io.train), read_manifest(io.dev), aug, io.augmented, run.log_epoch,
-        resolve(io.checkpoints),
-    )  # fmt: skip
+        run_arm, read_manifest(io.train), dev, aug, io.augmented, run.log_epoch, resolve(io.checkpoints)
+    )
     if not is_main:
         return
     summary = result.summary
@@ -110,6 +110,5 @@ def train_arm_seed(plan: ArmSeedPlan | SkippedPair, io: TrainIO, run: RunLog, is
     save_arm(model, arm, io.out, extra={"train_summary": summary, "decision_threshold": threshold})
     faults.point("train:model_written")
     _finish(summary, result.telemetry, result.epochs, io, run)
-    run.log_artifacts(io.out, "model")
+    run.log_model(io.out, example=resolve(dev["path"].iloc[0]))  # the input example: a dev clip
     Checkpoints(result.checkpoint).remove()
-

@@ -96,3 +96,32 @@ def test_imports_point_down_the_layers():
     assert len(set(sdd.LAYERS)) == len(sdd.LAYERS)
     assert set(sdd.LAYERS) == {ig.unit(m) for m in graph} - {""}, "LAYERS names a part that does not exist"
 
+
+#: The only files that import MLflow: the tracking module (runs, metrics, artifacts), the train stage's
+#: model logging (:mod:`sdd.report.tracking_model`) and the pyfunc class it logs
+#: (:mod:`sdd.report.tracking_pyfunc`). Stages and other modules go through them.
+MLFLOW_MODULES = {"sdd/report/tracking.py", "sdd/report/tracking_model.py", "sdd/report/tracking_pyfunc.py"}
+
+
+def _imports_mlflow(path: Path) -> bool:
+    """Whether ``path`` imports ``mlflow`` anywhere (module level, in a function, under TYPE_CHECKING)."""
+    import ast
+
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        if any(n == "mlflow" or n.startswith("mlflow.") for n in names):
+            return True
+    return False
+
+
+def test_mlflow_is_imported_by_the_tracking_modules_only(tmp_path: Path):
+    (tmp_path / "lazy.py").write_text("def f():\n    from mlflow.pyfunc import PythonModel\n")
+    (tmp_path / "other.py").write_text("import mlflowish\nfrom .mlflow import x\n")
+    assert _imports_mlflow(tmp_path / "lazy.py") and not _imports_mlflow(tmp_path / "other.py")
+    files = [*(ig.REPO / "sdd").rglob("*.py"), *(ig.REPO / "stages").rglob("*.py")]
+    found = {p.relative_to(ig.REPO).as_posix() for p in files if _imports_mlflow(p)}
+    assert found == MLFLOW_MODULES, (
+        f"MLflow imported outside {sorted(MLFLOW_MODULES)}: {sorted(found - MLFLOW_MODULES)}"
+    )
