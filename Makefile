@@ -18,7 +18,8 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE ?= 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup repro test test-fast test-team lint docs mlflow-ui plots exp-show clean-venv
+.PHONY: setup repro test test-fast test-team lint docs mlflow-ui mlflow-server mlflow-server-stop plots exp-show \
+	clean-venv
 
 setup: $(STAMP) $(PLOTS_TEMPLATE)
 
@@ -67,8 +68,8 @@ test-fast: setup
 	pytest -q -m "not slow and not team"
 
 # The team lane (docs/tests.md, its own time budget): the tests marked `team`, which rehearse on
-# 127.0.0.1 what a lab of several machines does (docs/team.md): multi-node torchrun. CI runs it after
-# `make test`.
+# 127.0.0.1 what a lab of several machines does (docs/team.md): multi-node torchrun, an MLflow server on
+# PostgreSQL. CI runs it after `make test`.
 test-team: setup
 	pytest -q -m team
 
@@ -88,6 +89,15 @@ mlflow-ui: setup
 	@python -c "from sdd.report.tracking import ui_url; print('open', ui_url($${PORT:-5000}))"
 	mlflow ui --workers 1 --host 127.0.0.1 --port $${PORT:-5000} \
 		--backend-store-uri sqlite:///$(CURDIR)/mlflow.db --default-artifact-root $(CURDIR)/mlartifacts
+
+# A team's MLflow (docs/team.md, "A shared MLflow server"): a throwaway PostgreSQL cluster under
+# .sdd/mlflow-server/ (Debian's postgresql; run as the `postgres` user when make runs as root) and `mlflow
+# server` on it, both on 127.0.0.1; prints the MLFLOW_TRACKING_URI to export. PORT / PG_PORT choose the ports.
+mlflow-server: setup
+	python -m sdd.report.mlflow_server start --port $${PORT:-5001} --pg-port $${PG_PORT:-15432}
+
+mlflow-server-stop: setup
+	python -m sdd.report.mlflow_server stop
 
 clean-venv:
 	rm -rf $(VENV)

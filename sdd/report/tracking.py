@@ -39,7 +39,14 @@ weights stay on that run.
 Tracking never costs a result: when the store is unavailable (a missing or read-only folder, a
 corrupt database, a server that is down), :func:`pipeline_run` and :func:`arm_run` log one warning
 saying what was NOT logged and yield a run that logs nothing, so the stage still writes its DVC
-outputs; a logging call that fails mid-run warns the same way (:func:`_not_logged`).
+outputs; a logging call that fails mid-run warns the same way (:func:`_not_logged`), and the run then
+stops calling the store (:attr:`Run.failed`; status updates included): a server that went down costs
+a stage one round of MLflow's HTTP retries, not one per call.
+
+**A tracking server** (``MLFLOW_TRACKING_URI=http://...``, ``make mlflow-server``:
+:mod:`sdd.report.mlflow_server`, PostgreSQL behind ``mlflow server``): new experiments get the
+server's artifact location (:func:`artifact_location` is None), so artifacts are uploaded through
+it; the lock file below is not used (the server's database serialises the writes).
 
 Concurrency: queued experiments (``dvc queue start -j 2``) log at once. MLflow's SQLite store waits
 up to 20 s on a locked database (``PRAGMA busy_timeout = 20000`` on every session it opens), and
@@ -122,19 +129,19 @@ def tracking_uri(root: Path | None = None) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root or repo_root()) / 'mlflow.db'}"
 
 
-#: Tracking URI schemes of an MLflow tracking server: the server, not the client, chooses where a new
-#: experiment's artifacts go (its ``--artifacts-destination``, proxied as ``mlflow-artifacts:``).
-SERVER_SCHEMES = ("http://", "https://")
-
-
 def artifact_location(root: Path | None = None) -> str | None:
-    """Where a new experiment's artifacts go: ``<repo root>/mlartifacts`` for a store on this machine;
-    None against a tracking server (:data:`SERVER_SCHEMES`), which then uses its own artifact root.
-    A folder of one clone would be named in the experiment for every host that logs to the server,
-    and the other hosts would write their artifacts to that path on their own disks (or fail)."""
-    if tracking_uri(root).startswith(SERVER_SCHEMES):
+    """Where a new experiment keeps its artifacts: ``<repo root>/mlartifacts`` for an embedded store
+    (SQLite, a ``file:`` store); None for a tracking server (``http(s)://``, ``databricks``), which
+    chooses (``mlflow server --serve-artifacts``: ``mlflow-artifacts:/``, uploaded through the server,
+    so a client on another machine needs no access to its artifact folder)."""
+    if not _embedded(tracking_uri(root)):
         return None
     return ((root or repo_root()) / "mlartifacts").as_uri()
+
+
+def _embedded(uri: str) -> bool:
+    """Whether ``uri`` is a store this process opens itself (a database URL or a folder), not a server."""
+    return not uri.startswith(("http://", "https://", "databricks"))
 
 
 def dvc_experiment() -> str:
@@ -260,14 +267,42 @@ def _not_logged(what: str, name: str, exc: BaseException) -> None:
     )  # fmt: skip
 
 
+#: MLflow error codes of a request the store answered and refused (a value it does not accept): the
+#: store works, so the run's later calls still go to it.
+_REFUSALS = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS"})
+
+
+def _cause(exc: BaseException) -> str:
+    """``Type: first line of the message`` (200 characters at most)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
+
+
+def _skipped(what: str, name: str, cause: str) -> None:
+    log.warning(
+        "MLflow store %s failed earlier in this process (%s): %s of %s were NOT logged to MLflow (not tried "
+        "again); the stage's DVC outputs are written as usual", tracking_uri(), cause, what, name,
+    )  # fmt: skip
+
+
 def _guarded(method: Callable[..., None]) -> Callable[..., None]:
-    """A :class:`Run` logging method that warns instead of failing the stage when the store fails."""
+    """A :class:`Run` logging method that warns instead of failing the stage when the store fails.
+    After a first failure the run stops calling the store (:attr:`Run.failed`; a value the store
+    refused, :data:`_REFUSALS`, is no failure of the store): each later call only warns, so a
+    tracking server that went down costs a stage one round of MLflow's HTTP retries
+    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``), not one per logging call."""
 
     def call(self: Run, *args: Any, **kwargs: Any) -> None:
+        what = method.__name__.removeprefix("log_").replace("_", " ")
+        if self.failed is not None:
+            _skipped(what, self.name, self.failed)
+            return
         try:
             method(self, *args, **kwargs)
         except Exception as exc:  # MlflowException, sqlite/SQLAlchemy/HTTP errors
-            _not_logged(method.__name__.removeprefix("log_").replace("_", " "), self.name, exc)
+            if getattr(exc, "error_code", None) not in _REFUSALS:
+                self.failed = _cause(exc)
+            _not_logged(what, self.name, exc)
 
     call.__name__, call.__doc__ = method.__name__, method.__doc__
     return call
@@ -280,6 +315,8 @@ class Run:
     def __init__(self, client: Any, run_id: str, name: str = "") -> None:
         self._client, self.run_id, self.name = client, run_id, name or run_id
         self._epoch_elapsed: dict[int, float] = {}
+        #: Why the store failed during a logging call of this run (None: it has not): later calls skip it.
+        self.failed: str | None = None
 
     @_guarded
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
@@ -370,6 +407,8 @@ class Run:
         if epoch < 0:
             return 0.0
         if epoch not in self._epoch_elapsed:
+            if self.failed is not None:  # the store failed earlier: not asked again
+                return None
             try:
                 history = self._client.get_metric_history(self.run_id, "epoch.elapsed_seconds")
             except Exception as exc:  # the store failed: the epoch's own time is left out, the rest is logged
@@ -519,21 +558,42 @@ def pipeline_run(experiment: str = "sdd", pipeline: str | None = None) -> Iterat
         _not_logged("the pipeline run, its metrics and artifacts", name, exc)
         yield _NoRun()  # type: ignore[misc]
         return
-    with _status(client, run_id):
-        yield Run(client, run_id, name)
+    handle = Run(client, run_id, name)
+    with _status(client, run_id, handle=handle):
+        yield handle
 
 
 @contextmanager
-def _status(client: Any, run_id: str, end_time: int | None = None) -> Iterator[None]:
+def _status(
+    client: Any, run_id: str, end_time: int | None = None, handle: Run | None = None
+) -> Iterator[None]:
     """RUNNING while the block runs, then FINISHED (FAILED on an exception). The run's end time is
-    ``end_time`` (ms since the epoch) when given, else now."""
-    _retry(lambda: client.update_run(run_id, status="RUNNING"), "update_run")
+    ``end_time`` (ms since the epoch) when given, else now. A store that fails on these updates warns
+    (the run's status was NOT logged) and never fails the block; when ``handle`` already met a failed
+    store, the end status is not tried."""
+    _set_status(client, run_id, "RUNNING", None, handle)
     try:
         yield
     except BaseException:
-        _retry(lambda: client.set_terminated(run_id, "FAILED", end_time=end_time), "set_terminated")
+        _set_status(client, run_id, "FAILED", end_time, handle)
         raise
-    _retry(lambda: client.set_terminated(run_id, "FINISHED", end_time=end_time), "set_terminated")
+    _set_status(client, run_id, "FINISHED", end_time, handle)
+
+
+def _set_status(client: Any, run_id: str, status: str, end_time: int | None, handle: Run | None) -> None:
+    name = handle.name if handle is not None else run_id
+    if handle is not None and handle.failed is not None:
+        _skipped(f"the run's status {status}", name, handle.failed)
+        return
+    try:
+        if status == "RUNNING":
+            _retry(lambda: client.update_run(run_id, status="RUNNING"), "update_run")
+        else:
+            _retry(lambda: client.set_terminated(run_id, status, end_time=end_time), "set_terminated")
+    except Exception as exc:  # MlflowException, sqlite3/SQLAlchemy/HTTP errors
+        if handle is not None:
+            handle.failed = _cause(exc)
+        _not_logged(f"the run's status {status}", name, exc)
 
 
 def _arm_tags(parent_id: str, arm: str, seed: int, digest: str) -> dict[str, str]:
@@ -599,11 +659,12 @@ def arm_run(
     )
     handle = run_type(client, run_id, name)
     try:
-        with _status(client, run_id, end_time):
+        with _status(client, run_id, end_time, handle):
             yield handle
-            handle.set_tags({f"sdd.{stage}": "logged"})  # only once everything of the stage is logged
+            if handle.failed is None:  # only once everything of the stage is logged
+                handle.set_tags({f"sdd.{stage}": "logged"})
     except BaseException:
-        _retry(lambda: client.set_terminated(parent_id, "FAILED"), "set_terminated")
+        _set_status(client, parent_id, "FAILED", None, handle)
         raise
 
 
@@ -622,12 +683,34 @@ def ensure_arm_run(
     model; its start time is when it was copied), as a live child's is its training time.
 
     Returns:
-        ``(run, created)``.
+        ``(run, created)``; a run that logs nothing when the store failed (a warning says what was not
+        logged; ``parent`` then skips the store too).
     """
+    name = f"{pipeline or dvc_experiment()}/{config['name']}-s{config['seed']}"
+    if parent.failed is not None:
+        _skipped("the run, its params, metrics and artifacts", name, parent.failed)
+        return _NoRun(), False  # type: ignore[return-value]
+    try:
+        return _ensure_arm_run(parent, config, fill, experiment, pipeline, train_seconds, name)
+    except Exception as exc:  # MlflowException, sqlite3/SQLAlchemy/HTTP errors
+        parent.failed = _cause(exc)
+        _not_logged("the run, its params, metrics and artifacts", name, exc)
+        return _NoRun(), False  # type: ignore[return-value]
+
+
+def _ensure_arm_run(
+    parent: Run,
+    config: dict[str, Any],
+    fill: Callable[[Run], None],
+    experiment: str,
+    pipeline: str | None,
+    train_seconds: float | None,
+    name: str,
+) -> tuple[Run, bool]:
     client = parent._client
     exp_id = experiment_id(client, experiment)
     run_id, created = _arm_run_id(client, exp_id, parent.run_id, config, pipeline or dvc_experiment())
-    run = Run(client, run_id)
+    run = Run(client, run_id, name)
     if created:
         digest = config_digest(config)
         source = _find(client, exp_id, {"sdd.kind": "arm", "sdd.config": digest, "sdd.train": "logged"})
@@ -641,9 +724,10 @@ def ensure_arm_run(
         if train_seconds is not None and math.isfinite(train_seconds):
             start = _retry(lambda: client.get_run(run_id), "get_run").info.start_time
             end_time = start + round(1000 * train_seconds)
-        with _status(client, run_id, end_time):
+        with _status(client, run_id, end_time, run):
             fill(run)
             run.set_tags({"sdd.train": "copied", "sdd.evaluate": "copied"})
+        parent.failed = parent.failed or run.failed  # the parent's later calls skip a failed store too
     return run, created
 
 
@@ -678,6 +762,9 @@ def save_runs_view(run: Run, experiment: str, eval_sets: list[str]) -> None:
     carries ``?viewStateShareKey=<key>`` (:func:`ui_url` adds it). MLflow 3.17 has no
     default column set per experiment: without the key the table opens on its own defaults (no
     metric column). A store that fails warns, as every logging call here."""
+    if run.failed is not None:
+        _skipped("the runs table's saved view", experiment, run.failed)
+        return
     try:
         exp_id = experiment_id(run._client, experiment)
         now = int(time.time() * 1000)
