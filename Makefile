@@ -69,7 +69,8 @@ test-fast: setup
 
 # The team lane (docs/tests.md, its own time budget): the tests marked `team`, which rehearse on
 # 127.0.0.1 what a lab of several machines does (docs/team.md): multi-node torchrun, an MLflow server on
-# PostgreSQL. CI runs it after `make test`.
+# PostgreSQL, two hosts sharing git and DVC remotes, a served MLflow model, the ONNX export. CI runs it
+# after `make test`.
 test-team: setup
 	pytest -q -m team
 
