@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -116,3 +118,33 @@ def micro_project(dest: Path) -> Path:
     run(["git", "add", "-A"], dest, env)
     run(["git", "commit", "-qm", "init"], dest, env)
     return dest
+
+
+def stop_process_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to a server started with ``start_new_session=True`` and the workers it started (its
+    process group); SIGKILL after 30 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def exp_metrics(shown: Any) -> dict[str, dict]:
+    """``{experiment name: reports/metrics.json}`` from the parsed output of ``dvc exp show --json``."""
+    out: dict[str, dict] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            name, data = node.get("name"), node.get("data")
+            if name and isinstance(data, dict) and data.get("metrics"):
+                out[name] = data["metrics"].get("reports/metrics.json", {}).get("data", {})
+            for v in node.values():
+                visit(v)
+        elif isinstance(node, list):
+            for v in node:
+                visit(v)
+
+    visit(shown)
+    return out

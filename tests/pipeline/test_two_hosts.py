@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import yaml
 
 from sdd.data.download import MARKER
 from tests.helpers import REPO
+from tests.helpers.servers import exp_metrics, stop_process_group
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]  # three clones, five pipeline runs: minutes
 
@@ -139,12 +139,7 @@ def server(tmp_path_factory):
             time.sleep(0.5)
         yield uri, root / "artifacts"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the server and its worker (a session of their own)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)  # the server and the workers it started (a session of their own)
         log.close()
 
 
@@ -270,7 +265,7 @@ def test_experiments_move_between_two_hosts(lab, server):
     assert not ran(out), out
     assert "up to date" in run("dvc status", host_c, uri).stdout
     shown = json.loads(run("dvc exp show --json", host_c, uri).stdout)
-    metrics = _exp_metrics(shown)
+    metrics = exp_metrics(shown)
     for n in queued:  # each experiment's metrics came with its git refs
         assert 0.0 <= metrics[n]["main"]["demo:eval"]["eer"] <= 1.0, n
 
@@ -320,22 +315,3 @@ def test_experiments_move_between_two_hosts(lab, server):
             print(f"{seconds:6.1f} s  {host}: {cmd}")
     print(f"the two queues: {queue_s:.0f} s")
     print(f"two hosts, four experiments, a third clone: {time.perf_counter() - start:.0f} s")
-
-
-def _exp_metrics(shown: list) -> dict[str, dict]:
-    """``{experiment name: reports/metrics.json}`` from ``dvc exp show --json``."""
-    out: dict[str, dict] = {}
-
-    def visit(node) -> None:
-        if isinstance(node, dict):
-            name, data = node.get("name"), node.get("data")
-            if name and isinstance(data, dict) and data.get("metrics"):
-                out[name] = data["metrics"].get("reports/metrics.json", {}).get("data", {})
-            for v in node.values():
-                visit(v)
-        elif isinstance(node, list):
-            for v in node:
-                visit(v)
-
-    visit(shown)
-    return out

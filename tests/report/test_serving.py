@@ -16,7 +16,6 @@ import base64
 import csv
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from sdd.report import tracking, tracking_model
 from sdd.train.params import ArmSeedPlan
 from sdd.train.run import TrainIO, train_arm_seed
 from tests.helpers import REPO, SHARED
+from tests.helpers.servers import stop_process_group
 from tests.helpers.train import make_arm, make_corpus
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]  # trains a tiny arm, starts an MLflow server
@@ -119,12 +119,7 @@ def server(trained, tmp_path_factory):
             time.sleep(0.5)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the server and the uvicorn worker it started
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)  # the server and the workers it started (a session of their own)
         log.close()
 
 

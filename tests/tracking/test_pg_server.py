@@ -24,14 +24,20 @@ import subprocess
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
 from sdd.report import mlflow_server
-from tests.helpers.servers import micro_project, pg_mlflow_server, project_env, run, skip_without_postgres
+from tests.helpers.servers import (
+    exp_metrics,
+    micro_project,
+    pg_mlflow_server,
+    project_env,
+    run,
+    skip_without_postgres,
+)
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]  # a PostgreSQL cluster, an MLflow server, dvc queues
 
@@ -63,21 +69,7 @@ def _queue_status(repo: Path, env: dict[str, str], names: list[str]) -> dict[str
 
 def _exp_metrics(repo: Path, env: dict[str, str]) -> dict[str, dict]:
     """``{experiment name: reports/metrics.json}`` from ``dvc exp show --json``."""
-    out: dict[str, dict] = {}
-
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            name, data = node.get("name"), node.get("data")
-            if name and isinstance(data, dict) and data.get("metrics"):
-                out[name] = data["metrics"].get("reports/metrics.json", {}).get("data", {})
-            for v in node.values():
-                visit(v)
-        elif isinstance(node, list):
-            for v in node:
-                visit(v)
-
-    visit(json.loads(run(["dvc", "exp", "show", "--json", "--no-fetch"], repo, env).stdout))
-    return out
+    return exp_metrics(json.loads(run(["dvc", "exp", "show", "--json", "--no-fetch"], repo, env).stdout))
 
 
 def _pg_count(servers: mlflow_server.Servers, sql: str) -> int:
