@@ -18,6 +18,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -148,3 +150,19 @@ def exp_metrics(shown: Any) -> dict[str, dict]:
 
     visit(shown)
     return out
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout_s: float, log: Path, what: str) -> None:
+    """Poll ``url`` until it answers 200; AssertionError with the tail of ``log`` when ``proc`` (the
+    server ``what``) exits first or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:  # refused, reset, timed out (urllib's URLError is an OSError)
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not come up:\n{log.read_text()[-4000:]}")
+        time.sleep(0.5)

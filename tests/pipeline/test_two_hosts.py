@@ -27,7 +27,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,7 @@ import yaml
 
 from sdd.data.download import MARKER
 from tests.helpers import REPO
-from tests.helpers.servers import exp_metrics, stop_process_group
+from tests.helpers.servers import exp_metrics, stop_process_group, wait_http
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]  # three clones, five pipeline runs: minutes
 
@@ -124,19 +123,7 @@ def server(tmp_path_factory):
     )  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}"
-                )
-            time.sleep(0.5)
+        wait_http(f"{uri}/health", proc, 120, root / "server.log", "mlflow server")
         yield uri, root / "artifacts"
     finally:
         stop_process_group(proc)  # the server and the workers it started (a session of their own)

@@ -19,7 +19,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from importlib import metadata
@@ -35,7 +34,7 @@ from sdd.report import tracking, tracking_model
 from sdd.train.params import ArmSeedPlan
 from sdd.train.run import TrainIO, train_arm_seed
 from tests.helpers import REPO, SHARED
-from tests.helpers.servers import stop_process_group
+from tests.helpers.servers import stop_process_group, wait_http
 from tests.helpers.train import make_arm, make_corpus
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]  # trains a tiny arm, starts an MLflow server
@@ -103,20 +102,8 @@ def server(trained, tmp_path_factory):
         cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/ping", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"mlflow models serve did not come up:\n{(cwd / 'server.log').read_text()[-4000:]}"
-                )
-            time.sleep(0.5)
+        wait_http(f"{url}/ping", proc, 180, cwd / "server.log", "mlflow models serve")
         yield url
     finally:
         stop_process_group(proc)  # the server and the workers it started (a session of their own)
